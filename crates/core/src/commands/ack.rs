@@ -1,0 +1,105 @@
+//! ACKJOB, FASTACK and DELJOB (commands.md §2.3–§2.5).
+
+use crate::effects::{Effects, Env, Message};
+use crate::ids::JobId;
+use crate::job::{Job, JobState};
+use crate::node::Node;
+use bytes::Bytes;
+use disque_proto::Reply;
+
+/// `-BADID Invalid Job ID format.`
+pub(crate) fn bad_id() -> Reply {
+    Reply::error("BADID Invalid Job ID format.")
+}
+
+/// Parses every id argument of a multi-id command, or none (`-BADID`).
+pub(crate) fn parse_ids(args: &[Bytes]) -> Result<Vec<JobId>, Reply> {
+    JobId::parse_all(&args[1..]).ok_or_else(bad_id)
+}
+
+impl Node {
+    /// `ACKJOB id...`: acknowledge, create dummy ACKs for unknown at-least-once ids
+    /// in a cluster, and run a GC attempt for every id that has a record.
+    pub(crate) fn cmd_ackjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
+        let ids = match parse_ids(args) {
+            Ok(ids) => ids,
+            Err(reply) => return reply,
+        };
+        let mut acked = 0;
+        for id in &ids {
+            match self.jobs.get(id).map(|j| j.state) {
+                Some(JobState::Acked) => {}
+                Some(_) => {
+                    self.acknowledge(env, id, fx);
+                    acked += 1;
+                }
+                None => self.create_dummy_ack(env, id),
+            }
+            if self.jobs.contains_key(id) {
+                self.gc_attempt(env, id, fx);
+            }
+        }
+        Reply::Integer(acked)
+    }
+
+    /// A dummy ACK for an unknown id: only in a cluster, not while leaving, and only
+    /// for at-least-once ids (odd TTL field).
+    fn create_dummy_ack(&mut self, env: &Env, id: &JobId) {
+        if self.cluster_size() <= 1 || self.leaving || id.is_at_most_once() {
+            return;
+        }
+        let job = Job {
+            id: *id,
+            state: JobState::Acked,
+            gc_retry: 0,
+            flags: 0,
+            repl: 0,
+            etime: env.now_s() + id.ttl_field() as u64 * 60,
+            ctime: 0,
+            delay: 0,
+            retry: 0,
+            nacks: 0,
+            additional_deliveries: 0,
+            queue: None,
+            body: None,
+            nodes_delivered: Vec::new(),
+            nodes_confirmed: None,
+            qtime: 0,
+            awake: 0,
+        };
+        self.register(env, job);
+    }
+
+    /// `FASTACK id...`: delete here and tell every holder to delete.
+    pub(crate) fn cmd_fastack(&mut self, args: &[Bytes], fx: &mut Effects) -> Reply {
+        let ids = match parse_ids(args) {
+            Ok(ids) => ids,
+            Err(reply) => return reply,
+        };
+        let mut deleted = 0;
+        for id in &ids {
+            if self.jobs.contains_key(id) {
+                self.send_to_holders(id, Message::DelJob(*id), fx);
+                self.unregister(id, fx);
+                deleted += 1;
+            }
+        }
+        Reply::Integer(deleted)
+    }
+
+    /// `DELJOB id...`: delete from this node only.
+    pub(crate) fn cmd_deljob(&mut self, args: &[Bytes], fx: &mut Effects) -> Reply {
+        let ids = match parse_ids(args) {
+            Ok(ids) => ids,
+            Err(reply) => return reply,
+        };
+        let mut deleted = 0;
+        for id in &ids {
+            if self.jobs.contains_key(id) {
+                self.unregister(id, fx);
+                deleted += 1;
+            }
+        }
+        Reply::Integer(deleted)
+    }
+}

@@ -1,0 +1,189 @@
+//! ADDJOB (commands.md §2.1): validation in the spec's order, defaults, job creation.
+
+use crate::args::{integer, is, timeout_deadline};
+use crate::effects::{Effects, Env};
+use crate::ids::JobId;
+use crate::job::{Job, JobState};
+use crate::node::Node;
+use bytes::Bytes;
+use disque_proto::Reply;
+
+const DEFAULT_TTL: i64 = 86_400;
+
+/// ADDJOB options after parsing.
+#[derive(Debug)]
+struct AddJobOptions {
+    replicate: Option<i64>,
+    ttl: Option<i64>,
+    retry: Option<i64>,
+    delay: i64,
+    maxlen: Option<i64>,
+    asynchronous: bool,
+}
+
+fn parse_options(args: &[Bytes]) -> Result<AddJobOptions, Reply> {
+    let mut o = AddJobOptions {
+        replicate: None,
+        ttl: None,
+        retry: None,
+        delay: 0,
+        maxlen: None,
+        asynchronous: false,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i][..];
+        let value = args.get(i + 1);
+        match value {
+            Some(v) if is(arg, "replicate") => {
+                o.replicate = Some(
+                    integer(v)
+                        .ok()
+                        .filter(|n| (1..=65535).contains(n))
+                        .ok_or_else(|| Reply::error("ERR REPLICATE must be between 1 and 65535"))?,
+                );
+            }
+            Some(v) if is(arg, "ttl") => {
+                o.ttl = Some(
+                    integer(v)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Reply::error("ERR TTL must be a number > 0"))?,
+                );
+            }
+            Some(v) if is(arg, "retry") => {
+                o.retry =
+                    Some(integer(v).ok().filter(|n| *n >= 0).ok_or_else(|| {
+                        Reply::error("ERR RETRY time must be a non negative number")
+                    })?);
+            }
+            Some(v) if is(arg, "delay") => {
+                o.delay = integer(v)
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| Reply::error("ERR DELAY time must be a non negative number"))?;
+            }
+            Some(v) if is(arg, "maxlen") => {
+                o.maxlen = Some(
+                    integer(v)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Reply::error("ERR MAXLEN must be a positive number"))?,
+                );
+            }
+            _ if is(arg, "async") => {
+                o.asynchronous = true;
+                i += 1;
+                continue;
+            }
+            _ => return Err(Reply::error("ERR syntax error")),
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+impl Node {
+    /// `ADDJOB queue body ms-timeout [options]`.
+    pub(crate) fn cmd_addjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
+        match self.try_addjob(env, args, fx) {
+            Ok(reply) | Err(reply) => reply,
+        }
+    }
+
+    fn try_addjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Result<Reply, Reply> {
+        let (queue, body) = (&args[1], &args[2]);
+        let o = parse_options(&args[4..])?;
+        let _deadline = timeout_deadline(&args[3], env.now_ms)?;
+        let replicate = o.replicate.unwrap_or(self.cluster_size().min(3) as i64);
+        if replicate > 1 && o.retry == Some(0) {
+            return Err(Reply::error(
+                "ERR With RETRY set to 0 please explicitly set  REPLICATE to 1 (at-most-once delivery)",
+            ));
+        }
+        let ttl = o.ttl.unwrap_or(DEFAULT_TTL);
+        if o.delay >= ttl {
+            return Err(Reply::error(
+                "ERR The specified DELAY is greater than TTL. Job refused since would never be delivered",
+            ));
+        }
+        let retry = o.retry.unwrap_or_else(|| (ttl / 10).clamp(1, 300));
+        self.check_reachability(env, replicate as usize)?;
+        if let Some(q) = self.queues.get(queue) {
+            if o.maxlen.is_some_and(|max| q.len() as i64 >= max) {
+                return Err(Reply::error(
+                    "MAXLEN Queue is already longer than the specified MAXLEN count",
+                ));
+            }
+            if q.pause.input {
+                return Err(Reply::error("PAUSED Queue paused in input, try later"));
+            }
+        }
+        let ttl = ttl as u64;
+        let (delay, retry) = (
+            o.delay.min(u32::MAX as i64) as u32,
+            retry.min(u32::MAX as i64) as u32,
+        );
+        let id = JobId::generate(&self.myself, &mut self.rng, ttl, retry);
+        let mut ctime = env.now_ms * 1_000_000;
+        if ctime <= self.last_ctime {
+            ctime = self.last_ctime + 1;
+        }
+        self.last_ctime = ctime;
+        let qtime = env.now_ms
+            + if delay > 0 {
+                delay as u64 * 1000
+            } else {
+                retry as u64 * 1000
+            };
+        let job = Job {
+            id,
+            state: JobState::Active,
+            gc_retry: 0,
+            flags: 0,
+            repl: replicate as u16,
+            etime: env.now_s() + ttl,
+            ctime,
+            delay,
+            retry,
+            nacks: 0,
+            additional_deliveries: 0,
+            queue: Some(queue.clone()),
+            body: Some(body.clone()),
+            nodes_delivered: vec![self.myself],
+            nodes_confirmed: None,
+            qtime,
+            awake: 0,
+        };
+        self.register(env, job);
+        if delay == 0 {
+            self.enqueue(env, &id, false, fx);
+        }
+        self.log_loadjob(&id, fx);
+        Ok(Reply::Status(Bytes::copy_from_slice(id.as_bytes())))
+    }
+
+    /// Step 6 of ADDJOB validation: can the requested copies be made?
+    /// (A lone node can only keep its own copy, and only when it may keep one.)
+    fn check_reachability(&self, env: &Env, replicate: usize) -> Result<(), Reply> {
+        let external = self.leaving || self.memory_warning_level(env) >= 1;
+        let needed = if external { replicate } else { replicate - 1 };
+        let reachable = self.reachable_count();
+        if needed <= reachable {
+            return Ok(());
+        }
+        if external && needed - 1 == reachable {
+            let reason = if self.leaving {
+                "I'm leaving the cluster"
+            } else {
+                "I'm out of memory"
+            };
+            return Err(Reply::error_owned(format!(
+                "NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: {reason}"
+            )));
+        }
+        Err(Reply::error(
+            "NOREPL Not enough reachable nodes for the requested replication level",
+        ))
+    }
+}

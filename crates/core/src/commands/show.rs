@@ -1,0 +1,138 @@
+//! SHOW and JSCAN (commands.md §2.9, §3.5): the 30-element job description and
+//! the job table iterator.
+
+use super::ack::bad_id;
+use super::queues::parse_scan_common;
+use crate::args::is;
+use crate::effects::Env;
+use crate::ids::{JobId, NodeId};
+use crate::job::JobState;
+use crate::node::Node;
+use bytes::Bytes;
+use disque_proto::Reply;
+
+fn field(name: &'static str) -> Reply {
+    Reply::Bulk(Bytes::from_static(name.as_bytes()))
+}
+
+fn node_list(nodes: &[NodeId]) -> Reply {
+    Reply::Array(
+        nodes
+            .iter()
+            .map(|n| Reply::bulk_from(n.as_bytes()))
+            .collect(),
+    )
+}
+
+impl Node {
+    /// `SHOW id`.
+    pub(crate) fn cmd_show(&self, env: &Env, args: &[Bytes]) -> Reply {
+        match JobId::parse(&args[1]) {
+            None => bad_id(),
+            Some(id) => self.describe_job(env, &id),
+        }
+    }
+
+    /// The SHOW array of a job, or nil when unknown.
+    pub(crate) fn describe_job(&self, env: &Env, id: &JobId) -> Reply {
+        let Some(job) = self.jobs.get(id) else {
+            return Reply::Nil;
+        };
+        let dummy = job.is_dummy_ack();
+        let ms_until = |t: u64| Reply::Integer(t.saturating_sub(env.now_ms) as i64);
+        let requeue = if job.qtime == 0 || dummy {
+            Reply::Nil
+        } else {
+            ms_until(job.qtime)
+        };
+        let awake = if job.awake == 0 {
+            Reply::Nil
+        } else {
+            ms_until(job.awake)
+        };
+        let opt = |b: &Option<Bytes>| b.clone().map_or(Reply::Nil, Reply::Bulk);
+        Reply::Array(vec![
+            field("id"),
+            Reply::bulk_from(id.as_bytes()),
+            field("queue"),
+            opt(&job.queue),
+            field("state"),
+            field(job.state.name()),
+            field("repl"),
+            Reply::Integer(job.repl as i64),
+            field("ttl"),
+            Reply::Integer(job.etime.saturating_sub(env.now_s()) as i64),
+            field("ctime"),
+            Reply::Integer(job.ctime as i64),
+            field("delay"),
+            Reply::Integer(job.delay as i64),
+            field("retry"),
+            Reply::Integer(job.retry as i64),
+            field("nacks"),
+            Reply::Integer(job.nacks as i64),
+            field("additional-deliveries"),
+            Reply::Integer(job.additional_deliveries as i64),
+            field("nodes-delivered"),
+            node_list(&job.nodes_delivered),
+            field("nodes-confirmed"),
+            node_list(job.nodes_confirmed.as_deref().unwrap_or(&[])),
+            field("next-requeue-within"),
+            requeue,
+            field("next-awake-within"),
+            awake,
+            field("body"),
+            opt(&job.body),
+        ])
+    }
+
+    /// `JSCAN [cursor] [COUNT n] [BUSYLOOP] [QUEUE q] [STATE s...] [REPLY all|id]`.
+    pub(crate) fn cmd_jscan(&self, env: &Env, args: &[Bytes]) -> Reply {
+        let mut queue: Option<&Bytes> = None;
+        let mut states: Vec<JobState> = Vec::new();
+        let mut reply_all = false;
+        let common = parse_scan_common(args, |keyword, value| {
+            if is(keyword, "queue") {
+                queue = Some(value);
+            } else if is(keyword, "state") {
+                states.push(
+                    JobState::from_name(value)
+                        .ok_or_else(|| Reply::error("ERR Invalid job state name"))?,
+                );
+            } else if is(keyword, "reply") {
+                reply_all = match () {
+                    _ if is(value, "all") => true,
+                    _ if is(value, "id") => false,
+                    _ => return Err(Reply::error("ERR Invalid REPLY type, try ID or ALL")),
+                };
+            } else {
+                return Ok(false);
+            }
+            Ok(true)
+        });
+        let (cursor, limits) = match common {
+            Ok(c) => c,
+            Err(reply) => return reply,
+        };
+        let mut items = Vec::new();
+        let next = self.job_index.scan(cursor, limits, |id| {
+            let Some(job) = self.jobs.get(id) else {
+                return false;
+            };
+            let wanted = !job.is_dummy_ack()
+                && queue.is_none_or(|q| job.queue.as_ref() == Some(q))
+                && (states.is_empty() || states.contains(&job.state));
+            if wanted {
+                items.push(if reply_all {
+                    self.describe_job(env, id)
+                } else {
+                    Reply::Status(Bytes::copy_from_slice(id.as_bytes()))
+                });
+            }
+            wanted
+        });
+        Reply::Array(vec![
+            Reply::bulk_string(next.to_string()),
+            Reply::Array(items),
+        ])
+    }
+}

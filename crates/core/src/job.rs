@@ -1,0 +1,141 @@
+//! The job record a node keeps (jobs-and-ids.md §2–§4).
+
+use crate::ids::{JobId, NodeId};
+use bytes::Bytes;
+
+/// Where a job is in its life on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for synchronous replication (the ADDJOB client is blocked).
+    WaitRepl,
+    /// Held, not queued.
+    Active,
+    /// In this node's queue, ready for GETJOB.
+    Queued,
+    /// Acknowledged; only garbage collection is left.
+    Acked,
+}
+
+impl JobState {
+    /// The name used in replies (`wait-repl`, `active`, `queued`, `acked`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::WaitRepl => "wait-repl",
+            JobState::Active => "active",
+            JobState::Queued => "queued",
+            JobState::Acked => "acked",
+        }
+    }
+
+    /// Parses a state name case-insensitively.
+    pub fn from_name(name: &[u8]) -> Option<JobState> {
+        [
+            JobState::WaitRepl,
+            JobState::Active,
+            JobState::Queued,
+            JobState::Acked,
+        ]
+        .into_iter()
+        .find(|s| s.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// The numeric code used in the serialized form.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The state for a serialized code.
+    pub fn from_code(code: u8) -> Option<JobState> {
+        match code {
+            0 => Some(JobState::WaitRepl),
+            1 => Some(JobState::Active),
+            2 => Some(JobState::Queued),
+            3 => Some(JobState::Acked),
+            _ => None,
+        }
+    }
+}
+
+/// Enqueueing sends QUEUED to the other holders (set after the first enqueue).
+pub const FLAG_BCAST_QUEUED: u8 = 1;
+/// Wake 500 ms before the requeue time to send WILLQUEUE.
+pub const FLAG_BCAST_WILLQUEUE: u8 = 2;
+/// Fetched at least once from a queue on this node.
+pub const FLAG_DELIVERED: u8 = 4;
+
+/// One job as this node holds it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The 40-byte id.
+    pub id: JobId,
+    /// Current state.
+    pub state: JobState,
+    /// Garbage-collection attempts so far, saturating at 10.
+    pub gc_retry: u8,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Requested replication factor.
+    pub repl: u16,
+    /// Absolute expire time, Unix seconds.
+    pub etime: u64,
+    /// Creation time: ms × 1 000 000 plus a tie counter, from the creating node.
+    pub ctime: u64,
+    /// DELAY in seconds.
+    pub delay: u32,
+    /// RETRY in seconds; 0 = at-most-once.
+    pub retry: u32,
+    /// NACKs seen by this node.
+    pub nacks: u16,
+    /// Re-queues other than NACK seen by this node.
+    pub additional_deliveries: u16,
+    /// Queue name (None for dummy ACKs).
+    pub queue: Option<Bytes>,
+    /// Body (None for dummy ACKs).
+    pub body: Option<Bytes>,
+    /// Nodes that may hold a copy; empty marks a dummy ACK.
+    pub nodes_delivered: Vec<NodeId>,
+    /// GOTJOB confirmations while replicating, GOTACK confirmations while collecting.
+    pub nodes_confirmed: Option<Vec<NodeId>>,
+    /// Absolute ms time of the next (re)queue attempt; 0 = never queue again.
+    pub qtime: u64,
+    /// Absolute ms time of the next scheduled check (its key in the timer set).
+    pub awake: u64,
+}
+
+impl Job {
+    /// True when `flag` is set.
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// A dummy ACK remembers only that an id was acknowledged.
+    pub fn is_dummy_ack(&self) -> bool {
+        self.nodes_delivered.is_empty()
+    }
+
+    /// Creation wall clock of the originating node, in ms.
+    pub fn ctime_ms(&self) -> u64 {
+        self.ctime / 1_000_000
+    }
+
+    /// An acked job, or a delivered at-most-once job, may be evicted under memory pressure.
+    pub fn is_evictable(&self) -> bool {
+        self.state == JobState::Acked || (self.retry == 0 && self.has(FLAG_DELIVERED))
+    }
+
+    /// Adds `node` to nodes-delivered unless present.
+    pub fn add_delivered(&mut self, node: NodeId) {
+        if !self.nodes_delivered.contains(&node) {
+            self.nodes_delivered.push(node);
+        }
+    }
+
+    /// Rough bytes this record takes, used to estimate what eviction frees.
+    pub fn approx_size(&self) -> usize {
+        std::mem::size_of::<Job>()
+            + self.body.as_ref().map_or(0, |b| b.len())
+            + 40 * (self.nodes_delivered.len()
+                + self.nodes_confirmed.as_ref().map_or(0, |c| c.len()))
+            + 64
+    }
+}

@@ -1,0 +1,420 @@
+//! The node: owner of every job, queue and blocked client, and the three entry
+//! points through which the world reaches it (commands, ticks, and — with the
+//! cluster — bus messages). The core never reads a clock or touches I/O.
+
+use crate::blocking::Blocked;
+use crate::effects::{ClientId, Effects, Env, Message};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
+use crate::queue::{queue_scan_key, Queue};
+use crate::scan::ScanIndex;
+use bytes::{BufMut, Bytes};
+use rand::rngs::StdRng;
+use rand::Rng;
+use std::collections::{BTreeSet, HashMap};
+
+/// What to do when memory is above 95% of maxmemory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxmemoryPolicy {
+    /// Evict acked jobs and delivered at-most-once jobs.
+    Acks,
+    /// Evict nothing.
+    NoEviction,
+}
+
+/// The settings the core needs (the rest of the configuration lives in the shell).
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Client port, announced by HELLO.
+    pub port: u16,
+    /// `maxmemory` in bytes; 0 = no limit (with the quirk of jobs-and-ids.md §9).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// Produce AOF records in [`Effects::aof`].
+    pub aof_logging: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            port: 7711,
+            maxmemory: 1 << 30,
+            maxmemory_policy: MaxmemoryPolicy::Acks,
+            aof_logging: false,
+        }
+    }
+}
+
+/// Counts shown by INFO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Job records in any state, dummy ACKs included.
+    pub registered_jobs: usize,
+    /// Queue objects.
+    pub registered_queues: usize,
+    /// Clients blocked in GETJOB or ADDJOB.
+    pub blocked_clients: usize,
+}
+
+/// One Disque node's state machine.
+pub struct Node {
+    pub(crate) config: NodeConfig,
+    pub(crate) myself: NodeId,
+    pub(crate) leaving: bool,
+    pub(crate) rng: StdRng,
+    pub(crate) jobs: HashMap<JobId, Job>,
+    pub(crate) job_index: ScanIndex<JobId>,
+    pub(crate) queues: HashMap<Bytes, Queue>,
+    pub(crate) queue_index: ScanIndex<Bytes>,
+    /// Scheduled checks by `(awake, ctime, id)`.
+    pub(crate) timers: BTreeSet<(u64, u64, JobId)>,
+    /// Jobs that memory eviction may free.
+    pub(crate) evictable: BTreeSet<JobId>,
+    pub(crate) blocked: HashMap<ClientId, Blocked>,
+    /// Blocked clients with a timeout, by `(deadline, client)`.
+    pub(crate) client_deadlines: BTreeSet<(u64, ClientId)>,
+    /// Queues that received jobs while clients were blocked on them.
+    pub(crate) ready_queues: Vec<Bytes>,
+    /// The last ctime assigned by ADDJOB (ctimes strictly increase).
+    pub(crate) last_ctime: u64,
+    /// Where the next idle-queue sweep resumes.
+    pub(crate) queue_sweep_cursor: u64,
+    /// When the 100 ms duties last ran.
+    pub(crate) last_cron_ms: u64,
+}
+
+impl Node {
+    /// A node with the given id, settings and random source.
+    pub fn new(myself: NodeId, config: NodeConfig, rng: StdRng) -> Node {
+        Node {
+            config,
+            myself,
+            leaving: false,
+            rng,
+            jobs: HashMap::new(),
+            job_index: ScanIndex::default(),
+            queues: HashMap::new(),
+            queue_index: ScanIndex::default(),
+            timers: BTreeSet::new(),
+            evictable: BTreeSet::new(),
+            blocked: HashMap::new(),
+            client_deadlines: BTreeSet::new(),
+            ready_queues: Vec::new(),
+            last_ctime: 0,
+            queue_sweep_cursor: 0,
+            last_cron_ms: 0,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.myself
+    }
+
+    /// The core's settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Changes the core's settings (CONFIG SET).
+    pub fn config_mut(&mut self) -> &mut NodeConfig {
+        &mut self.config
+    }
+
+    /// True in leaving mode (`CLUSTER LEAVING yes`).
+    pub fn is_leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// Counts for INFO.
+    pub fn stats(&self) -> NodeStats {
+        NodeStats {
+            registered_jobs: self.jobs.len(),
+            registered_queues: self.queues.len(),
+            blocked_clients: self.blocked.len(),
+        }
+    }
+
+    /// Looks up a job.
+    pub fn job(&self, id: &JobId) -> Option<&Job> {
+        self.jobs.get(id)
+    }
+
+    /// Number of known nodes not in handshake, this one included.
+    pub fn cluster_size(&self) -> usize {
+        1
+    }
+
+    /// Other nodes a job can be replicated to right now.
+    pub fn reachable_count(&self) -> usize {
+        0
+    }
+
+    /// A uniformly random jitter in [-250, +249] ms.
+    pub(crate) fn jitter(&mut self) -> i64 {
+        self.rng.gen_range(-250..250)
+    }
+
+    /// `base + secs*1000 + jitter`, never below 1.
+    pub(crate) fn jittered(&mut self, base_ms: u64, secs: u32) -> u64 {
+        let t = base_ms as i64 + secs as i64 * 1000 + self.jitter();
+        t.max(1) as u64
+    }
+
+    // ----- queues -------------------------------------------------------------
+
+    /// The queue named `name`, created if missing.
+    pub(crate) fn queue_or_create(&mut self, name: &Bytes, now_s: u64) -> &mut Queue {
+        if !self.queues.contains_key(name) {
+            self.queue_index.insert(queue_scan_key(name), name.clone());
+            self.queues
+                .insert(name.clone(), Queue::new(name.clone(), now_s));
+        }
+        self.queues.get_mut(name).expect("queue just ensured")
+    }
+
+    /// Destroys a queue object (its jobs must already be gone).
+    pub(crate) fn destroy_queue(&mut self, name: &Bytes) {
+        if self.queues.remove(name).is_some() {
+            self.queue_index.remove(queue_scan_key(name), name);
+        }
+    }
+
+    // ----- job table and timers -----------------------------------------------
+
+    /// Adds a job to the table and schedules its first check.
+    pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
+        let id = job.id;
+        job.awake = 0;
+        if job.is_evictable() {
+            self.evictable.insert(id);
+        }
+        self.job_index.insert(id.scan_key(), id);
+        self.jobs.insert(id, job);
+        self.reschedule(env, &id);
+    }
+
+    /// Recomputes a job's awake time (jobs-and-ids.md §5.1) and moves it in the timer set.
+    pub(crate) fn reschedule(&mut self, env: &Env, id: &JobId) {
+        let gc_delay = {
+            let Some(job) = self.jobs.get(id) else { return };
+            (job.state == JobState::Acked).then(|| (1000u64 << job.gc_retry.min(8)).min(180_000))
+        };
+        let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
+        let job = self.jobs.get_mut(id).expect("checked above");
+        self.timers.remove(&(job.awake, job.ctime, *id));
+        let mut awake = job.etime * 1000 + 1000;
+        if let Some(gc_at) = gc_at {
+            awake = awake.min(gc_at);
+        } else if matches!(job.state, JobState::Active | JobState::Queued) && job.qtime != 0 {
+            let lead = if job.has(FLAG_BCAST_WILLQUEUE) {
+                500
+            } else {
+                0
+            };
+            awake = awake.min(job.qtime.saturating_sub(lead));
+        }
+        job.awake = awake;
+        self.timers.insert((awake, job.ctime, *id));
+    }
+
+    /// Marks a job evictable if it became so (acked, or delivered at-most-once).
+    pub(crate) fn note_evictable(&mut self, id: &JobId) {
+        if self.jobs.get(id).is_some_and(Job::is_evictable) {
+            self.evictable.insert(*id);
+        }
+    }
+
+    /// Deletes a job for any reason (jobs-and-ids.md §10).
+    pub(crate) fn unregister(&mut self, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.remove(id) else {
+            return;
+        };
+        if matches!(job.state, JobState::Active | JobState::Queued) {
+            self.log_deljob(id, fx);
+        }
+        self.timers.remove(&(job.awake, job.ctime, *id));
+        self.job_index.remove(id.scan_key(), id);
+        self.evictable.remove(id);
+        if job.state == JobState::Queued {
+            if let Some(q) = job
+                .queue
+                .as_ref()
+                .and_then(|name| self.queues.get_mut(name))
+            {
+                q.remove(job.ctime, id);
+            }
+        }
+    }
+
+    /// Sends `msg` to every holder of the job except this node.
+    pub(crate) fn send_to_holders(&self, id: &JobId, msg: Message, fx: &mut Effects) {
+        if let Some(job) = self.jobs.get(id) {
+            for node in job.nodes_delivered.iter().filter(|n| **n != self.myself) {
+                fx.messages.push((*node, msg.clone()));
+            }
+        }
+    }
+
+    // ----- queue operations on jobs (jobs-and-ids.md §6) ---------------------
+
+    /// Puts a job into its queue. False (no effect) if already queued, never to be
+    /// queued again (qtime 0), or an at-most-once job already delivered.
+    pub(crate) fn enqueue(&mut self, env: &Env, id: &JobId, nack: bool, fx: &mut Effects) -> bool {
+        let jitter = self.jitter();
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if job.state == JobState::Queued
+            || job.qtime == 0
+            || (job.retry == 0 && job.has(FLAG_DELIVERED))
+            || job.queue.is_none()
+        {
+            return false;
+        }
+        job.state = JobState::Queued;
+        if job.retry > 0 {
+            job.flags |= FLAG_BCAST_WILLQUEUE;
+            job.qtime = (env.now_ms as i64 + job.retry as i64 * 1000 + jitter).max(1) as u64;
+        } else {
+            job.qtime = 0;
+        }
+        let broadcast = job.has(FLAG_BCAST_QUEUED) || nack;
+        if broadcast {
+            if nack {
+                job.nacks = job.nacks.wrapping_add(1);
+            } else {
+                job.additional_deliveries = job.additional_deliveries.wrapping_add(1);
+            }
+        } else {
+            job.flags |= FLAG_BCAST_QUEUED;
+        }
+        let (ctime, name) = (job.ctime, job.queue.clone().expect("checked above"));
+        if broadcast {
+            self.send_to_holders(id, Message::Queued { id: *id, nack }, fx);
+        }
+        self.reschedule(env, id);
+        let queue = self.queue_or_create(&name, env.now_s());
+        queue.push(ctime, *id);
+        queue.atime = env.now_s();
+        queue.jobs_in += 1;
+        if !queue.pause.output && !queue.blocked.is_empty() {
+            self.ready_queues.push(name);
+        }
+        true
+    }
+
+    /// Takes a queued job out of its queue without delivering it (DEQUEUE, WORKING, QUEUED).
+    pub(crate) fn dequeue(&mut self, id: &JobId) -> bool {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if job.state != JobState::Queued {
+            return false;
+        }
+        job.state = JobState::Active;
+        if let Some(q) = job
+            .queue
+            .as_ref()
+            .and_then(|name| self.queues.get_mut(name))
+        {
+            q.remove(job.ctime, id);
+        }
+        true
+    }
+
+    /// Pops the oldest job of a queue for delivery (GETJOB, blocked clients).
+    pub(crate) fn fetch(&mut self, env: &Env, name: &Bytes) -> Option<JobId> {
+        let queue = self.queues.get_mut(name)?;
+        if queue.pause.output {
+            return None;
+        }
+        let id = queue.pop_oldest()?;
+        queue.atime = env.now_s();
+        queue.jobs_out += 1;
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.state = JobState::Active;
+            job.flags |= FLAG_DELIVERED;
+        }
+        self.note_evictable(&id);
+        Some(id)
+    }
+
+    /// Acknowledges a job (ACKJOB, SETACK): out of its queue, state `acked`, logged.
+    pub(crate) fn acknowledge(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        self.dequeue(id);
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state == JobState::Acked {
+            return;
+        }
+        let was_logged = job.state == JobState::Active;
+        job.state = JobState::Acked;
+        if was_logged {
+            self.log_deljob(id, fx);
+        }
+        self.evictable.insert(*id);
+        self.reschedule(env, id);
+    }
+
+    /// One garbage-collection attempt for an acked job (cluster.md §7.1).
+    ///
+    /// Decision D1: the "every holder confirmed" test compares membership, with this
+    /// node counting as confirmed, instead of comparing set sizes.
+    pub(crate) fn gc_attempt(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let myself = self.myself;
+        let cluster_size = self.cluster_size();
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state != JobState::Acked {
+            return;
+        }
+        job.gc_retry = (job.gc_retry + 1).min(10);
+        let confirmed = job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
+        let done = if job.nodes_delivered.is_empty() {
+            cluster_size == 1
+        } else {
+            job.nodes_delivered
+                .iter()
+                .all(|n| *n == myself || confirmed.contains(n))
+        };
+        if done {
+            self.unregister(id, fx);
+        } else {
+            self.reschedule(env, id);
+        }
+    }
+
+    // ----- AOF records ---------------------------------------------------------
+
+    /// Appends `LOADJOB <storage form>` for a job this node now keeps.
+    pub(crate) fn log_loadjob(&self, id: &JobId, fx: &mut Effects) {
+        if !self.config.aof_logging {
+            return;
+        }
+        if let Some(job) = self.jobs.get(id) {
+            let mut payload = bytes::BytesMut::new();
+            crate::job_codec::encode(job, crate::job_codec::Form::Storage, 0, &mut payload);
+            disque_proto_record(&mut fx.aof, b"LOADJOB", &payload);
+        }
+    }
+
+    /// Appends `DELJOB <id>`.
+    pub(crate) fn log_deljob(&self, id: &JobId, fx: &mut Effects) {
+        if self.config.aof_logging {
+            disque_proto_record(&mut fx.aof, b"DELJOB", id.as_bytes());
+        }
+    }
+}
+
+/// Encodes a two-argument RESP multibulk record.
+fn disque_proto_record(out: &mut bytes::BytesMut, name: &[u8], arg: &[u8]) {
+    out.put_slice(format!("*2\r\n${}\r\n", name.len()).as_bytes());
+    out.put_slice(name);
+    out.put_slice(format!("\r\n${}\r\n", arg.len()).as_bytes());
+    out.put_slice(arg);
+    out.put_slice(b"\r\n");
+}

@@ -1,0 +1,94 @@
+//! Time passing: the per-job scheduler (jobs-and-ids.md §5.2), blocked client
+//! timeouts and the 100 ms duties.
+
+use crate::effects::{Effects, Env, Message};
+use crate::ids::JobId;
+use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
+use crate::node::Node;
+
+/// Jobs processed at most per tick, so one tick never stalls the node.
+const MAX_JOBS_PER_TICK: usize = 10_000;
+/// Period of the idle-queue and cluster duties.
+const CRON_PERIOD_MS: u64 = 100;
+
+impl Node {
+    /// Runs everything that is due at `env.now_ms`.
+    pub fn on_tick(&mut self, env: &Env, fx: &mut Effects) {
+        for _ in 0..MAX_JOBS_PER_TICK {
+            let Some(&(awake, ctime, id)) = self.timers.first() else {
+                break;
+            };
+            if awake > env.now_ms {
+                break;
+            }
+            self.timers.remove(&(awake, ctime, id));
+            self.process_job_timer(env, &id, fx);
+        }
+        self.expire_blocked_clients(env, fx);
+        if env.now_ms >= self.last_cron_ms + CRON_PERIOD_MS {
+            self.last_cron_ms = env.now_ms;
+            self.queue_cron(env);
+        }
+        self.serve_ready_queues(env, fx);
+    }
+
+    /// The earliest time at which [`Node::on_tick`] has work (a job timer or a client
+    /// deadline); the shell also ticks at least every 100 ms for the periodic duties.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        let job = self.timers.first().map(|t| t.0);
+        let client = self.client_deadlines.first().map(|d| d.0);
+        match (job, client) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// One job's scheduled check, steps in the order of the spec.
+    fn process_job_timer(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.get(id) else { return };
+        // 1. Expiry.
+        if job.etime <= env.now_s() {
+            self.unregister(id, fx);
+            return;
+        }
+        let (state, retry, qtime) = (job.state, job.retry, job.qtime);
+        let live = matches!(state, JobState::Active | JobState::Queued);
+        // 2. WILLQUEUE lead: tell the other holders we are about to requeue.
+        if live && job.has(FLAG_BCAST_WILLQUEUE) && qtime.saturating_sub(500) <= env.now_ms {
+            if state == JobState::Active {
+                self.send_to_holders(id, Message::WillQueue(*id), fx);
+            }
+            if let Some(job) = self.jobs.get_mut(id) {
+                job.flags &= !FLAG_BCAST_WILLQUEUE;
+            }
+        }
+        // 3. Requeue an active job whose time came.
+        if state == JobState::Active && qtime != 0 && qtime <= env.now_ms {
+            let paused_in = self.jobs[id]
+                .queue
+                .as_ref()
+                .and_then(|q| self.queues.get(q))
+                .is_some_and(|q| q.pause.input);
+            if retry > 0 && paused_in {
+                let next = self.jittered(env.now_ms, retry);
+                self.jobs.get_mut(id).expect("present").qtime = next;
+            } else {
+                self.enqueue(env, id, false, fx);
+            }
+        }
+        // 4. Re-arm while queued: push the requeue time forward, nothing is sent.
+        let job = &self.jobs[id];
+        if job.state == JobState::Queued && job.retry > 0 && job.qtime <= env.now_ms {
+            let next = self.jittered(env.now_ms, job.retry);
+            let job = self.jobs.get_mut(id).expect("present");
+            job.flags |= FLAG_BCAST_WILLQUEUE;
+            job.qtime = next;
+        }
+        // 5. Garbage collection of acked jobs.
+        if self.jobs[id].state == JobState::Acked {
+            self.gc_attempt(env, id, fx);
+            return;
+        }
+        self.reschedule(env, id);
+    }
+}
