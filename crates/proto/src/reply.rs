@@ -103,7 +103,10 @@ fn header(out: &mut BytesMut, prefix: u8, n: i64) {
 
 /// Formats an integer without allocating.
 fn itoa_buf(n: i64) -> DecimalBuf {
-    let mut buf = DecimalBuf { bytes: [0; 20], start: 20 };
+    let mut buf = DecimalBuf {
+        bytes: [0; 20],
+        start: 20,
+    };
     let negative = n < 0;
     let mut v = n.unsigned_abs();
     loop {
