@@ -1,0 +1,55 @@
+//! What a CONFIG command means for the running server: the configuration module
+//! parses and validates; here the server reacts to each change.
+
+use crate::config::{ConfigChange, ConfigOutcome, LogLevel, MaxmemoryPolicy};
+use crate::state::State;
+use bytes::Bytes;
+use disque_core::Effects;
+use disque_proto::Reply;
+
+/// `CONFIG GET|SET|RESETSTAT|REWRITE ...`.
+pub fn config_command(state: &mut State, args: &[Bytes]) -> Reply {
+    match state.config.command(args) {
+        ConfigOutcome::Reply(reply) => reply,
+        ConfigOutcome::ResetStat => {
+            state.stats = Default::default();
+            state.slowlog = Default::default();
+            Reply::ok()
+        }
+        ConfigOutcome::Set(change) => apply_change(state, change),
+    }
+}
+
+fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
+    match change {
+        ConfigChange::RequirePass => state.auth_epoch += 1,
+        ConfigChange::LogLevel => crate::log::set_level(match state.config.loglevel {
+            LogLevel::Debug => crate::log::Level::Debug,
+            LogLevel::Verbose => crate::log::Level::Verbose,
+            LogLevel::Notice => crate::log::Level::Notice,
+            LogLevel::Warning => crate::log::Level::Warning,
+        }),
+        ConfigChange::MaxMemory | ConfigChange::MaxMemoryPolicy => {
+            let core = state.node.config_mut();
+            core.maxmemory = state.config.maxmemory;
+            core.maxmemory_policy = match state.config.maxmemory_policy {
+                MaxmemoryPolicy::Acks => disque_core::MaxmemoryPolicy::Acks,
+                MaxmemoryPolicy::NoEviction => disque_core::MaxmemoryPolicy::NoEviction,
+            };
+            let env = state.env();
+            let mut fx = Effects::default();
+            state.node.evict_for_memory(&env, &mut fx);
+            state.apply(fx);
+        }
+        ConfigChange::Hz => state.ticker.notify_one(),
+        ConfigChange::AppendOnly { enabled: true } => {
+            state.config.appendonly = false;
+            crate::log::warning(
+                "CONFIG SET appendonly yes refused: this build has no AOF support yet",
+            );
+            return Reply::error("ERR Unable to turn on AOF. Check server logs.");
+        }
+        _ => {}
+    }
+    Reply::ok()
+}

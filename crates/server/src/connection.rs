@@ -1,0 +1,198 @@
+//! One client connection: read, parse every complete pipelined request, run each,
+//! write the replies once per read. A blocked client stops processing input until
+//! its deferred reply arrives through the outbox.
+
+use crate::clients::{Client, Outbound, ReplyMode};
+use crate::dispatch::{execute, Action};
+use crate::state::{now_ms, Shared};
+use bytes::BytesMut;
+use disque_proto::request::RequestParser;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Largest query buffer a client may accumulate (1 GiB), as in the original.
+const QUERY_BUFFER_LIMIT: usize = 1 << 30;
+
+/// Where a connection comes from.
+pub struct Peer {
+    /// `ip:port` or the unix socket path.
+    pub addr: String,
+    /// The socket's file descriptor number.
+    pub fd: i32,
+    /// A unix-socket client.
+    pub unix: bool,
+}
+
+/// Serves one client until it quits, is killed, times out or disconnects.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S, peer: Peer) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (outbox, mut inbox) = mpsc::unbounded_channel();
+    let Some(id) = register(&shared, peer, outbox) else {
+        let _ = writer
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    };
+    let mut conn = Connection {
+        id,
+        shared: shared.clone(),
+        input: BytesMut::with_capacity(16 * 1024),
+        output: BytesMut::new(),
+        parser: RequestParser::new(),
+        blocked: false,
+        closing: false,
+    };
+    let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
+    let mut state = shared.borrow_mut();
+    let env = state.env();
+    let mut fx = disque_core::Effects::default();
+    state.node.client_gone(&env, id, &mut fx);
+    state.apply(fx);
+    state.clients.remove(id);
+}
+
+/// Adds the client to the registry, or refuses it above `maxclients`.
+fn register(shared: &Shared, peer: Peer, outbox: mpsc::UnboundedSender<Outbound>) -> Option<u64> {
+    let mut state = shared.borrow_mut();
+    state.stats.connections_received += 1;
+    if state.clients.len() as i64 >= state.config.maxclients {
+        state.stats.rejected_connections += 1;
+        return None;
+    }
+    let id = state.clients.next_id();
+    state.clients.insert(Client {
+        id,
+        addr: peer.addr,
+        fd: peer.fd,
+        unix: peer.unix,
+        name: None,
+        created: Instant::now(),
+        last_interaction: Instant::now(),
+        last_command: "NULL",
+        auth_epoch: None,
+        monitor: false,
+        blocked: false,
+        reply_mode: ReplyMode::On,
+        query_buffer: 0,
+        outbox,
+    });
+    Some(id)
+}
+
+struct Connection {
+    id: u64,
+    shared: Shared,
+    input: BytesMut,
+    output: BytesMut,
+    parser: RequestParser,
+    blocked: bool,
+    closing: bool,
+}
+
+impl Connection {
+    async fn run<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        inbox: &mut mpsc::UnboundedReceiver<Outbound>,
+    ) -> std::io::Result<()> {
+        loop {
+            let paused_until = self.process_input();
+            if !self.output.is_empty() {
+                writer.write_all(&self.output).await?;
+                self.shared.borrow_mut().stats.net_output_bytes += self.output.len() as u64;
+                self.output.clear();
+            }
+            if self.closing {
+                return writer.shutdown().await;
+            }
+            let idle_deadline = self.idle_deadline();
+            let pause_wait =
+                paused_until.map(|until| Duration::from_millis(until.saturating_sub(now_ms())));
+            tokio::select! {
+                read = reader.read_buf(&mut self.input) => {
+                    let n = read?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    let mut state = self.shared.borrow_mut();
+                    state.stats.net_input_bytes += n as u64;
+                    if let Some(c) = state.clients.get_mut(self.id) {
+                        c.last_interaction = Instant::now();
+                        c.query_buffer = self.input.len();
+                    }
+                    if self.input.len() > QUERY_BUFFER_LIMIT {
+                        crate::log::warning("Closing client that reached max query buffer length");
+                        return Ok(());
+                    }
+                }
+                message = inbox.recv() => match message {
+                    Some(Outbound::Reply(reply)) => {
+                        self.blocked = false;
+                        reply.encode(&mut self.output);
+                    }
+                    Some(Outbound::Monitor(line)) => self.output.extend_from_slice(&line),
+                    Some(Outbound::Kill) | None => return Ok(()),
+                },
+                _ = sleep_opt(idle_deadline) => {
+                    return Ok(());
+                }
+                _ = sleep_opt(pause_wait) => {}
+            }
+        }
+    }
+
+    /// When an idle client must be closed (`timeout`), if at all.
+    fn idle_deadline(&self) -> Option<Duration> {
+        let state = self.shared.borrow();
+        let timeout = state.config.timeout;
+        let client = state.clients.get(self.id)?;
+        if timeout <= 0 || self.blocked || client.monitor {
+            return None;
+        }
+        let limit = Duration::from_secs(timeout as u64);
+        Some(limit.saturating_sub(client.last_interaction.elapsed()))
+    }
+
+    /// Runs every complete request in the input buffer. Returns the CLIENT PAUSE
+    /// end time if processing had to stop because clients are paused.
+    fn process_input(&mut self) -> Option<u64> {
+        while !self.blocked && !self.closing {
+            let paused_until = self.shared.borrow().clients_paused_until;
+            if paused_until > now_ms() {
+                return Some(paused_until);
+            }
+            let args = match self.parser.parse(&mut self.input) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    error.to_reply().encode(&mut self.output);
+                    self.closing = true;
+                    break;
+                }
+            };
+            let action = execute(&mut self.shared.borrow_mut(), self.id, args);
+            match action {
+                Action::Reply(reply) => reply.encode(&mut self.output),
+                Action::NoReply => {}
+                Action::Blocked => self.blocked = true,
+                Action::ReplyAndClose(reply) => {
+                    reply.encode(&mut self.output);
+                    self.closing = true;
+                }
+            }
+        }
+        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+            c.query_buffer = self.input.len();
+        }
+        None
+    }
+}
+
+async fn sleep_opt(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,200 @@
+//! Command processing in the order of commands.md §1.2: QUIT, lookup, arity,
+//! authentication, memory, then execution by the core or by the server's own
+//! command handlers; afterwards statistics, SLOWLOG and MONITOR.
+
+use crate::clients::ReplyMode;
+use crate::commands;
+use crate::state::State;
+use bytes::Bytes;
+use disque_core::commands::{lookup, CommandId, CommandSpec, FLAG_DENYOOM};
+use disque_core::Effects;
+use disque_proto::Reply;
+use std::time::Instant;
+
+/// What the connection does after a command.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this reply (subject to CLIENT REPLY).
+    Reply(Reply),
+    /// Send nothing now: the client is blocked until a deferred reply arrives.
+    Blocked,
+    /// Send this reply, then close the connection.
+    ReplyAndClose(Reply),
+    /// Send nothing (CLIENT REPLY OFF or SKIP).
+    NoReply,
+}
+
+/// Finds a command, honouring `rename-command`.
+pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    if let Some(original) = state.renames.by_new_name.get(&lower) {
+        return lookup(original.as_bytes());
+    }
+    lookup(name).filter(|spec| !state.renames.hidden.contains(&spec.name))
+}
+
+/// Runs one request from `client`.
+pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
+    if args[0].eq_ignore_ascii_case(b"quit") {
+        return Action::ReplyAndClose(Reply::ok());
+    }
+    let Some(spec) = find_command(state, &args[0]) else {
+        return Action::Reply(Reply::error_owned(format!(
+            "ERR unknown command '{}'",
+            String::from_utf8_lossy(&args[0])
+        )));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Action::Reply(Reply::error_owned(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        )));
+    }
+    if state.config.requirepass.is_some()
+        && spec.id != CommandId::Auth
+        && !authenticated(state, client)
+    {
+        return Action::Reply(Reply::error("NOAUTH Authentication required."));
+    }
+    let env = state.env();
+    if state.config.maxmemory != 0 {
+        let mut fx = Effects::default();
+        let ok = state.node.evict_for_memory(&env, &mut fx);
+        state.apply(fx);
+        if !ok && spec.has(FLAG_DENYOOM) {
+            return Action::Reply(Reply::error(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+    }
+    if state.clients.has_monitors() {
+        state
+            .clients
+            .feed_monitors(monitor_line(state, client, &args));
+    }
+    let started = Instant::now();
+    let action = run(state, client, spec, &args);
+    let usec = started.elapsed().as_micros() as u64;
+    record_call(state, client, spec, &args, usec);
+    apply_reply_mode(state, client, action)
+}
+
+fn authenticated(state: &State, client: u64) -> bool {
+    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch)
+}
+
+fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes]) -> Action {
+    use CommandId as C;
+    match spec.id {
+        C::Auth => Action::Reply(commands::auth(state, client, &args[1])),
+        C::Ping => Action::Reply(commands::ping(args)),
+        C::Time => Action::Reply(commands::time()),
+        C::Command => Action::Reply(commands::command(args)),
+        C::Info => Action::Reply(commands::info::info(state, args)),
+        C::Monitor => {
+            state.clients.set_monitor(client);
+            Action::Reply(Reply::ok())
+        }
+        C::Shutdown => commands::shutdown(state, args),
+        C::Config => Action::Reply(commands::config(state, client, args)),
+        C::Client => commands::client::client(state, client, args),
+        C::Debug => Action::Reply(commands::debug::debug(state, args)),
+        C::Slowlog => Action::Reply(state.slowlog.command(args)),
+        C::Latency => {
+            let threshold = state.config.latency_monitor_threshold;
+            Action::Reply(state.latency.command(
+                args,
+                (crate::state::now_ms() / 1000) as i64,
+                threshold,
+            ))
+        }
+        C::Bgrewriteaof => Action::Reply(Reply::error(
+            "ERR AOF rewriting is not available in this build yet (no persistence support)",
+        )),
+        _ => {
+            let env = state.env();
+            let mut fx = Effects::default();
+            let reply = state.node.on_command(&env, client, spec.id, args, &mut fx);
+            state.apply(fx);
+            match reply {
+                Some(reply) => Action::Reply(reply),
+                None => {
+                    if let Some(c) = state.clients.get_mut(client) {
+                        c.blocked = true;
+                    }
+                    Action::Blocked
+                }
+            }
+        }
+    }
+}
+
+fn record_call(
+    state: &mut State,
+    client: u64,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    usec: u64,
+) {
+    state.stats.commands_processed += 1;
+    let stat = state.stats.commands.entry(spec.name).or_default();
+    stat.calls += 1;
+    stat.usec += usec;
+    if let Some(c) = state.clients.get_mut(client) {
+        c.last_command = spec.name;
+    }
+    let now_s = (crate::state::now_ms() / 1000) as i64;
+    let (threshold, max_len) = (
+        state.config.slowlog_log_slower_than,
+        state.config.slowlog_max_len,
+    );
+    state
+        .slowlog
+        .record(now_s, usec as i64, args, threshold, max_len);
+    let event = if spec.has(disque_core::commands::FLAG_FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    let latency_threshold = state.config.latency_monitor_threshold;
+    state
+        .latency
+        .add_sample_if_needed(event, now_s, usec / 1000, latency_threshold);
+}
+
+/// CLIENT REPLY OFF/SKIP suppress replies (errors included, like Redis).
+fn apply_reply_mode(state: &mut State, client: u64, action: Action) -> Action {
+    let Some(c) = state.clients.get_mut(client) else {
+        return action;
+    };
+    match (c.reply_mode, action) {
+        (ReplyMode::On, action) => action,
+        (ReplyMode::Off, Action::Reply(_)) => Action::NoReply,
+        (ReplyMode::Skip, Action::Reply(_)) => {
+            c.reply_mode = ReplyMode::On;
+            Action::NoReply
+        }
+        (_, action) => action,
+    }
+}
+
+/// The MONITOR line for a command: `+<sec>.<usec> [<addr>] "arg" ...`.
+fn monitor_line(state: &State, client: u64, args: &[Bytes]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let addr = state.clients.get(client).map_or(String::new(), |c| {
+        if c.unix {
+            format!("unix:{}", c.addr)
+        } else {
+            c.addr.clone()
+        }
+    });
+    let mut line = format!("+{}.{:06} [{}]", now.as_secs(), now.subsec_micros(), addr);
+    for arg in args {
+        line.push(' ');
+        line.push_str(&commands::repr(arg));
+    }
+    line.push_str("\r\n");
+    Bytes::from(line)
+}

@@ -1,0 +1,27 @@
+//! The Disque server shell: the I/O around the `disque-core` state machine.
+//!
+//! * [`config`]: configuration file, command line, CONFIG GET/SET/REWRITE;
+//! * [`server`]: startup, listeners, the ticker, signals;
+//! * [`connection`]: one client connection (RESP in, replies out, blocking);
+//! * [`dispatch`]: the command processing order of the spec;
+//! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
+//! * [`clients`], [`state`]: shared server state;
+//! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
+//! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
+
+pub mod alloc;
+pub mod clients;
+pub mod commands;
+pub mod config;
+pub mod config_glue;
+pub mod connection;
+pub mod dispatch;
+pub mod latency;
+pub mod log;
+pub mod server;
+pub mod shutdown;
+pub mod slowlog;
+pub mod state;
+
+/// The build id shown by INFO and `--version`.
+pub const BUILD_ID: &str = env!("CARGO_PKG_VERSION");

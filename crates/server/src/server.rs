@@ -1,0 +1,254 @@
+//! Startup and the event loop: listeners, the ticker that drives the core's
+//! timers, signals. Everything runs on one thread (a tokio `LocalSet`).
+
+use crate::config::Config;
+use crate::connection::{serve, Peer};
+use crate::state::{now_ms, Renames, Shared, State};
+use disque_core::commands::lookup;
+use disque_core::{Effects, MaxmemoryPolicy, Node, NodeConfig};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Notify;
+
+/// The settings of the core derived from the configuration.
+pub fn node_config(config: &Config) -> NodeConfig {
+    NodeConfig {
+        port: config.port,
+        maxmemory: config.maxmemory,
+        maxmemory_policy: match config.maxmemory_policy {
+            crate::config::MaxmemoryPolicy::Acks => MaxmemoryPolicy::Acks,
+            crate::config::MaxmemoryPolicy::NoEviction => MaxmemoryPolicy::NoEviction,
+        },
+        aof_logging: false,
+    }
+}
+
+fn renames(config: &Config) -> Renames {
+    let mut renames = Renames::default();
+    for (old, new) in &config.rename_commands {
+        let Some(spec) = lookup(old.as_bytes()) else {
+            continue;
+        };
+        renames.hidden.push(spec.name);
+        if !new.is_empty() {
+            renames
+                .by_new_name
+                .insert(new.to_ascii_lowercase(), spec.name);
+        }
+    }
+    renames
+}
+
+fn random_hex(rng: &mut StdRng) -> String {
+    disque_core::ids::NodeId::random(rng).as_str().to_string()
+}
+
+/// Runs the server until it exits. Returns an error message for startup failures.
+pub async fn run(config: Config) -> Result<(), String> {
+    if config.port > 55535 {
+        return Err("Disque port number too high. Cluster communication port is 10,000 port numbers higher than your Disque node port. Your Disque node port number must be lower than 55535.".into());
+    }
+    let mut rng = StdRng::from_entropy();
+    let node_id = disque_core::ids::NodeId::random(&mut rng);
+    let run_id = random_hex(&mut rng);
+    let node = Node::new(
+        node_id,
+        node_config(&config),
+        StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?,
+    );
+    let tcp = bind_tcp(&config).await?;
+    let unix = match &config.unixsocket {
+        Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
+        None => None,
+    };
+    if tcp.is_empty() && unix.is_none() {
+        return Err("Configured to not listen anywhere, exiting.".into());
+    }
+    let shared: Shared = Rc::new(RefCell::new(State {
+        node,
+        renames: renames(&config),
+        config,
+        clients: Default::default(),
+        stats: Default::default(),
+        slowlog: Default::default(),
+        latency: Default::default(),
+        auth_epoch: 0,
+        started: Instant::now(),
+        run_id,
+        clients_paused_until: 0,
+        ticker: Rc::new(Notify::new()),
+        ticker_planned: 0,
+    }));
+    crate::log::notice(&format!(
+        "Disque 1.0-rc1 (Rust) running, port {}, pid {}",
+        shared.borrow().config.port,
+        std::process::id()
+    ));
+    for listener in tcp {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener));
+    }
+    if let Some((listener, path)) = unix {
+        tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
+    }
+    tokio::task::spawn_local(signals(shared.clone()));
+    crate::log::notice("The server is now ready to accept connections");
+    ticker(shared).await;
+    Ok(())
+}
+
+async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
+    if config.port == 0 {
+        return Ok(Vec::new());
+    }
+    let explicit = !config.bind.is_empty();
+    let addrs: Vec<String> = if explicit {
+        config.bind.clone()
+    } else {
+        vec!["0.0.0.0".into(), "::".into()]
+    };
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let ip: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("Invalid bind address '{addr}'"))?;
+        let sock_addr = SocketAddr::new(ip, config.port);
+        match listen(sock_addr, config.tcp_backlog) {
+            Ok(l) => listeners.push(l),
+            // Without explicit bind, IPv6 is optional (the host may not have it).
+            Err(e) if !explicit && ip.is_ipv6() => {
+                crate::log::notice(&format!("Not listening on IPv6: {e}"))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Creating Server TCP listening socket {addr}:{}: {e}",
+                    config.port
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.max(1))?;
+    TcpListener::from_std(socket.into())
+}
+
+fn bind_unix(path: &str, perm: u32) -> Result<(UnixListener, String), String> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| format!("Opening Unix socket: {e}"))?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm));
+    }
+    Ok((listener, path.to_string()))
+}
+
+async fn accept_tcp(shared: Shared, listener: TcpListener) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let keepalive = shared.borrow().config.tcp_keepalive;
+        if keepalive > 0 {
+            let params =
+                socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&params);
+        }
+        let addr = match addr {
+            SocketAddr::V4(a) => a.to_string(),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        };
+        let peer = Peer {
+            addr,
+            fd: stream.as_raw_fd(),
+            unix: false,
+        };
+        tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+    }
+}
+
+async fn accept_unix(shared: Shared, listener: UnixListener, path: String) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let peer = Peer {
+            addr: path.clone(),
+            fd: stream.as_raw_fd(),
+            unix: true,
+        };
+        tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+    }
+}
+
+/// SIGTERM and SIGINT shut the server down like SHUTDOWN.
+async fn signals(shared: Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => crate::log::warning("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => crate::log::warning("Received SIGINT scheduling shutdown..."),
+    }
+    crate::shutdown::exit_gracefully(&shared.borrow());
+}
+
+/// Drives the core's timers: wakes at the next job or client deadline, and at
+/// least `hz` times per second for the periodic duties.
+async fn ticker(shared: Shared) {
+    let notify = shared.borrow().ticker.clone();
+    let mut last_sample = 0;
+    loop {
+        let wake_at = {
+            let mut state = shared.borrow_mut();
+            let period = 1000 / state.config.hz.clamp(1, 500) as u64;
+            let now = now_ms();
+            let wake_at = state
+                .node
+                .next_wakeup()
+                .map_or(now + period, |t| t.min(now + period));
+            state.ticker_planned = wake_at;
+            wake_at
+        };
+        let delay = Duration::from_millis(wake_at.saturating_sub(now_ms()));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = notify.notified() => {}
+        }
+        let mut state = shared.borrow_mut();
+        let env = state.env();
+        let mut fx = Effects::default();
+        state.node.on_tick(&env, &mut fx);
+        state.apply(fx);
+        if env.now_ms >= last_sample + 100 {
+            last_sample = env.now_ms;
+            state.stats.sample(env.now_ms);
+        }
+    }
+}

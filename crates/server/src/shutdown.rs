@@ -1,0 +1,43 @@
+//! Leaving the process: SHUTDOWN and signals (graceful exit), DEBUG RESTART and
+//! CRASH-AND-RECOVER (re-exec of the same binary).
+
+use crate::dispatch::Action;
+use crate::state::State;
+use disque_proto::Reply;
+use std::os::unix::process::CommandExt;
+
+/// Removes the pid file (when daemonized) and exits with status 0.
+pub fn exit_gracefully(state: &State) -> Action {
+    crate::log::warning("User requested shutdown...");
+    if state.config.daemonize {
+        let _ = std::fs::remove_file(&state.config.pidfile);
+    }
+    crate::log::warning("Disque is now ready to exit, bye bye...");
+    std::process::exit(0)
+}
+
+/// Re-executes the binary with its original arguments after `delay_ms`; with
+/// `graceful` the configuration file is rewritten first. Returns only on failure.
+pub fn restart(state: &mut State, graceful: bool, delay_ms: u64) -> Reply {
+    if graceful && state.config.config_file.is_some() {
+        if let Err(e) = state.config.rewrite() {
+            crate::log::warning(&format!(
+                "Could not rewrite the config file before restart: {e:?}"
+            ));
+            return Reply::error("ERR failed to restart the server. Check server logs.");
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    let mut args = std::env::args_os();
+    let Some(program) = std::env::current_exe()
+        .ok()
+        .or_else(|| args.next().map(Into::into))
+    else {
+        return Reply::error("ERR failed to restart the server. Check server logs.");
+    };
+    let error = std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    crate::log::warning(&format!("Can't restart: execve: {error}"));
+    Reply::error("ERR failed to restart the server. Check server logs.")
+}

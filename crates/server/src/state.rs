@@ -1,0 +1,147 @@
+//! Everything the server keeps, shared by the connection tasks and the ticker on
+//! one thread (`Rc<RefCell<State>>`, never borrowed across an `.await`).
+
+use crate::clients::{Clients, Outbound};
+use crate::config::Config;
+use crate::latency::LatencyMonitor;
+use crate::slowlog::SlowLog;
+use disque_core::{Effects, Env, Node};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// The server state shared by every task.
+pub type Shared = Rc<RefCell<State>>;
+
+/// Calls and total microseconds of one command (INFO commandstats).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommandStat {
+    /// Calls.
+    pub calls: u64,
+    /// Total time in microseconds.
+    pub usec: u64,
+}
+
+/// Counters shown by INFO stats (reset by CONFIG RESETSTAT).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: u64,
+    /// Commands executed.
+    pub commands_processed: u64,
+    /// Bytes read from clients.
+    pub net_input_bytes: u64,
+    /// Bytes written to clients.
+    pub net_output_bytes: u64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: u64,
+    /// Per command.
+    pub commands: HashMap<&'static str, CommandStat>,
+    /// Samples for the instantaneous rates: (time ms, commands, input, output).
+    pub samples: Vec<(u64, u64, u64, u64)>,
+}
+
+impl Stats {
+    /// Takes one sample for the instantaneous metrics (called every 100 ms).
+    pub fn sample(&mut self, now_ms: u64) {
+        self.samples.push((
+            now_ms,
+            self.commands_processed,
+            self.net_input_bytes,
+            self.net_output_bytes,
+        ));
+        if self.samples.len() > 16 {
+            self.samples.remove(0);
+        }
+    }
+
+    /// (ops/sec, input kbps, output kbps) over the sampled window.
+    pub fn instantaneous(&self) -> (u64, f64, f64) {
+        let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) else {
+            return (0, 0.0, 0.0);
+        };
+        let secs = (last.0.saturating_sub(first.0)) as f64 / 1000.0;
+        if secs <= 0.0 {
+            return (0, 0.0, 0.0);
+        }
+        let ops = ((last.1 - first.1) as f64 / secs) as u64;
+        let input = (last.2 - first.2) as f64 / secs / 1024.0;
+        let output = (last.3 - first.3) as f64 / secs / 1024.0;
+        (ops, input, output)
+    }
+}
+
+/// The whole server.
+pub struct State {
+    /// The job engine.
+    pub node: Node,
+    /// Current configuration.
+    pub config: Config,
+    /// Connected clients.
+    pub clients: Clients,
+    /// INFO counters.
+    pub stats: Stats,
+    /// SLOWLOG entries.
+    pub slowlog: SlowLog,
+    /// LATENCY samples.
+    pub latency: LatencyMonitor,
+    /// Incremented when `requirepass` changes: older authentications stop counting.
+    pub auth_epoch: u64,
+    /// Process start, for uptime.
+    pub started: Instant,
+    /// Random id of this process run (INFO `run_id`).
+    pub run_id: String,
+    /// CLIENT PAUSE: commands wait until this Unix ms time.
+    pub clients_paused_until: u64,
+    /// Command name renames from `rename-command` (lowercase new name → original name),
+    /// and the original names that were renamed or removed.
+    pub renames: Renames,
+    /// Wakes the ticker when a new, earlier deadline appears.
+    pub ticker: Rc<Notify>,
+    /// When the ticker plans to wake next (Unix ms).
+    pub ticker_planned: u64,
+}
+
+/// The effect of `rename-command` lines on the command table.
+#[derive(Debug, Default)]
+pub struct Renames {
+    /// New lowercase name → original command name.
+    pub by_new_name: HashMap<String, &'static str>,
+    /// Original names no longer reachable under their own name.
+    pub hidden: Vec<&'static str>,
+}
+
+/// The current wall clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl State {
+    /// The time and memory the core sees for one event.
+    pub fn env(&self) -> Env {
+        Env {
+            now_ms: now_ms(),
+            used_memory: crate::alloc::used_memory(),
+        }
+    }
+
+    /// Carries out the core's effects: deferred replies go to their clients. AOF
+    /// records and bus messages have no destination in this build (single node).
+    pub fn apply(&mut self, fx: Effects) {
+        for (client, reply) in fx.replies {
+            if let Some(c) = self.clients.get_mut(client) {
+                c.blocked = false;
+            }
+            self.clients.send(client, Outbound::Reply(reply));
+        }
+        if let Some(next) = self.node.next_wakeup() {
+            if next < self.ticker_planned {
+                self.ticker.notify_one();
+            }
+        }
+    }
+}
