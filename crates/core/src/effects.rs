@@ -58,6 +58,8 @@ pub struct Effects {
     pub aof: BytesMut,
     /// Messages to other nodes.
     pub messages: Vec<(NodeId, Message)>,
+    /// The cluster view changed (node id, leaving flag): save `nodes.conf`.
+    pub save_cluster_config: bool,
 }
 
 impl Effects {

@@ -2,8 +2,8 @@
 
 mod harness;
 
-use harness::{bulk, err, status, Harness};
 use disque_proto::Reply;
+use harness::{bulk, err, status, Harness};
 
 fn entry(queue: &str, id: &str, body: &str) -> Reply {
     Reply::Array(vec![bulk(queue), bulk(id), bulk(body)])
@@ -17,7 +17,10 @@ fn s01_add_fetch_ack() {
     assert!(id.starts_with("D-") && id.ends_with("-05a1"));
     assert_eq!(&id[2..10], &h.node.id().as_str()[..8]);
     assert_eq!(h.int(&["QLEN", "q"]), 1);
-    assert_eq!(h.call(&["GETJOB", "FROM", "q"]), Reply::Array(vec![entry("q", &id, "body")]));
+    assert_eq!(
+        h.call(&["GETJOB", "FROM", "q"]),
+        Reply::Array(vec![entry("q", &id, "body")])
+    );
     assert_eq!(h.int(&["QLEN", "q"]), 0);
     assert_eq!(h.show_field(&id, "state"), bulk("active"));
     assert_eq!(h.int(&["ACKJOB", &id]), 1);
@@ -30,12 +33,27 @@ fn s01_add_fetch_ack() {
 fn s03_show_defaults() {
     let mut h = Harness::new();
     let id = h.add("q", "b", &[]);
-    let Reply::Array(items) = h.call(&["SHOW", &id]) else { panic!() };
+    let Reply::Array(items) = h.call(&["SHOW", &id]) else {
+        panic!()
+    };
     assert_eq!(items.len(), 30);
     let names: Vec<Reply> = items.iter().step_by(2).cloned().collect();
     let expected = [
-        "id", "queue", "state", "repl", "ttl", "ctime", "delay", "retry", "nacks", "additional-deliveries",
-        "nodes-delivered", "nodes-confirmed", "next-requeue-within", "next-awake-within", "body",
+        "id",
+        "queue",
+        "state",
+        "repl",
+        "ttl",
+        "ctime",
+        "delay",
+        "retry",
+        "nacks",
+        "additional-deliveries",
+        "nodes-delivered",
+        "nodes-confirmed",
+        "next-requeue-within",
+        "next-awake-within",
+        "body",
     ];
     assert_eq!(names, expected.iter().map(|n| bulk(n)).collect::<Vec<_>>());
     assert_eq!(h.show_field(&id, "state"), bulk("queued"));
@@ -47,18 +65,32 @@ fn s03_show_defaults() {
         Reply::Array(vec![bulk(h.node.id().as_str())])
     );
     assert_eq!(h.show_field(&id, "nodes-confirmed"), Reply::Array(vec![]));
-    let Reply::Integer(requeue) = h.show_field(&id, "next-requeue-within") else { panic!() };
+    let Reply::Integer(requeue) = h.show_field(&id, "next-requeue-within") else {
+        panic!()
+    };
     assert!((299_750..=300_250).contains(&requeue), "{requeue}");
-    let Reply::Integer(awake) = h.show_field(&id, "next-awake-within") else { panic!() };
+    let Reply::Integer(awake) = h.show_field(&id, "next-awake-within") else {
+        panic!()
+    };
     assert_eq!(awake, requeue - 500);
 }
 
 #[test]
 fn s04_retry_default_from_ttl() {
     let mut h = Harness::new();
-    for (ttl, retry) in [("100", 10), ("9", 1), ("5", 1), ("3000", 300), ("86400", 300)] {
+    for (ttl, retry) in [
+        ("100", 10),
+        ("9", 1),
+        ("5", 1),
+        ("3000", 300),
+        ("86400", 300),
+    ] {
         let id = h.add("q", "b", &["TTL", ttl]);
-        assert_eq!(h.show_field(&id, "retry"), Reply::Integer(retry), "ttl {ttl}");
+        assert_eq!(
+            h.show_field(&id, "retry"),
+            Reply::Integer(retry),
+            "ttl {ttl}"
+        );
     }
     let id = h.add("q", "b", &["RETRY", "7"]);
     assert_eq!(h.show_field(&id, "retry"), Reply::Integer(7));
@@ -86,10 +118,22 @@ fn s05_addjob_validation() {
         words.extend_from_slice(extra);
         assert_eq!(h.call(&words), err(expected), "{words:?}");
     }
-    assert_eq!(h.call(&["ADDJOB", "q", "b", "abc"]), err("ERR timeout is not an integer or out of range"));
-    assert_eq!(h.call(&["ADDJOB", "q", "b", "-5"]), err("ERR timeout is negative"));
-    assert_eq!(h.call(&["ADDJOB", "q", "b", "abc", "TTL", "0"]), err("ERR TTL must be a number > 0"));
-    assert!(matches!(h.call(&["addjob", "q", "b", "0", "ttl", "60", "async"]), Reply::Status(_)));
+    assert_eq!(
+        h.call(&["ADDJOB", "q", "b", "abc"]),
+        err("ERR timeout is not an integer or out of range")
+    );
+    assert_eq!(
+        h.call(&["ADDJOB", "q", "b", "-5"]),
+        err("ERR timeout is negative")
+    );
+    assert_eq!(
+        h.call(&["ADDJOB", "q", "b", "abc", "TTL", "0"]),
+        err("ERR TTL must be a number > 0")
+    );
+    assert!(matches!(
+        h.call(&["addjob", "q", "b", "0", "ttl", "60", "async"]),
+        Reply::Status(_)
+    ));
 }
 
 #[test]
@@ -103,43 +147,76 @@ fn s06_job_id_validation() {
     let id = h.add("q", "b", &[]);
     assert_eq!(h.call(&["ACKJOB", &id, "foo"]), bad);
     assert_eq!(h.show_field(&id, "state"), bulk("queued"));
-    assert_eq!(h.call(&["SHOW", "D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001"]), Reply::Nil);
+    assert_eq!(
+        h.call(&["SHOW", "D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001"]),
+        Reply::Nil
+    );
     assert_eq!(h.int(&["ACKJOB"]), 0);
 }
 
 #[test]
 fn s07_getjob_forms() {
     let mut h = Harness::new();
-    assert_eq!(h.call(&["GETJOB", "NOHANG", "FROM", "e1"]), Reply::NullArray);
-    assert_eq!(h.call_as(2, &["GETJOB", "TIMEOUT", "200", "FROM", "e2"]), None);
+    assert_eq!(
+        h.call(&["GETJOB", "NOHANG", "FROM", "e1"]),
+        Reply::NullArray
+    );
+    assert_eq!(
+        h.call_as(2, &["GETJOB", "TIMEOUT", "200", "FROM", "e2"]),
+        None
+    );
     h.advance(150);
     assert!(h.deferred.is_empty());
     h.advance(100);
     assert_eq!(h.deferred, vec![(2, Reply::NullArray)]);
-    assert_eq!(h.call(&["GETJOB", "COUNT", "0", "FROM", "q"]), err("ERR COUNT must be a number greater than zero"));
+    assert_eq!(
+        h.call(&["GETJOB", "COUNT", "0", "FROM", "q"]),
+        err("ERR COUNT must be a number greater than zero")
+    );
     assert_eq!(h.call(&["GETJOB", "FROM"]), err("ERR syntax error"));
     assert_eq!(h.call(&["GETJOB", "q"]), err("ERR syntax error"));
-    assert_eq!(h.call(&["GETJOB", "TIMEOUT", "-1", "FROM", "q"]), err("ERR timeout is negative"));
-    assert_eq!(h.call(&["GETJOB", "TIMEOUT", "FROM", "q"]), err("ERR timeout is not an integer or out of range"));
-    assert_eq!(h.call(&["GETJOB", "COUNT", "FROM", "q"]), err("ERR COUNT must be a number greater than zero"));
-    let Reply::Array(stat) = h.call(&["QSTAT", "e1"]) else { panic!("queue e1 exists") };
+    assert_eq!(
+        h.call(&["GETJOB", "TIMEOUT", "-1", "FROM", "q"]),
+        err("ERR timeout is negative")
+    );
+    assert_eq!(
+        h.call(&["GETJOB", "TIMEOUT", "FROM", "q"]),
+        err("ERR timeout is not an integer or out of range")
+    );
+    assert_eq!(
+        h.call(&["GETJOB", "COUNT", "FROM", "q"]),
+        err("ERR COUNT must be a number greater than zero")
+    );
+    let Reply::Array(stat) = h.call(&["QSTAT", "e1"]) else {
+        panic!("queue e1 exists")
+    };
     assert_eq!(stat[3], Reply::Integer(0));
 }
 
 #[test]
 fn s08_count_is_round_robin() {
     let mut h = Harness::new();
-    let j: Vec<String> = (1..=3).map(|i| h.add("qa", &format!("j{i}"), &[])).collect();
-    let k: Vec<String> = (1..=3).map(|i| h.add("qb", &format!("k{i}"), &[])).collect();
+    let j: Vec<String> = (1..=3)
+        .map(|i| h.add("qa", &format!("j{i}"), &[]))
+        .collect();
+    let k: Vec<String> = (1..=3)
+        .map(|i| h.add("qb", &format!("k{i}"), &[]))
+        .collect();
     let expected = Reply::Array(vec![
         entry("qa", &j[0], "j1"),
         entry("qb", &k[0], "k1"),
         entry("qa", &j[1], "j2"),
         entry("qb", &k[1], "k2"),
     ]);
-    assert_eq!(h.call(&["GETJOB", "COUNT", "4", "FROM", "qa", "qb"]), expected);
+    assert_eq!(
+        h.call(&["GETJOB", "COUNT", "4", "FROM", "qa", "qb"]),
+        expected
+    );
     let expected = Reply::Array(vec![entry("qa", &j[2], "j3"), entry("qb", &k[2], "k3")]);
-    assert_eq!(h.call(&["GETJOB", "COUNT", "10", "FROM", "qa", "qb"]), expected);
+    assert_eq!(
+        h.call(&["GETJOB", "COUNT", "10", "FROM", "qa", "qb"]),
+        expected
+    );
 }
 
 #[test]
@@ -161,13 +238,21 @@ fn s09_withcounters() {
 #[test]
 fn s10_s11_s12_blocking() {
     let mut h = Harness::new();
-    assert_eq!(h.call_as(10, &["GETJOB", "COUNT", "10", "FROM", "bq"]), None);
+    assert_eq!(
+        h.call_as(10, &["GETJOB", "COUNT", "10", "FROM", "bq"]),
+        None
+    );
     assert_eq!(h.node.stats().blocked_clients, 1);
-    let Reply::Array(stat) = h.call(&["QSTAT", "bq"]) else { panic!() };
+    let Reply::Array(stat) = h.call(&["QSTAT", "bq"]) else {
+        panic!()
+    };
     assert_eq!(stat[9], Reply::Integer(1));
     let id1 = h.add("bq", "j1", &[]);
     h.add("bq", "j2", &[]);
-    assert_eq!(h.deferred, vec![(10, Reply::Array(vec![entry("bq", &id1, "j1")]))]);
+    assert_eq!(
+        h.deferred,
+        vec![(10, Reply::Array(vec![entry("bq", &id1, "j1")]))]
+    );
     assert_eq!(h.int(&["QLEN", "bq"]), 1);
 
     h.deferred.clear();
@@ -176,12 +261,18 @@ fn s10_s11_s12_blocking() {
     h.add("fq", "x", &[]);
     assert_eq!(h.deferred.iter().map(|d| d.0).collect::<Vec<_>>(), vec![20]);
     h.add("fq", "y", &[]);
-    assert_eq!(h.deferred.iter().map(|d| d.0).collect::<Vec<_>>(), vec![20, 21]);
+    assert_eq!(
+        h.deferred.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec![20, 21]
+    );
 
     h.deferred.clear();
     assert_eq!(h.call_as(30, &["GETJOB", "FROM", "m1", "m2"]), None);
     let id = h.add("m2", "x", &[]);
-    assert_eq!(h.deferred, vec![(30, Reply::Array(vec![entry("m2", &id, "x")]))]);
+    assert_eq!(
+        h.deferred,
+        vec![(30, Reply::Array(vec![entry("m2", &id, "x")]))]
+    );
     assert_eq!(h.node.stats().blocked_clients, 0);
 }
 
@@ -205,18 +296,33 @@ fn s13_ordering_and_qpeek() {
     let c = h.add("oq", "c", &[]);
     assert_eq!(
         h.call(&["QPEEK", "oq", "3"]),
-        Reply::Array(vec![entry("oq", &a, "a"), entry("oq", &b, "b"), entry("oq", &c, "c")])
+        Reply::Array(vec![
+            entry("oq", &a, "a"),
+            entry("oq", &b, "b"),
+            entry("oq", &c, "c")
+        ])
     );
-    assert_eq!(h.call(&["QPEEK", "oq", "-2"]), Reply::Array(vec![entry("oq", &c, "c"), entry("oq", &b, "b")]));
+    assert_eq!(
+        h.call(&["QPEEK", "oq", "-2"]),
+        Reply::Array(vec![entry("oq", &c, "c"), entry("oq", &b, "b")])
+    );
     assert_eq!(h.call(&["QPEEK", "oq", "0"]), Reply::Array(vec![]));
     assert_eq!(h.call(&["QPEEK", "nosuch", "5"]), Reply::Array(vec![]));
-    assert_eq!(h.call(&["QPEEK", "oq", "x"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(
+        h.call(&["QPEEK", "oq", "x"]),
+        err("ERR value is not an integer or out of range")
+    );
     h.call(&["GETJOB", "FROM", "oq"]);
     let d = h.add("oq", "d", &[]);
     h.advance(1300);
     assert_eq!(
         h.call(&["QPEEK", "oq", "10"]),
-        Reply::Array(vec![entry("oq", &a, "a"), entry("oq", &b, "b"), entry("oq", &c, "c"), entry("oq", &d, "d")])
+        Reply::Array(vec![
+            entry("oq", &a, "a"),
+            entry("oq", &b, "b"),
+            entry("oq", &c, "c"),
+            entry("oq", &d, "d")
+        ])
     );
 }
 
@@ -257,7 +363,10 @@ fn s14_qstat() {
 fn s15_ack_variants() {
     let mut h = Harness::new();
     let id = h.add("q", "b", &[]);
-    assert_eq!(h.int(&["FASTACK", &id, "D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001"]), 1);
+    assert_eq!(
+        h.int(&["FASTACK", &id, "D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001"]),
+        1
+    );
     assert_eq!(h.call(&["SHOW", &id]), Reply::Nil);
     let id = h.add("q", "b", &[]);
     assert_eq!(h.int(&["DELJOB", &id]), 1);
@@ -280,7 +389,10 @@ fn s16_nack() {
     assert_eq!(h.int(&["NACK", &id]), 1);
     assert_eq!(h.int(&["QLEN", "q"]), 1);
     assert_eq!(h.show_field(&id, "nacks"), Reply::Integer(1));
-    assert_eq!(h.show_field(&id, "additional-deliveries"), Reply::Integer(0));
+    assert_eq!(
+        h.show_field(&id, "additional-deliveries"),
+        Reply::Integer(0)
+    );
     assert_eq!(h.int(&["NACK", &id]), 0);
 }
 
@@ -294,7 +406,10 @@ fn s17_enqueue_dequeue() {
     assert_eq!(h.int(&["DEQUEUE", &id]), 0);
     assert_eq!(h.int(&["ENQUEUE", &id]), 1);
     assert_eq!(h.int(&["QLEN", "q"]), 1);
-    assert_eq!(h.show_field(&id, "additional-deliveries"), Reply::Integer(1));
+    assert_eq!(
+        h.show_field(&id, "additional-deliveries"),
+        Reply::Integer(1)
+    );
     assert_eq!(h.int(&["ENQUEUE", &id]), 0);
 }
 
@@ -328,18 +443,29 @@ fn s19_maxlen() {
 fn s20_pause() {
     let mut h = Harness::new();
     assert_eq!(h.call(&["PAUSE", "pq", "in"]), status("in"));
-    assert_eq!(h.call(&["ADDJOB", "pq", "b", "0"]), err("PAUSED Queue paused in input, try later"));
-    let Reply::Array(stat) = h.call(&["QSTAT", "pq"]) else { panic!() };
+    assert_eq!(
+        h.call(&["ADDJOB", "pq", "b", "0"]),
+        err("PAUSED Queue paused in input, try later")
+    );
+    let Reply::Array(stat) = h.call(&["QSTAT", "pq"]) else {
+        panic!()
+    };
     assert_eq!(stat[19], bulk("in"));
     assert_eq!(h.call(&["PAUSE", "pq", "none"]), status("none"));
     h.add("pq", "b", &[]);
 
     let id = h.add("po", "b", &[]);
     assert_eq!(h.call(&["PAUSE", "po", "out"]), status("out"));
-    assert_eq!(h.call(&["GETJOB", "NOHANG", "FROM", "po"]), Reply::NullArray);
+    assert_eq!(
+        h.call(&["GETJOB", "NOHANG", "FROM", "po"]),
+        Reply::NullArray
+    );
     assert_eq!(h.call_as(9, &["GETJOB", "FROM", "po"]), None);
     assert_eq!(h.call(&["PAUSE", "po", "none"]), status("none"));
-    assert_eq!(h.deferred, vec![(9, Reply::Array(vec![entry("po", &id, "b")]))]);
+    assert_eq!(
+        h.deferred,
+        vec![(9, Reply::Array(vec![entry("po", &id, "b")]))]
+    );
 
     assert_eq!(h.call(&["PAUSE", "pz", "state"]), status("none"));
     assert_eq!(h.call(&["QSTAT", "pz"]), Reply::NullArray);
@@ -374,22 +500,62 @@ fn s21_jscan_and_qscan() {
         },
         other => panic!("{other:?}"),
     };
-    assert_eq!(count(h.call(&["JSCAN", "BUSYLOOP", "QUEUE", "j1"])), (bulk("0"), 3));
-    assert_eq!(count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "queued"])).1, 4);
-    assert_eq!(count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "active"])).1, 1);
-    assert_eq!(count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "queued", "STATE", "active"])).1, 5);
-    let Reply::Array(v) = h.call(&["JSCAN", "BUSYLOOP", "REPLY", "all", "QUEUE", "j2"]) else { panic!() };
+    assert_eq!(
+        count(h.call(&["JSCAN", "BUSYLOOP", "QUEUE", "j1"])),
+        (bulk("0"), 3)
+    );
+    assert_eq!(
+        count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "queued"])).1,
+        4
+    );
+    assert_eq!(
+        count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "active"])).1,
+        1
+    );
+    assert_eq!(
+        count(h.call(&["JSCAN", "BUSYLOOP", "STATE", "queued", "STATE", "active"])).1,
+        5
+    );
+    let Reply::Array(v) = h.call(&["JSCAN", "BUSYLOOP", "REPLY", "all", "QUEUE", "j2"]) else {
+        panic!()
+    };
     let Reply::Array(items) = &v[1] else { panic!() };
-    assert!(items.iter().all(|i| matches!(i, Reply::Array(f) if f.len() == 30)));
-    assert_eq!(h.call(&["JSCAN", "STATE", "bogus"]), err("ERR Invalid job state name"));
-    assert_eq!(h.call(&["JSCAN", "REPLY", "foo"]), err("ERR Invalid REPLY type, try ID or ALL"));
-    assert_eq!(h.call(&["JSCAN", "abc"]), err("ERR invalid cursor or option name"));
+    assert!(items
+        .iter()
+        .all(|i| matches!(i, Reply::Array(f) if f.len() == 30)));
+    assert_eq!(
+        h.call(&["JSCAN", "STATE", "bogus"]),
+        err("ERR Invalid job state name")
+    );
+    assert_eq!(
+        h.call(&["JSCAN", "REPLY", "foo"]),
+        err("ERR Invalid REPLY type, try ID or ALL")
+    );
+    assert_eq!(
+        h.call(&["JSCAN", "abc"]),
+        err("ERR invalid cursor or option name")
+    );
     assert_eq!(h.call(&["JSCAN", "0", "0"]), err("ERR syntax error"));
-    assert_eq!(h.call(&["JSCAN", "STATE"]), err("ERR invalid cursor or option name"));
-    assert_eq!(h.call(&["JSCAN", "COUNT"]), err("ERR invalid cursor or option name"));
-    assert_eq!(h.call(&["QSCAN", "MINLEN"]), err("ERR invalid cursor or option name"));
-    assert_eq!(h.call(&["JSCAN", "COUNT", "abc"]), err("ERR value is not an integer or out of range"));
-    assert_eq!(h.call(&["QSCAN", "COUNT", "x"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(
+        h.call(&["JSCAN", "STATE"]),
+        err("ERR invalid cursor or option name")
+    );
+    assert_eq!(
+        h.call(&["JSCAN", "COUNT"]),
+        err("ERR invalid cursor or option name")
+    );
+    assert_eq!(
+        h.call(&["QSCAN", "MINLEN"]),
+        err("ERR invalid cursor or option name")
+    );
+    assert_eq!(
+        h.call(&["JSCAN", "COUNT", "abc"]),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        h.call(&["QSCAN", "COUNT", "x"]),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(count(h.call(&["JSCAN", "-1"])).0, bulk("0"));
     assert_eq!(count(h.call(&["JSCAN", "COUNT", "-1"])), (bulk("0"), 5));
     let (cursor, n) = count(h.call(&["JSCAN", "COUNT", "0"]));
@@ -399,8 +565,12 @@ fn s21_jscan_and_qscan() {
     let mut seen = std::collections::HashSet::new();
     let mut cursor = "0".to_string();
     loop {
-        let Reply::Array(v) = h.call(&["JSCAN", &cursor, "COUNT", "1"]) else { panic!() };
-        let (Reply::Bulk(c), Reply::Array(items)) = (&v[0], &v[1]) else { panic!() };
+        let Reply::Array(v) = h.call(&["JSCAN", &cursor, "COUNT", "1"]) else {
+            panic!()
+        };
+        let (Reply::Bulk(c), Reply::Array(items)) = (&v[0], &v[1]) else {
+            panic!()
+        };
         for item in items {
             seen.insert(format!("{item:?}"));
         }
@@ -411,9 +581,13 @@ fn s21_jscan_and_qscan() {
     }
     assert_eq!(seen.len(), 5);
     assert_eq!(count(h.call(&["QSCAN", "BUSYLOOP"])).1, 2);
-    let Reply::Array(v) = h.call(&["QSCAN", "BUSYLOOP", "MINLEN", "3"]) else { panic!() };
+    let Reply::Array(v) = h.call(&["QSCAN", "BUSYLOOP", "MINLEN", "3"]) else {
+        panic!()
+    };
     assert_eq!(v[1], Reply::Array(vec![bulk("j1")]));
-    let Reply::Array(v) = h.call(&["QSCAN", "BUSYLOOP", "MAXLEN", "1"]) else { panic!() };
+    let Reply::Array(v) = h.call(&["QSCAN", "BUSYLOOP", "MAXLEN", "1"]) else {
+        panic!()
+    };
     assert_eq!(v[1], Reply::Array(vec![bulk("j2")]));
 }
 
@@ -423,7 +597,11 @@ fn s22_hello() {
     let me = bulk(h.node.id().as_str());
     assert_eq!(
         h.call(&["HELLO"]),
-        Reply::Array(vec![Reply::Integer(1), me.clone(), Reply::Array(vec![me, bulk(""), bulk("7711"), bulk("1")])])
+        Reply::Array(vec![
+            Reply::Integer(1),
+            me.clone(),
+            Reply::Array(vec![me, bulk(""), bulk("7711"), bulk("1")])
+        ])
     );
 }
 
@@ -447,7 +625,10 @@ fn s25_out_of_memory_and_d10_eviction() {
     h.node.config_mut().maxmemory = 1;
     let env = h.env();
     let mut fx = disque_core::Effects::default();
-    assert!(!h.node.evict_for_memory(&env, &mut fx), "nothing to evict: -OOM");
+    assert!(
+        !h.node.evict_for_memory(&env, &mut fx),
+        "nothing to evict: -OOM"
+    );
     // D10: delivered at-most-once jobs are all evictable, not one per command.
     h.node.config_mut().maxmemory = 1 << 30;
     for _ in 0..50 {
@@ -469,7 +650,10 @@ fn s30_requeue_after_retry() {
     assert_eq!(h.int(&["QLEN", "rq"]), 0);
     h.advance(1300);
     assert_eq!(h.int(&["QLEN", "rq"]), 1);
-    assert_eq!(h.show_field(&id, "additional-deliveries"), Reply::Integer(1));
+    assert_eq!(
+        h.show_field(&id, "additional-deliveries"),
+        Reply::Integer(1)
+    );
 }
 
 #[test]
@@ -481,7 +665,11 @@ fn s31_retry_counts_from_queue_time() {
     h.advance(700);
     assert_eq!(h.int(&["QLEN", "rt"]), 0);
     h.advance(600);
-    assert_eq!(h.int(&["QLEN", "rt"]), 1, "requeued ~3 s after ADDJOB, not after GETJOB");
+    assert_eq!(
+        h.int(&["QLEN", "rt"]),
+        1,
+        "requeued ~3 s after ADDJOB, not after GETJOB"
+    );
 }
 
 #[test]
@@ -500,12 +688,18 @@ fn s33_delay() {
     let id = h.add("dq", "b", &["DELAY", "2"]);
     assert_eq!(h.int(&["QLEN", "dq"]), 0);
     assert_eq!(h.show_field(&id, "state"), bulk("active"));
-    assert_eq!(h.show_field(&id, "next-requeue-within"), Reply::Integer(2000));
+    assert_eq!(
+        h.show_field(&id, "next-requeue-within"),
+        Reply::Integer(2000)
+    );
     h.advance(1900);
     assert_eq!(h.int(&["QLEN", "dq"]), 0);
     h.advance(200);
     assert_eq!(h.int(&["QLEN", "dq"]), 1);
-    assert_eq!(h.show_field(&id, "additional-deliveries"), Reply::Integer(0));
+    assert_eq!(
+        h.show_field(&id, "additional-deliveries"),
+        Reply::Integer(0)
+    );
 }
 
 #[test]
@@ -515,7 +709,9 @@ fn s34_working() {
     assert_eq!(h.int(&["WORKING", &id]), 5);
     assert_eq!(h.int(&["QLEN", "wq"]), 0);
     assert_eq!(h.show_field(&id, "state"), bulk("active"));
-    let Reply::Integer(within) = h.show_field(&id, "next-requeue-within") else { panic!() };
+    let Reply::Integer(within) = h.show_field(&id, "next-requeue-within") else {
+        panic!()
+    };
     assert!((4750..=5250).contains(&within));
     h.advance(4000);
     assert_eq!(h.int(&["WORKING", &id]), 5);
@@ -566,10 +762,16 @@ fn idle_queues_are_evicted_after_300s() {
 
 #[test]
 fn aof_records_creation_and_deletion() {
-    let mut h = Harness::with_config(disque_core::NodeConfig { aof_logging: true, ..Default::default() });
+    let mut h = Harness::with_config(disque_core::NodeConfig {
+        aof_logging: true,
+        ..Default::default()
+    });
     let id = h.add("q", "b", &[]);
     assert!(h.aof.starts_with(b"*2\r\n$7\r\nLOADJOB\r\n$"));
     h.aof.clear();
     h.call(&["ACKJOB", &id]);
-    assert_eq!(h.aof, format!("*2\r\n$6\r\nDELJOB\r\n$40\r\n{id}\r\n").into_bytes());
+    assert_eq!(
+        h.aof,
+        format!("*2\r\n$6\r\nDELJOB\r\n$40\r\n{id}\r\n").into_bytes()
+    );
 }

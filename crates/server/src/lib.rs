@@ -18,6 +18,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod latency;
 pub mod log;
+pub mod nodes_conf;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

@@ -3,8 +3,10 @@
 
 use crate::config::Config;
 use crate::connection::{serve, Peer};
+use crate::nodes_conf::NodesConf;
 use crate::state::{now_ms, Renames, Shared, State};
 use disque_core::commands::lookup;
+use disque_core::ids::NodeId;
 use disque_core::{Effects, MaxmemoryPolicy, Node, NodeConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -46,7 +48,7 @@ fn renames(config: &Config) -> Renames {
 }
 
 fn random_hex(rng: &mut StdRng) -> String {
-    disque_core::ids::NodeId::random(rng).as_str().to_string()
+    NodeId::random(rng).as_str().to_string()
 }
 
 /// Runs the server until it exits. Returns an error message for startup failures.
@@ -55,13 +57,29 @@ pub async fn run(config: Config) -> Result<(), String> {
         return Err("Disque port number too high. Cluster communication port is 10,000 port numbers higher than your Disque node port. Your Disque node port number must be lower than 55535.".into());
     }
     let mut rng = StdRng::from_entropy();
-    let node_id = disque_core::ids::NodeId::random(&mut rng);
+    let (nodes_conf, identity) =
+        NodesConf::open(std::path::Path::new(&config.cluster_config_file))?;
     let run_id = random_hex(&mut rng);
-    let node = Node::new(
-        node_id,
-        node_config(&config),
-        StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?,
-    );
+    let node_id = identity
+        .as_ref()
+        .map_or_else(|| NodeId::random(&mut rng), |i| i.id);
+    let core_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
+    let mut node = Node::new(node_id, node_config(&config), core_rng);
+    node.set_leaving(identity.as_ref().is_some_and(|i| i.leaving));
+    if identity.is_none() {
+        crate::log::notice(&format!(
+            "No cluster configuration found, I'm {}",
+            node_id.as_str()
+        ));
+        nodes_conf
+            .save(&node.nodes_description())
+            .map_err(|e| format!("Can't save the cluster config file: {e}"))?;
+    } else {
+        crate::log::notice(&format!(
+            "Node configuration loaded, I'm {}",
+            node_id.as_str()
+        ));
+    }
     let tcp = bind_tcp(&config).await?;
     let unix = match &config.unixsocket {
         Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
@@ -72,6 +90,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let shared: Shared = Rc::new(RefCell::new(State {
         node,
+        nodes_conf,
         renames: renames(&config),
         config,
         clients: Default::default(),

@@ -77,6 +77,8 @@ impl Stats {
 pub struct State {
     /// The job engine.
     pub node: Node,
+    /// The locked `nodes.conf`.
+    pub nodes_conf: crate::nodes_conf::NodesConf,
     /// Current configuration.
     pub config: Config,
     /// Connected clients.
@@ -132,6 +134,11 @@ impl State {
     /// Carries out the core's effects: deferred replies go to their clients. AOF
     /// records and bus messages have no destination in this build (single node).
     pub fn apply(&mut self, fx: Effects) {
+        if fx.save_cluster_config {
+            if let Err(e) = self.nodes_conf.save(&self.node.nodes_description()) {
+                crate::log::warning(&format!("Could not save the cluster config file: {e}"));
+            }
+        }
         for (client, reply) in fx.replies {
             if let Some(c) = self.clients.get_mut(client) {
                 c.blocked = false;

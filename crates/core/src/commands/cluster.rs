@@ -47,6 +47,7 @@ impl Node {
                 let arg = &args[2][..];
                 if is(arg, "yes") || is(arg, "no") {
                     self.set_leaving(is(arg, "yes"));
+                    fx.save_cluster_config = true;
                     Reply::ok()
                 } else {
                     Reply::error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'")
@@ -72,8 +73,8 @@ impl Node {
         }
     }
 
-    /// The CLUSTER NODES text: one line per known node.
-    fn nodes_description(&self) -> String {
+    /// The CLUSTER NODES text: one line per known node (also the `nodes.conf` format).
+    pub fn nodes_description(&self) -> String {
         let flags = if self.leaving {
             "myself,leaving"
         } else {
@@ -117,6 +118,7 @@ impl Node {
         if hard {
             self.myself = NodeId::random(&mut self.rng);
         }
+        fx.save_cluster_config = true;
     }
 }
 

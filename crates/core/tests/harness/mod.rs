@@ -21,9 +21,15 @@ pub struct Harness {
     pub aof: Vec<u8>,
 }
 
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::with_config(NodeConfig::default())
+    }
+}
+
 impl Harness {
     pub fn new() -> Harness {
-        Harness::with_config(NodeConfig::default())
+        Harness::default()
     }
 
     pub fn with_config(config: NodeConfig) -> Harness {
@@ -39,7 +45,10 @@ impl Harness {
     }
 
     pub fn env(&self) -> Env {
-        Env { now_ms: self.now_ms, used_memory: self.used_memory }
+        Env {
+            now_ms: self.now_ms,
+            used_memory: self.used_memory,
+        }
     }
 
     fn collect(&mut self, fx: Effects) {
@@ -49,7 +58,10 @@ impl Harness {
 
     /// Runs a command for `client`; `None` when it blocked.
     pub fn call_as(&mut self, client: ClientId, words: &[&str]) -> Option<Reply> {
-        let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let args: Vec<Bytes> = words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
         let spec = lookup(&args[0]).expect("known command");
         assert!(spec.arity_ok(args.len()), "arity of {words:?}");
         let env = self.env();
@@ -88,8 +100,13 @@ impl Harness {
 
     /// A SHOW field by name.
     pub fn show_field(&mut self, id: &str, field: &str) -> Reply {
-        let Reply::Array(items) = self.call(&["SHOW", id]) else { return Reply::Nil };
-        let pos = items.iter().position(|r| *r == bulk(field)).expect("field present");
+        let Reply::Array(items) = self.call(&["SHOW", id]) else {
+            return Reply::Nil;
+        };
+        let pos = items
+            .iter()
+            .position(|r| *r == bulk(field))
+            .expect("field present");
         items[pos + 1].clone()
     }
 

@@ -1,0 +1,105 @@
+//! `nodes.conf` (cluster.md §3): this node's identity survives restarts. The file
+//! is locked for the life of the process, and saved atomically (temp, fsync, rename).
+
+use disque_core::ids::NodeId;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// What `nodes.conf` says about this node.
+#[derive(Debug)]
+pub struct Identity {
+    /// This node's id.
+    pub id: NodeId,
+    /// `CLUSTER LEAVING yes` was in effect.
+    pub leaving: bool,
+}
+
+/// The open, locked `nodes.conf`.
+pub struct NodesConf {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl NodesConf {
+    /// Locks the file (creating it if missing) and reads this node's identity, if any.
+    pub fn open(path: &Path) -> Result<(NodesConf, Option<Identity>), String> {
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| format!("Can't open the cluster config file {}: {e}", path.display()))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(format!(
+                "Sorry, the cluster configuration file {} is already used by a different Disque node. Please make sure that different nodes use different cluster configuration files.",
+                path.display()
+            ));
+        }
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let identity = parse(&text).map_err(|line| {
+            format!("Unrecoverable error: corrupted cluster config file \"{line}\".")
+        })?;
+        Ok((
+            NodesConf {
+                path: path.to_path_buf(),
+                _lock: lock,
+            },
+            identity,
+        ))
+    }
+
+    /// Writes the file: temp file, fsync, rename over the old one.
+    pub fn save(&self, text: &str) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("tmp-save");
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+/// Finds the `myself` line. `Err(line)` for a corrupt file, `Ok(None)` for an empty one.
+fn parse(text: &str) -> Result<Option<Identity>, String> {
+    let mut found = None;
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("vars "))
+    {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.len() != 6 || fields[0].len() != 40 || !fields[1].contains(':') {
+            return Err(line.to_string());
+        }
+        let flags: Vec<&str> = fields[2].split(',').collect();
+        if flags.contains(&"myself") {
+            let id = NodeId::parse(fields[0].as_bytes()).ok_or_else(|| line.to_string())?;
+            found = Some(Identity {
+                id,
+                leaving: flags.contains(&"leaving"),
+            });
+        }
+    }
+    if found.is_none() && !text.trim().is_empty() {
+        return Err("no myself line".into());
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_myself_and_rejects_garbage() {
+        let id = "a".repeat(40);
+        let ok = format!("{id} 127.0.0.1:7711 myself,leaving 0 0 connected\n");
+        let parsed = parse(&ok).unwrap().unwrap();
+        assert_eq!(parsed.id.as_str(), id);
+        assert!(parsed.leaving);
+        assert!(parse("").unwrap().is_none());
+        assert!(parse("garbage\n").is_err());
+    }
+}
