@@ -11,7 +11,7 @@
 //! [`job_codec`] (its serialization), [`queue`], [`scan`] (QSCAN/JSCAN cursors),
 //! [`args`] (argument rules), [`commands`] (the command table and the job and
 //! queue commands), `timers` (the per-job scheduler), `blocking` (blocked clients),
-//! `memory` (maxmemory levels and eviction).
+//! `memory` (maxmemory levels and eviction), `persistence` (AOF replay and snapshot).
 
 pub mod args;
 mod blocking;
@@ -22,9 +22,11 @@ pub mod job;
 pub mod job_codec;
 mod memory;
 mod node;
+mod persistence;
 pub mod queue;
 pub mod scan;
 mod timers;
 
 pub use effects::{ClientId, Effects, Env, Message};
 pub use node::{MaxmemoryPolicy, Node, NodeConfig, NodeStats};
+pub use persistence::LoadMode;

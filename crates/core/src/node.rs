@@ -398,20 +398,20 @@ impl Node {
         if let Some(job) = self.jobs.get(id) {
             let mut payload = bytes::BytesMut::new();
             crate::job_codec::encode(job, crate::job_codec::Form::Storage, 0, &mut payload);
-            disque_proto_record(&mut fx.aof, b"LOADJOB", &payload);
+            aof_record(&mut fx.aof, b"LOADJOB", &payload);
         }
     }
 
     /// Appends `DELJOB <id>`.
     pub(crate) fn log_deljob(&self, id: &JobId, fx: &mut Effects) {
         if self.config.aof_logging {
-            disque_proto_record(&mut fx.aof, b"DELJOB", id.as_bytes());
+            aof_record(&mut fx.aof, b"DELJOB", id.as_bytes());
         }
     }
 }
 
-/// Encodes a two-argument RESP multibulk record.
-fn disque_proto_record(out: &mut bytes::BytesMut, name: &[u8], arg: &[u8]) {
+/// Encodes a two-argument RESP multibulk AOF record.
+pub(crate) fn aof_record(out: &mut bytes::BytesMut, name: &[u8], arg: &[u8]) {
     out.put_slice(format!("*2\r\n${}\r\n", name.len()).as_bytes());
     out.put_slice(name);
     out.put_slice(format!("\r\n${}\r\n", arg.len()).as_bytes());

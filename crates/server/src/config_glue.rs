@@ -1,6 +1,7 @@
 //! What a CONFIG command means for the running server: the configuration module
 //! parses and validates; here the server reacts to each change.
 
+use crate::aof::AofState;
 use crate::config::{ConfigChange, ConfigOutcome, LogLevel, MaxmemoryPolicy};
 use crate::state::State;
 use bytes::Bytes;
@@ -13,7 +14,6 @@ pub fn config_command(state: &mut State, args: &[Bytes]) -> Reply {
         ConfigOutcome::Reply(reply) => reply,
         ConfigOutcome::ResetStat => {
             state.stats = Default::default();
-            state.slowlog = Default::default();
             Reply::ok()
         }
         ConfigOutcome::Set(change) => apply_change(state, change),
@@ -42,13 +42,22 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             state.apply(fx);
         }
         ConfigChange::Hz => state.ticker.notify_one(),
-        ConfigChange::AppendOnly { enabled: true } => {
-            state.config.appendonly = false;
-            crate::log::warning(
-                "CONFIG SET appendonly yes refused: this build has no AOF support yet",
-            );
-            return Reply::error("ERR Unable to turn on AOF. Check server logs.");
+        ConfigChange::AppendOnly { enabled: true } if state.aof.state == AofState::Off => {
+            if let Err(e) = state.aof.open(AofState::WaitRewrite) {
+                state.config.appendonly = false;
+                crate::log::warning(&format!("Can't open the append-only file: {e}"));
+                return Reply::error("ERR Unable to turn on AOF. Check server logs.");
+            }
+            state.node.config_mut().aof_logging = true;
+            if !state.start_aof_rewrite() {
+                crate::log::notice("AOF turned on; a rewrite was already running");
+            }
         }
+        ConfigChange::AppendOnly { enabled: false } => {
+            state.aof.close();
+            state.node.config_mut().aof_logging = false;
+        }
+        ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
         _ => {}
     }
     Reply::ok()

@@ -99,6 +99,8 @@ impl Connection {
     ) -> std::io::Result<()> {
         loop {
             let paused_until = self.process_input();
+            // Write before reply: the records of this batch reach the file first.
+            self.shared.borrow_mut().aof.flush();
             if !self.output.is_empty() {
                 writer.write_all(&self.output).await?;
                 self.shared.borrow_mut().stats.net_output_bytes += self.output.len() as u64;

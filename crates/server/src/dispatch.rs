@@ -67,6 +67,18 @@ pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
             ));
         }
     }
+    if let Some(error) = &state.aof.write_error {
+        if spec.has(disque_core::commands::FLAG_WRITE) || spec.id == CommandId::Ping {
+            return Action::Reply(Reply::error_owned(format!(
+                "MISCONF Errors writing to the AOF file: {error}"
+            )));
+        }
+    }
+    if state.loading.is_some() && !spec.has(disque_core::commands::FLAG_LOADING) {
+        return Action::Reply(Reply::error(
+            "LOADING Disque is loading the dataset in memory",
+        ));
+    }
     if state.clients.has_monitors() {
         state
             .clients
@@ -108,9 +120,10 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
                 threshold,
             ))
         }
-        C::Bgrewriteaof => Action::Reply(Reply::error(
-            "ERR AOF rewriting is not available in this build yet (no persistence support)",
-        )),
+        C::Bgrewriteaof => Action::Reply(match state.start_aof_rewrite() {
+            true => Reply::status("Background append only file rewriting started"),
+            false => Reply::error("ERR Background append only file rewriting already in progress"),
+        }),
         _ => {
             let env = state.env();
             let mut fx = Effects::default();

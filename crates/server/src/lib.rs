@@ -7,9 +7,13 @@
 //! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
 //! * [`clients`], [`state`]: shared server state;
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
+//! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
 pub mod alloc;
+pub mod aof;
+pub mod aof_file;
+pub mod aof_load;
 pub mod clients;
 pub mod commands;
 pub mod config;
@@ -23,6 +27,3 @@ pub mod server;
 pub mod shutdown;
 pub mod slowlog;
 pub mod state;
-
-/// The build id shown by INFO and `--version`.
-pub const BUILD_ID: &str = env!("CARGO_PKG_VERSION");

@@ -91,6 +91,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     let shared: Shared = Rc::new(RefCell::new(State {
         node,
         nodes_conf,
+        aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+        loading: None,
         renames: renames(&config),
         config,
         clients: Default::default(),
@@ -116,6 +118,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
     }
     tokio::task::spawn_local(signals(shared.clone()));
+    tokio::task::spawn_local(crate::aof_load::load_at_startup(shared.clone()));
     crate::log::notice("The server is now ready to accept connections");
     ticker(shared).await;
     Ok(())
@@ -235,7 +238,26 @@ async fn signals(shared: Shared) {
         _ = term.recv() => crate::log::warning("Received SIGTERM scheduling shutdown..."),
         _ = int.recv() => crate::log::warning("Received SIGINT scheduling shutdown..."),
     }
-    crate::shutdown::exit_gracefully(&shared.borrow());
+    let mut state = shared.borrow_mut();
+    if let Err(message) = crate::shutdown::prepare(&mut state, false) {
+        crate::log::warning(&message);
+    }
+    crate::shutdown::exit_gracefully(&state);
+}
+
+/// The periodic AOF duties: finish a rewrite, start an automatic one, retry
+/// failed writes, fsync with `everysec`.
+fn aof_cron(state: &mut State) {
+    state.aof.poll_rewrite();
+    let (percentage, min_size) = (
+        state.config.auto_aof_rewrite_percentage,
+        state.config.auto_aof_rewrite_min_size,
+    );
+    if state.aof.wants_auto_rewrite(percentage, min_size) {
+        crate::log::notice("Starting automatic rewriting of AOF");
+        state.start_aof_rewrite();
+    }
+    state.aof.cron();
 }
 
 /// Drives the core's timers: wakes at the next job or client deadline, and at
@@ -263,11 +285,15 @@ async fn ticker(shared: Shared) {
         let mut state = shared.borrow_mut();
         let env = state.env();
         let mut fx = Effects::default();
-        state.node.on_tick(&env, &mut fx);
-        state.apply(fx);
+        if state.loading.is_none() {
+            state.node.on_tick(&env, &mut fx);
+            state.apply(fx);
+        }
         if env.now_ms >= last_sample + 100 {
             last_sample = env.now_ms;
             state.stats.sample(env.now_ms);
+            aof_cron(&mut state);
         }
+        state.aof.flush();
     }
 }

@@ -6,6 +6,26 @@ use crate::state::State;
 use disque_proto::Reply;
 use std::os::unix::process::CommandExt;
 
+/// Makes the data safe before exiting: writes and fsyncs the AOF (decision D11)
+/// and, with `rewrite`, rewrites it from memory (even with AOF off).
+pub fn prepare(state: &mut State, rewrite: bool) -> Result<(), String> {
+    if state.aof.state != crate::aof::AofState::Off {
+        state
+            .aof
+            .flush_and_sync()
+            .map_err(|e| format!("Error flushing the AOF before shutdown: {e}"))?;
+    }
+    if rewrite {
+        let mut snapshot = bytes::BytesMut::new();
+        state.node.aof_snapshot(&mut snapshot);
+        state
+            .aof
+            .rewrite_for_shutdown(&snapshot)
+            .map_err(|e| format!("Error rewriting the AOF on shutdown: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Removes the pid file (when daemonized) and exits with status 0.
 pub fn exit_gracefully(state: &State) -> Action {
     crate::log::warning("User requested shutdown...");

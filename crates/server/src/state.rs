@@ -77,6 +77,10 @@ impl Stats {
 pub struct State {
     /// The job engine.
     pub node: Node,
+    /// The append-only file.
+    pub aof: crate::aof::Aof,
+    /// Set while the AOF is being loaded at startup.
+    pub loading: Option<crate::aof_load::LoadingInfo>,
     /// The locked `nodes.conf`.
     pub nodes_conf: crate::nodes_conf::NodesConf,
     /// Current configuration.
@@ -115,6 +119,19 @@ pub struct Renames {
     pub hidden: Vec<&'static str>,
 }
 
+impl State {
+    /// Starts a background AOF rewrite from the current jobs; false when one is
+    /// already running.
+    pub fn start_aof_rewrite(&mut self) -> bool {
+        if self.aof.rewrite_in_progress() {
+            return false;
+        }
+        let mut snapshot = bytes::BytesMut::new();
+        self.node.aof_snapshot(&mut snapshot);
+        self.aof.start_rewrite(snapshot.freeze())
+    }
+}
+
 /// The current wall clock in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -131,9 +148,11 @@ impl State {
         }
     }
 
-    /// Carries out the core's effects: deferred replies go to their clients. AOF
-    /// records and bus messages have no destination in this build (single node).
+    /// Carries out the core's effects: AOF records are buffered (written before the
+    /// replies of this turn leave), deferred replies go to their clients. Bus
+    /// messages have no destination in this build (single node).
     pub fn apply(&mut self, fx: Effects) {
+        self.aof.append(&fx.aof);
         if fx.save_cluster_config {
             if let Err(e) = self.nodes_conf.save(&self.node.nodes_description()) {
                 crate::log::warning(&format!("Could not save the cluster config file: {e}"));

@@ -37,9 +37,15 @@ pub fn debug(state: &mut State, args: &[Bytes]) -> Reply {
             std::mem::size_of::<disque_core::job::Job>(),
             std::mem::size_of::<disque_core::queue::Queue>()
         )),
-        ("loadaof", 2) => Reply::error(
-            "ERR DEBUG LOADAOF is not available in this build yet (no persistence support)",
-        ),
+        ("loadaof", 2) => match crate::aof_load::reload(state) {
+            Ok(()) => Reply::ok(),
+            Err(message) => {
+                if !message.is_empty() {
+                    crate::log::warning(&message);
+                }
+                Reply::error("ERR")
+            }
+        },
         ("segfault", 2) | ("assert", 2) | ("oom", 2) => {
             crate::log::warning(&format!("DEBUG {sub}: crashing on purpose"));
             std::process::abort();

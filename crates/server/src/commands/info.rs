@@ -1,5 +1,6 @@
 //! INFO (commands.md §4.2): sections of `key:value` lines.
 
+use crate::aof::AofState;
 use crate::state::State;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -74,7 +75,7 @@ fn section(state: &State, name: &str) -> String {
             line("disque_version", &"1.0-rc1");
             line("disque_git_sha1", &"00000000");
             line("disque_git_dirty", &0);
-            line("disque_build_id", &crate::BUILD_ID);
+            line("disque_build_id", &crate::config::build_id());
             line(
                 "os",
                 &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
@@ -131,17 +132,7 @@ fn section(state: &State, name: &str) -> String {
         }
         "jobs" => line("registered_jobs", &stats.registered_jobs),
         "queues" => line("registered_queues", &stats.registered_queues),
-        "persistence" => {
-            line("loading", &0);
-            line("aof_enabled", &0);
-            line("aof_state", &"off");
-            line("aof_rewrite_in_progress", &0);
-            line("aof_rewrite_scheduled", &0);
-            line("aof_last_rewrite_time_sec", &-1);
-            line("aof_current_rewrite_time_sec", &-1);
-            line("aof_last_bgrewrite_status", &"ok");
-            line("aof_last_write_status", &"ok");
-        }
+        "persistence" => persistence(state, &mut line),
         "stats" => {
             let st = &state.stats;
             let (ops, input, output) = st.instantaneous();
@@ -191,4 +182,50 @@ fn section(state: &State, name: &str) -> String {
         }
     };
     format!("# {title}\r\n{s}")
+}
+
+fn persistence(state: &State, line: &mut dyn FnMut(&str, &dyn std::fmt::Display)) {
+    let aof = &state.aof;
+    let on = aof.state != AofState::Off && state.loading.is_none();
+    let ok_err = |ok: bool| if ok { "ok" } else { "err" };
+    line("loading", &(state.loading.is_some() as u8));
+    line("aof_enabled", &(on as u8));
+    line("aof_state", &if on { aof.state.name() } else { "off" });
+    line(
+        "aof_rewrite_in_progress",
+        &(aof.rewrite_in_progress() as u8),
+    );
+    line("aof_rewrite_scheduled", &0);
+    line("aof_last_rewrite_time_sec", &aof.last_rewrite_secs);
+    line("aof_current_rewrite_time_sec", &aof.current_rewrite_secs());
+    line("aof_last_bgrewrite_status", &ok_err(aof.last_rewrite_ok));
+    line("aof_last_write_status", &ok_err(aof.write_error.is_none()));
+    if let Some(info) = state.loading {
+        let now = crate::state::now_ms() / 1000;
+        let perc = if info.total_bytes > 0 {
+            info.loaded_bytes as f64 * 100.0 / info.total_bytes as f64
+        } else {
+            0.0
+        };
+        let rate = info.loaded_bytes / now.saturating_sub(info.start_time).max(1);
+        let eta = info
+            .total_bytes
+            .saturating_sub(info.loaded_bytes)
+            .checked_div(rate)
+            .unwrap_or(1);
+        line("loading_start_time", &info.start_time);
+        line("loading_total_bytes", &info.total_bytes);
+        line("loading_loaded_bytes", &info.loaded_bytes);
+        line("loading_loaded_perc", &format!("{perc:.2}"));
+        line("loading_eta_seconds", &eta);
+    }
+    if on {
+        line("aof_current_size", &aof.current_size);
+        line("aof_base_size", &aof.base_size);
+        line("aof_pending_rewrite", &0);
+        line("aof_buffer_length", &aof.buffered());
+        line("aof_rewrite_buffer_length", &aof.rewrite_buffered());
+        line("aof_pending_bio_fsync", &0);
+        line("aof_delayed_fsync", &aof.delayed_fsync);
+    }
 }

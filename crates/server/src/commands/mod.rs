@@ -90,13 +90,17 @@ pub fn command(args: &[Bytes]) -> Reply {
 pub fn shutdown(state: &mut State, args: &[Bytes]) -> Action {
     match args.len() {
         1 => {}
-        2 if args[1].eq_ignore_ascii_case(b"rewrite-aof") => {
-            crate::log::warning("SHUTDOWN REWRITE-AOF refused: this build has no AOF support yet");
-            return Action::Reply(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
-        }
+        2 if args[1].eq_ignore_ascii_case(b"rewrite-aof") => {}
         _ => return Action::Reply(Reply::error("ERR syntax error")),
     }
-    crate::shutdown::exit_gracefully(state)
+    let rewrite = args.len() == 2 && state.loading.is_none();
+    match crate::shutdown::prepare(state, rewrite) {
+        Ok(()) => crate::shutdown::exit_gracefully(state),
+        Err(message) => {
+            crate::log::warning(&message);
+            Action::Reply(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."))
+        }
+    }
 }
 
 /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`, applying what a change means to the server.

@@ -1,0 +1,72 @@
+//! What the core knows of the AOF (persistence.md §4, §5): replaying `LOADJOB` and
+//! `DELJOB` records, and the snapshot a rewrite writes.
+
+use crate::effects::{Effects, Env};
+use crate::ids::JobId;
+use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
+use crate::job_codec::{self, CorruptJob, Form};
+use crate::node::Node;
+use bytes::{Bytes, BytesMut};
+
+/// How a `LOADJOB` record is replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadMode {
+    /// Normal load: every job comes back `active`, requeued after DELAY + RETRY.
+    Normal,
+    /// `aof-enqueue-jobs-once`: jobs stored `queued` are queued again at once.
+    EnqueueOnce,
+    /// Decision D5: a snapshot written by `SHUTDOWN REWRITE-AOF`, loaded with
+    /// `aof-enqueue-jobs-once`: jobs come back exactly as they were, queued
+    /// at-most-once jobs included.
+    ExactState,
+}
+
+impl Node {
+    /// Replays one `LOADJOB` payload. Expired jobs and duplicates are skipped.
+    pub fn load_job(&mut self, env: &Env, payload: &Bytes, mode: LoadMode, fx: &mut Effects) -> Result<(), CorruptJob> {
+        let decoded = job_codec::decode(payload, Form::Storage, env.now_s())?;
+        let mut job = decoded.job;
+        if job.etime <= env.now_s() || self.jobs.contains_key(&job.id) {
+            return Ok(());
+        }
+        let was_queued = job.state == JobState::Queued;
+        if job.state == JobState::WaitRepl || job.state == JobState::Acked {
+            return Err(CorruptJob);
+        }
+        job.state = JobState::Active;
+        job.nodes_delivered = decoded.nodes.into_iter().filter(|n| *n == self.myself).collect();
+        job.add_delivered(self.myself);
+        let exact = mode == LoadMode::ExactState && was_queued;
+        if job.retry > 0 {
+            job.flags |= FLAG_BCAST_WILLQUEUE;
+            job.qtime = self.jittered(env.now_ms + job.delay as u64 * 1000, job.retry);
+        } else {
+            job.qtime = if exact { env.now_ms } else { 0 };
+        }
+        let id = job.id;
+        self.register(env, job);
+        if was_queued && mode != LoadMode::Normal {
+            self.enqueue(env, &id, false, fx);
+        }
+        Ok(())
+    }
+
+    /// Replays one `DELJOB` record.
+    pub fn load_deljob(&mut self, id: &JobId) {
+        let mut fx = Effects::default();
+        let saved = std::mem::replace(&mut self.config.aof_logging, false);
+        self.unregister(id, &mut fx);
+        self.config.aof_logging = saved;
+    }
+
+    /// The records of a rewritten AOF: one `LOADJOB` (storage form, current state)
+    /// per active or queued job.
+    pub fn aof_snapshot(&self, out: &mut BytesMut) {
+        let mut payload = BytesMut::new();
+        for job in self.jobs.values().filter(|j| matches!(j.state, JobState::Active | JobState::Queued)) {
+            payload.clear();
+            job_codec::encode(job, Form::Storage, 0, &mut payload);
+            crate::node::aof_record(out, b"LOADJOB", &payload);
+        }
+    }
+}

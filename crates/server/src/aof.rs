@@ -1,0 +1,373 @@
+//! The append-only file (persistence.md): writing the core's records before the
+//! replies of the same turn leave (decision D11), fsync policies, background and
+//! synchronous rewrites.
+//!
+//! Records are RESP multibulk `LOADJOB`/`DELJOB` commands. A rewrite written by
+//! `SHUTDOWN REWRITE-AOF` is wrapped in two marker records
+//! (`AOFMETA snapshot-begin` / `AOFMETA snapshot-end`) so that a controlled restart
+//! can restore every job exactly as it was (decision D5).
+
+use crate::config::AppendFsync;
+use bytes::{Bytes, BytesMut};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// First record of a snapshot written at shutdown.
+pub const SNAPSHOT_BEGIN: &[u8] = b"*2\r\n$7\r\nAOFMETA\r\n$14\r\nsnapshot-begin\r\n";
+/// Last record of a snapshot written at shutdown.
+pub const SNAPSHOT_END: &[u8] = b"*2\r\n$7\r\nAOFMETA\r\n$12\r\nsnapshot-end\r\n";
+
+/// `aof_state` in INFO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AofState {
+    /// Not logging.
+    Off,
+    /// Logging.
+    On,
+    /// Logging, while the rewrite that started it runs (CONFIG SET appendonly yes).
+    WaitRewrite,
+}
+
+impl AofState {
+    /// The INFO name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AofState::Off => "off",
+            AofState::On => "on",
+            AofState::WaitRewrite => "wait-rewrite",
+        }
+    }
+}
+
+/// A background rewrite in progress.
+struct Rewrite {
+    temp: PathBuf,
+    started: Instant,
+    /// Records appended while the snapshot was being written.
+    diff: BytesMut,
+    worker: JoinHandle<io::Result<()>>,
+}
+
+/// The AOF writer.
+pub struct Aof {
+    /// Current state.
+    pub state: AofState,
+    file: Option<File>,
+    path: PathBuf,
+    buffer: BytesMut,
+    /// The fsync policy.
+    pub fsync: AppendFsync,
+    last_fsync: Instant,
+    fsync_running: Arc<AtomicBool>,
+    /// Bytes in the file.
+    pub current_size: u64,
+    /// Size after the last rewrite or startup.
+    pub base_size: u64,
+    /// The last write error, if writing is failing (`-MISCONF`).
+    pub write_error: Option<String>,
+    rewrite: Option<Rewrite>,
+    /// Whether the last background rewrite succeeded.
+    pub last_rewrite_ok: bool,
+    /// Duration of the last rewrite in seconds, -1 if none.
+    pub last_rewrite_secs: i64,
+    /// fsyncs skipped because the previous one was still running.
+    pub delayed_fsync: u64,
+}
+
+impl Aof {
+    /// An AOF at `path` (not opened yet).
+    pub fn new(path: PathBuf, fsync: AppendFsync) -> Aof {
+        Aof {
+            state: AofState::Off,
+            file: None,
+            path,
+            buffer: BytesMut::new(),
+            fsync,
+            last_fsync: Instant::now(),
+            fsync_running: Arc::new(AtomicBool::new(false)),
+            current_size: 0,
+            base_size: 0,
+            write_error: None,
+            rewrite: None,
+            last_rewrite_ok: true,
+            last_rewrite_secs: -1,
+            delayed_fsync: 0,
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens (creating if missing) the file for appending and starts logging.
+    pub fn open(&mut self, state: AofState) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.current_size = file.metadata()?.len();
+        self.base_size = self.current_size;
+        self.file = Some(file);
+        self.state = state;
+        Ok(())
+    }
+
+    /// Stops logging: writes and fsyncs what is buffered, closes, abandons a rewrite.
+    pub fn close(&mut self) {
+        let _ = self.flush_and_sync();
+        self.file = None;
+        self.state = AofState::Off;
+        self.abandon_rewrite();
+    }
+
+    /// True while a background rewrite runs.
+    pub fn rewrite_in_progress(&self) -> bool {
+        self.rewrite.is_some()
+    }
+
+    /// Seconds the running rewrite has taken so far, -1 if none.
+    pub fn current_rewrite_secs(&self) -> i64 {
+        self.rewrite
+            .as_ref()
+            .map_or(-1, |r| r.started.elapsed().as_secs() as i64)
+    }
+
+    /// Bytes waiting to be written.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Bytes collected for the running rewrite.
+    pub fn rewrite_buffered(&self) -> usize {
+        self.rewrite.as_ref().map_or(0, |r| r.diff.len())
+    }
+
+    /// Takes records produced by the core.
+    pub fn append(&mut self, records: &[u8]) {
+        if records.is_empty() {
+            return;
+        }
+        if self.state != AofState::Off {
+            self.buffer.extend_from_slice(records);
+        }
+        if let Some(rewrite) = &mut self.rewrite {
+            rewrite.diff.extend_from_slice(records);
+        }
+    }
+
+    /// Writes buffered records to the file (before the replies of this turn leave)
+    /// and fsyncs according to the policy. With `always`, a failure is fatal.
+    pub fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.write_all(&self.buffer) {
+            Ok(()) => {
+                self.current_size += self.buffer.len() as u64;
+                self.buffer.clear();
+                if self.write_error.take().is_some() {
+                    crate::log::warning("AOF write error looks solved, Disque can write again.");
+                }
+            }
+            Err(e) => {
+                if self.fsync == AppendFsync::Always {
+                    crate::log::warning(&format!(
+                        "Can't recover from AOF write error when the AOF fsync policy is 'always': {e}. Exiting..."
+                    ));
+                    std::process::exit(1);
+                }
+                if self.write_error.is_none() {
+                    crate::log::warning(&format!("Error writing to the AOF file: {e}"));
+                }
+                self.write_error = Some(crate::config::strerror(&e));
+                // A partial write may have left a broken record: cut it away.
+                let _ = file.set_len(self.current_size);
+                return;
+            }
+        }
+        match self.fsync {
+            AppendFsync::Always => {
+                if let Err(e) = file.sync_data() {
+                    crate::log::warning(&format!(
+                        "Can't fsync the AOF with policy 'always': {e}. Exiting..."
+                    ));
+                    std::process::exit(1);
+                }
+            }
+            AppendFsync::EverySec => self.background_fsync(),
+            AppendFsync::No => {}
+        }
+    }
+
+    /// With `everysec`: fsync in a background thread at most once per second.
+    fn background_fsync(&mut self) {
+        if self.last_fsync.elapsed().as_millis() < 1000 {
+            return;
+        }
+        if self.fsync_running.load(Ordering::Acquire) {
+            self.delayed_fsync += 1;
+            return;
+        }
+        let Some(clone) = self.file.as_ref().and_then(|f| f.try_clone().ok()) else {
+            return;
+        };
+        self.last_fsync = Instant::now();
+        let running = self.fsync_running.clone();
+        running.store(true, Ordering::Release);
+        std::thread::spawn(move || {
+            let _ = clone.sync_data();
+            running.store(false, Ordering::Release);
+        });
+    }
+
+    /// The periodic duty: retry after a write error, fsync pending data (everysec).
+    pub fn cron(&mut self) {
+        if self.state == AofState::Off {
+            return;
+        }
+        self.flush();
+        if self.fsync == AppendFsync::EverySec && self.write_error.is_none() {
+            self.background_fsync();
+        }
+    }
+
+    /// Writes and fsyncs everything (SHUTDOWN, SIGTERM, turning AOF off): D11.
+    pub fn flush_and_sync(&mut self) -> io::Result<()> {
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(&self.buffer)?;
+            self.current_size += self.buffer.len() as u64;
+            self.buffer.clear();
+            file.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Starts a background rewrite from `snapshot` (the core's records); false
+    /// when one is already running.
+    pub fn start_rewrite(&mut self, snapshot: Bytes) -> bool {
+        if self.rewrite.is_some() {
+            return false;
+        }
+        let temp = self
+            .path
+            .with_file_name(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let target = temp.clone();
+        let worker = std::thread::spawn(move || write_file(&target, &[&snapshot]));
+        self.rewrite = Some(Rewrite {
+            temp,
+            started: Instant::now(),
+            diff: BytesMut::new(),
+            worker,
+        });
+        true
+    }
+
+    /// Finishes a background rewrite whose worker is done: appends the records that
+    /// arrived meanwhile, renames the new file over the old one, switches to it.
+    pub fn poll_rewrite(&mut self) {
+        if !self
+            .rewrite
+            .as_ref()
+            .is_some_and(|r| r.worker.is_finished())
+        {
+            return;
+        }
+        let Some(rewrite) = self.rewrite.take() else {
+            return;
+        };
+        let secs = rewrite.started.elapsed().as_secs() as i64;
+        let result = rewrite
+            .worker
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("rewrite thread panicked")))
+            .and_then(|()| self.install_rewrite(&rewrite.temp, &rewrite.diff));
+        self.last_rewrite_secs = secs;
+        match result {
+            Ok(()) => {
+                self.last_rewrite_ok = true;
+                if self.state == AofState::WaitRewrite {
+                    self.state = AofState::On;
+                }
+                crate::log::notice("Background AOF rewrite finished successfully");
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&rewrite.temp);
+                self.last_rewrite_ok = false;
+                crate::log::warning(&format!("Background AOF rewrite failed: {e}"));
+            }
+        }
+    }
+
+    fn install_rewrite(&mut self, temp: &Path, diff: &[u8]) -> io::Result<()> {
+        self.flush_and_sync()?;
+        let mut file = OpenOptions::new().append(true).open(temp)?;
+        file.write_all(diff)?;
+        file.sync_all()?;
+        std::fs::rename(temp, &self.path)?;
+        sync_dir(&self.path);
+        if self.state != AofState::Off {
+            self.file = Some(file);
+        }
+        self.current_size = std::fs::metadata(&self.path)?.len();
+        self.base_size = self.current_size;
+        Ok(())
+    }
+
+    fn abandon_rewrite(&mut self) {
+        if let Some(rewrite) = self.rewrite.take() {
+            let _ = rewrite.worker.join();
+            let _ = std::fs::remove_file(&rewrite.temp);
+        }
+    }
+
+    /// `SHUTDOWN REWRITE-AOF`: writes the snapshot synchronously, between the
+    /// snapshot markers, and puts it in place of the AOF (even with AOF off).
+    pub fn rewrite_for_shutdown(&mut self, snapshot: &[u8]) -> io::Result<()> {
+        self.abandon_rewrite();
+        let temp = self
+            .path
+            .with_file_name(format!("temp-rewriteaof-{}.aof", std::process::id()));
+        write_file(&temp, &[SNAPSHOT_BEGIN, snapshot, SNAPSHOT_END])?;
+        std::fs::rename(&temp, &self.path)?;
+        sync_dir(&self.path);
+        Ok(())
+    }
+
+    /// True when the automatic rewrite conditions hold.
+    pub fn wants_auto_rewrite(&self, percentage: i64, min_size: i64) -> bool {
+        if self.state != AofState::On || self.rewrite.is_some() || percentage <= 0 {
+            return false;
+        }
+        let base = self.base_size.max(1);
+        self.current_size > min_size.max(0) as u64
+            && (self.current_size.saturating_sub(base)) * 100 / base >= percentage as u64
+    }
+}
+
+fn write_file(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.sync_all()
+}
+
+/// fsyncs the directory holding `path`, so a rename survives a crash.
+fn sync_dir(path: &Path) {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,258 @@
+//! Loading the AOF (persistence.md §4): at startup on the event loop, a batch of
+//! records at a time, so that clients meanwhile get `-LOADING`; and all at once
+//! for DEBUG LOADAOF.
+
+use crate::aof_file::{Next, RecordReader};
+use crate::state::{now_ms, Shared, State};
+use disque_core::ids::JobId;
+use disque_core::{Effects, LoadMode};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+/// Records replayed between two yields to the event loop.
+const RECORDS_PER_BATCH: usize = 2000;
+
+/// Progress of the startup load (INFO `loading_*` fields).
+#[derive(Clone, Copy, Debug)]
+pub struct LoadingInfo {
+    /// Unix seconds when loading started.
+    pub start_time: u64,
+    /// File size.
+    pub total_bytes: u64,
+    /// Bytes replayed so far.
+    pub loaded_bytes: u64,
+}
+
+/// Why loading stopped.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// A record the loader cannot accept: fatal, the file is left untouched.
+    Corrupt(String),
+    /// The file ends inside a record and `aof-load-truncated` is off.
+    Truncated(u64),
+}
+
+impl LoadError {
+    /// The log line explaining it.
+    pub fn message(&self, path: &Path) -> String {
+        match self {
+            LoadError::Io(e) => format!("Unrecoverable error reading the append only file {}: {e}", path.display()),
+            LoadError::Corrupt(text) => format!(
+                "Bad file format reading the append only file {}: {text}. The file was not changed; check it with disque-check-aof",
+                path.display()
+            ),
+            LoadError::Truncated(offset) => format!(
+                "Unexpected end of file reading the append only file {} (incomplete record at offset {offset}). You can: 1) Make a backup of your AOF file, then use ./disque-check-aof --fix <filename>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Replays AOF records into the node.
+pub struct Loader {
+    reader: RecordReader<BufReader<File>>,
+    mode: LoadMode,
+    enqueue_once: bool,
+    truncated_ok: bool,
+    /// Jobs loaded.
+    pub loaded_jobs: u64,
+}
+
+impl Loader {
+    /// Opens `path` for replay.
+    pub fn open(path: &Path, enqueue_once: bool, truncated_ok: bool) -> std::io::Result<Loader> {
+        let file = File::open(path)?;
+        let mode = if enqueue_once {
+            LoadMode::EnqueueOnce
+        } else {
+            LoadMode::Normal
+        };
+        Ok(Loader {
+            reader: RecordReader::new(BufReader::new(file)),
+            mode,
+            enqueue_once,
+            truncated_ok,
+            loaded_jobs: 0,
+        })
+    }
+
+    /// Offset reached.
+    pub fn offset(&self) -> u64 {
+        self.reader.offset()
+    }
+
+    /// Replays up to `max` records. Ok(true) when the file is done. A truncated tail
+    /// with `aof-load-truncated yes` is cut off the file (logged) and ends the load.
+    pub fn step(&mut self, state: &mut State, path: &Path, max: usize) -> Result<bool, LoadError> {
+        for _ in 0..max {
+            match self.reader.next_record().map_err(LoadError::Io)? {
+                Next::End => return Ok(true),
+                Next::Truncated { offset } if self.truncated_ok => {
+                    crate::log::warning(&format!(
+                        "!!! Warning: short read while loading the AOF file {}!!! Truncating the AOF at offset {offset}",
+                        path.display()
+                    ));
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(LoadError::Io)?;
+                    file.set_len(offset).map_err(LoadError::Io)?;
+                    return Ok(true);
+                }
+                Next::Truncated { offset } => return Err(LoadError::Truncated(offset)),
+                Next::Bad { offset, reason } => {
+                    return Err(LoadError::Corrupt(format!("{reason} at offset {offset}")))
+                }
+                Next::Record { offset, args, .. } => self.replay(state, offset, &args)?,
+            }
+        }
+        Ok(false)
+    }
+
+    fn replay(
+        &mut self,
+        state: &mut State,
+        offset: u64,
+        args: &[bytes::Bytes],
+    ) -> Result<(), LoadError> {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        match (name.as_str(), args.len()) {
+            ("loadjob", 2) => {
+                let env = state.env();
+                let mut fx = Effects::default();
+                state
+                    .node
+                    .load_job(&env, &args[1], self.mode, &mut fx)
+                    .map_err(|_| {
+                        LoadError::Corrupt(format!("corrupted LOADJOB data at offset {offset}"))
+                    })?;
+                self.loaded_jobs += 1;
+            }
+            ("deljob", 2) => {
+                let id = JobId::parse(&args[1]).ok_or_else(|| {
+                    LoadError::Corrupt(format!("bad job id in DELJOB at offset {offset}"))
+                })?;
+                state.node.load_deljob(&id);
+            }
+            ("aofmeta", 2) if self.enqueue_once => {
+                self.mode = if &args[1][..] == b"snapshot-begin" {
+                    LoadMode::ExactState
+                } else {
+                    LoadMode::EnqueueOnce
+                };
+            }
+            ("aofmeta", 2) => {}
+            _ => {
+                return Err(LoadError::Corrupt(format!(
+                    "unknown command '{}' at offset {offset}",
+                    String::from_utf8_lossy(&args[0])
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The startup load, run as a task: replays in batches with `state.loading` set,
+/// exits the process on a fatal error, then starts logging if `appendonly yes`
+/// and resets `aof-enqueue-jobs-once` (persistence.md §4.5).
+pub async fn load_at_startup(shared: Shared) {
+    let (path, enqueue_once, truncated_ok, appendonly) = {
+        let state = shared.borrow();
+        let c = &state.config;
+        (
+            state.aof.path().to_path_buf(),
+            c.aof_enqueue_jobs_once,
+            c.aof_load_truncated,
+            c.appendonly,
+        )
+    };
+    if appendonly || enqueue_once {
+        let started = std::time::Instant::now();
+        match Loader::open(&path, enqueue_once, truncated_ok) {
+            Ok(mut loader) => {
+                let total = std::fs::metadata(&path).map_or(0, |m| m.len());
+                shared.borrow_mut().loading = Some(LoadingInfo {
+                    start_time: now_ms() / 1000,
+                    total_bytes: total,
+                    loaded_bytes: 0,
+                });
+                loop {
+                    let result = {
+                        let mut state = shared.borrow_mut();
+                        let result = loader.step(&mut state, &path, RECORDS_PER_BATCH);
+                        if let Some(info) = state.loading.as_mut() {
+                            info.loaded_bytes = loader.offset();
+                        }
+                        result
+                    };
+                    match result {
+                        Ok(true) => break,
+                        Ok(false) => tokio::task::yield_now().await,
+                        Err(e) => {
+                            crate::log::warning(&e.message(&path));
+                            std::process::exit(1);
+                        }
+                    }
+                }
+                crate::log::notice(&format!(
+                    "DB loaded from append only file: {:.3} seconds ({} jobs)",
+                    started.elapsed().as_secs_f64(),
+                    loader.loaded_jobs
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && appendonly => {}
+            Err(e) => {
+                crate::log::warning(&format!(
+                    "Fatal error: can't open the append log file for reading: {e}"
+                ));
+                std::process::exit(1);
+            }
+        }
+    }
+    let mut state = shared.borrow_mut();
+    state.loading = None;
+    if appendonly {
+        if let Err(e) = state.aof.open(crate::aof::AofState::On) {
+            crate::log::warning(&format!("Can't open the append-only file: {e}"));
+            std::process::exit(1);
+        }
+        state.node.config_mut().aof_logging = true;
+    }
+    if enqueue_once && state.config.config_file.is_some() {
+        state.config.aof_enqueue_jobs_once = false;
+        if let Err(e) = state.config.rewrite() {
+            crate::log::warning(&format!(
+                "Could not reset aof-enqueue-jobs-once in the config file: {e:?}"
+            ));
+        }
+    }
+}
+
+/// DEBUG LOADAOF: write what is buffered, drop every job without logging the
+/// deletions (decision D6), replay the file at once.
+pub fn reload(state: &mut State) -> Result<(), String> {
+    state.aof.flush();
+    let path = state.aof.path().to_path_buf();
+    if std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
+        return Err(String::new());
+    }
+    let env = state.env();
+    let mut fx = Effects::default();
+    state.node.flush_all(&env, false, &mut fx);
+    state.apply(fx);
+    let (enqueue_once, truncated_ok) = (
+        state.config.aof_enqueue_jobs_once,
+        state.config.aof_load_truncated,
+    );
+    let mut loader = Loader::open(&path, enqueue_once, truncated_ok).map_err(|e| e.to_string())?;
+    while !loader
+        .step(state, &path, usize::MAX)
+        .map_err(|e| e.message(&path))?
+    {}
+    Ok(())
+}
