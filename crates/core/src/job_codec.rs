@@ -96,7 +96,7 @@ pub fn decode(data: &Bytes, form: Form, now_s: u64) -> Result<Decoded, CorruptJo
     }
     let etime = match form {
         Form::Storage => etime,
-        Form::Message => now_s + etime,
+        Form::Message => now_s.saturating_add(etime),
     };
     let job = Job {
         id,

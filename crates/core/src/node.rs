@@ -204,7 +204,7 @@ impl Node {
         let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
         let job = self.jobs.get_mut(id).expect("checked above");
         self.timers.remove(&(job.awake, job.ctime, *id));
-        let mut awake = job.etime * 1000 + 1000;
+        let mut awake = job.etime.saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
         } else if matches!(job.state, JobState::Active | JobState::Queued) && job.qtime != 0 {

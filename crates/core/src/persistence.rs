@@ -23,7 +23,13 @@ pub enum LoadMode {
 
 impl Node {
     /// Replays one `LOADJOB` payload. Expired jobs and duplicates are skipped.
-    pub fn load_job(&mut self, env: &Env, payload: &Bytes, mode: LoadMode, fx: &mut Effects) -> Result<(), CorruptJob> {
+    pub fn load_job(
+        &mut self,
+        env: &Env,
+        payload: &Bytes,
+        mode: LoadMode,
+        fx: &mut Effects,
+    ) -> Result<(), CorruptJob> {
         let decoded = job_codec::decode(payload, Form::Storage, env.now_s())?;
         let mut job = decoded.job;
         if job.etime <= env.now_s() || self.jobs.contains_key(&job.id) {
@@ -34,7 +40,11 @@ impl Node {
             return Err(CorruptJob);
         }
         job.state = JobState::Active;
-        job.nodes_delivered = decoded.nodes.into_iter().filter(|n| *n == self.myself).collect();
+        job.nodes_delivered = decoded
+            .nodes
+            .into_iter()
+            .filter(|n| *n == self.myself)
+            .collect();
         job.add_delivered(self.myself);
         let exact = mode == LoadMode::ExactState && was_queued;
         if job.retry > 0 {
@@ -63,7 +73,11 @@ impl Node {
     /// per active or queued job.
     pub fn aof_snapshot(&self, out: &mut BytesMut) {
         let mut payload = BytesMut::new();
-        for job in self.jobs.values().filter(|j| matches!(j.state, JobState::Active | JobState::Queued)) {
+        for job in self
+            .jobs
+            .values()
+            .filter(|j| matches!(j.state, JobState::Active | JobState::Queued))
+        {
             payload.clear();
             job_codec::encode(job, Form::Storage, 0, &mut payload);
             crate::node::aof_record(out, b"LOADJOB", &payload);

@@ -775,3 +775,20 @@ fn aof_records_creation_and_deletion() {
         format!("*2\r\n$6\r\nDELJOB\r\n$40\r\n{id}\r\n").into_bytes()
     );
 }
+
+#[test]
+fn huge_ttl_and_values_do_not_overflow() {
+    let mut h = Harness::new();
+    let id = h.add(
+        "q",
+        "b",
+        &["TTL", "9223372036854775807", "RETRY", "4294967296000"],
+    );
+    assert_eq!(h.int(&["WORKING", &id]), u32::MAX as i64);
+    h.advance(100);
+    assert!(matches!(h.show_field(&id, "ttl"), Reply::Integer(t) if t > 0));
+    assert_eq!(
+        h.call(&["QPEEK", "q", "-9223372036854775808"]).clone(),
+        h.call(&["QPEEK", "q", "-1"])
+    );
+}

@@ -142,7 +142,8 @@ impl Node {
             gc_retry: 0,
             flags: 0,
             repl: replicate as u16,
-            etime: env.now_s() + ttl,
+            // The stored expire time is 32-bit (persistence.md §2.3): year 2106 at most.
+            etime: env.now_s().saturating_add(ttl).min(u32::MAX as u64),
             ctime,
             delay,
             retry,

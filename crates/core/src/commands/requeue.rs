@@ -53,7 +53,7 @@ impl Node {
             return Reply::error("NOJOB Job not known in the context of this node.");
         };
         let ctime_ms = job.ctime_ms() as i64;
-        let life_ms = job.etime as i64 * 1000 - ctime_ms;
+        let life_ms = (job.etime as i64).saturating_mul(1000) - ctime_ms;
         let elapsed = env.now_ms as i64 - ctime_ms;
         if life_ms > 0 && elapsed > life_ms / 2 {
             return Reply::error(
