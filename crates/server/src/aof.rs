@@ -77,6 +77,10 @@ pub struct Aof {
     pub last_rewrite_secs: i64,
     /// fsyncs skipped because the previous one was still running.
     pub delayed_fsync: u64,
+    /// Bytes written since startup (a position that never goes back).
+    written: u64,
+    /// Position known to be on disk.
+    synced: u64,
 }
 
 impl Aof {
@@ -97,6 +101,8 @@ impl Aof {
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
             delayed_fsync: 0,
+            written: 0,
+            synced: 0,
         }
     }
 
@@ -161,8 +167,9 @@ impl Aof {
         }
     }
 
-    /// Writes buffered records to the file (before the replies of this turn leave)
-    /// and fsyncs according to the policy. With `always`, a failure is fatal.
+    /// Writes buffered records to the file (before the replies of this turn leave);
+    /// with `everysec` starts a background fsync when one is due. With `always` a
+    /// write failure is fatal.
     pub fn flush(&mut self) {
         if self.buffer.is_empty() {
             return;
@@ -173,6 +180,7 @@ impl Aof {
         match file.write_all(&self.buffer) {
             Ok(()) => {
                 self.current_size += self.buffer.len() as u64;
+                self.written += self.buffer.len() as u64;
                 self.buffer.clear();
                 if self.write_error.take().is_some() {
                     crate::log::warning("AOF write error looks solved, Disque can write again.");
@@ -194,18 +202,34 @@ impl Aof {
                 return;
             }
         }
-        match self.fsync {
-            AppendFsync::Always => {
-                if let Err(e) = file.sync_data() {
-                    crate::log::warning(&format!(
-                        "Can't fsync the AOF with policy 'always': {e}. Exiting..."
-                    ));
-                    std::process::exit(1);
-                }
-            }
-            AppendFsync::EverySec => self.background_fsync(),
-            AppendFsync::No => {}
+        // With `always` the fsync is a group commit (see `group_commit`).
+        if self.fsync == AppendFsync::EverySec {
+            self.background_fsync();
         }
+    }
+
+    /// With `always`: the write position that replies of this turn must wait for,
+    /// when it is not on disk yet.
+    pub fn unsynced_target(&self) -> Option<u64> {
+        (self.fsync == AppendFsync::Always && self.file.is_some() && self.synced < self.written)
+            .then_some(self.written)
+    }
+
+    /// True when everything written up to `target` is durable, or durability is
+    /// not awaited (policy other than `always`, AOF off).
+    pub fn is_synced(&self, target: u64) -> bool {
+        self.synced >= target || self.fsync != AppendFsync::Always || self.file.is_none()
+    }
+
+    /// A handle to fsync off the event loop and the position it will cover.
+    pub fn sync_job(&self) -> Option<(File, u64)> {
+        let file = self.file.as_ref()?.try_clone().ok()?;
+        Some((file, self.written))
+    }
+
+    /// Records that everything up to `target` was fsynced.
+    pub fn mark_synced(&mut self, target: u64) {
+        self.synced = self.synced.max(target);
     }
 
     /// With `everysec`: fsync in a background thread at most once per second.
@@ -245,8 +269,10 @@ impl Aof {
         if let Some(file) = self.file.as_mut() {
             file.write_all(&self.buffer)?;
             self.current_size += self.buffer.len() as u64;
+            self.written += self.buffer.len() as u64;
             self.buffer.clear();
             file.sync_all()?;
+            self.synced = self.written;
         }
         Ok(())
     }

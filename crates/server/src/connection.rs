@@ -99,8 +99,16 @@ impl Connection {
     ) -> std::io::Result<()> {
         loop {
             let paused_until = self.process_input();
-            // Write before reply: the records of this batch reach the file first.
-            self.shared.borrow_mut().aof.flush();
+            // Write before reply: the records of this batch reach the file first,
+            // and with `appendfsync always` the disk (group commit).
+            let unsynced = {
+                let mut state = self.shared.borrow_mut();
+                state.aof.flush();
+                state.aof.unsynced_target()
+            };
+            if let Some(target) = unsynced {
+                crate::group_commit::wait_durable(&self.shared, target).await;
+            }
             if !self.output.is_empty() {
                 writer.write_all(&self.output).await?;
                 self.shared.borrow_mut().stats.net_output_bytes += self.output.len() as u64;

@@ -20,6 +20,7 @@ pub mod config;
 pub mod config_glue;
 pub mod connection;
 pub mod dispatch;
+pub mod group_commit;
 pub mod latency;
 pub mod log;
 pub mod nodes_conf;

@@ -93,6 +93,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         nodes_conf,
         aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
         loading: None,
+        aof_synced: Rc::new(Notify::new()),
+        aof_sync_kick: Rc::new(Notify::new()),
         renames: renames(&config),
         config,
         clients: Default::default(),
@@ -119,6 +121,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     tokio::task::spawn_local(signals(shared.clone()));
     tokio::task::spawn_local(crate::aof_load::load_at_startup(shared.clone()));
+    tokio::task::spawn_local(crate::group_commit::syncer(shared.clone()));
     crate::log::notice("The server is now ready to accept connections");
     ticker(shared).await;
     Ok(())
@@ -258,6 +261,9 @@ fn aof_cron(state: &mut State) {
         state.start_aof_rewrite();
     }
     state.aof.cron();
+    if state.aof.unsynced_target().is_some() {
+        state.aof_sync_kick.notify_one();
+    }
 }
 
 /// Drives the core's timers: wakes at the next job or client deadline, and at

@@ -79,6 +79,10 @@ pub struct State {
     pub node: Node,
     /// The append-only file.
     pub aof: crate::aof::Aof,
+    /// Woken when an fsync completes (group commit).
+    pub aof_synced: Rc<Notify>,
+    /// Wakes the fsync task (group commit).
+    pub aof_sync_kick: Rc<Notify>,
     /// Set while the AOF is being loaded at startup.
     pub loading: Option<crate::aof_load::LoadingInfo>,
     /// The locked `nodes.conf`.
