@@ -1,6 +1,8 @@
-//! Clients blocked in GETJOB: registration, FIFO serving when jobs arrive,
-//! timeouts, and cleanup when they go away (jobs-and-ids.md §8.4).
+//! Blocked clients (jobs-and-ids.md §8.4): GETJOB waiting for a job, served in
+//! FIFO order when jobs arrive; synchronous ADDJOB waiting for its copies;
+//! timeouts, leaving mode, and cleanup when a client goes away.
 
+use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
 use crate::node::Node;
@@ -19,9 +21,36 @@ pub enum Blocked {
         /// Reply with counters.
         with_counters: bool,
     },
+    /// A synchronous ADDJOB waiting for its copies.
+    AddJob {
+        /// The job.
+        job: JobId,
+        /// Absolute ms deadline, if any.
+        deadline: Option<u64>,
+    },
+}
+
+impl Blocked {
+    fn deadline(&self) -> Option<u64> {
+        match self {
+            Blocked::GetJob { deadline, .. } | Blocked::AddJob { deadline, .. } => *deadline,
+        }
+    }
+}
+
+/// `-LEAVING ...`
+fn leaving_error() -> Reply {
+    Reply::error("LEAVING This node is leaving the cluster, please connect to a different one")
 }
 
 impl Node {
+    fn block(&mut self, client: ClientId, blocked: Blocked) {
+        if let Some(deadline) = blocked.deadline() {
+            self.client_deadlines.insert((deadline, client));
+        }
+        self.blocked.insert(client, blocked);
+    }
+
     /// Registers a client blocked in GETJOB on `queues`.
     pub(crate) fn block_getjob(
         &mut self,
@@ -38,10 +67,7 @@ impl Node {
                 .blocked
                 .push_back(client);
         }
-        if let Some(deadline) = deadline {
-            self.client_deadlines.insert((deadline, client));
-        }
-        self.blocked.insert(
+        self.block(
             client,
             Blocked::GetJob {
                 queues,
@@ -51,33 +77,56 @@ impl Node {
         );
     }
 
+    /// Registers a client blocked in a synchronous ADDJOB.
+    pub(crate) fn block_addjob(&mut self, client: ClientId, job: JobId, deadline: Option<u64>) {
+        self.block(client, Blocked::AddJob { job, deadline });
+    }
+
     /// Forgets a blocked client: removes it from its queues and deadline.
     fn unblock(&mut self, env: &Env, client: ClientId) -> Option<Blocked> {
         let blocked = self.blocked.remove(&client)?;
-        let Blocked::GetJob {
-            queues, deadline, ..
-        } = &blocked;
-        if let Some(deadline) = deadline {
-            self.client_deadlines.remove(&(*deadline, client));
+        if let Some(deadline) = blocked.deadline() {
+            self.client_deadlines.remove(&(deadline, client));
         }
-        for name in queues {
-            let Some(queue) = self.queues.get_mut(name) else {
-                continue;
-            };
-            queue.blocked.retain(|c| *c != client);
-            // The last blocked client left: evict the queue at once if it is idle.
-            if queue.blocked.is_empty()
-                && queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S)
-            {
-                self.destroy_queue(name);
+        match &blocked {
+            Blocked::AddJob { job, .. } => {
+                self.repl_waiters.remove(job);
+            }
+            Blocked::GetJob { queues, .. } => {
+                for name in queues {
+                    let Some(queue) = self.queues.get_mut(name) else {
+                        continue;
+                    };
+                    queue.blocked.retain(|c| *c != client);
+                    // The last blocked client left: evict the queue at once if it is idle.
+                    if queue.blocked.is_empty()
+                        && queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S)
+                    {
+                        self.destroy_queue(name);
+                    }
+                }
             }
         }
         Some(blocked)
     }
 
-    /// A client disconnected: drop whatever it was blocked on.
-    pub fn client_gone(&mut self, env: &Env, client: ClientId, _fx: &mut Effects) {
-        self.unblock(env, client);
+    /// Releases an ADDJOB client whose job was deleted before replication completed.
+    pub(crate) fn unblock_waiting_addjob(&mut self, client: ClientId, fx: &mut Effects) {
+        if let Some(blocked @ Blocked::AddJob { .. }) = self.blocked.remove(&client) {
+            if let Some(deadline) = blocked.deadline() {
+                self.client_deadlines.remove(&(deadline, client));
+            }
+            fx.replies.push((client, crate::replication::job_removed()));
+        }
+    }
+
+    /// A client disconnected: drop whatever it was blocked on (a waiting ADDJOB's
+    /// job is deleted cluster-wide).
+    pub fn client_gone(&mut self, env: &Env, client: ClientId, fx: &mut Effects) {
+        if let Some(Blocked::AddJob { job, .. }) = self.unblock(env, client) {
+            self.send_to_holders(&job, Message::DelJob(job), fx);
+            self.unregister(&job, fx);
+        }
     }
 
     /// Ends a blocked client's wait with `reply`.
@@ -99,12 +148,35 @@ impl Node {
             if deadline > env.now_ms {
                 break;
             }
-            self.unblock_with(env, client, Reply::NullArray, fx);
+            match self.blocked.get(&client) {
+                Some(Blocked::AddJob { job, .. }) => {
+                    let job = *job;
+                    let reply = Reply::error("NOREPL Timeout reached before replicating to the requested number of nodes");
+                    self.replication_failed(env, &job, reply, fx);
+                }
+                _ => self.unblock_with(env, client, Reply::NullArray, fx),
+            }
+            self.client_deadlines.remove(&(deadline, client));
+        }
+    }
+
+    /// In leaving mode clients blocked in GETJOB are told to go elsewhere (those in
+    /// ADDJOB are handled by the replication cron).
+    pub(crate) fn kick_blocked_getjob_clients(&mut self, env: &Env, fx: &mut Effects) {
+        let clients: Vec<ClientId> = self
+            .blocked
+            .iter()
+            .filter(|(_, b)| matches!(b, Blocked::GetJob { .. }))
+            .map(|(c, _)| *c)
+            .collect();
+        for client in clients {
+            self.unblock_with(env, client, leaving_error(), fx);
         }
     }
 
     /// Serves clients blocked on queues that received jobs: each client gets
-    /// exactly one job, in the order the clients blocked.
+    /// exactly one job, in the order the clients blocked. Then the federation
+    /// follow-ups: queues a fetch emptied ask for more, new jobs go to askers.
     pub(crate) fn serve_ready_queues(&mut self, env: &Env, fx: &mut Effects) {
         while let Some(name) = self.ready_queues.pop() {
             while let Some(queue) = self.queues.get(&name) {
@@ -127,9 +199,15 @@ impl Node {
                 self.unblock_with(env, client, Reply::Array(vec![entry]), fx);
             }
         }
+        for queue in std::mem::take(&mut self.reached_zero) {
+            self.need_jobs(env, &queue, crate::federation::NeedReason::ReachedZero, fx);
+        }
+        if !self.push_candidates.is_empty() {
+            self.push_to_askers(env, fx);
+        }
     }
 
-    /// Wakes every blocked client with `reply` (DEBUG FLUSHALL, CLUSTER RESET, leaving).
+    /// Wakes every blocked GETJOB client with `reply` (DEBUG FLUSHALL, CLUSTER RESET).
     pub(crate) fn unblock_all(&mut self, env: &Env, reply: Reply, fx: &mut Effects) {
         let clients: Vec<ClientId> = self.blocked.keys().copied().collect();
         for client in clients {

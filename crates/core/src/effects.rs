@@ -1,7 +1,7 @@
 //! What the core asks the I/O shell to do: plain data, executed by the shell.
 
-use crate::ids::{JobId, NodeId};
-use bytes::{Bytes, BytesMut};
+use crate::cluster::BusAction;
+use bytes::BytesMut;
 use disque_proto::Reply;
 
 /// A client connection as the core knows it.
@@ -23,41 +23,16 @@ impl Env {
     }
 }
 
-/// A message for another node on the cluster bus (semantics in cluster.md §5.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
-    /// "I am about to requeue this job."
-    WillQueue(JobId),
-    /// "I queued it; postpone yours", with the counter it increments.
-    Queued {
-        /// The job.
-        id: JobId,
-        /// Increment `nacks` (a NACK) rather than `additional-deliveries`.
-        nack: bool,
-    },
-    /// "A client is working on it; dequeue and postpone."
-    Working(JobId),
-    /// "Delete your copy."
-    DelJob(JobId),
-    /// "Set this queue's pause flags" (bit 1 in, bit 2 out).
-    Pause {
-        /// The queue.
-        queue: Bytes,
-        /// Pause flags.
-        flags: u8,
-    },
-}
-
 /// Side effects of one event, collected by the caller and executed in order:
-/// AOF records first, then replies, then bus messages.
+/// AOF records first, then replies, then bus actions.
 #[derive(Debug, Default)]
 pub struct Effects {
     /// Deferred replies to blocked clients; each one also unblocks its client.
     pub replies: Vec<(ClientId, Reply)>,
     /// RESP-encoded records to append to the AOF (only when AOF logging is on).
     pub aof: BytesMut,
-    /// Messages to other nodes.
-    pub messages: Vec<(NodeId, Message)>,
+    /// What the cluster bus transport must do (connect, send, close).
+    pub bus: Vec<BusAction>,
     /// The cluster view changed (node id, leaving flag): save `nodes.conf`.
     pub save_cluster_config: bool,
 }
@@ -65,6 +40,6 @@ pub struct Effects {
 impl Effects {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.replies.is_empty() && self.aof.is_empty() && self.messages.is_empty()
+        self.replies.is_empty() && self.aof.is_empty() && self.bus.is_empty()
     }
 }

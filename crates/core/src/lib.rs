@@ -13,10 +13,13 @@
 //! queue commands), `timers` (the per-job scheduler), `blocking` (blocked clients),
 //! `memory` (maxmemory levels and eviction), `persistence` (AOF replay and snapshot).
 
+mod acks;
 pub mod args;
 mod blocking;
+pub mod cluster;
 pub mod commands;
 mod effects;
+pub mod federation;
 pub mod ids;
 pub mod job;
 pub mod job_codec;
@@ -24,9 +27,11 @@ mod memory;
 mod node;
 mod persistence;
 pub mod queue;
+mod replication;
+mod requeue;
 pub mod scan;
 mod timers;
 
-pub use effects::{ClientId, Effects, Env, Message};
+pub use effects::{ClientId, Effects, Env};
 pub use node::{MaxmemoryPolicy, Node, NodeConfig, NodeStats};
 pub use persistence::LoadMode;

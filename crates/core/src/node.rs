@@ -3,7 +3,9 @@
 //! cluster — bus messages). The core never reads a clock or touches I/O.
 
 use crate::blocking::Blocked;
-use crate::effects::{ClientId, Effects, Env, Message};
+use crate::cluster::membership::Membership;
+use crate::cluster::message::Message;
+use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
 use crate::queue::{queue_scan_key, Queue};
@@ -62,6 +64,8 @@ pub struct Node {
     pub(crate) config: NodeConfig,
     pub(crate) myself: NodeId,
     pub(crate) leaving: bool,
+    /// The other nodes.
+    pub(crate) cluster: Membership,
     pub(crate) rng: StdRng,
     pub(crate) jobs: HashMap<JobId, Job>,
     pub(crate) job_index: ScanIndex<JobId>,
@@ -82,6 +86,14 @@ pub struct Node {
     pub(crate) queue_sweep_cursor: u64,
     /// When the 100 ms duties last ran.
     pub(crate) last_cron_ms: u64,
+    /// Synchronous ADDJOBs waiting for copies, by job.
+    pub(crate) repl_waiters: HashMap<JobId, crate::replication::ReplWait>,
+    /// Who asked for jobs of a queue, and when (decision D9).
+    pub(crate) askers: HashMap<Bytes, HashMap<NodeId, u64>>,
+    /// Queues that received jobs since the last push check (decision D9).
+    pub(crate) push_candidates: Vec<Bytes>,
+    /// Queues a fetch emptied while they import jobs (immediate NEEDJOBS).
+    pub(crate) reached_zero: Vec<Bytes>,
 }
 
 impl Node {
@@ -91,6 +103,7 @@ impl Node {
             config,
             myself,
             leaving: false,
+            cluster: Membership::new(15_000),
             rng,
             jobs: HashMap::new(),
             job_index: ScanIndex::default(),
@@ -104,6 +117,10 @@ impl Node {
             last_ctime: 0,
             queue_sweep_cursor: 0,
             last_cron_ms: 0,
+            repl_waiters: HashMap::new(),
+            askers: HashMap::new(),
+            push_candidates: Vec::new(),
+            reached_zero: Vec::new(),
         }
     }
 
@@ -139,16 +156,6 @@ impl Node {
     /// Looks up a job.
     pub fn job(&self, id: &JobId) -> Option<&Job> {
         self.jobs.get(id)
-    }
-
-    /// Number of known nodes not in handshake, this one included.
-    pub fn cluster_size(&self) -> usize {
-        1
-    }
-
-    /// Other nodes a job can be replicated to right now.
-    pub fn reachable_count(&self) -> usize {
-        0
     }
 
     /// A uniformly random jitter in [-250, +249] ms.
@@ -228,6 +235,11 @@ impl Node {
 
     /// Deletes a job for any reason (jobs-and-ids.md §10).
     pub(crate) fn unregister(&mut self, id: &JobId, fx: &mut Effects) {
+        if let Some(wait) = self.repl_waiters.remove(id) {
+            // A synchronous ADDJOB loses its job: tell the client and the holders.
+            self.send_to_holders(id, Message::DelJob(*id), fx);
+            self.unblock_waiting_addjob(wait.client, fx);
+        }
         let Some(job) = self.jobs.remove(id) else {
             return;
         };
@@ -249,12 +261,15 @@ impl Node {
     }
 
     /// Sends `msg` to every holder of the job except this node.
-    pub(crate) fn send_to_holders(&self, id: &JobId, msg: Message, fx: &mut Effects) {
-        if let Some(job) = self.jobs.get(id) {
-            for node in job.nodes_delivered.iter().filter(|n| **n != self.myself) {
-                fx.messages.push((*node, msg.clone()));
-            }
-        }
+    pub(crate) fn send_to_holders(&mut self, id: &JobId, msg: Message, fx: &mut Effects) {
+        let Some(job) = self.jobs.get(id) else { return };
+        let holders: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.myself)
+            .copied()
+            .collect();
+        self.send_many(&holders, msg, fx);
     }
 
     // ----- queue operations on jobs (jobs-and-ids.md §6) ---------------------
@@ -292,7 +307,15 @@ impl Node {
         }
         let (ctime, name) = (job.ctime, job.queue.clone().expect("checked above"));
         if broadcast {
-            self.send_to_holders(id, Message::Queued { id: *id, nack }, fx);
+            self.send_to_holders(
+                id,
+                Message::Queued {
+                    id: *id,
+                    nack,
+                    count: true,
+                },
+                fx,
+            );
         }
         self.reschedule(env, id);
         let queue = self.queue_or_create(&name, env.now_s());
@@ -301,6 +324,8 @@ impl Node {
         queue.jobs_in += 1;
         if !queue.pause.output && !queue.blocked.is_empty() {
             self.ready_queues.push(name);
+        } else if self.askers.contains_key(&name) {
+            self.push_candidates.push(name);
         }
         true
     }
@@ -338,6 +363,13 @@ impl Node {
             job.flags |= FLAG_DELIVERED;
         }
         self.note_evictable(&id);
+        let emptied = self
+            .queues
+            .get(name)
+            .is_some_and(|q| q.is_empty() && q.federation.import_rate(env.now_ms) > 0);
+        if emptied {
+            self.reached_zero.push(name.clone());
+        }
         Some(id)
     }
 
@@ -357,35 +389,6 @@ impl Node {
         }
         self.evictable.insert(*id);
         self.reschedule(env, id);
-    }
-
-    /// One garbage-collection attempt for an acked job (cluster.md §7.1).
-    ///
-    /// Decision D1: the "every holder confirmed" test compares membership, with this
-    /// node counting as confirmed, instead of comparing set sizes.
-    pub(crate) fn gc_attempt(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
-        let myself = self.myself;
-        let cluster_size = self.cluster_size();
-        let Some(job) = self.jobs.get_mut(id) else {
-            return;
-        };
-        if job.state != JobState::Acked {
-            return;
-        }
-        job.gc_retry = (job.gc_retry + 1).min(10);
-        let confirmed = job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
-        let done = if job.nodes_delivered.is_empty() {
-            cluster_size == 1
-        } else {
-            job.nodes_delivered
-                .iter()
-                .all(|n| *n == myself || confirmed.contains(n))
-        };
-        if done {
-            self.unregister(id, fx);
-        } else {
-            self.reschedule(env, id);
-        }
     }
 
     // ----- AOF records ---------------------------------------------------------

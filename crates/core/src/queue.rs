@@ -51,6 +51,8 @@ pub struct Queue {
     pub jobs_in: u64,
     /// Fetches so far (GETJOB, blocked clients, federation).
     pub jobs_out: u64,
+    /// Federation bookkeeping (NEEDJOBS back-offs, responders, import rate).
+    pub federation: crate::federation::QueueFederation,
 }
 
 impl Queue {
@@ -65,6 +67,7 @@ impl Queue {
             pause: Pause::default(),
             jobs_in: 0,
             jobs_out: 0,
+            federation: Default::default(),
         }
     }
 

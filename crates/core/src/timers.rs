@@ -1,7 +1,8 @@
 //! Time passing: the per-job scheduler (jobs-and-ids.md §5.2), blocked client
 //! timeouts and the 100 ms duties.
 
-use crate::effects::{Effects, Env, Message};
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
 use crate::ids::JobId;
 use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
 use crate::node::Node;
@@ -25,22 +26,28 @@ impl Node {
             self.process_job_timer(env, &id, fx);
         }
         self.expire_blocked_clients(env, fx);
+        self.replication_cron(env, fx);
         if env.now_ms >= self.last_cron_ms + CRON_PERIOD_MS {
             self.last_cron_ms = env.now_ms;
             self.queue_cron(env);
+            self.cluster_cron(env, fx);
+            if self.leaving {
+                self.kick_blocked_getjob_clients(env, fx);
+            } else {
+                self.federation_cron(env, fx);
+            }
         }
         self.serve_ready_queues(env, fx);
     }
 
-    /// The earliest time at which [`Node::on_tick`] has work (a job timer or a client
-    /// deadline); the shell also ticks at least every 100 ms for the periodic duties.
+    /// The earliest time at which [`Node::on_tick`] has work (a job timer, a client
+    /// deadline, the 50 ms replication retry); the shell also ticks at least every
+    /// 100 ms for the periodic duties.
     pub fn next_wakeup(&self) -> Option<u64> {
         let job = self.timers.first().map(|t| t.0);
         let client = self.client_deadlines.first().map(|d| d.0);
-        match (job, client) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let repl = self.repl_waiters.values().map(|w| w.last_add + 50).min();
+        [job, client, repl].into_iter().flatten().min()
     }
 
     /// One job's scheduled check, steps in the order of the spec.

@@ -140,6 +140,10 @@ impl Connection {
                 message = inbox.recv() => match message {
                     Some(Outbound::Reply(reply)) => {
                         self.blocked = false;
+                        // Time spent blocked is not idleness.
+                        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+                            c.last_interaction = Instant::now();
+                        }
                         reply.encode(&mut self.output);
                     }
                     Some(Outbound::Monitor(line)) => self.output.extend_from_slice(&line),

@@ -71,7 +71,6 @@ async fn idle_timeout_closes_idle_clients() {
 /// unblocked, the reply counts as an interaction (as in the original, where
 /// every write refreshes the client's last-interaction time).
 #[tokio::test]
-#[ignore = "server bug: a client unblocked after more than `timeout` seconds is closed at once (connection.rs idle_deadline uses the pre-block last_interaction)"]
 async fn blocked_client_is_not_closed_for_idleness() {
     let s = Server::options().arg("timeout", "1").start().await;
     let mut blocked = s.raw().await;
@@ -152,6 +151,10 @@ async fn config_set_requirepass_deauthenticates_everyone() {
 #[tokio::test]
 async fn requirepass_from_the_command_line() {
     let s = Server::options().password("s3cret").start().await;
+    // QUIT needs no authentication.
+    let mut q = s.raw().await;
+    q.cmd(&["QUIT"]).await;
+    assert_eq!(&q.expect_closed().await[..], b"+OK\r\n");
     let mut raw = s.raw().await;
     raw.roundtrip(&["INFO"], b"-NOAUTH Authentication required.\r\n")
         .await;
@@ -181,8 +184,9 @@ async fn client_list_setname_getname() {
     let s = Server::start().await;
     let mut raw = s.raw().await;
     let mut blocked = s.raw().await;
+    let fresh = s.raw().await;
     let mut c = s.client().await;
-    wait_connected(&mut c, 3).await;
+    wait_connected(&mut c, 4).await;
     raw.roundtrip(&["CLIENT", "GETNAME"], b"$-1\r\n").await;
     raw.roundtrip(&["CLIENT", "SETNAME", "worker-1"], b"+OK\r\n")
         .await;
@@ -204,7 +208,7 @@ async fn client_list_setname_getname() {
     let (wire, r) = raw.frame().await;
     assert!(wire.starts_with(b"$"), "CLIENT LIST is a bulk string");
     let lines = client_list_lines(&r);
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     let keys = [
         "id",
         "addr",
@@ -246,6 +250,14 @@ async fn client_list_setname_getname() {
     assert_eq!(kv(bl, "flags"), "b");
     assert_eq!(kv(bl, "cmd"), "getjob");
     assert_eq!(kv(bl, "name"), "");
+    // A client that sent nothing yet.
+    let fresh_addr = fresh.stream.local_addr().unwrap().to_string();
+    let fr = lines
+        .iter()
+        .find(|l| kv(l, "addr") == fresh_addr)
+        .expect("fresh line");
+    assert_eq!(kv(fr, "cmd"), "NULL");
+    assert_eq!(kv(fr, "flags"), "N");
 
     // The empty name clears it.
     raw.roundtrip(&["CLIENT", "SETNAME", ""], b"+OK\r\n").await;
@@ -353,6 +365,27 @@ async fn client_reply() {
     raw.expect(b"$5\r\nthree\r\n").await;
     raw.roundtrip(&["CLIENT", "REPLY", "maybe"], b"-ERR syntax error\r\n")
         .await;
+}
+
+#[tokio::test]
+async fn client_pause() {
+    let s = Server::start().await;
+    let mut raw = s.raw().await;
+    let mut other = s.raw().await;
+    raw.roundtrip(
+        &["CLIENT", "PAUSE", "abc"],
+        b"-ERR timeout is not an integer or out of range\r\n",
+    )
+    .await;
+    let t0 = Instant::now();
+    raw.roundtrip(&["CLIENT", "PAUSE", "400"], b"+OK\r\n").await;
+    // Commands of other clients wait until the pause ends.
+    other.roundtrip(&["PING"], b"+PONG\r\n").await;
+    assert!(
+        t0.elapsed() >= ms(350),
+        "PING answered after {:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -483,6 +516,88 @@ async fn command_introspection() {
         b"-ERR Unknown subcommand or wrong number of arguments.\r\n",
     )
     .await;
+}
+
+/// commands.md §1.3: every command's arity and flags, as COMMAND shows them.
+#[tokio::test]
+async fn command_table_matches_the_spec() {
+    let table = [
+        ("auth", 2, "r l F"),
+        ("ping", -1, "r F"),
+        ("info", -1, "r l"),
+        ("shutdown", -1, "a r l"),
+        ("monitor", 1, "a r"),
+        ("debug", -2, "a"),
+        ("config", -2, "a r"),
+        ("cluster", -2, "a r"),
+        ("client", -2, "a r"),
+        ("slowlog", -2, "r"),
+        ("time", 1, "r F"),
+        ("command", 0, "r l"),
+        ("latency", -2, "a r l"),
+        ("hello", 1, "r F"),
+        ("addjob", -4, "w m F"),
+        ("getjob", -2, "w F"),
+        ("ackjob", -1, "w F"),
+        ("fastack", -1, "w F"),
+        ("deljob", -1, "w F"),
+        ("show", 2, "r F"),
+        ("loadjob", 2, "w"),
+        ("bgrewriteaof", 1, "a r"),
+        ("qlen", 2, "r F"),
+        ("qpeek", 3, "r"),
+        ("qstat", 2, "r F"),
+        ("qscan", -1, "r"),
+        ("jscan", -1, "r"),
+        ("enqueue", -1, "m w F"),
+        ("nack", -1, "m w F"),
+        ("dequeue", -1, "w F"),
+        ("working", 2, "w F"),
+        ("pause", -3, "r F"),
+    ];
+    // Flag names in the order COMMAND lists them.
+    let order = [
+        ('w', "write"),
+        ('r', "readonly"),
+        ('m', "denyoom"),
+        ('a', "admin"),
+        ('l', "loading"),
+        ('F', "fast"),
+    ];
+    let s = Server::start().await;
+    let mut c = s.client().await;
+    let all = cmd(&mut c, "COMMAND").await;
+    let mut seen: Vec<String> = Vec::new();
+    for entry in items(&all) {
+        seen.push(text(&items(entry)[0]));
+    }
+    seen.sort();
+    let mut names: Vec<String> = table.iter().map(|t| t.0.to_string()).collect();
+    names.sort();
+    assert_eq!(seen, names);
+    for (name, arity, flags) in table {
+        let letters: Vec<char> = flags
+            .split(' ')
+            .map(|f| f.chars().next().unwrap())
+            .collect();
+        let expected_flags: Vec<Reply> = order
+            .iter()
+            .filter(|(l, _)| letters.contains(l))
+            .map(|(_, n)| status(n))
+            .collect();
+        assert_eq!(
+            cmd(&mut c, &format!("COMMAND INFO {name}")).await,
+            arr(vec![arr(vec![
+                bulk(name),
+                int(arity),
+                arr(expected_flags),
+                int(0),
+                int(0),
+                int(0),
+            ])]),
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]

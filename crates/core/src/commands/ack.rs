@@ -1,6 +1,7 @@
 //! ACKJOB, FASTACK and DELJOB (commands.md §2.3–§2.5).
 
-use crate::effects::{Effects, Env, Message};
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
 use crate::ids::JobId;
 use crate::job::{Job, JobState};
 use crate::node::Node;

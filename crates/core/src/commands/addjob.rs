@@ -1,7 +1,7 @@
 //! ADDJOB (commands.md §2.1): validation in the spec's order, defaults, job creation.
 
 use crate::args::{integer, is, timeout_deadline};
-use crate::effects::{Effects, Env};
+use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
 use crate::job::{Job, JobState};
 use crate::node::Node;
@@ -85,16 +85,30 @@ fn parse_options(args: &[Bytes]) -> Result<AddJobOptions, Reply> {
 
 impl Node {
     /// `ADDJOB queue body ms-timeout [options]`.
-    pub(crate) fn cmd_addjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
-        match self.try_addjob(env, args, fx) {
-            Ok(reply) | Err(reply) => reply,
+    /// Returns `None` when the client blocks until the job is replicated.
+    pub(crate) fn cmd_addjob(
+        &mut self,
+        env: &Env,
+        client: ClientId,
+        args: &[Bytes],
+        fx: &mut Effects,
+    ) -> Option<Reply> {
+        match self.try_addjob(env, client, args, fx) {
+            Ok(reply) => reply,
+            Err(reply) => Some(reply),
         }
     }
 
-    fn try_addjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Result<Reply, Reply> {
+    fn try_addjob(
+        &mut self,
+        env: &Env,
+        client: ClientId,
+        args: &[Bytes],
+        fx: &mut Effects,
+    ) -> Result<Option<Reply>, Reply> {
         let (queue, body) = (&args[1], &args[2]);
         let o = parse_options(&args[4..])?;
-        let _deadline = timeout_deadline(&args[3], env.now_ms)?;
+        let deadline = timeout_deadline(&args[3], env.now_ms)?;
         let replicate = o.replicate.unwrap_or(self.cluster_size().min(3) as i64);
         if replicate > 1 && o.retry == Some(0) {
             return Err(Reply::error(
@@ -136,7 +150,7 @@ impl Node {
             } else {
                 retry as u64 * 1000
             };
-        let job = Job {
+        let mut job = Job {
             id,
             state: JobState::Active,
             gc_retry: 0,
@@ -156,18 +170,39 @@ impl Node {
             qtime,
             awake: 0,
         };
+        let external = self.replicates_externally(env);
+        if external {
+            job.nodes_delivered.clear();
+        }
         self.register(env, job);
+        let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
+        if (replicate > 1 || external) && !o.asynchronous {
+            self.start_sync_replication(env, client, id, external, deadline, fx);
+            return Ok(None);
+        }
+        if external {
+            self.replicate_async(env, &id, true, fx);
+            return Ok(Some(reply));
+        }
         if delay == 0 {
             self.enqueue(env, &id, false, fx);
         }
         self.log_loadjob(&id, fx);
-        Ok(Reply::Status(Bytes::copy_from_slice(id.as_bytes())))
+        if replicate > 1 {
+            self.replicate_async(env, &id, false, fx);
+        }
+        Ok(Some(reply))
+    }
+
+    /// Leaving, or above 75% of maxmemory: ADDJOB keeps no local copy.
+    fn replicates_externally(&self, env: &Env) -> bool {
+        self.leaving || self.memory_warning_level(env) >= 1
     }
 
     /// Step 6 of ADDJOB validation: can the requested copies be made?
     /// (A lone node can only keep its own copy, and only when it may keep one.)
     fn check_reachability(&self, env: &Env, replicate: usize) -> Result<(), Reply> {
-        let external = self.leaving || self.memory_warning_level(env) >= 1;
+        let external = self.replicates_externally(env);
         let needed = if external { replicate } else { replicate - 1 };
         let reachable = self.reachable_count();
         if needed <= reachable {

@@ -1,6 +1,7 @@
-//! HELLO and the CLUSTER subcommands that make sense on a node (commands.md §4.1, §4.4).
+//! HELLO and CLUSTER (commands.md §4.1, §4.4). CLUSTER SAVECONFIG is the shell's
+//! (it writes the file and reports its errors).
 
-use crate::args::is;
+use crate::args::{is, parse_i64};
 use crate::effects::{Effects, Env};
 use crate::ids::NodeId;
 use crate::node::Node;
@@ -10,24 +11,18 @@ use disque_proto::Reply;
 const WRONG_SUBCOMMAND: &str = "ERR Wrong CLUSTER subcommand or number of arguments";
 
 impl Node {
-    /// Nodes this node has a bus link to (none until the cluster bus exists).
-    pub(crate) fn linked_nodes(&self) -> Vec<NodeId> {
-        Vec::new()
-    }
-
-    /// `HELLO`: `[1, myid, [id, ip, port, priority]...]`.
+    /// `HELLO`: `[1, myid, [id, ip, port, priority]...]`, port and priority as bulk strings.
     pub(crate) fn cmd_hello(&self) -> Reply {
-        let me = Reply::Array(vec![
-            Reply::bulk_from(self.myself.as_bytes()),
-            Reply::Bulk(Bytes::new()),
-            Reply::bulk_string(self.config.port.to_string()),
-            Reply::Bulk(Bytes::from_static(if self.leaving { b"100" } else { b"1" })),
-        ]);
-        Reply::Array(vec![
-            Reply::Integer(1),
-            Reply::bulk_from(self.myself.as_bytes()),
-            me,
-        ])
+        let mut reply = vec![Reply::Integer(1), Reply::bulk_from(self.myself.as_bytes())];
+        for (id, ip, port, priority) in self.hello_entries() {
+            reply.push(Reply::Array(vec![
+                Reply::bulk_from(id.as_bytes()),
+                Reply::bulk_string(ip),
+                Reply::bulk_string(port.to_string()),
+                Reply::bulk_string(priority.to_string()),
+            ]));
+        }
+        Reply::Array(reply)
     }
 
     /// `CLUSTER <subcommand> [args]`.
@@ -38,27 +33,36 @@ impl Node {
             _ if is(sub, "myid") && argc == 2 => Reply::bulk_from(self.myself.as_bytes()),
             _ if is(sub, "nodes") && argc == 2 => Reply::bulk_string(self.nodes_description()),
             _ if is(sub, "info") && argc == 2 => Reply::bulk_string(format!(
-                "cluster_state:ok\r\ncluster_known_nodes:1\r\ncluster_reachable_nodes:{}\r\ncluster_size:{}\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n",
+                "cluster_state:ok\r\ncluster_known_nodes:{}\r\ncluster_reachable_nodes:{}\r\ncluster_size:{}\r\ncluster_stats_messages_sent:{}\r\ncluster_stats_messages_received:{}\r\n",
+                self.cluster.peers.len() + 1,
                 self.reachable_count(),
-                self.cluster_size()
+                self.cluster_size(),
+                self.cluster.messages_sent,
+                self.cluster.messages_received,
             )),
             _ if is(sub, "leaving") && argc == 2 => Reply::status(if self.leaving { "yes" } else { "no" }),
             _ if is(sub, "leaving") && argc == 3 => {
                 let arg = &args[2][..];
-                if is(arg, "yes") || is(arg, "no") {
-                    self.set_leaving(is(arg, "yes"));
-                    fx.save_cluster_config = true;
-                    Reply::ok()
-                } else {
-                    Reply::error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'")
+                if !(is(arg, "yes") || is(arg, "no")) {
+                    return Reply::error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'");
                 }
+                self.set_leaving(is(arg, "yes"));
+                fx.save_cluster_config = true;
+                Reply::ok()
             }
             _ if is(sub, "forget") && argc == 3 => match NodeId::parse(&args[2]) {
                 None => Reply::error("ERR Invalid node identifier"),
                 Some(id) if id == self.myself => Reply::error("ERR I tried hard but I can't forget myself..."),
+                Some(id) if self.forget(env, &id, fx) => Reply::ok(),
                 Some(_) => Reply::error_owned(format!("ERR Unknown node {}", String::from_utf8_lossy(&args[2]))),
             },
-            _ if is(sub, "meet") && argc == 4 => crate::commands::cluster::meet_error(&args[2], &args[3]),
+            _ if is(sub, "meet") && argc == 4 => match parse_meet(&args[2], &args[3]) {
+                Ok((ip, port)) => {
+                    self.meet(env, ip, port);
+                    Reply::ok()
+                }
+                Err(reply) => reply,
+            },
             _ if is(sub, "reset") && (argc == 2 || argc == 3) => {
                 let hard = match args.get(2) {
                     None => false,
@@ -73,29 +77,19 @@ impl Node {
         }
     }
 
-    /// The CLUSTER NODES text: one line per known node (also the `nodes.conf` format).
-    pub fn nodes_description(&self) -> String {
-        let flags = if self.leaving {
-            "myself,leaving"
-        } else {
-            "myself"
-        };
-        format!(
-            "{} :{} {} 0 0 connected\n",
-            self.myself.as_str(),
-            self.config.port,
-            flags
-        )
-    }
-
     /// Sets or clears leaving mode.
     pub fn set_leaving(&mut self, leaving: bool) {
         self.leaving = leaving;
     }
 
-    /// Deletes every job and queue (DEBUG FLUSHALL, CLUSTER RESET): blocked GETJOB
-    /// clients get a null array. With `log` false nothing reaches the AOF (decision D6).
+    /// Deletes every job and queue (DEBUG FLUSHALL, CLUSTER RESET): blocked clients
+    /// are released (GETJOB with a null array, ADDJOB with the "job removed" error).
+    /// With `log` false nothing reaches the AOF (decision D6).
     pub fn flush_all(&mut self, env: &Env, log: bool, fx: &mut Effects) {
+        let waiting: Vec<_> = self.repl_waiters.keys().copied().collect();
+        for id in waiting {
+            self.unregister(&id, fx);
+        }
         self.unblock_all(env, Reply::NullArray, fx);
         if log && self.config.aof_logging {
             let ids: Vec<_> = self.jobs.keys().copied().collect();
@@ -115,6 +109,7 @@ impl Node {
     /// `CLUSTER RESET`: forget other nodes, drop all jobs; HARD also takes a new id.
     fn reset(&mut self, env: &Env, hard: bool, fx: &mut Effects) {
         self.flush_all(env, true, fx);
+        self.forget_all(fx);
         if hard {
             self.myself = NodeId::random(&mut self.rng);
         }
@@ -122,18 +117,19 @@ impl Node {
     }
 }
 
-/// CLUSTER MEET argument checks; joining needs the cluster bus, which this build
-/// does not have yet, so a valid address gets a clear error instead of a false `+OK`.
-fn meet_error(ip: &[u8], port: &[u8]) -> Reply {
+/// CLUSTER MEET arguments: an IP literal and a port in 1..55535.
+fn parse_meet(ip: &[u8], port: &[u8]) -> Result<(String, u16), Reply> {
     let ip_text = String::from_utf8_lossy(ip);
     let port_text = String::from_utf8_lossy(port);
-    let Some(port_num) = crate::args::parse_i64(port) else {
-        return Reply::error_owned(format!("ERR Invalid TCP port specified: {port_text}"));
+    let Some(port_num) = parse_i64(port) else {
+        return Err(Reply::error_owned(format!(
+            "ERR Invalid TCP port specified: {port_text}"
+        )));
     };
-    if ip_text.parse::<std::net::IpAddr>().is_err() || !(1..=55535).contains(&port_num) {
-        return Reply::error_owned(format!(
+    match ip_text.parse::<std::net::IpAddr>() {
+        Ok(addr) if (1..=55535).contains(&port_num) => Ok((addr.to_string(), port_num as u16)),
+        _ => Err(Reply::error_owned(format!(
             "ERR Invalid node address specified: {ip_text}:{port_text}"
-        ));
+        ))),
     }
-    Reply::error("ERR CLUSTER MEET needs the cluster bus, which this build does not provide yet")
 }

@@ -2,7 +2,8 @@
 //! blocking.
 
 use crate::args::{integer, is, timeout_deadline};
-use crate::effects::{ClientId, Env};
+use crate::effects::{ClientId, Effects, Env};
+use crate::federation::NeedReason;
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -61,6 +62,7 @@ impl Node {
         env: &Env,
         client: ClientId,
         args: &[Bytes],
+        fx: &mut Effects,
     ) -> Option<Reply> {
         let o = match parse(env, args) {
             Ok(o) => o,
@@ -78,9 +80,11 @@ impl Node {
                         taken.push(self.job_entry(&id, o.with_counters));
                         took_any = true;
                     }
-                    // A queue that gave nothing gets a queue object (federation bookkeeping).
+                    // A queue that gave nothing gets a queue object and asks other
+                    // nodes for jobs (federation).
                     None => {
                         self.queue_or_create(name, env.now_s());
+                        self.need_jobs(env, name, NeedReason::ClientsWaiting, fx);
                     }
                 }
             }

@@ -181,8 +181,8 @@ impl Node {
         fx: &mut Effects,
     ) -> Option<Reply> {
         let reply = match cmd {
-            C::Addjob => Some(self.cmd_addjob(env, args, fx)),
-            C::Getjob => self.cmd_getjob(env, client, args),
+            C::Addjob => self.cmd_addjob(env, client, args, fx),
+            C::Getjob => self.cmd_getjob(env, client, args, fx),
             C::Ackjob => Some(self.cmd_ackjob(env, args, fx)),
             C::Fastack => Some(self.cmd_fastack(args, fx)),
             C::Deljob => Some(self.cmd_deljob(args, fx)),
@@ -193,7 +193,7 @@ impl Node {
             C::Qlen => Some(self.cmd_qlen(args)),
             C::Qpeek => Some(self.cmd_qpeek(args)),
             C::Qstat => Some(self.cmd_qstat(env, args)),
-            C::Qscan => Some(self.cmd_qscan(args)),
+            C::Qscan => Some(self.cmd_qscan(env, args)),
             C::Jscan => Some(self.cmd_jscan(env, args)),
             C::Enqueue => Some(self.cmd_enqueue(env, args, false, fx)),
             C::Nack => Some(self.cmd_enqueue(env, args, true, fx)),

@@ -1,7 +1,8 @@
 //! QLEN, QPEEK, QSTAT, QSCAN and PAUSE (commands.md §3).
 
 use crate::args::{integer, is, parse_cursor};
-use crate::effects::{Effects, Env, Message};
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
 use crate::node::Node;
 use crate::queue::Pause;
 use crate::scan::ScanLimits;
@@ -92,9 +93,15 @@ impl Node {
             field("blocked"),
             Reply::Integer(q.blocked.len() as i64),
             field("import-from"),
-            Reply::Array(vec![]),
+            Reply::Array(
+                q.federation
+                    .responders
+                    .keys()
+                    .map(|n| Reply::bulk_from(n.as_bytes()))
+                    .collect(),
+            ),
             field("import-rate"),
-            Reply::Integer(0),
+            Reply::Integer(q.federation.import_rate(env.now_ms) as i64),
             field("jobs-in"),
             Reply::Integer(q.jobs_in as i64),
             field("jobs-out"),
@@ -105,7 +112,7 @@ impl Node {
     }
 
     /// `QSCAN [cursor] [COUNT n] [BUSYLOOP] [MINLEN n] [MAXLEN n] [IMPORTRATE n]`.
-    pub(crate) fn cmd_qscan(&self, args: &[Bytes]) -> Reply {
+    pub(crate) fn cmd_qscan(&self, env: &Env, args: &[Bytes]) -> Reply {
         let (mut minlen, mut maxlen, mut importrate) = (-1i64, -1i64, -1i64);
         let common = parse_scan_common(args, |keyword, value| {
             let slot = match () {
@@ -127,8 +134,9 @@ impl Node {
                 return false;
             };
             let len = q.len() as i64;
-            let wanted =
-                (minlen < 0 || len >= minlen) && (maxlen < 0 || len <= maxlen) && importrate <= 0;
+            let wanted = (minlen < 0 || len >= minlen)
+                && (maxlen < 0 || len <= maxlen)
+                && (importrate < 0 || q.federation.import_rate(env.now_ms) as i64 >= importrate);
             if wanted {
                 names.push(Reply::Bulk(name.clone()));
             }
@@ -170,15 +178,15 @@ impl Node {
         let state = self.queues.get(name).map_or(Pause::default(), |q| q.pause);
         if bcast {
             let flags = state.input as u8 | (state.output as u8) << 1;
-            for node in self.linked_nodes() {
-                fx.messages.push((
-                    node,
-                    Message::Pause {
-                        queue: name.clone(),
-                        flags,
-                    },
-                ));
-            }
+            let targets = self.linked_nodes();
+            self.send_many(
+                &targets,
+                Message::Pause {
+                    queue: name.clone(),
+                    flags,
+                },
+                fx,
+            );
         }
         Reply::status(state.name())
     }

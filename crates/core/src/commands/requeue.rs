@@ -1,7 +1,8 @@
 //! ENQUEUE, NACK, DEQUEUE and WORKING (commands.md §2.6–§2.8).
 
 use super::ack::{bad_id, parse_ids};
-use crate::effects::{Effects, Env, Message};
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
 use crate::ids::JobId;
 use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
 use crate::node::Node;

@@ -1,0 +1,150 @@
+//! Acknowledgements and their garbage collection (cluster.md §7): GC attempts
+//! with SETACK, GOTACK confirmations, DELJOB, dummy ACKs.
+//!
+//! Decision D1: "every holder confirmed" compares membership (this node counts
+//! as confirmed), not the sizes of the two sets, so a job imported through
+//! federation always tells its source.
+
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Job, JobState};
+use crate::node::Node;
+
+impl Node {
+    /// True when every holder of an acked job confirmed it.
+    fn all_holders_confirmed(&self, job: &Job) -> bool {
+        let confirmed = job.nodes_confirmed.as_deref().unwrap_or(&[]);
+        job.nodes_delivered
+            .iter()
+            .all(|n| *n == self.myself || confirmed.contains(n))
+    }
+
+    /// One GC attempt for an acked job: delete it if every holder confirmed,
+    /// otherwise (re)send SETACK to the holders that did not.
+    pub(crate) fn gc_attempt(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let myself = self.myself;
+        let single = self.cluster_size() == 1;
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state != JobState::Acked {
+            return;
+        }
+        job.gc_retry = (job.gc_retry + 1).min(10);
+        job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
+        let job = &self.jobs[id];
+        let dummy = job.is_dummy_ack();
+        if (!dummy && self.all_holders_confirmed(job)) || (dummy && single) {
+            self.unregister(id, fx);
+            return;
+        }
+        let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
+        let (targets, may_have): (Vec<NodeId>, u32) = if dummy {
+            (self.cluster.peers.keys().copied().collect(), 0)
+        } else {
+            (
+                job.nodes_delivered.clone(),
+                job.nodes_delivered.len() as u32,
+            )
+        };
+        let targets: Vec<NodeId> = targets
+            .into_iter()
+            .filter(|n| !confirmed.contains(n))
+            .collect();
+        self.send_many(&targets, Message::SetAck { id: *id, may_have }, fx);
+        self.reschedule(env, id);
+    }
+
+    /// SETACK: acknowledge our copy and confirm, or take over the GC when this
+    /// node knows more holders than the sender.
+    pub(crate) fn on_setack(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        may_have: u32,
+        fx: &mut Effects,
+    ) {
+        if self
+            .jobs
+            .get(id)
+            .is_some_and(|j| j.state == JobState::WaitRepl)
+        {
+            self.replication_achieved(env, id, fx);
+        }
+        if self.jobs.contains_key(id) {
+            self.acknowledge(env, id, fx);
+        }
+        let holders = self.jobs.get(id).map(|j| j.nodes_delivered.len() as u32);
+        match holders {
+            None => self.send(
+                &from,
+                Message::GotAck {
+                    id: *id,
+                    known: false,
+                },
+                fx,
+            ),
+            Some(n) if n <= may_have => self.send(
+                &from,
+                Message::GotAck {
+                    id: *id,
+                    known: true,
+                },
+                fx,
+            ),
+            Some(_) => {
+                if may_have == 0 {
+                    self.send(
+                        &from,
+                        Message::GotAck {
+                            id: *id,
+                            known: true,
+                        },
+                        fx,
+                    );
+                }
+                self.gc_attempt(env, id, fx);
+            }
+        }
+    }
+
+    /// GOTACK: a holder confirmed; when all did, delete everywhere.
+    pub(crate) fn on_gotack(&mut self, from: NodeId, id: &JobId, known: bool, fx: &mut Effects) {
+        let known_nodes = self.cluster.peers.len() + 1;
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state != JobState::Acked {
+            return;
+        }
+        let dummy = job.is_dummy_ack();
+        if dummy && known {
+            self.unregister(id, fx);
+            return;
+        }
+        if known || job.nodes_delivered.contains(&from) {
+            job.add_delivered(from);
+            if let Some(confirmed) = job.nodes_confirmed.as_mut() {
+                if !confirmed.contains(&from) {
+                    confirmed.push(from);
+                }
+            }
+        }
+        if dummy {
+            let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
+            if !confirmed.contains(&from) {
+                confirmed.push(from);
+            }
+            if confirmed.len() >= known_nodes {
+                self.unregister(id, fx);
+            }
+            return;
+        }
+        if self.all_holders_confirmed(&self.jobs[id]) {
+            self.send_to_holders(id, Message::DelJob(*id), fx);
+            self.unregister(id, fx);
+        }
+    }
+}

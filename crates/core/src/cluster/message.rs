@@ -1,0 +1,487 @@
+//! Cluster bus messages (cluster.md §5.2) and their wire format.
+//!
+//! A frame is `u32 BE length of the rest | u8 version | u8 type | 40-byte sender id |
+//! u16 BE sender port | u16 BE sender flags | payload`. Decoding checks every
+//! length against the frame; a bad frame is an error for the caller to close
+//! the link with, never a panic.
+
+use crate::ids::{JobId, NodeId, ID_LEN};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Wire format version; frames of another version are refused.
+pub const VERSION: u8 = 1;
+/// Largest frame accepted (a YOURJOBS with many big jobs stays far below).
+pub const MAX_FRAME: usize = 1 << 30;
+/// Bytes before the payload (after the length prefix).
+const HEADER_LEN: usize = 1 + 1 + ID_LEN + 2 + 2;
+
+/// Sender flag: the sender is leaving the cluster.
+pub const SENDER_LEAVING: u16 = 1;
+
+/// What a gossip section says about one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipEntry {
+    /// The node.
+    pub id: NodeId,
+    /// Its address as the sender knows it.
+    pub ip: String,
+    /// Its client port.
+    pub port: u16,
+    /// `GOSSIP_*` flags as the sender sees them.
+    pub flags: u16,
+}
+
+/// Gossip flag: the sender sees the node as PFAIL.
+pub const GOSSIP_PFAIL: u16 = 1;
+/// Gossip flag: the sender sees the node as FAIL.
+pub const GOSSIP_FAIL: u16 = 2;
+/// Gossip flag: the node's address is unknown.
+pub const GOSSIP_NOADDR: u16 = 4;
+
+/// A bus message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Liveness and gossip.
+    Ping(Vec<GossipEntry>),
+    /// Answer to PING or MEET.
+    Pong(Vec<GossipEntry>),
+    /// A PING that makes the receiver add the sender.
+    Meet(Vec<GossipEntry>),
+    /// "Mark this node FAIL."
+    Fail(NodeId),
+    /// "Store a copy of this job" (message-form serialization).
+    ReplJob {
+        /// The serialized job.
+        job: Bytes,
+        /// Do not answer with GOTJOB.
+        no_reply: bool,
+    },
+    /// "I stored it."
+    GotJob(JobId),
+    /// "Queue your copy (after `delay` seconds)."
+    Enqueue {
+        /// The job.
+        id: JobId,
+        /// Seconds to wait.
+        delay: u32,
+    },
+    /// "I queued it; postpone yours."
+    Queued {
+        /// The job.
+        id: JobId,
+        /// Increment `nacks` (NACK) rather than `additional-deliveries`.
+        nack: bool,
+        /// Increment a counter at all (false for the answer to WILLQUEUE).
+        count: bool,
+    },
+    /// "This job is acknowledged"; `may_have` is the sender's holder count.
+    SetAck {
+        /// The job.
+        id: JobId,
+        /// Size of the sender's nodes-delivered.
+        may_have: u32,
+    },
+    /// "I am about to requeue it."
+    WillQueue(JobId),
+    /// Answer to SETACK.
+    GotAck {
+        /// The job.
+        id: JobId,
+        /// The replier knows the job.
+        known: bool,
+    },
+    /// "Delete your copy."
+    DelJob(JobId),
+    /// "Send me jobs for this queue."
+    NeedJobs {
+        /// The queue.
+        queue: Bytes,
+        /// How many.
+        count: u32,
+    },
+    /// Jobs for a NEEDJOBS (message-form serializations).
+    YourJobs(Vec<Bytes>),
+    /// "A client is working on it; dequeue and postpone."
+    Working(JobId),
+    /// "Set this queue's pause flags" (bit 1 in, bit 2 out).
+    Pause {
+        /// The queue.
+        queue: Bytes,
+        /// Pause flags.
+        flags: u8,
+    },
+}
+
+/// A message with the sender's header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Who sent it.
+    pub sender: NodeId,
+    /// The sender's client port.
+    pub port: u16,
+    /// `SENDER_*` flags.
+    pub flags: u16,
+    /// The message.
+    pub message: Message,
+}
+
+/// A frame that could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadFrame(pub &'static str);
+
+impl Message {
+    fn type_code(&self) -> u8 {
+        match self {
+            Message::Ping(_) => 0,
+            Message::Pong(_) => 1,
+            Message::Meet(_) => 2,
+            Message::Fail(_) => 3,
+            Message::ReplJob { .. } => 4,
+            Message::GotJob(_) => 5,
+            Message::Enqueue { .. } => 6,
+            Message::Queued { .. } => 7,
+            Message::SetAck { .. } => 8,
+            Message::WillQueue(_) => 9,
+            Message::GotAck { .. } => 10,
+            Message::DelJob(_) => 11,
+            Message::NeedJobs { .. } => 12,
+            Message::YourJobs(_) => 13,
+            Message::Working(_) => 14,
+            Message::Pause { .. } => 15,
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        [
+            "PING",
+            "PONG",
+            "MEET",
+            "FAIL",
+            "REPLJOB",
+            "GOTJOB",
+            "ENQUEUE",
+            "QUEUED",
+            "SETACK",
+            "WILLQUEUE",
+            "GOTACK",
+            "DELJOB",
+            "NEEDJOBS",
+            "YOURJOBS",
+            "WORKING",
+            "PAUSE",
+        ][self.type_code() as usize]
+    }
+}
+
+fn put_bytes(out: &mut BytesMut, data: &[u8]) {
+    out.put_u32(data.len() as u32);
+    out.extend_from_slice(data);
+}
+
+impl Frame {
+    /// Appends the encoded frame (length prefix included) to `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        let start = out.len();
+        out.put_u32(0);
+        out.put_u8(VERSION);
+        out.put_u8(self.message.type_code());
+        out.extend_from_slice(self.sender.as_bytes());
+        out.put_u16(self.port);
+        out.put_u16(self.flags);
+        match &self.message {
+            Message::Ping(g) | Message::Pong(g) | Message::Meet(g) => {
+                out.put_u16(g.len() as u16);
+                for e in g {
+                    out.extend_from_slice(e.id.as_bytes());
+                    put_bytes(out, e.ip.as_bytes());
+                    out.put_u16(e.port);
+                    out.put_u16(e.flags);
+                }
+            }
+            Message::Fail(node) => out.extend_from_slice(node.as_bytes()),
+            Message::ReplJob { job, no_reply } => {
+                out.put_u8(*no_reply as u8);
+                put_bytes(out, job);
+            }
+            Message::GotJob(id)
+            | Message::WillQueue(id)
+            | Message::DelJob(id)
+            | Message::Working(id) => out.extend_from_slice(id.as_bytes()),
+            Message::Enqueue { id, delay } => {
+                out.extend_from_slice(id.as_bytes());
+                out.put_u32(*delay);
+            }
+            Message::Queued { id, nack, count } => {
+                out.extend_from_slice(id.as_bytes());
+                out.put_u8(*nack as u8 | (*count as u8) << 1);
+            }
+            Message::SetAck { id, may_have } => {
+                out.extend_from_slice(id.as_bytes());
+                out.put_u32(*may_have);
+            }
+            Message::GotAck { id, known } => {
+                out.extend_from_slice(id.as_bytes());
+                out.put_u8(*known as u8);
+            }
+            Message::NeedJobs { queue, count } => {
+                put_bytes(out, queue);
+                out.put_u32(*count);
+            }
+            Message::YourJobs(jobs) => {
+                out.put_u32(jobs.len() as u32);
+                for job in jobs {
+                    put_bytes(out, job);
+                }
+            }
+            Message::Pause { queue, flags } => {
+                put_bytes(out, queue);
+                out.put_u8(*flags);
+            }
+        }
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// The encoded frame as a shareable buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::new();
+        self.encode(&mut out);
+        out.freeze()
+    }
+
+    /// Takes one complete frame off the front of `buf`: `Ok(None)` when more bytes
+    /// are needed. Payload bytes (job bodies) are shared, not copied.
+    pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, BadFrame> {
+        if buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if !(HEADER_LEN..=MAX_FRAME).contains(&len) {
+            return Err(BadFrame("bad frame length"));
+        }
+        if buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let _ = buf.split_to(4);
+        let body = buf.split_to(len).freeze();
+        let mut r = Reader { data: body, pos: 0 };
+        if r.u8()? != VERSION {
+            return Err(BadFrame("unknown protocol version"));
+        }
+        let kind = r.u8()?;
+        let sender = r.node()?;
+        let port = r.u16()?;
+        let flags = r.u16()?;
+        let message = match kind {
+            0..=2 => {
+                let count = r.u16()? as usize;
+                let mut gossip = Vec::with_capacity(count.min(64));
+                for _ in 0..count {
+                    let id = r.node()?;
+                    let ip = String::from_utf8(r.bytes()?.to_vec())
+                        .map_err(|_| BadFrame("bad gossip address"))?;
+                    gossip.push(GossipEntry {
+                        id,
+                        ip,
+                        port: r.u16()?,
+                        flags: r.u16()?,
+                    });
+                }
+                match kind {
+                    0 => Message::Ping(gossip),
+                    1 => Message::Pong(gossip),
+                    _ => Message::Meet(gossip),
+                }
+            }
+            3 => Message::Fail(r.node()?),
+            4 => {
+                let no_reply = r.u8()? != 0;
+                Message::ReplJob {
+                    no_reply,
+                    job: r.bytes()?,
+                }
+            }
+            5 => Message::GotJob(r.job()?),
+            6 => Message::Enqueue {
+                id: r.job()?,
+                delay: r.u32()?,
+            },
+            7 => {
+                let id = r.job()?;
+                let bits = r.u8()?;
+                Message::Queued {
+                    id,
+                    nack: bits & 1 != 0,
+                    count: bits & 2 != 0,
+                }
+            }
+            8 => Message::SetAck {
+                id: r.job()?,
+                may_have: r.u32()?,
+            },
+            9 => Message::WillQueue(r.job()?),
+            10 => Message::GotAck {
+                id: r.job()?,
+                known: r.u8()? != 0,
+            },
+            11 => Message::DelJob(r.job()?),
+            12 => Message::NeedJobs {
+                queue: r.bytes()?,
+                count: r.u32()?,
+            },
+            13 => {
+                let count = r.u32()? as usize;
+                let mut jobs = Vec::with_capacity(count.min(1024));
+                for _ in 0..count {
+                    jobs.push(r.bytes()?);
+                }
+                Message::YourJobs(jobs)
+            }
+            14 => Message::Working(r.job()?),
+            15 => Message::Pause {
+                queue: r.bytes()?,
+                flags: r.u8()?,
+            },
+            _ => return Err(BadFrame("unknown message type")),
+        };
+        if r.pos != r.data.len() {
+            return Err(BadFrame("trailing bytes in frame"));
+        }
+        Ok(Some(Frame {
+            sender,
+            port,
+            flags,
+            message,
+        }))
+    }
+}
+
+struct Reader {
+    data: Bytes,
+    pos: usize,
+}
+
+impl Reader {
+    fn take(&mut self, n: usize) -> Result<Bytes, BadFrame> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.data.len())
+            .ok_or(BadFrame("truncated frame"))?;
+        let out = self.data.slice(self.pos..end);
+        self.pos = end;
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, BadFrame> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, BadFrame> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, BadFrame> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn bytes(&mut self) -> Result<Bytes, BadFrame> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn node(&mut self) -> Result<NodeId, BadFrame> {
+        NodeId::parse(&self.take(ID_LEN)?).ok_or(BadFrame("bad node id"))
+    }
+    fn job(&mut self) -> Result<JobId, BadFrame> {
+        JobId::parse(&self.take(ID_LEN)?).ok_or(BadFrame("bad job id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_messages() -> Vec<Message> {
+        let id = JobId::parse(b"D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001").unwrap();
+        let node = NodeId([b'a'; 40]);
+        let entry = GossipEntry {
+            id: node,
+            ip: "127.0.0.1".into(),
+            port: 7711,
+            flags: GOSSIP_PFAIL,
+        };
+        vec![
+            Message::Ping(vec![entry.clone()]),
+            Message::Pong(vec![]),
+            Message::Meet(vec![entry]),
+            Message::Fail(node),
+            Message::ReplJob {
+                job: Bytes::from_static(b"xyz"),
+                no_reply: true,
+            },
+            Message::GotJob(id),
+            Message::Enqueue { id, delay: 5 },
+            Message::Queued {
+                id,
+                nack: true,
+                count: true,
+            },
+            Message::SetAck { id, may_have: 3 },
+            Message::WillQueue(id),
+            Message::GotAck { id, known: true },
+            Message::DelJob(id),
+            Message::NeedJobs {
+                queue: Bytes::from_static(b"q"),
+                count: 7,
+            },
+            Message::YourJobs(vec![Bytes::from_static(b"a"), Bytes::new()]),
+            Message::Working(id),
+            Message::Pause {
+                queue: Bytes::from_static(b"q"),
+                flags: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_and_every_truncation_is_incomplete_or_refused() {
+        let mut stream = BytesMut::new();
+        let frames: Vec<Frame> = all_messages()
+            .into_iter()
+            .map(|message| Frame {
+                sender: NodeId([b'b'; 40]),
+                port: 7712,
+                flags: SENDER_LEAVING,
+                message,
+            })
+            .collect();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        let whole = stream.clone();
+        for f in &frames {
+            assert_eq!(Frame::decode(&mut stream).unwrap().as_ref(), Some(f));
+        }
+        assert!(stream.is_empty());
+        let first_len = frames[0].to_bytes().len();
+        for cut in 0..first_len {
+            let mut partial = BytesMut::from(&whole[..cut]);
+            assert_eq!(Frame::decode(&mut partial), Ok(None));
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let mut bad = BytesMut::from(&b"\x00\x00\x00\x02xx"[..]);
+        assert!(Frame::decode(&mut bad).is_err());
+        let mut frame = Frame {
+            sender: NodeId([b'b'; 40]),
+            port: 1,
+            flags: 0,
+            message: Message::Pong(vec![]),
+        }
+        .to_bytes()
+        .to_vec();
+        frame[5] = 99;
+        assert!(Frame::decode(&mut BytesMut::from(&frame[..])).is_err());
+    }
+}

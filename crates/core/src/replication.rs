@@ -1,0 +1,369 @@
+//! Job replication (cluster.md §6): synchronous ADDJOB, REPLJOB/GOTJOB,
+//! external replication and the ENQUEUE message.
+
+use crate::cluster::message::Message;
+use crate::effects::{ClientId, Effects, Env};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE};
+use crate::job_codec::{self, Form};
+use crate::node::Node;
+use bytes::{Bytes, BytesMut};
+use disque_proto::Reply;
+use rand::seq::SliceRandom;
+
+/// Minimum time between two "add one more node" retries of a synchronous ADDJOB.
+const ADD_NODE_PERIOD_MS: u64 = 50;
+
+/// A synchronous ADDJOB waiting for its copies.
+#[derive(Debug)]
+pub struct ReplWait {
+    /// The blocked client.
+    pub client: ClientId,
+    /// The job is replicated externally (this node keeps no copy).
+    pub external: bool,
+    /// When a node was last added to the job's holders.
+    pub last_add: u64,
+}
+
+/// `-NOREPL job removed (expired?) ...`
+pub(crate) fn job_removed() -> Reply {
+    Reply::error(
+        "NOREPL job removed (expired?) before the requested replication level was achieved",
+    )
+}
+
+impl Node {
+    /// The message-form serialization of a job.
+    pub(crate) fn serialize_for_bus(&self, job: &Job, now_s: u64) -> Bytes {
+        let mut out = BytesMut::new();
+        job_codec::encode(job, Form::Message, now_s, &mut out);
+        out.freeze()
+    }
+
+    /// Adds up to `n` reachable nodes with a link to the job's holders, then sends
+    /// REPLJOB to the holders (cluster.md §6.1). Returns how many were added.
+    pub(crate) fn replicate(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        n: usize,
+        no_reply: bool,
+        fx: &mut Effects,
+    ) -> usize {
+        let mut candidates = self.cluster.reachable.clone();
+        candidates.shuffle(&mut self.rng);
+        let Some(job) = self.jobs.get_mut(id) else {
+            return 0;
+        };
+        let mut added = 0;
+        for node in candidates {
+            if added == n {
+                break;
+            }
+            let linked = self
+                .cluster
+                .peers
+                .get(&node)
+                .is_some_and(|p| p.link.is_some());
+            if linked && !job.nodes_delivered.contains(&node) {
+                job.nodes_delivered.push(node);
+                added += 1;
+            }
+        }
+        let payload = self.serialize_for_bus(&self.jobs[id], env.now_s());
+        self.send_repljob(id, payload, added > 0, no_reply, fx);
+        added
+    }
+
+    fn send_repljob(
+        &mut self,
+        id: &JobId,
+        payload: Bytes,
+        include_confirmed: bool,
+        no_reply: bool,
+        fx: &mut Effects,
+    ) {
+        let job = &self.jobs[id];
+        let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
+        let targets: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.myself)
+            .copied()
+            .collect();
+        for node in targets {
+            let done = confirmed.contains(&node);
+            if done && !include_confirmed {
+                continue;
+            }
+            let message = Message::ReplJob {
+                job: payload.clone(),
+                no_reply: no_reply || done,
+            };
+            self.send(&node, message, fx);
+        }
+    }
+
+    /// Starts a synchronous ADDJOB: the job waits in `wait-repl` and the client blocks.
+    pub(crate) fn start_sync_replication(
+        &mut self,
+        env: &Env,
+        client: ClientId,
+        id: JobId,
+        external: bool,
+        deadline: Option<u64>,
+        fx: &mut Effects,
+    ) {
+        let needed = {
+            let job = self.jobs.get_mut(&id).expect("just registered");
+            job.state = JobState::WaitRepl;
+            job.nodes_confirmed = Some(if external {
+                Vec::new()
+            } else {
+                vec![self.myself]
+            });
+            job.repl as usize - usize::from(!external)
+        };
+        self.replicate(env, &id, needed, false, fx);
+        self.repl_waiters.insert(
+            id,
+            ReplWait {
+                client,
+                external,
+                last_add: env.now_ms,
+            },
+        );
+        self.block_addjob(client, id, deadline);
+    }
+
+    /// ASYNC ADDJOB replication: REPLJOB without replies; with external replication
+    /// one of the targets is also told to queue it.
+    pub(crate) fn replicate_async(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        external: bool,
+        fx: &mut Effects,
+    ) {
+        let repl = self.jobs[id].repl as usize;
+        self.replicate(env, id, if external { repl } else { repl - 1 }, true, fx);
+        if external {
+            let delay = self.jobs[id].delay;
+            self.enqueue_elsewhere(id, delay, fx);
+            self.forget_job(id, fx);
+        }
+    }
+
+    /// Sends ENQUEUE to one random other holder (external replication).
+    fn enqueue_elsewhere(&mut self, id: &JobId, delay: u32, fx: &mut Effects) {
+        let holders: Vec<NodeId> = self.jobs[id]
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.myself)
+            .copied()
+            .collect();
+        if let Some(target) = holders.choose(&mut self.rng).copied() {
+            self.send(&target, Message::Enqueue { id: *id, delay }, fx);
+        }
+    }
+
+    /// Drops a job record without any client notice or AOF record.
+    fn forget_job(&mut self, id: &JobId, fx: &mut Effects) {
+        self.repl_waiters.remove(id);
+        self.unregister(id, fx);
+    }
+
+    /// Enough copies exist: answer the client, then queue, schedule or hand off the job.
+    pub(crate) fn replication_achieved(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let Some(wait) = self.repl_waiters.remove(id) else {
+            return;
+        };
+        let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
+        self.unblock_with(env, wait.client, reply, fx);
+        if wait.external {
+            let delay = self.jobs[id].delay;
+            self.enqueue_elsewhere(id, delay, fx);
+            self.unregister(id, fx);
+            return;
+        }
+        let job = self.jobs.get_mut(id).expect("waiting job exists");
+        job.state = JobState::Active;
+        job.nodes_confirmed = None;
+        let delay = job.delay;
+        if delay > 0 {
+            job.qtime = job.ctime_ms() + delay as u64 * 1000;
+            self.reschedule(env, id);
+        } else {
+            self.enqueue(env, id, false, fx);
+        }
+        self.log_loadjob(id, fx);
+    }
+
+    /// Fails a synchronous ADDJOB: the client gets `reply`, every copy is deleted.
+    pub(crate) fn replication_failed(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        reply: Reply,
+        fx: &mut Effects,
+    ) {
+        let Some(wait) = self.repl_waiters.remove(id) else {
+            return;
+        };
+        self.unblock_with(env, wait.client, reply, fx);
+        self.send_to_holders(id, Message::DelJob(*id), fx);
+        self.unregister(id, fx);
+    }
+
+    /// The client-cron duty of waiting ADDJOBs: add one more node every 50 ms,
+    /// give up at the deadline or when this node is leaving.
+    pub(crate) fn replication_cron(&mut self, env: &Env, fx: &mut Effects) {
+        let waiting: Vec<JobId> = self.repl_waiters.keys().copied().collect();
+        for id in waiting {
+            if self.leaving {
+                let reply = Reply::error(
+                    "LEAVING This node is leaving the cluster, please connect to a different one",
+                );
+                self.replication_failed(env, &id, reply, fx);
+                continue;
+            }
+            let due = self
+                .repl_waiters
+                .get(&id)
+                .is_some_and(|w| env.now_ms.saturating_sub(w.last_add) >= ADD_NODE_PERIOD_MS);
+            if due && self.replicate(env, &id, 1, false, fx) > 0 {
+                if let Some(w) = self.repl_waiters.get_mut(&id) {
+                    w.last_add = env.now_ms;
+                }
+            }
+        }
+    }
+
+    // ----- receiving ---------------------------------------------------------
+
+    /// REPLJOB: store a copy (unless under memory pressure, leaving, or the queue
+    /// is paused in input) and confirm with GOTJOB.
+    pub(crate) fn on_repljob(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        payload: &Bytes,
+        no_reply: bool,
+        fx: &mut Effects,
+    ) {
+        if self.memory_warning_level(env) >= 1 || self.leaving {
+            return;
+        }
+        let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
+            return;
+        };
+        let mut job = decoded.job;
+        if job
+            .queue
+            .as_ref()
+            .and_then(|q| self.queues.get(q))
+            .is_some_and(|q| q.pause.input)
+        {
+            return;
+        }
+        let nodes: Vec<NodeId> = decoded
+            .nodes
+            .into_iter()
+            .filter(|n| self.is_known_node(n))
+            .collect();
+        let id = job.id;
+        match self.jobs.get_mut(&id) {
+            Some(existing) => {
+                for node in nodes {
+                    existing.add_delivered(node);
+                }
+            }
+            None => {
+                job.state = JobState::Active;
+                job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
+                job.nodes_delivered = nodes;
+                job.add_delivered(self.myself);
+                self.arm_replica_timer(env, &mut job);
+                self.register(env, job);
+                self.log_loadjob(&id, fx);
+            }
+        }
+        if !no_reply {
+            self.send(&from, Message::GotJob(id), fx);
+        }
+    }
+
+    /// A replica's first requeue comes DELAY + RETRY (± jitter) after receipt.
+    pub(crate) fn arm_replica_timer(&mut self, env: &Env, job: &mut Job) {
+        if job.retry > 0 {
+            job.flags |= FLAG_BCAST_WILLQUEUE;
+            job.qtime = self.jittered(env.now_ms + job.delay as u64 * 1000, job.retry);
+        } else {
+            job.qtime = 0;
+        }
+    }
+
+    /// True for this node and every node in the membership table.
+    pub(crate) fn is_known_node(&self, node: &NodeId) -> bool {
+        *node == self.myself || self.cluster.peers.contains_key(node)
+    }
+
+    /// GOTJOB: one more confirmation for a waiting ADDJOB.
+    pub(crate) fn on_gotjob(&mut self, env: &Env, from: NodeId, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state != JobState::WaitRepl {
+            return;
+        }
+        let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
+        if !confirmed.contains(&from) {
+            confirmed.push(from);
+        }
+        if confirmed.len() >= job.repl as usize {
+            self.replication_achieved(env, id, fx);
+        }
+    }
+
+    /// ENQUEUE: queue our copy (after `delay`), this queueing counting as the first.
+    ///
+    /// Decision D3: an at-most-once job is queued on its first ENQUEUE (the original
+    /// refused it, so such jobs were never delivered); its DELIVERED flag still
+    /// forbids any second delivery.
+    pub(crate) fn on_enqueue_message(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        delay: u32,
+        fx: &mut Effects,
+    ) {
+        let Some(job) = self.jobs.get(id) else { return };
+        if !matches!(job.state, JobState::WaitRepl | JobState::Active) {
+            return;
+        }
+        if job
+            .queue
+            .as_ref()
+            .and_then(|q| self.queues.get(q))
+            .is_some_and(|q| q.pause.input)
+        {
+            return;
+        }
+        let job = self.jobs.get_mut(id).expect("checked");
+        job.flags &= !FLAG_BCAST_QUEUED;
+        if job.state == JobState::WaitRepl {
+            job.state = JobState::Active;
+        }
+        if job.retry == 0 {
+            job.qtime = env.now_ms + delay as u64 * 1000;
+        }
+        if delay == 0 {
+            self.enqueue(env, id, false, fx);
+        } else {
+            if job.retry > 0 {
+                job.qtime = env.now_ms + delay as u64 * 1000;
+            }
+            self.reschedule(env, id);
+        }
+    }
+}
