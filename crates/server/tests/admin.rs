@@ -85,9 +85,10 @@ async fn blocked_client_is_not_closed_for_idleness() {
     blocked.roundtrip(&["PING"], b"+PONG\r\n").await;
 
     // Also when served by a job rather than by the timeout.
-    let mut c = s.client().await;
     blocked.cmd(&["GETJOB", "FROM", "tq2"]).await;
     tokio::time::sleep(ms(2200)).await;
+    // A fresh producer: an idle one would itself be closed by `timeout 1`.
+    let mut c = s.client().await;
     let id = addjob(&mut c, "tq2 x 0").await;
     blocked
         .expect(format!("*1\r\n*3\r\n$3\r\ntq2\r\n$40\r\n{id}\r\n$1\r\nx\r\n").as_bytes())
