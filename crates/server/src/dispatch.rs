@@ -109,6 +109,14 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
         }
         C::Shutdown => commands::shutdown(state, args),
         C::Config => Action::Reply(commands::config(state, client, args)),
+        C::Cluster if args.len() == 2 && args[1].eq_ignore_ascii_case(b"saveconfig") => {
+            Action::Reply(match state.save_nodes_conf() {
+                Ok(()) => Reply::ok(),
+                Err(e) => {
+                    Reply::error_owned(format!("ERR error saving the cluster node config: {e}"))
+                }
+            })
+        }
         C::Client => commands::client::client(state, client, args),
         C::Debug => Action::Reply(commands::debug::debug(state, args)),
         C::Slowlog => Action::Reply(state.slowlog.command(args)),

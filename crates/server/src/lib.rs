@@ -8,12 +8,14 @@
 //! * [`clients`], [`state`]: shared server state;
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
+//! * [`bus`]: the cluster bus transport (frames between nodes);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
 pub mod alloc;
 pub mod aof;
 pub mod aof_file;
 pub mod aof_load;
+pub mod bus;
 pub mod clients;
 pub mod commands;
 pub mod config;

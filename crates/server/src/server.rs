@@ -65,18 +65,25 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_or_else(|| NodeId::random(&mut rng), |i| i.id);
     let core_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
     let mut node = Node::new(node_id, node_config(&config), core_rng);
-    node.set_leaving(identity.as_ref().is_some_and(|i| i.leaving));
-    if identity.is_none() {
-        crate::log::notice(&format!(
-            "No cluster configuration found, I'm {}",
-            node_id.as_str()
-        ));
-        nodes_conf
-            .save(&node.nodes_description())
-            .map_err(|e| format!("Can't save the cluster config file: {e}"))?;
-    } else {
+    node.set_node_timeout(config.cluster_node_timeout.max(1) as u64);
+    let fresh = identity.is_none();
+    if let Some(identity) = identity {
         crate::log::notice(&format!(
             "Node configuration loaded, I'm {}",
+            node_id.as_str()
+        ));
+        node.set_leaving(identity.leaving);
+        node.set_my_ip(identity.my_ip);
+        let env = disque_core::Env {
+            now_ms: now_ms(),
+            used_memory: 0,
+        };
+        for peer in identity.peers {
+            node.add_saved_peer(&env, peer);
+        }
+    } else {
+        crate::log::notice(&format!(
+            "No cluster configuration found, I'm {}",
             node_id.as_str()
         ));
     }
@@ -88,26 +95,34 @@ pub async fn run(config: Config) -> Result<(), String> {
     if tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    let shared: Shared = Rc::new(RefCell::new(State {
-        node,
-        nodes_conf,
-        aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
-        loading: None,
-        aof_synced: Rc::new(Notify::new()),
-        aof_sync_kick: Rc::new(Notify::new()),
-        renames: renames(&config),
-        config,
-        clients: Default::default(),
-        stats: Default::default(),
-        slowlog: Default::default(),
-        latency: Default::default(),
-        auth_epoch: 0,
-        started: Instant::now(),
-        run_id,
-        clients_paused_until: 0,
-        ticker: Rc::new(Notify::new()),
-        ticker_planned: 0,
-    }));
+    let bus = bind_bus(&config).await?;
+    let shared: Shared = Rc::new_cyclic(|me| {
+        RefCell::new(State {
+            self_ref: me.clone(),
+            bus: Default::default(),
+            node,
+            nodes_conf,
+            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+            loading: None,
+            aof_synced: Rc::new(Notify::new()),
+            aof_sync_kick: Rc::new(Notify::new()),
+            renames: renames(&config),
+            config,
+            clients: Default::default(),
+            stats: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            auth_epoch: 0,
+            started: Instant::now(),
+            run_id,
+            clients_paused_until: 0,
+            ticker: Rc::new(Notify::new()),
+            ticker_planned: 0,
+        })
+    });
+    if fresh {
+        shared.borrow_mut().save_nodes_conf()?;
+    }
     crate::log::notice(&format!(
         "Disque 1.0-rc1 (Rust) running, port {}, pid {}",
         shared.borrow().config.port,
@@ -119,6 +134,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some((listener, path)) = unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
     }
+    for listener in bus {
+        tokio::task::spawn_local(crate::bus::accept(shared.clone(), listener));
+    }
     tokio::task::spawn_local(signals(shared.clone()));
     tokio::task::spawn_local(crate::aof_load::load_at_startup(shared.clone()));
     tokio::task::spawn_local(crate::group_commit::syncer(shared.clone()));
@@ -127,10 +145,19 @@ pub async fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// The cluster bus listeners: the same addresses, port + 10000.
+async fn bind_bus(config: &Config) -> Result<Vec<TcpListener>, String> {
+    bind_addresses(config, config.port + 10_000).await
+}
+
 async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
     if config.port == 0 {
         return Ok(Vec::new());
     }
+    bind_addresses(config, config.port).await
+}
+
+async fn bind_addresses(config: &Config, port: u16) -> Result<Vec<TcpListener>, String> {
     let explicit = !config.bind.is_empty();
     let addrs: Vec<String> = if explicit {
         config.bind.clone()
@@ -142,7 +169,7 @@ async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
         let ip: std::net::IpAddr = addr
             .parse()
             .map_err(|_| format!("Invalid bind address '{addr}'"))?;
-        let sock_addr = SocketAddr::new(ip, config.port);
+        let sock_addr = SocketAddr::new(ip, port);
         match listen(sock_addr, config.tcp_backlog) {
             Ok(l) => listeners.push(l),
             // Without explicit bind, IPv6 is optional (the host may not have it).
@@ -151,8 +178,7 @@ async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
             }
             Err(e) => {
                 return Err(format!(
-                    "Creating Server TCP listening socket {addr}:{}: {e}",
-                    config.port
+                    "Creating Server TCP listening socket {addr}:{port}: {e}"
                 ))
             }
         }

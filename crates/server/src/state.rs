@@ -85,6 +85,10 @@ pub struct State {
     pub aof_sync_kick: Rc<Notify>,
     /// Set while the AOF is being loaded at startup.
     pub loading: Option<crate::aof_load::LoadingInfo>,
+    /// The cluster bus transport.
+    pub bus: crate::bus::Bus,
+    /// This state itself, for tasks started while it is borrowed.
+    pub self_ref: std::rc::Weak<RefCell<State>>,
     /// The locked `nodes.conf`.
     pub nodes_conf: crate::nodes_conf::NodesConf,
     /// Current configuration.
@@ -124,6 +128,16 @@ pub struct Renames {
 }
 
 impl State {
+    /// Writes `nodes.conf`; the error text if that failed.
+    pub fn save_nodes_conf(&mut self) -> Result<(), String> {
+        self.nodes_conf
+            .save(&self.node.nodes_conf_text())
+            .map_err(|e| {
+                crate::log::warning(&format!("Could not save the cluster config file: {e}"));
+                crate::config::strerror(&e)
+            })
+    }
+
     /// Starts a background AOF rewrite from the current jobs; false when one is
     /// already running.
     pub fn start_aof_rewrite(&mut self) -> bool {
@@ -153,15 +167,15 @@ impl State {
     }
 
     /// Carries out the core's effects: AOF records are buffered (written before the
-    /// replies of this turn leave), deferred replies go to their clients. Bus
-    /// messages have no destination in this build (single node).
-    pub fn apply(&mut self, fx: Effects) {
+    /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
+    /// transport, deferred replies to their clients.
+    pub fn apply(&mut self, mut fx: Effects) {
         self.aof.append(&fx.aof);
         if fx.save_cluster_config {
-            if let Err(e) = self.nodes_conf.save(&self.node.nodes_description()) {
-                crate::log::warning(&format!("Could not save the cluster config file: {e}"));
-            }
+            // A failure is logged; the next change saves again.
+            let _ = self.save_nodes_conf();
         }
+        self.execute_bus(std::mem::take(&mut fx.bus));
         for (client, reply) in fx.replies {
             if let Some(c) = self.clients.get_mut(client) {
                 c.blocked = false;

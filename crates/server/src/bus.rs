@@ -1,0 +1,249 @@
+//! The cluster bus transport (DESIGN.md §4): a listener on port + 10000 for
+//! inbound connections, one outbound link per peer, length-prefixed frames.
+//! The core decides what to send and when to connect; this module only moves
+//! bytes. Frames queued for a link in one event-loop turn go out in one write.
+//! A malformed frame closes its connection (logged); a peer that stops reading
+//! has its link dropped once too much is queued for it.
+
+use crate::state::Shared;
+use bytes::{Bytes, BytesMut};
+use disque_core::cluster::message::Frame;
+use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
+use disque_core::Effects;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Bytes that may wait for one peer before its link is dropped.
+const MAX_QUEUED_BYTES: usize = 256 << 20;
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// A writer: a queue of frames and the byte count waiting in it.
+struct Writer {
+    frames: mpsc::UnboundedSender<Bytes>,
+    queued: Rc<Cell<usize>>,
+}
+
+impl Writer {
+    /// Queues a frame; false when the peer is too far behind.
+    fn push(&self, frame: Bytes) -> bool {
+        if self.queued.get() + frame.len() > MAX_QUEUED_BYTES {
+            return false;
+        }
+        self.queued.set(self.queued.get() + frame.len());
+        self.frames.send(frame).is_ok()
+    }
+}
+
+/// The transport's state: open links and inbound connections.
+#[derive(Default)]
+pub struct Bus {
+    links: HashMap<LinkId, (Writer, tokio::task::AbortHandle)>,
+    inbound: HashMap<ConnId, Writer>,
+    next_conn: ConnId,
+    /// Frames refused as malformed (logged, link closed).
+    pub bad_frames: u64,
+}
+
+impl crate::state::State {
+    /// Carries out the core's bus actions. Tasks started here run once the
+    /// current event is done (they reach the state through `self_ref`).
+    pub fn execute_bus(&mut self, actions: Vec<BusAction>) {
+        for action in actions {
+            match action {
+                BusAction::Connect { link, ip, port } => {
+                    let Some(shared) = self.self_ref.upgrade() else {
+                        return;
+                    };
+                    let (writer, frames, queued) = writer_pair();
+                    let task =
+                        tokio::task::spawn_local(outbound(shared, link, ip, port, frames, queued));
+                    self.bus.links.insert(link, (writer, task.abort_handle()));
+                }
+                BusAction::Close(link) => {
+                    if let Some((_, task)) = self.bus.links.remove(&link) {
+                        task.abort();
+                    }
+                }
+                BusAction::Send { link, frame } => {
+                    let overflow = self
+                        .bus
+                        .links
+                        .get(&link)
+                        .is_some_and(|(w, _)| !w.push(frame));
+                    if overflow {
+                        crate::log::warning(
+                            "Cluster bus: a peer stopped reading, dropping its link",
+                        );
+                        self.bus_link_down(link);
+                    }
+                }
+                BusAction::Reply { conn, frame } => {
+                    if let Some(w) = self.bus.inbound.get(&conn) {
+                        w.push(frame);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports a lost link to the core (once) and forgets it.
+    fn bus_link_down(&mut self, link: LinkId) {
+        if let Some((_, task)) = self.bus.links.remove(&link) {
+            let env = self.env();
+            self.node.on_link_down(&env, link);
+            task.abort();
+        }
+    }
+}
+
+/// Reports a lost link from one of the bus tasks.
+fn link_down(shared: &Shared, link: LinkId) {
+    shared.borrow_mut().bus_link_down(link);
+}
+
+/// Feeds one frame to the core and carries out what it asks.
+fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
+    let mut state = shared.borrow_mut();
+    let env = state.env();
+    let mut fx = Effects::default();
+    state.node.on_frame(&env, origin, frame, &mut fx);
+    state.apply(fx);
+}
+
+/// Reads frames from `reader` until it closes or sends garbage.
+async fn read_frames(
+    shared: &Shared,
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    origin: impl Fn() -> Origin,
+) -> Result<(), String> {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        loop {
+            match Frame::decode(&mut buf) {
+                Ok(Some(frame)) => deliver(shared, origin(), frame),
+                Ok(None) => break,
+                Err(bad) => {
+                    shared.borrow_mut().bus.bad_frames += 1;
+                    return Err(bad.0.to_string());
+                }
+            }
+        }
+        match reader.read_buf(&mut buf).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Writes queued frames, everything pending at once.
+async fn write_frames(
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+    queued: Rc<Cell<usize>>,
+) {
+    let mut out = BytesMut::new();
+    while let Some(frame) = frames.recv().await {
+        out.extend_from_slice(&frame);
+        while let Ok(more) = frames.try_recv() {
+            out.extend_from_slice(&more);
+        }
+        queued.set(queued.get().saturating_sub(out.len()));
+        if writer.write_all(&out).await.is_err() {
+            return;
+        }
+        out.clear();
+    }
+}
+
+fn writer_pair() -> (Writer, mpsc::UnboundedReceiver<Bytes>, Rc<Cell<usize>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Rc::new(Cell::new(0));
+    (
+        Writer {
+            frames: tx,
+            queued: queued.clone(),
+        },
+        rx,
+        queued,
+    )
+}
+
+/// One outbound link: connect, tell the core, then read PONGs and write frames.
+async fn outbound(
+    shared: Shared,
+    link: LinkId,
+    ip: String,
+    port: u16,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+    queued: Rc<Cell<usize>>,
+) {
+    let addr = format!("{ip}:{port}");
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+        Ok(Ok(stream)) => stream,
+        _ => return link_down(&shared, link),
+    };
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    // The writer ends by itself when the link's queue is dropped.
+    tokio::task::spawn_local(write_frames(writer, frames, queued));
+    {
+        let mut state = shared.borrow_mut();
+        let env = state.env();
+        let mut fx = Effects::default();
+        state.node.on_link_up(&env, link, &mut fx);
+        state.apply(fx);
+    }
+    if let Err(e) = read_frames(&shared, reader, || Origin::Outbound(link)).await {
+        crate::log::notice(&format!("Cluster bus link to {addr} closed: {e}"));
+    }
+    link_down(&shared, link);
+}
+
+/// Accepts inbound bus connections.
+pub async fn accept(shared: Shared, listener: TcpListener) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        tokio::task::spawn_local(inbound(shared.clone(), stream, peer));
+    }
+}
+
+/// One inbound connection: frames in, PONG replies out.
+async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let peer_ip = peer.ip().to_string();
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let (sink, frames, queued) = writer_pair();
+    let conn = {
+        let mut state = shared.borrow_mut();
+        state.bus.next_conn += 1;
+        let conn = state.bus.next_conn;
+        state.bus.inbound.insert(conn, sink);
+        conn
+    };
+    tokio::task::spawn_local(write_frames(writer, frames, queued));
+    let origin = || Origin::Inbound {
+        conn,
+        peer_ip: peer_ip.clone(),
+        local_ip: local_ip.clone(),
+    };
+    if let Err(e) = read_frames(&shared, reader, origin).await {
+        crate::log::warning(&format!("Cluster bus: closing connection from {peer}: {e}"));
+    }
+    // Dropping the queue ends the writer.
+    shared.borrow_mut().bus.inbound.remove(&conn);
+}
