@@ -197,7 +197,6 @@ async fn s35_working_after_half_the_ttl() {
 /// the job is replicated to N2, N2 is killed, so N1's acked record cannot be
 /// garbage collected and stays.
 #[tokio::test]
-#[ignore = "needs the cluster bus (CLUSTER MEET is not implemented yet)"]
 async fn s36_working_on_an_acked_job() {
     let n1 = Server::start().await;
     let mut n2 = Server::start().await;
