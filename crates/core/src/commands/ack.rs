@@ -83,6 +83,10 @@ impl Node {
                 self.send_to_holders(id, Message::DelJob(*id), fx);
                 self.unregister(id, fx);
                 deleted += 1;
+            } else {
+                // Unknown here: whoever holds it must drop it.
+                let everyone = self.linked_nodes();
+                self.send_many(&everyone, Message::DelJob(*id), fx);
             }
         }
         Reply::Integer(deleted)

@@ -172,7 +172,9 @@ impl Node {
         };
         let external = self.replicates_externally(env);
         if external {
+            // Not kept here: it is never logged and never queued locally.
             job.nodes_delivered.clear();
+            job.state = JobState::WaitRepl;
         }
         self.register(env, job);
         let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
