@@ -91,17 +91,25 @@ impl Node {
             .filter(|n| **n != self.myself)
             .copied()
             .collect();
-        for node in targets {
-            let done = confirmed.contains(&node);
-            if done && !include_confirmed {
-                continue;
-            }
+        // Nodes that confirmed only learn the new holder list, without replying.
+        let (done, pending): (Vec<NodeId>, Vec<NodeId>) =
+            targets.into_iter().partition(|n| confirmed.contains(n));
+        if include_confirmed {
             let message = Message::ReplJob {
                 job: payload.clone(),
-                no_reply: no_reply || done,
+                no_reply: true,
             };
-            self.send(&node, message, fx);
+            self.send_many(&done, message, fx);
         }
+        // One encoded frame shared by every target: the body is never copied per replica.
+        self.send_many(
+            &pending,
+            Message::ReplJob {
+                job: payload,
+                no_reply,
+            },
+            fx,
+        );
     }
 
     /// Starts a synchronous ADDJOB: the job waits in `wait-repl` and the client blocks.
