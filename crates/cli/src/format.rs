@@ -41,26 +41,7 @@ pub fn format_reply(reply: &Reply, mode: OutputMode) -> Vec<u8> {
     out
 }
 
-/// Appends `data` in double quotes with C-style escapes, as `redis-cli`
-/// shows strings: `\\ \" \n \r \t \a \b` and `\xHH` for other
-/// non-printable bytes.
-pub fn quote(data: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &c in data {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
+pub use disque_proto::quote;
 
 /// Standard output. Array items are numbered with the index right-aligned
 /// to the width of the largest index; nested arrays continue on the same

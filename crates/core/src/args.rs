@@ -6,9 +6,10 @@ use disque_proto::Reply;
 /// `-ERR value is not an integer or out of range`.
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 
-/// Parses a base-10 integer like `strtoll`: optional sign, leading zeros allowed,
-/// no whitespace, no trailing garbage, no overflow. The empty string is 0.
-pub fn parse_i64(arg: &[u8]) -> Option<i64> {
+/// Splits an optional sign off a decimal number and reads its digits: the
+/// shared part of `strtoll` and `strtoul`. The empty string is 0; a lone sign,
+/// any other character or a value above 2^64-1 is refused.
+fn sign_and_magnitude(arg: &[u8]) -> Option<(bool, u64)> {
     let (negative, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),
@@ -17,44 +18,33 @@ pub fn parse_i64(arg: &[u8]) -> Option<i64> {
     if digits.is_empty() && !arg.is_empty() {
         return None;
     }
-    let mut value: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let digit = (c - b'0') as i64;
-        value = value.checked_mul(10)?;
-        value = if negative {
-            value.checked_sub(digit)?
-        } else {
-            value.checked_add(digit)?
-        };
+    digits
+        .iter()
+        .try_fold((negative, 0u64), |(neg, value), &c| {
+            c.is_ascii_digit().then_some(())?;
+            Some((neg, value.checked_mul(10)?.checked_add((c - b'0') as u64)?))
+        })
+}
+
+/// Parses a base-10 integer like `strtoll`: optional sign, leading zeros allowed,
+/// no whitespace, no trailing garbage, no overflow. The empty string is 0.
+pub fn parse_i64(arg: &[u8]) -> Option<i64> {
+    let (negative, magnitude) = sign_and_magnitude(arg)?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
     }
-    Some(value)
 }
 
 /// Parses an unsigned cursor like `strtoul`: a sign is accepted and a negative
 /// value wraps; the empty string is 0; above 2^64-1 is refused.
 pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (negative, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
+    let (negative, magnitude) = sign_and_magnitude(arg)?;
     Some(if negative {
-        value.wrapping_neg()
+        magnitude.wrapping_neg()
     } else {
-        value
+        magnitude
     })
 }
 

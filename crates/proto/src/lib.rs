@@ -8,9 +8,11 @@
 //! * [`decode`]: the incremental reply decoder [`parse_reply`] (client side).
 
 pub mod decode;
+pub mod quote;
 pub mod reply;
 pub mod request;
 
 pub use decode::{parse_reply, DecodeError};
+pub use quote::quote;
 pub use reply::Reply;
 pub use request::{encode_request, split_args, ProtocolError, RequestParser};

@@ -108,23 +108,9 @@ pub fn config(state: &mut State, _client: u64, args: &[Bytes]) -> Reply {
     crate::config_glue::config_command(state, args)
 }
 
-/// Quotes a string the way Redis shows arguments (MONITOR, CLI).
+/// Quotes a string the way Redis shows arguments (MONITOR).
 pub fn repr(arg: &[u8]) -> String {
-    let mut out = String::with_capacity(arg.len() + 2);
-    out.push('"');
-    for &c in arg {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    let mut out = Vec::with_capacity(arg.len() + 2);
+    disque_proto::quote(arg, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }

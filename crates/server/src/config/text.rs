@@ -200,25 +200,10 @@ pub fn yes_no_str(v: bool) -> &'static str {
     }
 }
 
-/// Appends `s` in double quotes with C-style escapes (`\\`, `\"`, `\n`,
-/// `\r`, `\t`, `\a`, `\b`, `\xHH` for other non-printable bytes), so that
-/// the configuration line splitter reads back exactly `s`.
+/// Appends `s` quoted so that the configuration line splitter reads back
+/// exactly `s` (see [`disque_proto::quote`]).
 pub fn push_quoted(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    disque_proto::quote(s, out);
 }
 
 /// True if `s` can be written unquoted in a config line (non-empty,
