@@ -66,10 +66,9 @@ pub fn log(level: Level, text: &str) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let line = format!(
-        "{}:M {}.{:03} {} {}\n",
+        "{}:M {} {} {}\n",
         std::process::id(),
-        now.as_secs(),
-        now.subsec_millis(),
+        timestamp(now),
         mark,
         text
     );
@@ -91,4 +90,43 @@ pub fn notice(text: &str) {
 /// Logs at warning level.
 pub fn warning(text: &str) {
     log(Level::Warning, text);
+}
+
+/// `21 Nov 12:00:00.000` (UTC), the Redis log timestamp.
+fn timestamp(since_epoch: std::time::Duration) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = since_epoch.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{:02} {} {:02}:{:02}:{:02}.{:03}",
+        day,
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_format() {
+        let t = std::time::Duration::from_millis(1_795_265_233_919);
+        assert_eq!(super::timestamp(t), "21 Nov 12:47:13.919");
+        assert_eq!(
+            super::timestamp(std::time::Duration::ZERO),
+            "01 Jan 00:00:00.000"
+        );
+    }
 }
