@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+#[allow(unused_imports)]
+pub use cluster::*;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -130,6 +134,8 @@ pub struct Server {
     pub port: u16,
     pub dir: TempDir,
     pub log: PathBuf,
+    /// The options it was started with (a restart reuses them).
+    pub opts: ServerOptions,
 }
 
 impl Server {
@@ -154,6 +160,7 @@ impl Server {
                 port,
                 dir,
                 log,
+                opts: opts.clone(),
             };
             match server.wait_ready(pid, opts.password.as_deref()).await {
                 Ok(()) => return server,
@@ -246,11 +253,64 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL (`kill -9`) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends `sig` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the process.
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = self.pid();
+        assert!(pid != 0, "server not running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig})");
+    }
+
+    /// Kills the process if it still runs (SIGKILL) and starts it again on
+    /// the same port, in the same directory (same nodes.conf and AOF), with
+    /// the same options.
+    pub async fn restart(&mut self) {
+        self.restart_with(&[]).await;
+    }
+
+    /// Like [`Server::restart`] with extra `--name value` arguments for this
+    /// start only (e.g. `[("aof-enqueue-jobs-once", "yes")]`).
+    pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
+        self.kill();
+        let mut opts = self.opts.clone();
+        for (name, value) in extra {
+            opts = opts.arg(name, value);
+        }
+        // The old process released the port a moment ago; if something else
+        // grabbed it meanwhile the readiness probe notices.
+        let child = spawn_server(
+            &opts,
+            self.port,
+            self.dir.path(),
+            &self.log_path_for_restart(),
+        );
+        let pid = child.id();
+        self.child = Some(child);
+        if let Err(e) = self.wait_ready(pid, opts.password.as_deref()).await {
+            panic!(
+                "restart on port {} failed: {e}\n--- log ---\n{}",
+                self.port,
+                self.log_text()
+            );
+        }
+    }
+
+    /// A restart appends to the same log file, after a marker line.
+    fn log_path_for_restart(&self) -> PathBuf {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.log) {
+            let _ = writeln!(f, "--- restart ---");
+        }
+        self.log.clone()
     }
 }
 
@@ -274,7 +334,11 @@ fn spawn_server(opts: &ServerOptions, port: u16, dir: &Path, log: &Path) -> Chil
         .args(&opts.args)
         .current_dir(dir)
         .stdin(Stdio::null());
-    let file = std::fs::File::create(log).expect("log file");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     cmd.stderr(Stdio::from(file.try_clone().expect("log file")))
         .stdout(Stdio::from(file));
     kill_with_parent(&mut cmd);
