@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compatibility tests: pydisque 0.1.5 (redis-py < 8) and Debian's redis-cli
-# against a disque-server that this script starts on a free loopback port
-# and always stops on exit.
+# against a disque-server that this script starts on a free loopback port,
+# then pydisque against a 3-node cluster (joined with CLUSTER MEET); every
+# server started here is stopped on exit.
 #
 # Needs: target/debug/disque-server (cargo build), .venv with pydisque
 # (scripts/test creates it), redis-cli. Override with DISQUE_SERVER, PYTHON.
@@ -13,11 +14,15 @@ python=${PYTHON:-$root/.venv/bin/python}
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/disque-compat.XXXXXX")
 pid=""
+pids=()
 cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    local p
+    for p in "${pids[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
     rm -rf "$workdir"
 }
 trap cleanup EXIT INT TERM
@@ -44,13 +49,17 @@ for _ in range(1000):
 PY
 }
 
+# Starts a server in directory $1 (default: $workdir); leaves its port in
+# $port and its pid in $pid.
 start_server() {
-    local attempt deadline
+    local attempt deadline dir=${1:-$workdir}
+    mkdir -p "$dir"
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
-        "$server" --port "$port" --bind 127.0.0.1 --dir "$workdir" \
-            >"$workdir/server.log" 2>&1 &
+        "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+            >"$dir/server.log" 2>&1 &
         pid=$!
+        pids+=("$pid")
         deadline=$((SECONDS + 20))
         while ((SECONDS < deadline)); do
             if ! kill -0 "$pid" 2>/dev/null; then
@@ -67,7 +76,7 @@ start_server() {
         wait "$pid" 2>/dev/null || true
         pid=""
         echo "compat: server did not start on port $port (attempt $attempt):" >&2
-        cat "$workdir/server.log" >&2 || true
+        cat "$dir/server.log" >&2 || true
     done
     return 1
 }
@@ -78,4 +87,31 @@ echo "compat: disque-server pid $pid on port $port"
 status=0
 "$python" "$root/tests/compat/pydisque_compat.py" "$port" || status=1
 "$root/tests/compat/redis_cli_compat.sh" "$port" || status=1
+
+# A 3-node cluster: node 1 meets the two others, gossip does the rest.
+cluster_ports=()
+for n in 1 2 3; do
+    start_server "$workdir/node$n"
+    cluster_ports+=("$port")
+done
+echo "compat: 3-node cluster on ports ${cluster_ports[*]}"
+for p in "${cluster_ports[@]:1}"; do
+    redis-cli -h 127.0.0.1 -p "${cluster_ports[0]}" cluster meet 127.0.0.1 "$p" >/dev/null
+done
+joined() {
+    local p
+    for p in "${cluster_ports[@]}"; do
+        [[ "$(redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null |
+            tr -d '\r' | sed -n 's/^cluster_reachable_nodes://p')" == 2 ]] || return 1
+    done
+}
+deadline=$((SECONDS + 20))
+until joined; do
+    if ((SECONDS >= deadline)); then
+        echo "compat: the cluster did not join" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+"$python" "$root/tests/compat/pydisque_cluster_compat.py" "${cluster_ports[@]}" || status=1
 exit $status
