@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod persist;
 #[allow(unused_imports)]
 pub use cluster::*;
 
