@@ -3,7 +3,7 @@
 
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;
-use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
 use crate::job_codec::{self, CorruptJob, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
@@ -46,12 +46,20 @@ impl Node {
             .filter(|n| *n == self.myself)
             .collect();
         job.add_delivered(self.myself);
-        let exact = mode == LoadMode::ExactState && was_queued;
-        if job.retry > 0 {
+        let exact = mode == LoadMode::ExactState;
+        // Never queued yet and still within its DELAY (D5: restored exactly).
+        let awaiting_delay = exact
+            && !was_queued
+            && job.delay > 0
+            && !job.has(FLAG_BCAST_QUEUED)
+            && !job.has(FLAG_DELIVERED);
+        if awaiting_delay {
+            job.qtime = (job.ctime_ms() + job.delay as u64 * 1000).max(env.now_ms);
+        } else if job.retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
             job.qtime = self.jittered(env.now_ms + job.delay as u64 * 1000, job.retry);
         } else {
-            job.qtime = if exact { env.now_ms } else { 0 };
+            job.qtime = if exact && was_queued { env.now_ms } else { 0 };
         }
         let id = job.id;
         self.register(env, job);

@@ -135,3 +135,21 @@ fn expired_and_duplicate_records_are_skipped_and_deljob_replays() {
         .load_job(&env, &corrupt, LoadMode::Normal, &mut Effects::default())
         .is_err());
 }
+
+#[test]
+fn d5_snapshot_keeps_jobs_waiting_for_their_delay() {
+    let mut h = Harness::new();
+    let r0 = h.add("dq", "y", &["DELAY", "2", "RETRY", "0"]);
+    let r30 = h.add("dq", "x", &["DELAY", "2", "RETRY", "30"]);
+    h.advance(500);
+    let mut n = reload(&h, LoadMode::ExactState);
+    assert_eq!(n.int(&["QLEN", "dq"]), 0);
+    n.advance(1_600);
+    assert_eq!(
+        n.int(&["QLEN", "dq"]),
+        2,
+        "both queued when their delay ends"
+    );
+    assert_eq!(n.show_field(&r0, "state"), bulk("queued"));
+    assert_eq!(n.show_field(&r30, "state"), bulk("queued"));
+}

@@ -272,13 +272,11 @@ async fn delayed_job_across_controlled_restart(retry: u32) {
 }
 
 #[tokio::test]
-#[ignore = "server bug: after SHUTDOWN REWRITE-AOF + aof-enqueue-jobs-once a RETRY 0 job still waiting for its DELAY is restored active with no queue time and is never delivered (D5)"]
 async fn d5_delayed_at_most_once_job_is_queued_after_controlled_restart() {
     delayed_job_across_controlled_restart(0).await;
 }
 
 #[tokio::test]
-#[ignore = "server bug: after SHUTDOWN REWRITE-AOF + aof-enqueue-jobs-once a job still waiting for its DELAY is queued only DELAY+RETRY after the restart, not when its delay ends (D5 exact state)"]
 async fn d5_delayed_job_is_queued_after_its_delay_after_controlled_restart() {
     delayed_job_across_controlled_restart(30).await;
 }
