@@ -1,0 +1,157 @@
+//! `disque-sim`: runs the deterministic cluster simulation over a range of seeds.
+//!
+//! ```text
+//! disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS]
+//!            [--drain-ms MS] [--no-faults] [--trace] [--keep-going]
+//!            [--tolerate-known-bugs] [--tolerate-known-bugs]
+//! ```
+//!
+//! `--seeds N --from S` runs seeds S..S+N with a progress line and a summary;
+//! `--seed S` runs one seed; `--trace` prints the whole trace of a failing seed.
+//! A failing seed prints the invariant it broke, a replay command and the trace
+//! of the job concerned. The exit status is 1 when any seed failed.
+
+use disque_sim::sim::{run, SimConfig};
+use std::io::Write;
+use std::time::Instant;
+
+struct Args {
+    from: u64,
+    seeds: u64,
+    nodes: Option<usize>,
+    chaos_ms: Option<u64>,
+    drain_ms: Option<u64>,
+    faults: bool,
+    trace: bool,
+    keep_going: bool,
+    tolerate: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS] \
+         [--drain-ms MS] [--no-faults] [--trace] [--keep-going] [--tolerate-known-bugs]"
+    );
+    std::process::exit(2);
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        from: 0,
+        seeds: 100,
+        nodes: None,
+        chaos_ms: None,
+        drain_ms: None,
+        faults: true,
+        trace: false,
+        keep_going: false,
+        tolerate: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| -> u64 {
+            it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("{name} needs a number");
+                usage()
+            })
+        };
+        match arg.as_str() {
+            "--seeds" => a.seeds = value("--seeds"),
+            "--from" => a.from = value("--from"),
+            "--seed" => {
+                a.from = value("--seed");
+                a.seeds = 1;
+            }
+            "--nodes" => a.nodes = Some(value("--nodes").clamp(1, 64) as usize),
+            "--chaos-ms" => a.chaos_ms = Some(value("--chaos-ms")),
+            "--drain-ms" => a.drain_ms = Some(value("--drain-ms")),
+            "--no-faults" => a.faults = false,
+            "--trace" => a.trace = true,
+            "--keep-going" => a.keep_going = true,
+            "--tolerate-known-bugs" => a.tolerate = true,
+            "-h" | "--help" => usage(),
+            other => {
+                eprintln!("unknown argument {other}");
+                usage()
+            }
+        }
+    }
+    a
+}
+
+fn main() {
+    let args = parse_args();
+    let started = Instant::now();
+    let (mut passed, mut failed) = (0u64, Vec::new());
+    let (mut adds, mut deliveries, mut crashes, mut sim_ms) = (0u64, 0u64, 0u64, 0u64);
+    let single = args.seeds == 1;
+    for seed in args.from..args.from.saturating_add(args.seeds) {
+        let mut cfg = SimConfig::new(seed);
+        cfg.nodes = args.nodes;
+        if let Some(ms) = args.chaos_ms {
+            cfg.chaos_ms = ms;
+        }
+        if let Some(ms) = args.drain_ms {
+            cfg.drain_ms = ms;
+        }
+        cfg.faults = args.faults;
+        cfg.tolerate_known_bugs = args.tolerate;
+        let outcome = run(cfg, args.trace);
+        adds += outcome.stats.added;
+        deliveries += outcome.stats.deliveries;
+        crashes += outcome.stats.crashes;
+        sim_ms += outcome.stats.sim_ms;
+        if single {
+            eprintln!("seed {seed}: {:?}", outcome.stats);
+        }
+        if outcome.passed() {
+            passed += 1;
+        } else {
+            eprint!("\r\x1b[K");
+            if let Some(trace) = &outcome.full_trace {
+                println!("full trace of seed {seed}:\n{trace}");
+            }
+            println!("{}", outcome.report);
+            failed.push(seed);
+        }
+        let done = passed + failed.len() as u64;
+        eprint!(
+            "\r\x1b[K[{done}/{}] seed {seed}: {} passed, {} failed, {:.1} s",
+            args.seeds,
+            passed,
+            failed.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stderr().flush();
+        if !failed.is_empty() && !args.keep_going && !single {
+            break;
+        }
+    }
+    eprintln!();
+    println!(
+        "{} seeds from {}: {} passed, {} failed{} in {:.1} s ({} jobs added, {} deliveries, {} crashes, {:.0} s simulated)",
+        passed + failed.len() as u64,
+        args.from,
+        passed,
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" (seeds {failed:?})")
+        },
+        started.elapsed().as_secs_f64(),
+        adds,
+        deliveries,
+        crashes,
+        sim_ms as f64 / 1000.0
+    );
+    if !failed.is_empty() {
+        if !args.tolerate {
+            println!(
+                "hint: --tolerate-known-bugs keeps away from the faults that trigger the core bugs \
+                 already reported (tests marked `core bug` in crates/sim/tests/rules)"
+            );
+        }
+        std::process::exit(1);
+    }
+}

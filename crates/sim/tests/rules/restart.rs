@@ -1,0 +1,114 @@
+//! Crashes and restarts with the AOF (persistence.md §4.4 in a cluster), the
+//! fsync model, and the determinism the simulator relies on.
+
+use crate::common::*;
+use disque_core::job::JobState;
+use disque_sim::{Crash, Fsync, Net, NetConfig};
+
+/// A holder killed and restarted with its AOF has its copy back, active, and
+/// requeues it after RETRY like any replica.
+#[test]
+fn restart_with_aof_restores_copies() {
+    let mut net = cluster(3);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "2"]);
+    net.crash(1, Crash::Process);
+    net.restart(1);
+    assert_eq!(state(&net, 1, &id), Some(JobState::Active));
+    net.advance(3_000);
+    assert_eq!(queued_on(&net, &id).len(), 1);
+}
+
+/// Without its AOF a restarted node has its id and peers but no jobs
+/// (cluster.md §13); the other holders still deliver.
+#[test]
+fn restart_without_aof_loses_copies() {
+    let mut net = cluster(3);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "2"]);
+    let h = holders(&net, &id);
+    net.crash(h[0], Crash::Disk);
+    net.restart(h[0]);
+    assert!(net.node(h[0]).job(&id).is_none());
+    assert_eq!(net.node(h[0]).cluster_size(), 3);
+    net.advance(3_000);
+    assert_eq!(queued_on(&net, &id), vec![h[1]]);
+}
+
+/// With `appendfsync everysec` a power loss loses up to a second of records;
+/// with `always` nothing acknowledged is lost.
+#[test]
+fn power_loss_keeps_the_fsynced_prefix() {
+    for (fsync, survives) in [(Fsync::Always, true), (Fsync::EverySec, false)] {
+        let mut cfg = NetConfig::new(1, 7);
+        cfg.fsync = fsync;
+        let mut net = Net::new(cfg);
+        net.advance(1_500);
+        let id = add(&mut net, 0, "q", &["REPLICATE", "1"]);
+        net.advance(100);
+        net.crash(0, Crash::Power);
+        net.restart(0);
+        assert_eq!(net.node(0).job(&id).is_some(), survives, "{fsync:?}");
+    }
+}
+
+/// A restarted node restores each job's nodes-delivered (persistence.md §4.4:
+/// "nodes still known"), so an ACKJOB there still reaches the other holders
+/// and they do not deliver the job again.
+#[test]
+#[ignore = "core bug: Node::load_job keeps only this node in nodes-delivered, so after a restart \
+            an ACKJOB on that node deletes the job locally without SETACK and the other \
+            holders re-deliver it after RETRY"]
+fn restart_keeps_holders_so_acks_reach_them() {
+    let mut net = cluster(3);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "3"]);
+    net.crash(0, Crash::Process);
+    net.restart(0);
+    net.advance(500);
+    let restored = delivered_to(&net, 0, &id);
+    net.cmd(0, &["ACKJOB", &s(&id)]);
+    net.advance(10_000);
+    assert!(
+        queued_on(&net, &id).is_empty(),
+        "queued again on {:?} after the ack (n0 restored nodes-delivered {restored:?})",
+        queued_on(&net, &id)
+    );
+    assert!(holders(&net, &id).is_empty());
+    assert_eq!(restored, vec![0, 1, 2]);
+}
+
+/// The same seed must give the same run (DESIGN.md §1: "a failing seed
+/// replays exactly"): two identical networks produce identical traces.
+#[test]
+#[ignore = "core bug: the core iterates std HashMaps (peers, jobs, queues, responders, askers) \
+            whose order is random per process and per map, so the same seed gives different \
+            runs (replication targets, message order); use BTreeMap or a fixed hasher"]
+fn same_seed_same_run() {
+    let run = || {
+        let mut net = Net::cluster(NetConfig::new(5, 11));
+        for q in ["a", "b", "c"] {
+            for _ in 0..10 {
+                add(&mut net, 0, q, &["REPLICATE", "2", "RETRY", "1"]);
+            }
+        }
+        for i in 1..5 {
+            net.cmd(
+                i,
+                &["GETJOB", "NOHANG", "COUNT", "3", "FROM", "a", "b", "c"],
+            );
+        }
+        net.advance(5_000);
+        net.trace.render_all()
+    };
+    let (a, b) = (run(), run());
+    if a != b {
+        let line = a
+            .lines()
+            .zip(b.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        panic!(
+            "runs differ from line {line}:\n  {}\n  {}",
+            a.lines().nth(line).unwrap_or(""),
+            b.lines().nth(line).unwrap_or("")
+        );
+    }
+}

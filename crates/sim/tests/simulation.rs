@@ -1,0 +1,71 @@
+//! The deterministic simulation over a fixed range of seeds (DESIGN.md §6,
+//! layer 3). `DISQUE_SIM_SEEDS=N` and `DISQUE_SIM_FROM=S` change the range;
+//! `cargo run -p disque-sim --release -- --seeds N` runs long searches.
+//!
+//! Known core bugs (see the `core bug` tests of `tests/rules`) are kept out of
+//! the way with `tolerate_known_bugs`, so that this test fails only on
+//! something new; the command line runs without that by default.
+
+use disque_sim::sim::{run, SimConfig};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn fixed_seed_range_passes() {
+    let from = env_u64("DISQUE_SIM_FROM", 0);
+    let count = env_u64("DISQUE_SIM_SEEDS", 300);
+    let next = AtomicU64::new(from);
+    let failures = Mutex::new(Vec::new());
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= from + count {
+                    break;
+                }
+                let mut cfg = SimConfig::new(seed);
+                cfg.tolerate_known_bugs = true;
+                let outcome = run(cfg, false);
+                if !outcome.passed() {
+                    failures.lock().unwrap().push((seed, outcome.report));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    eprintln!(
+        "{count} seeds from {from}: {} failed in {:.1} s",
+        failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some((_, report)) = failures.iter().min_by_key(|(seed, _)| *seed) {
+        panic!(
+            "{} of {count} seeds failed: {:?}\n{report}",
+            failures.len(),
+            failures.iter().map(|f| f.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Without faults every acknowledged job, at-most-once ones included, must be
+/// delivered, and nothing may break.
+#[test]
+fn fault_free_seeds_pass() {
+    for seed in 0..env_u64("DISQUE_SIM_SEEDS", 200) / 10 {
+        let mut cfg = SimConfig::new(seed);
+        cfg.faults = false;
+        let outcome = run(cfg, false);
+        assert!(outcome.passed(), "{}", outcome.report);
+        assert!(outcome.stats.added > 0 && outcome.stats.deliveries > 0);
+    }
+}
