@@ -21,8 +21,10 @@ impl Node {
     }
 
     /// One GC attempt for an acked job: delete it if every holder confirmed,
-    /// otherwise (re)send SETACK to the holders that did not.
-    pub(crate) fn gc_attempt(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+    /// otherwise (re)send SETACK to the holders that did not. The caller schedules
+    /// the next attempt (the timer does; ACKJOB already did when acking, so the
+    /// attempts come at about 0, 1, 5, 13 s).
+    pub(crate) fn gc_attempt(&mut self, id: &JobId, fx: &mut Effects) {
         let myself = self.myself;
         let single = self.cluster_size() == 1;
         let Some(job) = self.jobs.get_mut(id) else {
@@ -53,7 +55,6 @@ impl Node {
             .filter(|n| !confirmed.contains(n))
             .collect();
         self.send_many(&targets, Message::SetAck { id: *id, may_have }, fx);
-        self.reschedule(env, id);
     }
 
     /// SETACK: acknowledge our copy and confirm, or take over the GC when this
@@ -105,7 +106,7 @@ impl Node {
                         fx,
                     );
                 }
-                self.gc_attempt(env, id, fx);
+                self.gc_attempt(id, fx);
             }
         }
     }

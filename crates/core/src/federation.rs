@@ -16,7 +16,7 @@ use crate::job::{JobState, FLAG_BCAST_QUEUED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Responders not heard from for this long are forgotten.
 const RESPONDER_VALIDITY_MS: u64 = 5_000;
@@ -32,7 +32,7 @@ pub struct QueueFederation {
     last_adhoc: u64,
     adhoc_attempt: u32,
     /// Nodes that recently sent jobs for this queue, with when.
-    pub responders: HashMap<NodeId, u64>,
+    pub responders: BTreeMap<NodeId, u64>,
     cur_start: u64,
     cur_count: u64,
     prev_start: u64,

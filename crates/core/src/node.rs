@@ -13,7 +13,7 @@ use crate::scan::ScanIndex;
 use bytes::{BufMut, Bytes};
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What to do when memory is above 95% of maxmemory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,20 @@ pub struct NodeStats {
     pub blocked_clients: usize,
 }
 
+/// The hash maps of the node: keyed with secrets drawn from the node's RNG, so
+/// iteration order is reproducible for a seed (simulation) while clients cannot
+/// predict collisions.
+pub(crate) type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
+fn seeded_map<K, V>(rng: &mut StdRng) -> Map<K, V> {
+    HashMap::with_hasher(ahash::RandomState::with_seeds(
+        rng.gen(),
+        rng.gen(),
+        rng.gen(),
+        rng.gen(),
+    ))
+}
+
 /// One Disque node's state machine.
 pub struct Node {
     pub(crate) config: NodeConfig,
@@ -67,15 +81,15 @@ pub struct Node {
     /// The other nodes.
     pub(crate) cluster: Membership,
     pub(crate) rng: StdRng,
-    pub(crate) jobs: HashMap<JobId, Job>,
+    pub(crate) jobs: Map<JobId, Job>,
     pub(crate) job_index: ScanIndex<JobId>,
-    pub(crate) queues: HashMap<Bytes, Queue>,
+    pub(crate) queues: Map<Bytes, Queue>,
     pub(crate) queue_index: ScanIndex<Bytes>,
     /// Scheduled checks by `(awake, ctime, id)`.
     pub(crate) timers: BTreeSet<(u64, u64, JobId)>,
     /// Jobs that memory eviction may free.
     pub(crate) evictable: BTreeSet<JobId>,
-    pub(crate) blocked: HashMap<ClientId, Blocked>,
+    pub(crate) blocked: Map<ClientId, Blocked>,
     /// Blocked clients with a timeout, by `(deadline, client)`.
     pub(crate) client_deadlines: BTreeSet<(u64, ClientId)>,
     /// Queues that received jobs while clients were blocked on them.
@@ -87,9 +101,9 @@ pub struct Node {
     /// When the 100 ms duties last ran.
     pub(crate) last_cron_ms: u64,
     /// Synchronous ADDJOBs waiting for copies, by job.
-    pub(crate) repl_waiters: HashMap<JobId, crate::replication::ReplWait>,
+    pub(crate) repl_waiters: Map<JobId, crate::replication::ReplWait>,
     /// Who asked for jobs of a queue, and when (decision D9).
-    pub(crate) askers: HashMap<Bytes, HashMap<NodeId, u64>>,
+    pub(crate) askers: BTreeMap<Bytes, BTreeMap<NodeId, u64>>,
     /// Queues that received jobs since the last push check (decision D9).
     pub(crate) push_candidates: Vec<Bytes>,
     /// Queues a fetch emptied while they import jobs (immediate NEEDJOBS).
@@ -98,27 +112,33 @@ pub struct Node {
 
 impl Node {
     /// A node with the given id, settings and random source.
-    pub fn new(myself: NodeId, config: NodeConfig, rng: StdRng) -> Node {
+    pub fn new(myself: NodeId, config: NodeConfig, mut rng: StdRng) -> Node {
+        let (jobs, queues, blocked, repl_waiters) = (
+            seeded_map(&mut rng),
+            seeded_map(&mut rng),
+            seeded_map(&mut rng),
+            seeded_map(&mut rng),
+        );
         Node {
             config,
             myself,
             leaving: false,
             cluster: Membership::new(15_000),
             rng,
-            jobs: HashMap::new(),
+            jobs,
             job_index: ScanIndex::default(),
-            queues: HashMap::new(),
+            queues,
             queue_index: ScanIndex::default(),
             timers: BTreeSet::new(),
             evictable: BTreeSet::new(),
-            blocked: HashMap::new(),
+            blocked,
             client_deadlines: BTreeSet::new(),
             ready_queues: Vec::new(),
             last_ctime: 0,
             queue_sweep_cursor: 0,
             last_cron_ms: 0,
-            repl_waiters: HashMap::new(),
-            askers: HashMap::new(),
+            repl_waiters,
+            askers: BTreeMap::new(),
             push_candidates: Vec::new(),
             reached_zero: Vec::new(),
         }

@@ -40,10 +40,11 @@ impl Node {
             return Err(CorruptJob);
         }
         job.state = JobState::Active;
+        // Holders still known keep receiving acks and requeue notices.
         job.nodes_delivered = decoded
             .nodes
             .into_iter()
-            .filter(|n| *n == self.myself)
+            .filter(|n| self.is_known_node(n))
             .collect();
         job.add_delivered(self.myself);
         let exact = mode == LoadMode::ExactState;

@@ -23,6 +23,8 @@ pub struct ReplWait {
     pub external: bool,
     /// When a node was last added to the job's holders.
     pub last_add: u64,
+    /// When REPLJOB was last (re)sent, which paces the retries.
+    pub last_try: u64,
 }
 
 /// `-NOREPL job removed (expired?) ...`
@@ -139,6 +141,7 @@ impl Node {
                 client,
                 external,
                 last_add: env.now_ms,
+                last_try: env.now_ms,
             },
         );
         self.block_addjob(client, id, deadline);
@@ -235,16 +238,39 @@ impl Node {
                 self.replication_failed(env, &id, reply, fx);
                 continue;
             }
-            let due = self
-                .repl_waiters
+            // An ACKJOB may have acknowledged the waiting job: its client just waits
+            // for the timeout, and the job must not be sent around again.
+            if self
+                .jobs
                 .get(&id)
-                .is_some_and(|w| env.now_ms.saturating_sub(w.last_add) >= ADD_NODE_PERIOD_MS);
-            if due && self.replicate(env, &id, 1, false, fx) > 0 {
-                if let Some(w) = self.repl_waiters.get_mut(&id) {
-                    w.last_add = env.now_ms;
+                .is_none_or(|j| j.state != JobState::WaitRepl)
+            {
+                continue;
+            }
+            let Some(wait) = self.repl_waiters.get(&id) else {
+                continue;
+            };
+            let due =
+                env.now_ms.saturating_sub(wait.last_add.max(wait.last_try)) >= ADD_NODE_PERIOD_MS;
+            if !due {
+                continue;
+            }
+            let added = self.replicate(env, &id, 1, false, fx);
+            if let Some(wait) = self.repl_waiters.get_mut(&id) {
+                wait.last_try = env.now_ms;
+                if added > 0 {
+                    wait.last_add = env.now_ms;
                 }
             }
         }
+    }
+
+    /// When the replication retries of waiting ADDJOBs are next due.
+    pub(crate) fn next_replication_retry(&self) -> Option<u64> {
+        self.repl_waiters
+            .values()
+            .map(|w| w.last_add.max(w.last_try) + ADD_NODE_PERIOD_MS)
+            .min()
     }
 
     // ----- receiving ---------------------------------------------------------

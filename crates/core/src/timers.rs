@@ -46,7 +46,7 @@ impl Node {
     pub fn next_wakeup(&self) -> Option<u64> {
         let job = self.timers.first().map(|t| t.0);
         let client = self.client_deadlines.first().map(|d| d.0);
-        let repl = self.repl_waiters.values().map(|w| w.last_add + 50).min();
+        let repl = self.next_replication_retry();
         [job, client, repl].into_iter().flatten().min()
     }
 
@@ -93,8 +93,7 @@ impl Node {
         }
         // 5. Garbage collection of acked jobs.
         if self.jobs[id].state == JobState::Acked {
-            self.gc_attempt(env, id, fx);
-            return;
+            self.gc_attempt(id, fx);
         }
         self.reschedule(env, id);
     }

@@ -11,7 +11,7 @@ use crate::ids::NodeId;
 use crate::node::Node;
 use bytes::Bytes;
 use rand::seq::SliceRandom;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// How long a forgotten node's id may not come back through gossip.
 const FORGET_BLACKLIST_MS: u64 = 60_000;
@@ -57,7 +57,7 @@ pub struct Peer {
     /// When the record was created (ms), for the handshake timeout.
     pub created: u64,
     /// Other nodes saying it is failing, with when they said it.
-    pub fail_reports: HashMap<NodeId, u64>,
+    pub fail_reports: BTreeMap<NodeId, u64>,
 }
 
 impl Peer {
@@ -73,7 +73,7 @@ impl Peer {
             ping_sent: 0,
             pong_received: 0,
             created: now,
-            fail_reports: HashMap::new(),
+            fail_reports: BTreeMap::new(),
         }
     }
 
@@ -136,13 +136,13 @@ pub struct SavedPeer {
 #[derive(Debug, Default)]
 pub struct Membership {
     /// Known nodes except this one.
-    pub peers: HashMap<NodeId, Peer>,
+    pub peers: BTreeMap<NodeId, Peer>,
     /// This node's IP, learned from the first MEET or PING received.
     pub my_ip: String,
     /// Forgotten ids and when they may come back.
-    blacklist: HashMap<NodeId, u64>,
+    blacklist: BTreeMap<NodeId, u64>,
     /// Outbound links to their node.
-    links: HashMap<LinkId, NodeId>,
+    links: BTreeMap<LinkId, NodeId>,
     next_link: LinkId,
     /// Reachable nodes, refreshed by the cron (cluster.md §2).
     pub reachable: Vec<NodeId>,
@@ -528,12 +528,12 @@ impl Node {
             if peer.flags.handshake || peer.flags.noaddr {
                 continue;
             }
+            // A pending ping means no PONG came since it was sent.
             let pending = peer.ping_sent != 0;
             if peer.link_up
                 && now.saturating_sub(peer.link_created) > timeout
                 && pending
                 && now.saturating_sub(peer.ping_sent) > timeout / 2
-                && peer.pong_received < peer.ping_sent
             {
                 self.drop_link(id, fx);
                 continue;

@@ -37,7 +37,7 @@ impl Node {
                 None => self.create_dummy_ack(env, id),
             }
             if self.jobs.contains_key(id) {
-                self.gc_attempt(env, id, fx);
+                self.gc_attempt(id, fx);
             }
         }
         Reply::Integer(acked)

@@ -61,8 +61,6 @@ fn ack_gc_waits_for_a_missing_holder() {
 /// GC attempts after an ACKJOB come at about t = 0 (inside the command), 1 s,
 /// 5 s, 13 s (cluster.md §7.1: gaps 1, 4, 8 s, ± 250 ms).
 #[test]
-#[ignore = "core bug: the GC attempt inside ACKJOB re-arms the timer with gc_retry already 1, \
-            so the first retry comes after 2 s instead of 1 s (attempts at 0, 2, 6, 14 s)"]
 fn ack_gc_retry_schedule() {
     let mut net = cluster_with_timeout(3, 1_000);
     let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "30"]);

@@ -192,8 +192,6 @@ fn restarted_node_rejoins_and_fail_is_cleared() {
 /// PING gets through. This must hold even when the lost PING left at the very
 /// millisecond the previous PONG arrived (pong_received == ping_sent).
 #[test]
-#[ignore = "core bug: a PING sent in the same ms as the previous PONG arrived, then lost, is pending forever: \
-            the stale-link rule needs pong_received < ping_sent, so the link is never rebuilt and the peer stays PFAIL/FAIL"]
 fn lost_ping_in_the_same_millisecond_as_a_pong_is_recovered() {
     use disque_sim::net::{FrameInfo, Verdict};
     // Two nodes (one peer each: no hash-order effects). Delay n1's PONGs to n0
@@ -258,4 +256,24 @@ fn lost_ping_is_recovered_by_rebuilding_the_link() {
     net.advance(3_000);
     assert!(!armed.get(), "a PING was lost");
     assert_eq!(flags_of(&mut net, 0, 1), "noflags");
+}
+
+/// CLUSTER FORGET on every other node removes a node for good: its own PINGs
+/// are answered but never re-add it, and the 60 s blacklist keeps gossip from
+/// bringing it back while the others forget it.
+#[test]
+fn forget_on_every_node_removes_it() {
+    let mut net = cluster(3);
+    let id2 = net.id(2);
+    net.cmd(0, &["CLUSTER", "FORGET", id2.as_str()]);
+    net.advance(2_000);
+    // Only n0 forgot it: n1's gossip cannot bring it back during the blacklist.
+    assert_eq!(net.node(0).cluster_size(), 2);
+    net.cmd(1, &["CLUSTER", "FORGET", id2.as_str()]);
+    net.advance(70_000);
+    assert_eq!(net.node(0).cluster_size(), 2);
+    assert_eq!(net.node(1).cluster_size(), 2);
+    assert_eq!(flags_of(&mut net, 0, 2), "(unknown)");
+    // n2 still pings them and believes it is a member.
+    assert_eq!(net.node(2).cluster_size(), 3);
 }

@@ -131,8 +131,6 @@ fn add_a_node_every_50_ms_until_replicated() {
 /// the client-cron pace (the 50 ms rule, about 10 to 20 per second), not at
 /// every loop turn.
 #[test]
-#[ignore = "core bug: next_wakeup() returns a past time (last_add + 50) while a waiting ADDJOB \
-            cannot add a node, so the server's ticker spins and re-sends REPLJOB at every turn"]
 fn waiting_addjob_does_not_flood_repljob() {
     let mut net = cluster(3);
     net.set_filter(Some(drop_from("GOTJOB", 2)));
@@ -354,9 +352,6 @@ fn enqueue_message_respects_input_pause() {
 /// there (REPLJOB of an unknown id registers it active), and it is delivered
 /// again after RETRY. The simulator found this with 0.1% message loss.
 #[test]
-#[ignore = "core bug: replication_cron keeps calling replicate() for a waiting ADDJOB whose job was \
-            acked by ACKJOB, re-sending REPLJOB of the acked job; replicas that already collected \
-            it re-create it active and deliver it again after RETRY"]
 fn acked_job_waiting_for_copies_is_not_replicated_again() {
     let mut net = cluster(3);
     // n2 stores copies but its GOTJOB never arrives, so the ADDJOB waits; and

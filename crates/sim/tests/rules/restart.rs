@@ -54,9 +54,6 @@ fn power_loss_keeps_the_fsynced_prefix() {
 /// "nodes still known"), so an ACKJOB there still reaches the other holders
 /// and they do not deliver the job again.
 #[test]
-#[ignore = "core bug: Node::load_job keeps only this node in nodes-delivered, so after a restart \
-            an ACKJOB on that node deletes the job locally without SETACK and the other \
-            holders re-deliver it after RETRY"]
 fn restart_keeps_holders_so_acks_reach_them() {
     let mut net = cluster(3);
     let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "3"]);
@@ -78,9 +75,6 @@ fn restart_keeps_holders_so_acks_reach_them() {
 /// The same seed must give the same run (DESIGN.md §1: "a failing seed
 /// replays exactly"): two identical networks produce identical traces.
 #[test]
-#[ignore = "core bug: the core iterates std HashMaps (peers, jobs, queues, responders, askers) \
-            whose order is random per process and per map, so the same seed gives different \
-            runs (replication targets, message order); use BTreeMap or a fixed hasher"]
 fn same_seed_same_run() {
     let run = || {
         let mut net = Net::cluster(NetConfig::new(5, 11));
