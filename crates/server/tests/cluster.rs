@@ -357,6 +357,16 @@ async fn c16_pause_broadcast() {
             && cmd(&mut cs[2], "PAUSE bq state").await == status("none")
     });
     assert_eq!(cmd(&mut cs[0], "PAUSE bq state").await, status("none"));
+    // A receiver that does not know the queue ignores "none".
+    assert_eq!(
+        cmd(&mut cs[0], "PAUSE bq3 none bcast").await,
+        status("none")
+    );
+    assert_eq!(cmd(&mut cs[0], "PAUSE bq4 out bcast").await, status("out"));
+    poll_until!(secs(2), "PAUSE out reached N2", {
+        cmd(&mut cs[1], "PAUSE bq4 state").await == status("out")
+    });
+    assert!(qstat(&mut cs[1], "bq3").await.is_none());
     // Without bcast nothing is sent.
     assert_eq!(cmd(&mut cs[0], "PAUSE bq2 out").await, status("out"));
     assert_eq!(cmd(&mut cs[0], "PAUSE bq2 in bcast").await, status("in"));
@@ -505,6 +515,15 @@ async fn c21_leaving() {
     let id2 = addjob(&mut cs[0], "lq b 0 REPLICATE 2").await;
     assert!(show(&mut cs[2], &id2).await.is_none());
     assert!(show(&mut cs[1], &id2).await.is_some());
+
+    // A leaving node never imports: no NEEDJOBS from it.
+    addjob(&mut cs[0], "lq4 b 0 REPLICATE 1").await;
+    let end = Instant::now() + ms(1000);
+    while Instant::now() < end {
+        assert_eq!(getjob_nohang(&mut cs[2], "lq4").await, None);
+        tokio::time::sleep(ms(50)).await;
+    }
+    assert_eq!(qlen(&mut cs[0], "lq4").await, 1);
 
     // No dummy ACKs on a leaving node.
     assert_eq!(
@@ -727,4 +746,211 @@ async fn c24_cluster_reset() {
         "1"
     );
     assert_eq!(registered_jobs(&mut cs[1]).await, 0);
+}
+
+/// CLUSTER MEET argument checks (commands.md §CLUSTER MEET), a MEET of a
+/// known node, a handshake that never completes (listed with priority 5, not
+/// counted in the cluster size, gone after max(node timeout, 1 s)).
+#[tokio::test]
+async fn meet_checks_and_handshake_expiry() {
+    let cl = Cluster::start_with(3, Server::options().arg("cluster-node-timeout", "1500")).await;
+    let mut c = cl.client(0).await;
+    for port in ["55536", "0", "-5", "65535"] {
+        assert_eq!(
+            cmd(&mut c, &format!("CLUSTER MEET 127.0.0.1 {port}")).await,
+            error(&format!(
+                "ERR Invalid node address specified: 127.0.0.1:{port}"
+            ))
+        );
+    }
+    assert_eq!(
+        cmd(&mut c, "CLUSTER MEET 127.0.0.1 7711x").await,
+        error("ERR Invalid TCP port specified: 7711x")
+    );
+    assert_eq!(
+        cmd(&mut c, "CLUSTER MEET 127.0.0.256 7711").await,
+        error("ERR Invalid node address specified: 127.0.0.256:7711")
+    );
+    // Meeting a known node: the temporary record is dropped once its PONG
+    // shows the id is known.
+    let p2 = cl.port(1).to_string();
+    assert_eq!(
+        cmd(&mut c, &format!("CLUSTER MEET 127.0.0.1 {p2}")).await,
+        status("OK")
+    );
+    poll_until!(secs(3), "no handshake record left", {
+        let nodes = cluster_nodes(&mut c).await;
+        nodes.len() == 3 && nodes.values().all(|l| !l.has_flag("handshake"))
+    });
+
+    // Nobody listens there: the handshake never completes.
+    let dead = free_port();
+    let t = std::time::Instant::now();
+    for _ in 0..2 {
+        assert_eq!(
+            cmd(&mut c, &format!("CLUSTER MEET 127.0.0.1 {dead}")).await,
+            status("OK")
+        );
+    }
+    let addr = format!("127.0.0.1:{dead}");
+    let pending: Vec<NodeLine> = cluster_nodes(&mut c)
+        .await
+        .into_values()
+        .filter(|l| l.has_flag("handshake"))
+        .collect();
+    assert_eq!(pending.len(), 1, "one handshake per address: {pending:?}");
+    assert_eq!(pending[0].addr, addr);
+    let (_, hello_nodes) = hello(&mut c).await;
+    let h = hello_nodes
+        .iter()
+        .find(|n| n.id == pending[0].id)
+        .expect("HELLO lists handshake nodes");
+    assert_eq!(h.priority, "5", "{h:?}");
+    assert_eq!(cluster_info_value(&mut c, "cluster_size").await, "3");
+    let id = addjob(&mut c, "hs b 0").await;
+    assert_eq!(show_int(&show_some(&mut c, &id).await, "repl"), 3);
+    // nodes.conf never lists handshake nodes.
+    let conf = std::fs::read_to_string(cl.nodes[0].dir.path().join("nodes.conf")).unwrap();
+    assert!(!conf.contains(&addr), "{conf}");
+    poll_until!(secs(4), "the handshake record expires", {
+        cluster_nodes(&mut c).await.len() == 3
+    });
+    let took = t.elapsed();
+    eprintln!("handshake expired after {took:?}");
+    assert!(took >= ms(1400), "{took:?}");
+}
+
+/// MEET works in either direction: a new node meets one member and learns
+/// the others through gossip; every member learns the new node.
+#[tokio::test]
+async fn a_fourth_node_joins_by_meeting_one_member() {
+    let mut cl = Cluster::start(3).await;
+    let n4 = cl.add_node(Server::options()).await;
+    let mut c4 = cl.client(n4).await;
+    let p2 = cl.port(1).to_string();
+    assert_eq!(
+        cmd(&mut c4, &format!("CLUSTER MEET 127.0.0.1 {p2}")).await,
+        status("OK")
+    );
+    cl.wait_joined().await;
+    for i in 0..4 {
+        let mut c = cl.client(i).await;
+        let info = cluster_info(&mut c).await;
+        assert_eq!(
+            info_field(&info, "cluster_size").as_deref(),
+            Some("4"),
+            "{info}"
+        );
+        assert_eq!(hello(&mut c).await.1.len(), 4);
+    }
+    // Default REPLICATE stays min(3, size).
+    let id = addjob(&mut c4, "j4 b 0").await;
+    let s = show_some(&mut c4, &id).await;
+    assert_eq!(show_int(&s, "repl"), 3);
+    assert_eq!(show_list(&s, "nodes-delivered").len(), 3);
+}
+
+/// The id of the one job of queue `q` on `c` (polling until it exists).
+async fn pending_job(c: &mut Client, q: &str) -> String {
+    let mut id;
+    poll_until!(secs(2), format!("a job in {q}"), {
+        id = jscan_ids(c, &format!("QUEUE {q}"))
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        !id.is_empty()
+    });
+    id
+}
+
+/// commands.md ADDJOB "other ways a blocked ADDJOB ends": the job is
+/// deleted (DELJOB), the cluster is reset, or its TTL elapses while it
+/// waits for replication.
+#[tokio::test]
+async fn blocked_addjob_ends_when_its_job_goes() {
+    let cl = Cluster::start(3).await;
+    let mut cs = cl.clients().await;
+    for c in &mut cs[1..] {
+        assert_eq!(cmd(c, "PAUSE wq in").await, status("in"));
+    }
+    const REMOVED: &str =
+        "NOREPL job removed (expired?) before the requested replication level was achieved";
+    // DELJOB while waiting.
+    let mut producer = cl.client(0).await;
+    producer.send(&["ADDJOB", "wq", "b", "0"]).await.unwrap();
+    let id = pending_job(&mut cs[0], "wq").await;
+    assert_eq!(cmd(&mut cs[0], &format!("DELJOB {id}")).await, int(1));
+    let r = producer.read_reply_timeout(secs(2)).await.unwrap();
+    assert_eq!(r, Some(error(REMOVED)));
+
+    // The TTL elapses while waiting (timeout 0 = forever).
+    let t = Instant::now();
+    producer
+        .send(&["ADDJOB", "wq", "b", "0", "TTL", "1"])
+        .await
+        .unwrap();
+    let r = producer.read_reply_timeout(secs(4)).await.unwrap();
+    assert_eq!(r, Some(error(REMOVED)));
+    assert!(t.elapsed() >= ms(900), "{:?}", t.elapsed());
+
+    // CLUSTER RESET while waiting.
+    producer.send(&["ADDJOB", "wq", "b", "0"]).await.unwrap();
+    pending_job(&mut cs[0], "wq").await;
+    assert_eq!(cmd(&mut cs[0], "CLUSTER RESET SOFT").await, status("OK"));
+    let r = producer.read_reply_timeout(secs(2)).await.unwrap();
+    assert_eq!(r, Some(error(REMOVED)));
+}
+
+/// Big bodies and bursts go through the bus intact: a 1 MB body replicated
+/// to 3 nodes and moved by federation, and 500 pipelined ADDJOBs.
+#[tokio::test]
+async fn large_bodies_and_bursts_replicate() {
+    let cl = Cluster::start(3).await;
+    let mut cs = cl.clients().await;
+    let body: String = (0..1_000_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let r = cs[0].call(&["ADDJOB", "big", &body, "0"]).await.unwrap();
+    let id = text(&r);
+    for c in cs.iter_mut() {
+        let s = show_some(c, &id).await;
+        assert_eq!(field(&s, "body"), &bulk(&body));
+    }
+    let r = cs[0]
+        .call(&["ADDJOB", "big2", &body, "0", "REPLICATE", "1"])
+        .await
+        .unwrap();
+    let id2 = text(&r);
+    let r = cmd(&mut cs[2], "GETJOB TIMEOUT 5000 FROM big2").await;
+    assert_eq!(job_entries(&r), vec![("big2".into(), id2, body.clone())]);
+
+    // A burst of pipelined synchronous ADDJOBs.
+    let n = 500;
+    let mut p = cl.client(1).await;
+    let bodies: Vec<String> = (0..n).map(|i| format!("burst-{i}")).collect();
+    let cmds: Vec<Vec<&str>> = bodies
+        .iter()
+        .map(|b| vec!["ADDJOB", "burst", b.as_str(), "5000"])
+        .collect();
+    let refs: Vec<&[&str]> = cmds.iter().map(Vec::as_slice).collect();
+    let t = Instant::now();
+    p.send_many(&refs).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let r = p
+            .read_reply_timeout(secs(10))
+            .await
+            .unwrap()
+            .expect("reply");
+        match r {
+            Reply::Status(s) => ids.push(String::from_utf8(s.to_vec()).unwrap()),
+            other => panic!("ADDJOB in a burst: {other:?}"),
+        }
+    }
+    eprintln!("{n} pipelined ADDJOB REPLICATE 3 in {:?}", t.elapsed());
+    assert_eq!(qlen(&mut cs[1], "burst").await, n as i64);
+    for c in cs.iter_mut() {
+        assert_eq!(jscan_ids(c, "QUEUE burst").await.len(), n);
+    }
 }

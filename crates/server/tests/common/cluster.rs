@@ -53,6 +53,16 @@ impl Cluster {
         cluster
     }
 
+    /// Starts one more fresh node (not joined: the test meets it) and
+    /// returns its index.
+    pub async fn add_node(&mut self, opts: ServerOptions) -> usize {
+        let s = opts.start().await;
+        let mut c = s.client().await;
+        self.ids.push(myid(&mut c).await);
+        self.nodes.push(s);
+        self.nodes.len() - 1
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
