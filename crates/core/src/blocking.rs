@@ -59,13 +59,16 @@ impl Node {
         mut queues: Vec<Bytes>,
         deadline: Option<u64>,
         with_counters: bool,
+        fx: &mut Effects,
     ) {
         let mut seen = std::collections::HashSet::new();
         queues.retain(|q| seen.insert(q.clone()));
         for name in &queues {
-            self.queue_or_create(name, env.now_s())
-                .blocked
-                .push_back(client);
+            let queue = self.queue_or_create(name, env.now_s());
+            queue.blocked.push_back(client);
+            if queue.blocked.len() == 1 {
+                self.announce_waiting(env, name, true, fx);
+            }
         }
         self.block(
             client,
@@ -83,7 +86,7 @@ impl Node {
     }
 
     /// Forgets a blocked client: removes it from its queues and deadline.
-    fn unblock(&mut self, env: &Env, client: ClientId) -> Option<Blocked> {
+    fn unblock(&mut self, env: &Env, client: ClientId, fx: &mut Effects) -> Option<Blocked> {
         let blocked = self.blocked.remove(&client)?;
         if let Some(deadline) = blocked.deadline() {
             self.client_deadlines.remove(&(deadline, client));
@@ -98,10 +101,14 @@ impl Node {
                         continue;
                     };
                     queue.blocked.retain(|c| *c != client);
-                    // The last blocked client left: evict the queue at once if it is idle.
-                    if queue.blocked.is_empty()
-                        && queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S)
-                    {
+                    if !queue.blocked.is_empty() {
+                        continue;
+                    }
+                    // The last blocked client left: other nodes stop pushing to us,
+                    // and the queue is evicted at once if it is idle.
+                    let evict = queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S);
+                    self.announce_waiting(env, name, false, fx);
+                    if evict {
                         self.destroy_queue(name);
                     }
                 }
@@ -123,7 +130,7 @@ impl Node {
     /// A client disconnected: drop whatever it was blocked on (a waiting ADDJOB's
     /// job is deleted cluster-wide).
     pub fn client_gone(&mut self, env: &Env, client: ClientId, fx: &mut Effects) {
-        if let Some(Blocked::AddJob { job, .. }) = self.unblock(env, client) {
+        if let Some(Blocked::AddJob { job, .. }) = self.unblock(env, client, fx) {
             self.send_to_holders(&job, Message::DelJob(job), fx);
             self.unregister(&job, fx);
         }
@@ -137,7 +144,7 @@ impl Node {
         reply: Reply,
         fx: &mut Effects,
     ) {
-        if self.unblock(env, client).is_some() {
+        if self.unblock(env, client, fx).is_some() {
             fx.replies.push((client, reply));
         }
     }

@@ -1,10 +1,11 @@
 //! Federation (cluster.md §9): a node whose consumers wait on an empty queue asks
 //! other nodes for jobs (NEEDJOBS) and they hand some over (YOURJOBS).
 //!
-//! Decision D9: a node remembers who asked for a queue; when a job is queued
-//! there and no local consumer waits for it, it is sent to the asker at once,
-//! so a consumer blocked on another node gets it within a round trip instead
-//! of waiting for the asker's next (backed-off) broadcast.
+//! Decision D9: a node whose consumers block on a queue tells every node
+//! (WAITING, an addition to the original protocol), and tells them again when
+//! the last one stops waiting. A node that queues a job nobody waits for
+//! locally sends it at once to a node that has waiting consumers, so they get
+//! it within a round trip instead of at the next (backed-off) NEEDJOBS.
 //! Decision D2: a job received through YOURJOBS whose local record is acked is
 //! not queued again; the sender is told with SETACK.
 //! Decision D4: an imported job new to this node is written to the AOF.
@@ -20,9 +21,11 @@ use std::collections::BTreeMap;
 
 /// Responders not heard from for this long are forgotten.
 const RESPONDER_VALIDITY_MS: u64 = 5_000;
-/// How long a NEEDJOBS makes this node push new jobs to the asker (D9); longer
-/// than the largest broadcast back-off, so a waiting consumer is never forgotten.
+/// How long a WAITING notice makes this node push new jobs to its sender (D9),
+/// unless renewed (every [`WAITING_REFRESH_MS`] while consumers wait) or withdrawn.
 const ASKER_VALIDITY_MS: u64 = 35_000;
+/// How often a node with blocked consumers repeats its WAITING notice.
+const WAITING_REFRESH_MS: u64 = 10_000;
 
 /// Per-queue federation state.
 #[derive(Debug, Default)]
@@ -33,6 +36,8 @@ pub struct QueueFederation {
     adhoc_attempt: u32,
     /// Nodes that recently sent jobs for this queue, with when.
     pub responders: BTreeMap<NodeId, u64>,
+    /// When this node last announced its waiting consumers (D9).
+    last_waiting_notice: u64,
     cur_start: u64,
     cur_count: u64,
     prev_start: u64,
@@ -156,6 +161,55 @@ impl Node {
             .collect();
         for queue in waiting {
             self.need_jobs(env, &queue, NeedReason::ClientsWaiting, fx);
+            let stale = self.queues.get(&queue).is_some_and(|q| {
+                now.saturating_sub(q.federation.last_waiting_notice) >= WAITING_REFRESH_MS
+            });
+            if stale {
+                self.announce_waiting(env, &queue, true, fx);
+            }
+        }
+    }
+
+    /// Tells every node that consumers started (or stopped) waiting on `queue`
+    /// here, so that they push new jobs at once, or stop (decision D9).
+    pub(crate) fn announce_waiting(
+        &mut self,
+        env: &Env,
+        queue: &Bytes,
+        waiting: bool,
+        fx: &mut Effects,
+    ) {
+        if self.cluster.peers.is_empty() || (waiting && self.leaving) {
+            return;
+        }
+        if let Some(q) = self.queues.get_mut(queue) {
+            q.federation.last_waiting_notice = env.now_ms;
+        }
+        let targets = self.linked_nodes();
+        self.send_many(
+            &targets,
+            Message::Waiting {
+                queue: queue.clone(),
+                waiting,
+            },
+            fx,
+        );
+    }
+
+    /// WAITING: remember (or forget) that `from` has consumers blocked on `queue`.
+    pub(crate) fn on_waiting(&mut self, env: &Env, from: NodeId, queue: Bytes, waiting: bool) {
+        if waiting {
+            // Jobs already queued here with nobody waiting for them go at once.
+            self.push_candidates.push(queue.clone());
+            self.askers
+                .entry(queue)
+                .or_default()
+                .insert(from, env.now_ms);
+        } else if let Some(nodes) = self.askers.get_mut(&queue) {
+            nodes.remove(&from);
+            if nodes.is_empty() {
+                self.askers.remove(&queue);
+            }
         }
     }
 
@@ -169,10 +223,6 @@ impl Node {
         count: u32,
         fx: &mut Effects,
     ) {
-        self.askers
-            .entry(queue.clone())
-            .or_default()
-            .insert(from, env.now_ms);
         let Some(q) = self.queues.get(queue) else {
             return;
         };

@@ -25,6 +25,9 @@ pub struct ReplWait {
     pub last_add: u64,
     /// When REPLJOB was last (re)sent, which paces the retries.
     pub last_try: u64,
+    /// The node was leaving when the ADDJOB started (external replication): only
+    /// clients that were waiting before the node started leaving are sent away.
+    pub started_leaving: bool,
 }
 
 /// `-NOREPL job removed (expired?) ...`
@@ -142,6 +145,7 @@ impl Node {
                 external,
                 last_add: env.now_ms,
                 last_try: env.now_ms,
+                started_leaving: self.leaving,
             },
         );
         self.block_addjob(client, id, deadline);
@@ -231,7 +235,12 @@ impl Node {
     pub(crate) fn replication_cron(&mut self, env: &Env, fx: &mut Effects) {
         let waiting: Vec<JobId> = self.repl_waiters.keys().copied().collect();
         for id in waiting {
-            if self.leaving {
+            if self.leaving
+                && self
+                    .repl_waiters
+                    .get(&id)
+                    .is_some_and(|w| !w.started_leaving)
+            {
                 let reply = Reply::error(
                     "LEAVING This node is leaving the cluster, please connect to a different one",
                 );

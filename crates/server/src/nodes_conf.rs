@@ -29,12 +29,17 @@ pub struct NodesConf {
 
 impl NodesConf {
     /// Locks the file (creating it if missing) and reads this node's identity, if any.
+    ///
+    /// The lock is taken on `<file>.lock` beside it: saving renames a new file
+    /// over `nodes.conf`, so a lock on the file itself would not stay with it.
     pub fn open(path: &Path) -> Result<(NodesConf, Option<Identity>), String> {
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
         let lock = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(path)
+            .open(&lock_path)
             .map_err(|e| format!("Can't open the cluster config file {}: {e}", path.display()))?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {

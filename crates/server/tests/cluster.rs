@@ -565,7 +565,6 @@ async fn c21_leaving() {
 /// that the other reachable nodes can hold succeeds (external replication:
 /// no local copy, queued once elsewhere).
 #[tokio::test]
-#[ignore = "server bug: a synchronous ADDJOB started on a leaving node is failed with -LEAVING by the next tick (replication_cron) before GOTJOB can arrive"]
 async fn c21_leaving_node_sync_addjob_with_explicit_replicate() {
     let cl = Cluster::start(3).await;
     let mut cs = cl.clients().await;
@@ -585,7 +584,6 @@ async fn c21_leaving_node_sync_addjob_with_explicit_replicate() {
 /// receive that queue's jobs through the D9 push: a job it adds (external
 /// replication) is queued on another node, not sent back to it.
 #[tokio::test]
-#[ignore = "server bug: D9 pushes new jobs to a node that asked for the queue even though it is leaving (before the flag reached the pusher), so the leaving node ends up holding them queued"]
 async fn leaving_node_does_not_get_its_jobs_back() {
     let cl = Cluster::start(3).await;
     let mut cs = cl.clients().await;

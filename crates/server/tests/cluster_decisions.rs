@@ -146,7 +146,6 @@ async fn d3_at_most_once_job_added_on_a_leaving_node_is_queued_once() {
 
 /// D3, synchronous form on a leaving node.
 #[tokio::test]
-#[ignore = "server bug: a synchronous ADDJOB started on a leaving node is failed with -LEAVING by the next tick (replication_cron) before GOTJOB can arrive"]
 async fn d3_at_most_once_sync_addjob_on_a_leaving_node_is_queued_once() {
     let cl = Cluster::start(3).await;
     let mut c2 = cl.client(2).await;
@@ -356,7 +355,6 @@ async fn d9_steady_flow() {
 /// consumer's GETJOB has ended (timed out), a job added on N1 stays on N1,
 /// where a consumer polling N1 gets it.
 #[tokio::test]
-#[ignore = "server bug: D9 keeps pushing to a node that asked (even once, with NOHANG or a timed-out GETJOB) for 35 s, so jobs leave the producer's node for a node nobody consumes from; the producer node's own NOHANG consumers starve ~10 s"]
 async fn d9_no_push_to_a_node_without_waiting_consumers() {
     let cl = Cluster::start(3).await;
     let mut c0 = cl.client(0).await;

@@ -441,7 +441,6 @@ async fn restart_all_nodes_rejoin_from_nodes_conf() {
 /// process using the same file exits with an error (two processes with one
 /// node id would corrupt the cluster).
 #[tokio::test]
-#[ignore = "server bug: the flock is taken on the nodes.conf inode opened at startup, and saving renames a new file over it, so a second process locks the new file and starts with the same node id"]
 async fn nodes_conf_is_locked_by_its_node() {
     let first = Server::start().await;
     let mut c = first.client().await;

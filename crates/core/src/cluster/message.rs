@@ -110,6 +110,14 @@ pub enum Message {
         /// Pause flags.
         flags: u8,
     },
+    /// "Consumers are (no longer) blocked on this queue here" (decision D9; not in
+    /// the original protocol).
+    Waiting {
+        /// The queue.
+        queue: Bytes,
+        /// Consumers wait now.
+        waiting: bool,
+    },
 }
 
 /// A message with the sender's header.
@@ -148,6 +156,7 @@ impl Message {
             Message::YourJobs(_) => 13,
             Message::Working(_) => 14,
             Message::Pause { .. } => 15,
+            Message::Waiting { .. } => 16,
         }
     }
 
@@ -170,6 +179,7 @@ impl Message {
             "YOURJOBS",
             "WORKING",
             "PAUSE",
+            "WAITING",
         ][self.type_code() as usize]
     }
 }
@@ -237,6 +247,10 @@ impl Frame {
             Message::Pause { queue, flags } => {
                 put_bytes(out, queue);
                 out.put_u8(*flags);
+            }
+            Message::Waiting { queue, waiting } => {
+                put_bytes(out, queue);
+                out.put_u8(*waiting as u8);
             }
         }
         let len = (out.len() - start - 4) as u32;
@@ -343,6 +357,10 @@ impl Frame {
                 queue: r.bytes()?,
                 flags: r.u8()?,
             },
+            16 => Message::Waiting {
+                queue: r.bytes()?,
+                waiting: r.u8()? != 0,
+            },
             _ => return Err(BadFrame("unknown message type")),
         };
         if r.pos != r.data.len() {
@@ -438,6 +456,10 @@ mod tests {
             Message::Pause {
                 queue: Bytes::from_static(b"q"),
                 flags: 3,
+            },
+            Message::Waiting {
+                queue: Bytes::from_static(b"q"),
+                waiting: true,
             },
         ]
     }

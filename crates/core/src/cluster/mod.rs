@@ -88,6 +88,7 @@ impl crate::Node {
                 };
                 self.set_pause(env, &queue, pause);
             }
+            M::Waiting { queue, waiting } => self.on_waiting(env, from, queue, waiting),
             M::Ping(_) | M::Pong(_) | M::Meet(_) | M::Fail(_) => {}
         }
     }

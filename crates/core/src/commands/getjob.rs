@@ -103,7 +103,14 @@ impl Node {
                 "LEAVING This node is leaving the cluster, please connect to a different one",
             ));
         }
-        self.block_getjob(env, client, o.queues.to_vec(), o.deadline, o.with_counters);
+        self.block_getjob(
+            env,
+            client,
+            o.queues.to_vec(),
+            o.deadline,
+            o.with_counters,
+            fx,
+        );
         None
     }
 }
