@@ -64,42 +64,37 @@ async fn d2_an_acked_local_record_wins_over_yourjobs() {
     cl.kill(0);
     let mut cx = cl.client(x).await;
     assert_eq!(cmd(&mut cx, &format!("ACKJOB {id}")).await, int(1));
+    let acked_at = Instant::now();
     assert_eq!(job_state(&mut cx, &id).await, "acked");
-    // X retries its GC about 1 s after the ack, then about 4 s later; N1
-    // must come back between the two so that the job reaches X through
-    // federation before X's SETACK reaches N1.
+    // X retries its GC about 1 s after the ack, then about 5 s after it; N1
+    // comes back between the two so that the job reaches X through
+    // federation before X's own SETACK reaches N1.
     tokio::time::sleep(ms(1500)).await;
     cl.restart_with(0, &[("aof-enqueue-jobs-once", "yes")])
         .await;
     let mut c0 = cl.client(0).await;
     assert_eq!(job_state(&mut c0, &id).await, "queued");
-    // X's NEEDJOBS needs its link to N1 up again.
+    // NEEDJOBS goes over X's link to N1, YOURJOBS over N1's link to X: both
+    // must be up (a YOURJOBS sent without a link is lost).
     cl.wait_linked(x, 0, secs(3)).await;
+    cl.wait_linked(0, x, secs(3)).await;
 
-    let t = Instant::now();
-    while t.elapsed() < secs(2) {
-        assert_eq!(
-            getjob_nohang(&mut cx, "d2q").await,
-            None,
-            "the acked job was delivered again on node {x}"
-        );
-        let handed_over = qstat(&mut c0, "d2q")
+    assert_eq!(getjob_nohang(&mut cx, "d2q").await, None);
+    poll_until!(secs(1), "N1 handed the job over (jobs-out 1)", {
+        qstat(&mut c0, "d2q")
             .await
-            .is_some_and(|q| show_int(&q, "jobs-out") == 1);
-        if handed_over && show(&mut c0, &id).await.is_none() {
-            break;
-        }
-        tokio::time::sleep(ms(20)).await;
-    }
-    let q = qstat(&mut c0, "d2q").await.expect("QSTAT on N1");
-    assert_eq!(
-        show_int(&q, "jobs-out"),
-        1,
-        "N1 did not hand the job over (test inconclusive: X's GC retry came first?)"
-    );
-    poll_until!(secs(3), "the job is gone from N1 and X", {
+            .is_some_and(|q| show_int(&q, "jobs-out") == 1)
+    });
+    // X answered with SETACK: N1 acks and collects the job at once, long
+    // before X's next GC attempt (about 5 s after the ack).
+    poll_until!(secs(1), "the job is gone from N1 and X", {
         show(&mut c0, &id).await.is_none() && show(&mut cx, &id).await.is_none()
     });
+    assert!(
+        acked_at.elapsed() < ms(4500),
+        "too late to tell D2 from X's GC retry: {:?}",
+        acked_at.elapsed()
+    );
     assert_eq!(qlen(&mut cx, "d2q").await, 0);
     assert_eq!(getjob_nohang(&mut cx, "d2q").await, None);
 }
