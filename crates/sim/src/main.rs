@@ -3,7 +3,6 @@
 //! ```text
 //! disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS]
 //!            [--drain-ms MS] [--no-faults] [--trace] [--keep-going]
-//!            [--tolerate-known-bugs] [--tolerate-known-bugs]
 //! ```
 //!
 //! `--seeds N --from S` runs seeds S..S+N with a progress line and a summary;
@@ -24,13 +23,12 @@ struct Args {
     faults: bool,
     trace: bool,
     keep_going: bool,
-    tolerate: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS] \
-         [--drain-ms MS] [--no-faults] [--trace] [--keep-going] [--tolerate-known-bugs]"
+         [--drain-ms MS] [--no-faults] [--trace] [--keep-going]"
     );
     std::process::exit(2);
 }
@@ -45,7 +43,6 @@ fn parse_args() -> Args {
         faults: true,
         trace: false,
         keep_going: false,
-        tolerate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -68,7 +65,6 @@ fn parse_args() -> Args {
             "--no-faults" => a.faults = false,
             "--trace" => a.trace = true,
             "--keep-going" => a.keep_going = true,
-            "--tolerate-known-bugs" => a.tolerate = true,
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other}");
@@ -95,7 +91,6 @@ fn main() {
             cfg.drain_ms = ms;
         }
         cfg.faults = args.faults;
-        cfg.tolerate_known_bugs = args.tolerate;
         let outcome = run(cfg, args.trace);
         adds += outcome.stats.added;
         deliveries += outcome.stats.deliveries;
@@ -146,12 +141,6 @@ fn main() {
         sim_ms as f64 / 1000.0
     );
     if !failed.is_empty() {
-        if !args.tolerate {
-            println!(
-                "hint: --tolerate-known-bugs keeps away from the faults that trigger the core bugs \
-                 already reported (tests marked `core bug` in crates/sim/tests/rules)"
-            );
-        }
         std::process::exit(1);
     }
 }

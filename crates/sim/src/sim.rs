@@ -86,10 +86,6 @@ pub struct SimConfig {
     pub drain_ms: u64,
     /// Inject faults (off: only the workload runs).
     pub faults: bool,
-    /// Keep away from faults that trigger core bugs already reported (see
-    /// the crate's tests marked `core bug`), so that other bugs stand out:
-    /// PING/PONG/MEET are never dropped.
-    pub tolerate_known_bugs: bool,
 }
 
 impl SimConfig {
@@ -101,7 +97,6 @@ impl SimConfig {
             chaos_ms: 20_000,
             drain_ms: 120_000,
             faults: true,
-            tolerate_known_bugs: false,
         }
     }
 }
@@ -208,7 +203,8 @@ struct FrameStats {
     transit_ms: u64,
     /// A frame about it was duplicated.
     duplicated: bool,
-    /// A frame carrying it was lost.
+    /// A frame carrying it (and its holder list) was lost, or refused by a
+    /// leaving or memory-pressed node: holders may not know each other.
     payload_lost: bool,
     /// It travelled through YOURJOBS (the importer is not a known holder).
     federated: bool,
@@ -257,7 +253,9 @@ struct Sim {
     /// Jobs held (not acked) by each crashed node when it crashed.
     held_at_crash: BTreeMap<usize, Vec<JobId>>,
     crashed_holder: BTreeSet<JobId>,
-    /// Jobs a restarted node got back from its AOF.
+    /// Jobs a restarted node got back from its AOF: its holder list is the
+    /// one of the record (an ASYNC origin logs the job before replicating it,
+    /// later additions are not logged), so its ACKJOB may miss holders.
     restored: BTreeSet<JobId>,
     pending: BTreeMap<(usize, ClientId), Pending>,
     actions: BTreeMap<(u64, u64), Action>,
@@ -292,7 +290,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
     // The server spins when next_wakeup is in the past; 10 ms keeps the
     // simulation fast without changing any rule's outcome.
     net_cfg.min_tick_gap_ms = 10;
-    net_cfg.partition_mode = if rng.gen_bool(0.5) && !cfg.tolerate_known_bugs {
+    net_cfg.partition_mode = if rng.gen_bool(0.5) {
         PartitionMode::Drop
     } else {
         PartitionMode::Hold
@@ -338,12 +336,13 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
     }
     sim.stats.sim_ms = sim.net.now - START_MS;
     let report = sim.report();
+    let full_trace = (full_trace && !sim.violations.is_empty()).then(|| sim.net.trace.render_all());
     Outcome {
         seed: sim.cfg.seed,
         violations: sim.violations,
         stats: sim.stats,
         report,
-        full_trace: full_trace.then(|| sim.net.trace.render_all()),
+        full_trace,
     }
 }
 
@@ -543,7 +542,7 @@ impl Sim {
             min_delay_ms: 0,
             max_delay_ms: *[0u64, 2, 20, 200].choose(rng).expect("non-empty"),
             reorder: rng.gen_bool(0.3),
-            spare_membership: self.cfg.tolerate_known_bugs,
+            spare_membership: false,
         };
         self.faulty |= faults.drop > 0.0 || faults.duplicate > 0.0;
         self.lossy_messages = faults.drop > 0.0 || faults.duplicate > 0.0;
@@ -649,10 +648,12 @@ impl Sim {
         for id in held {
             if node.job(&id).is_none() {
                 *self.lost_copies.entry(id).or_default() += 1;
-            } else {
-                self.restored.insert(id);
             }
         }
+        // Everything replayed from the AOF, including jobs deleted before the
+        // crash whose DELJOB record was lost.
+        let back = self.net.job_ids(i);
+        self.restored.extend(back);
         self.drain_clients[i] = None;
     }
 
@@ -726,6 +727,7 @@ impl Sim {
                 fate,
                 message,
                 sent_at,
+                to,
                 ..
             } = &e.kind
             {
@@ -738,6 +740,12 @@ impl Sim {
                 if !payload && *fate != Fate::Duplicated {
                     continue;
                 }
+                // A leaving or memory-pressed node ignores REPLJOB, holder list included.
+                let refused = matches!(message, Message::ReplJob { .. })
+                    && *fate == Fate::Delivered
+                    && self.net.try_node(*to).is_some_and(|n| {
+                        n.is_leaving() || n.memory_warning_level(&self.net.env(*to)) >= 1
+                    });
                 for id in message_jobs(message) {
                     let s = self.frames.entry(id).or_default();
                     match fate {
@@ -745,6 +753,7 @@ impl Sim {
                             s.transfers += 1;
                             s.transit_ms += e.at - sent_at;
                             s.federated |= matches!(message, Message::YourJobs(_));
+                            s.payload_lost |= refused;
                         }
                         Fate::Duplicated => s.duplicated = true,
                         Fate::Dropped(_) if payload => s.payload_lost = true,
@@ -1086,18 +1095,11 @@ impl Sim {
         let id = String::from_utf8_lossy(id.as_bytes()).into_owned();
         match self.rng.gen_range(0..100) {
             0..=64 => {
-                let mut target = if self.rng.gen_bool(0.2) {
+                let target = if self.rng.gen_bool(0.2) {
                     self.random_live().unwrap_or(node)
                 } else {
                     node
                 };
-                let waiting = self.jobs[job].id.is_some_and(|id| {
-                    self.net.node(target).job(&id).map(|j| j.state) == Some(JobState::WaitRepl)
-                });
-                if waiting && self.cfg.tolerate_known_bugs {
-                    // Known bug: an acked job still waiting for copies is replicated again.
-                    target = node;
-                }
                 self.ack(job, target, false);
             }
             65..=74 => self.ack(job, node, true),
@@ -1148,7 +1150,7 @@ impl Sim {
         };
         if !fast
             && self.jobs[job].clean_ack.is_none()
-            && !(self.cfg.tolerate_known_bugs && self.restored.contains(&job_id))
+            && !self.restored.contains(&job_id)
             && self.ack_must_reach_everyone(&job_id)
         {
             self.jobs[job].clean_ack = Some((self.net.now, node));
@@ -1320,7 +1322,7 @@ impl Sim {
         let _ = writeln!(out, "  replay: {}", replay_command(&self.cfg));
         let _ = writeln!(out, "  trace (this job, and every fault):");
         let text = match &v.job {
-            Some(id) => self.net.trace.render_job(id, v.body.as_deref(), 400),
+            Some(id) => self.net.trace.render_job(id, v.body.as_deref(), 1_000),
             None => {
                 let all = self.net.trace.render_all();
                 let lines: Vec<&str> = all.lines().collect();
@@ -1368,9 +1370,6 @@ pub fn replay_command(cfg: &SimConfig) -> String {
     }
     if !cfg.faults {
         cmd.push_str(" --no-faults");
-    }
-    if cfg.tolerate_known_bugs {
-        cmd.push_str(" --tolerate-known-bugs");
     }
     cmd
 }

@@ -5,6 +5,7 @@ use crate::net::{message_jobs, NOBODY, START_MS};
 use bytes::Bytes;
 use disque_core::cluster::message::Message;
 use disque_core::ids::{JobId, NodeId};
+use disque_core::job_codec;
 use disque_core::ClientId;
 use disque_proto::Reply;
 use std::fmt::Write;
@@ -192,11 +193,15 @@ impl Trace {
                 format!("{} [{}]", m.name(), about.join(" "))
             }
             Message::Fail(n) => format!("FAIL {}", self.node_name(n)),
-            Message::ReplJob { no_reply, .. } => {
+            Message::ReplJob {
+                no_reply,
+                job: payload,
+            } => {
                 let ids = message_jobs(m);
                 format!(
-                    "REPLJOB {}{}",
+                    "REPLJOB {} holders [{}]{}",
                     ids.first().map(job).unwrap_or_default(),
+                    self.holders(payload),
                     if *no_reply { " noreply" } else { "" }
                 )
             }
@@ -228,6 +233,22 @@ impl Trace {
             }
             Message::Working(id) => format!("WORKING {}", job(id)),
             Message::Pause { queue, flags } => format!("PAUSE {} flags={flags}", show_bytes(queue)),
+            // Messages added to the protocol later are shown by name.
+            #[allow(unreachable_patterns)]
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The nodes-delivered list carried by a serialized job, as names.
+    fn holders(&self, payload: &Bytes) -> String {
+        match job_codec::decode(payload, job_codec::Form::Message, 0) {
+            Ok(decoded) => decoded
+                .nodes
+                .iter()
+                .map(|n| self.node_name(n))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(_) => "corrupt".into(),
         }
     }
 
@@ -337,12 +358,12 @@ impl Trace {
     /// The trace restricted to job `id` (and its body, if known) plus faults,
     /// at most `limit` lines (the last ones).
     pub fn render_job(&self, id: &JobId, body: Option<&[u8]>, limit: usize) -> String {
-        let lines: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|e| self.mentions(e, id, body))
-            .map(|e| self.render_entry(e))
-            .collect();
+        let lines = collapse(
+            self.entries
+                .iter()
+                .filter(|e| self.mentions(e, id, body))
+                .map(|e| self.render_entry(e)),
+        );
         let skip = lines.len().saturating_sub(limit);
         let mut out = String::new();
         if skip > 0 {
@@ -354,6 +375,44 @@ impl Trace {
         }
         out
     }
+}
+
+/// Folds runs of lines that differ only in their time (a REPLJOB re-sent at
+/// every tick, say) into the first one plus a count.
+fn collapse(lines: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Option<(String, usize, String)> = None;
+    let body = |l: &str| {
+        l.trim_start()
+            .split_once(' ')
+            .map_or(String::new(), |(_, b)| b.to_string())
+    };
+    let flush = |out: &mut Vec<String>, run: &mut Option<(String, usize, String)>| {
+        if let Some((first, extra, last_time)) = run.take() {
+            out.push(first);
+            if extra > 0 {
+                out.push(format!(
+                    "           ... {extra} more like it, the last at {last_time}"
+                ));
+            }
+        }
+    };
+    for line in lines {
+        let b = body(&line);
+        let time = line.split_whitespace().next().unwrap_or("").to_string();
+        match &mut run {
+            Some((first, extra, last_time)) if body(first) == b => {
+                *extra += 1;
+                *last_time = time;
+            }
+            _ => {
+                flush(&mut out, &mut run);
+                run = Some((line, 0, time));
+            }
+        }
+    }
+    flush(&mut out, &mut run);
+    out
 }
 
 /// `D-abcd1234-XYZ…` → the last 10 characters of the random part, enough to

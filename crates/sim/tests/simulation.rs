@@ -1,10 +1,6 @@
 //! The deterministic simulation over a fixed range of seeds (DESIGN.md §6,
 //! layer 3). `DISQUE_SIM_SEEDS=N` and `DISQUE_SIM_FROM=S` change the range;
 //! `cargo run -p disque-sim --release -- --seeds N` runs long searches.
-//!
-//! Known core bugs (see the `core bug` tests of `tests/rules`) are kept out of
-//! the way with `tolerate_known_bugs`, so that this test fails only on
-//! something new; the command line runs without that by default.
 
 use disque_sim::sim::{run, SimConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +29,7 @@ fn fixed_seed_range_passes() {
                 if seed >= from + count {
                     break;
                 }
-                let mut cfg = SimConfig::new(seed);
-                cfg.tolerate_known_bugs = true;
-                let outcome = run(cfg, false);
+                let outcome = run(SimConfig::new(seed), false);
                 if !outcome.passed() {
                     failures.lock().unwrap().push((seed, outcome.report));
                 }
