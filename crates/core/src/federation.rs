@@ -237,7 +237,13 @@ impl Node {
 
     /// Fetches `n` jobs of `queue` and sends them to `to` in one YOURJOBS; at-most-once
     /// jobs are then deleted here (they must exist in one place only).
+    ///
+    /// Nothing moves without a connected link to `to`: the jobs would leave the
+    /// queue (at-most-once ones would be deleted) for a message that is dropped.
     fn hand_over(&mut self, env: &Env, to: NodeId, queue: &Bytes, n: usize, fx: &mut Effects) {
+        if !self.cluster.peers.get(&to).is_some_and(|p| p.link_up) {
+            return;
+        }
         let mut payloads = Vec::with_capacity(n);
         let mut moved_at_most_once = Vec::new();
         for _ in 0..n {
@@ -277,7 +283,10 @@ impl Node {
             let asker = self.askers.get(&queue).and_then(|nodes| {
                 nodes
                     .iter()
-                    .filter(|(n, _)| self.cluster.reachable.contains(n))
+                    .filter(|(n, _)| {
+                        self.cluster.reachable.contains(n)
+                            && self.cluster.peers.get(n).is_some_and(|p| p.link_up)
+                    })
                     .max_by_key(|(_, at)| **at)
                     .map(|(n, _)| *n)
             });

@@ -416,6 +416,25 @@ impl Node {
             },
             fx,
         );
+        // Consumers waiting here are announced again: the node may have missed it.
+        let waiting: Vec<Bytes> = self
+            .queues
+            .values()
+            .filter(|q| !q.blocked.is_empty())
+            .map(|q| q.name.clone())
+            .collect();
+        if !self.leaving {
+            for queue in waiting {
+                self.send(
+                    &id,
+                    Message::Waiting {
+                        queue,
+                        waiting: true,
+                    },
+                    fx,
+                );
+            }
+        }
     }
 
     /// The shell lost (or could not open) outbound link `link`.
