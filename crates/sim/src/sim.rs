@@ -544,7 +544,12 @@ impl Sim {
             reorder: rng.gen_bool(0.3),
             spare_membership: false,
         };
-        self.faulty |= faults.drop > 0.0 || faults.duplicate > 0.0;
+        // Slow links count as faults: a round trip above half the node timeout
+        // makes the cron drop and rebuild links, and a message sent while a
+        // link is down is lost; reordering lets ENQUEUE overtake REPLJOB.
+        let slow = faults.max_delay_ms * 4 >= self.net.config().node_timeout_ms;
+        let reordering = faults.reorder && faults.max_delay_ms >= 20;
+        self.faulty |= faults.drop > 0.0 || faults.duplicate > 0.0 || slow || reordering;
         self.lossy_messages = faults.drop > 0.0 || faults.duplicate > 0.0;
         self.chaos_faults = faults.clone();
         let text = format!("message faults {faults:?}");
