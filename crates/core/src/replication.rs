@@ -169,10 +169,14 @@ impl Node {
         }
     }
 
-    /// Sends ENQUEUE to one random other holder (external replication).
+    /// Sends ENQUEUE to one random other holder (external replication): after a
+    /// synchronous ADDJOB one that confirmed its copy, after an ASYNC one any target.
     fn enqueue_elsewhere(&mut self, id: &JobId, delay: u32, fx: &mut Effects) {
-        let holders: Vec<NodeId> = self.jobs[id]
-            .nodes_delivered
+        let job = &self.jobs[id];
+        let holders: Vec<NodeId> = job
+            .nodes_confirmed
+            .as_ref()
+            .unwrap_or(&job.nodes_delivered)
             .iter()
             .filter(|n| **n != self.myself)
             .copied()

@@ -406,9 +406,6 @@ fn acked_job_waiting_for_copies_is_not_replicated_again() {
 /// and n2 stores them, so the at-most-once job must end up queued on n2
 /// whatever the order in which the origin tried them.
 #[test]
-#[ignore = "core bug: enqueue_elsewhere picks a random holder from nodes-delivered, not from the nodes \
-            that confirmed; a holder that never stored the copy (paused, leaving, out of memory, lost \
-            REPLJOB) drops the ENQUEUE and an at-most-once job is never queued anywhere"]
 fn enqueue_goes_to_a_node_that_confirmed() {
     let mut tried_n1_first = false;
     for seed in 1..40 {
