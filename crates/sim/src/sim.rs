@@ -1153,7 +1153,10 @@ impl Sim {
         let Some(job_id) = self.jobs[job].id else {
             return;
         };
+        // The ADDJOB must have returned: while its origin still replicates,
+        // new holders appear that an ACK sent now cannot know about.
         if !fast
+            && self.jobs[job].acknowledged
             && self.jobs[job].clean_ack.is_none()
             && !self.restored.contains(&job_id)
             && self.ack_must_reach_everyone(&job_id)
