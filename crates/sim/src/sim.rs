@@ -14,9 +14,10 @@
 //!    and healed (frames on open connections lost or held like TCP), nodes
 //!    crash (keeping their whole AOF, its fsynced prefix, or nothing) and
 //!    restart, AOFs are rewritten, nodes enter leaving mode or memory
-//!    pressure for a while (external replication, ENQUEUE, D3).
-//! 3. **Heal**: partitions end, crashed nodes restart, leaving mode and
-//!    memory pressure end, message faults stop; the cluster must converge.
+//!    pressure for a while (external replication, ENQUEUE, D3), queues are
+//!    paused in input, output or both on one node for a while.
+//! 3. **Heal**: partitions end, crashed nodes restart, leaving mode, memory
+//!    pressure and pauses end, message faults stop; the cluster must converge.
 //! 4. **Drain**: a consumer on every node fetches and acknowledges everything.
 //! 5. **Quiesce**: acknowledged jobs must be garbage-collected everywhere.
 //!
@@ -64,6 +65,7 @@ use bytes::Bytes;
 use disque_core::cluster::message::Message;
 use disque_core::ids::JobId;
 use disque_core::job::JobState;
+use disque_core::job_codec;
 use disque_core::ClientId;
 use disque_proto::Reply;
 use rand::rngs::StdRng;
@@ -236,6 +238,8 @@ enum Action {
     StopLeaving(usize),
     /// Memory back to normal.
     Relieve(usize),
+    /// PAUSE queue none.
+    Unpause(usize, Bytes),
 }
 
 /// One simulation run.
@@ -271,6 +275,8 @@ struct Sim {
     drain_clients: Vec<Option<ClientId>>,
     /// Message faults that can lose or repeat an ACK are active.
     lossy_messages: bool,
+    /// Queues paused in input, by node (such a node refuses REPLJOB for them).
+    paused_in: BTreeSet<(usize, Bytes)>,
 }
 
 /// Runs one seed. Never panics: a panic in the core is reported as a violation.
@@ -323,6 +329,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         chaos_end: 0,
         drain_clients: vec![None; nodes],
         lossy_messages: false,
+        paused_in: BTreeSet::new(),
         cfg,
     };
     let result = catch_unwind(AssertUnwindSafe(|| sim.run_phases()));
@@ -614,6 +621,20 @@ impl Sim {
                 let until = now + self.rng.gen_range(1_000..5_000);
                 self.schedule(until, Action::Relieve(i));
             }
+        } else if roll < 16 {
+            // A queue paused on one node for a while (in, out or both).
+            if let Some(i) = self.random_live() {
+                let queue = self.queues.choose(&mut self.rng).expect("queues").clone();
+                let mode = *["in", "out", "all"].choose(&mut self.rng).expect("modes");
+                let name = String::from_utf8_lossy(&queue).into_owned();
+                self.net.cmd(i, &["PAUSE", &name, mode]);
+                if mode != "out" {
+                    self.paused_in.insert((i, queue.clone()));
+                }
+                self.faulty = true;
+                let until = now + self.rng.gen_range(1_000..5_000);
+                self.schedule(until, Action::Unpause(i, queue));
+            }
         }
     }
 
@@ -629,6 +650,7 @@ impl Sim {
         }
         self.held_at_crash.insert(i, held);
         self.pending.retain(|(node, _), _| *node != i);
+        self.paused_in.retain(|(node, _)| *node != i);
         self.disturbed();
         let lost = self.net.crash(i, how);
         self.faulty = true;
@@ -673,11 +695,20 @@ impl Sim {
                 self.net.cmd(i, &["CLUSTER", "LEAVING", "no"]);
             }
             self.net.set_used_memory(i, crate::net::DEFAULT_USED_MEMORY);
+            for q in self.queues.clone() {
+                let name = String::from_utf8_lossy(&q).into_owned();
+                self.net.cmd(i, &["PAUSE", &name, "none"]);
+            }
         }
+        self.paused_in.clear();
         self.actions.retain(|_, a| {
             !matches!(
                 a,
-                Action::Restart(_) | Action::Heal | Action::StopLeaving(_) | Action::Relieve(_)
+                Action::Restart(_)
+                    | Action::Heal
+                    | Action::StopLeaving(_)
+                    | Action::Relieve(_)
+                    | Action::Unpause(..)
             )
         });
         self.note("everything healed; draining".into());
@@ -709,6 +740,13 @@ impl Sim {
             Action::Relieve(i) => {
                 self.net.set_used_memory(i, crate::net::DEFAULT_USED_MEMORY);
                 self.note(format!("n{i} memory back to normal"));
+            }
+            Action::Unpause(i, queue) => {
+                if self.net.is_up(i) {
+                    let name = String::from_utf8_lossy(&queue).into_owned();
+                    self.net.cmd(i, &["PAUSE", &name, "none"]);
+                }
+                self.paused_in.remove(&(i, queue));
             }
             Action::Heal => {
                 self.disturbed();
@@ -745,12 +783,19 @@ impl Sim {
                 if !payload && *fate != Fate::Duplicated {
                     continue;
                 }
-                // A leaving or memory-pressed node ignores REPLJOB, holder list included.
-                let refused = matches!(message, Message::ReplJob { .. })
-                    && *fate == Fate::Delivered
-                    && self.net.try_node(*to).is_some_and(|n| {
-                        n.is_leaving() || n.memory_warning_level(&self.net.env(*to)) >= 1
-                    });
+                // A leaving or memory-pressed node ignores REPLJOB, holder list
+                // included, and so does one whose queue is paused in input.
+                let refused = match message {
+                    Message::ReplJob { job, .. } if *fate == Fate::Delivered => {
+                        let queue = job_codec::decode(job, job_codec::Form::Message, 0)
+                            .ok()
+                            .and_then(|d| d.job.queue);
+                        self.net.try_node(*to).is_some_and(|n| {
+                            n.is_leaving() || n.memory_warning_level(&self.net.env(*to)) >= 1
+                        }) || queue.is_some_and(|q| self.paused_in.contains(&(*to, q)))
+                    }
+                    _ => false,
+                };
                 for id in message_jobs(message) {
                     let s = self.frames.entry(id).or_default();
                     match fate {
