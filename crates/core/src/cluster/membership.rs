@@ -56,6 +56,10 @@ pub struct Peer {
     pub pong_received: u64,
     /// When the record was created (ms), for the handshake timeout.
     pub created: u64,
+    /// Failed connection attempts in a row (reconnect back-off).
+    pub connect_failures: u32,
+    /// No new connection attempt before this time (ms).
+    pub next_connect: u64,
     /// Other nodes saying it is failing, with when they said it.
     pub fail_reports: BTreeMap<NodeId, u64>,
 }
@@ -73,6 +77,8 @@ impl Peer {
             ping_sent: 0,
             pong_received: 0,
             created: now,
+            connect_failures: 0,
+            next_connect: 0,
             fail_reports: BTreeMap::new(),
         }
     }
@@ -404,6 +410,7 @@ impl Node {
             return;
         };
         peer.link_up = true;
+        peer.connect_failures = 0;
         let meet = std::mem::take(&mut peer.flags.meet);
         let gossip = self.gossip_section(&id);
         self.ping(
@@ -444,6 +451,11 @@ impl Node {
         };
         if let Some(peer) = self.cluster.peers.get_mut(&id) {
             if peer.link == Some(link) {
+                if !peer.link_up {
+                    // The connection attempt failed: back off, up to a second.
+                    peer.connect_failures = (peer.connect_failures + 1).min(4);
+                    peer.next_connect = env.now_ms + (100 << peer.connect_failures).min(1_000);
+                }
                 peer.link = None;
                 peer.link_up = false;
                 // Failure detection starts even if we never reached it.
@@ -522,7 +534,7 @@ impl Node {
         let ids: Vec<NodeId> = self.cluster.peers.keys().copied().collect();
         for id in &ids {
             let peer = &self.cluster.peers[id];
-            if peer.link.is_none() && !peer.flags.noaddr {
+            if peer.link.is_none() && !peer.flags.noaddr && now >= peer.next_connect {
                 let link = self.cluster.next_link;
                 self.cluster.next_link += 1;
                 self.cluster.links.insert(link, *id);
