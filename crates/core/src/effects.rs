@@ -36,10 +36,3 @@ pub struct Effects {
     /// The cluster view changed (node id, leaving flag): save `nodes.conf`.
     pub save_cluster_config: bool,
 }
-
-impl Effects {
-    /// True when there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.replies.is_empty() && self.aof.is_empty() && self.bus.is_empty()
-    }
-}
