@@ -298,42 +298,37 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) {
-        if self.memory_warning_level(env) >= 1 || self.leaving {
-            return;
-        }
         let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
             return;
         };
-        let mut job = decoded.job;
-        if job
-            .queue
-            .as_ref()
-            .and_then(|q| self.queues.get(q))
-            .is_some_and(|q| q.pause.input)
-        {
-            return;
-        }
         let nodes: Vec<NodeId> = decoded
             .nodes
             .into_iter()
             .filter(|n| self.is_known_node(n))
             .collect();
+        let mut job = decoded.job;
         let id = job.id;
-        match self.jobs.get_mut(&id) {
-            Some(existing) => {
-                for node in nodes {
-                    existing.add_delivered(node);
-                }
+        if let Some(existing) = self.jobs.get_mut(&id) {
+            // A copy we hold: learn the new holder list (even when refusing new copies).
+            for node in nodes {
+                existing.add_delivered(node);
             }
-            None => {
-                job.state = JobState::Active;
-                job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
-                job.nodes_delivered = nodes;
-                job.add_delivered(self.myself);
-                self.arm_replica_timer(env, &mut job);
-                self.register(env, job);
-                self.log_loadjob(&id, fx);
+        } else {
+            let paused = job
+                .queue
+                .as_ref()
+                .and_then(|q| self.queues.get(q))
+                .is_some_and(|q| q.pause.input);
+            if self.memory_warning_level(env) >= 1 || self.leaving || paused {
+                return;
             }
+            job.state = JobState::Active;
+            job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
+            job.nodes_delivered = nodes;
+            job.add_delivered(self.myself);
+            self.arm_replica_timer(env, &mut job);
+            self.register(env, job);
+            self.log_loadjob(&id, fx);
         }
         if !no_reply {
             self.send(&from, Message::GotJob(id), fx);

@@ -189,10 +189,11 @@ impl Node {
         if delay == 0 {
             self.enqueue(env, &id, false, fx);
         }
-        self.log_loadjob(&id, fx);
         if replicate > 1 {
             self.replicate_async(env, &id, false, fx);
         }
+        // Logged with its holders, so that a restarted node still acks them all.
+        self.log_loadjob(&id, fx);
         Ok(Some(reply))
     }
 
