@@ -12,18 +12,31 @@ use crate::job::{Job, JobState};
 use crate::node::Node;
 
 impl Node {
-    /// True when every holder of an acked job confirmed it.
-    fn all_holders_confirmed(&self, job: &Job) -> bool {
-        let confirmed = job.nodes_confirmed.as_deref().unwrap_or(&[]);
-        job.nodes_delivered
-            .iter()
-            .all(|n| *n == self.myself || confirmed.contains(n))
+    /// True when the job's holder list is shorter than its replication factor: a
+    /// holder-list update was lost, so some holders may be unknown here.
+    fn holders_incomplete(job: &Job) -> bool {
+        job.nodes_delivered.len() < job.repl as usize
     }
 
-    /// One GC attempt for an acked job: delete it if every holder confirmed,
-    /// otherwise (re)send SETACK to the holders that did not. The caller schedules
-    /// the next attempt (the timer does; ACKJOB already did when acking, so the
-    /// attempts come at about 0, 1, 5, 13 s).
+    /// True when an acked job may be deleted everywhere: every holder confirmed
+    /// (this node counts as confirmed) and, if the holder list is incomplete,
+    /// every known node answered, so that no unknown holder keeps a copy.
+    fn ack_collected(&self, job: &Job) -> bool {
+        let confirmed = job.nodes_confirmed.as_deref().unwrap_or(&[]);
+        let holders = job
+            .nodes_delivered
+            .iter()
+            .all(|n| *n == self.myself || confirmed.contains(n));
+        holders
+            && (!Self::holders_incomplete(job)
+                || self.cluster.peers.keys().all(|n| confirmed.contains(n)))
+    }
+
+    /// One GC attempt for an acked job: delete it if the ack is collected,
+    /// otherwise (re)send SETACK to the nodes that did not confirm: the holders,
+    /// or every node for a dummy ACK or an incomplete holder list. The caller
+    /// schedules the next attempt (the timer does; ACKJOB already did when acking,
+    /// so the attempts come at about 0, 1, 5, 13 s).
     pub(crate) fn gc_attempt(&mut self, id: &JobId, fx: &mut Effects) {
         let myself = self.myself;
         let single = self.cluster_size() == 1;
@@ -37,23 +50,22 @@ impl Node {
         job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
         let job = &self.jobs[id];
         let dummy = job.is_dummy_ack();
-        if (!dummy && self.all_holders_confirmed(job)) || (dummy && single) {
+        if (!dummy && self.ack_collected(job)) || (dummy && single) {
             self.unregister(id, fx);
             return;
         }
         let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
-        let (targets, may_have): (Vec<NodeId>, u32) = if dummy {
-            (self.cluster.peers.keys().copied().collect(), 0)
-        } else {
-            (
-                job.nodes_delivered.clone(),
-                job.nodes_delivered.len() as u32,
-            )
-        };
-        let targets: Vec<NodeId> = targets
-            .into_iter()
-            .filter(|n| !confirmed.contains(n))
-            .collect();
+        let mut targets = job.nodes_delivered.clone();
+        if dummy || Self::holders_incomplete(job) {
+            targets.extend(
+                self.cluster
+                    .peers
+                    .keys()
+                    .filter(|n| !job.nodes_delivered.contains(n)),
+            );
+        }
+        let may_have = job.nodes_delivered.len() as u32;
+        targets.retain(|n| *n != myself && !confirmed.contains(n));
         self.send_many(&targets, Message::SetAck { id: *id, may_have }, fx);
     }
 
@@ -127,23 +139,20 @@ impl Node {
         }
         if known || job.nodes_delivered.contains(&from) {
             job.add_delivered(from);
-            if let Some(confirmed) = job.nodes_confirmed.as_mut() {
-                if !confirmed.contains(&from) {
-                    confirmed.push(from);
-                }
-            }
+        }
+        // Every answer counts as confirmed: a dummy ACK or an incomplete holder
+        // list is collected once every known node answered.
+        let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
+        if !confirmed.contains(&from) {
+            confirmed.push(from);
         }
         if dummy {
-            let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
-            if !confirmed.contains(&from) {
-                confirmed.push(from);
-            }
             if confirmed.len() >= known_nodes {
                 self.unregister(id, fx);
             }
             return;
         }
-        if self.all_holders_confirmed(&self.jobs[id]) {
+        if self.ack_collected(&self.jobs[id]) {
             self.send_to_holders(id, Message::DelJob(*id), fx);
             self.unregister(id, fx);
         }

@@ -49,6 +49,9 @@ pub struct Bus {
     next_conn: ConnId,
     /// Frames refused as malformed (logged, link closed).
     pub bad_frames: u64,
+    /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
+    #[cfg(feature = "fault-injection")]
+    pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
 }
 
 impl crate::state::State {
@@ -71,6 +74,12 @@ impl crate::state::State {
                         task.abort();
                     }
                 }
+                #[cfg(feature = "fault-injection")]
+                BusAction::Send { link, .. }
+                    if self
+                        .node
+                        .link_peer(link)
+                        .is_some_and(|n| self.bus.blocked.contains(&n)) => {}
                 BusAction::Send { link, frame } => {
                     let overflow = self
                         .bus
@@ -111,6 +120,10 @@ fn link_down(shared: &Shared, link: LinkId) {
 /// Feeds one frame to the core and carries out what it asks.
 fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     let mut state = shared.borrow_mut();
+    #[cfg(feature = "fault-injection")]
+    if state.bus.blocked.contains(&frame.sender) {
+        return;
+    }
     let env = state.env();
     let mut fx = Effects::default();
     state.node.on_frame(&env, origin, frame, &mut fx);

@@ -63,3 +63,19 @@ fn fault_free_seeds_pass() {
         assert!(outcome.stats.added > 0 && outcome.stats.deliveries > 0);
     }
 }
+
+/// Seeds that once failed, kept as regression tests (the core bug each found).
+#[test]
+fn seeds_that_found_bugs_pass() {
+    // 1004823: an ACKJOB on a holder whose holder list had missed an update (the
+    // origin replicated externally and the update to it was lost) deleted its copy
+    // without telling the other holder, which delivered the job again.
+    for seed in [1_004_823] {
+        let outcome = run(SimConfig::new(seed), false);
+        assert!(
+            outcome.violations.is_empty(),
+            "seed {seed}:\n{}",
+            outcome.report
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! `disque-faults`: runs a steady workload against a local cluster of real
-//! `disque-server` processes while a nemesis kills (-9) and restarts nodes and
-//! pauses them (SIGSTOP/SIGCONT), then heals, drains, and prints a Jepsen-style
+//! `disque-server` processes while a nemesis kills (-9) and restarts nodes,
+//! pauses them (SIGSTOP/SIGCONT) and, when the servers were built with the
+//! `fault-injection` feature, partitions them (`DEBUG BUS-BLOCK`), then heals,
+//! drains, and prints a Jepsen-style
 //! total-queue report: lost, unexpected, duplicated, recovered.
 //!
 //! ```text
@@ -137,14 +139,53 @@ async fn consumer(port: u16, history: Arc<Mutex<History>>, stop: Arc<Mutex<bool>
     }
 }
 
-async fn nemesis(cluster: Arc<Mutex<LocalCluster>>, until: Instant, seed: u64) -> Vec<String> {
+/// Cuts (`block`) or restores the bus traffic between node `i` and every other
+/// node, with `DEBUG BUS-BLOCK` (servers built with the `fault-injection`
+/// feature). False when the servers do not support it.
+async fn partition(ports: &[u16], ids: &[String], i: usize, block: bool) -> bool {
+    let word = if block { "yes" } else { "no" };
+    let mut supported = true;
+    for (j, &port) in ports.iter().enumerate().filter(|(j, _)| *j != i) {
+        for (at, about) in [(port, &ids[i]), (ports[i], &ids[j])] {
+            if let Ok(mut c) = connect(at, Duration::from_millis(500)).await {
+                let reply = call(&mut c, &["DEBUG", "BUS-BLOCK", about, word]).await;
+                supported &= !matches!(reply, Some(Reply::Error(_)));
+            }
+        }
+    }
+    supported
+}
+
+async fn nemesis(
+    cluster: Arc<Mutex<LocalCluster>>,
+    ids: Vec<String>,
+    until: Instant,
+    seed: u64,
+) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut log = Vec::new();
-    let n = cluster.lock().expect("cluster").nodes.len();
+    let ports: Vec<u16> = cluster
+        .lock()
+        .expect("cluster")
+        .nodes
+        .iter()
+        .map(|n| n.port)
+        .collect();
+    let n = ports.len();
+    let mut partitions = true;
     while Instant::now() + Duration::from_secs(3) < until {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(500..1500))).await;
         let i = rng.gen_range(0..n);
-        if rng.gen_bool(0.5) {
+        if partitions && rng.gen_bool(0.3) {
+            if partition(&ports, &ids, i, true).await {
+                log.push(format!("partition node {i} from the others, heal"));
+                tokio::time::sleep(Duration::from_millis(rng.gen_range(500..3000))).await;
+            } else {
+                log.push("partitions unavailable (server built without fault-injection)".into());
+                partitions = false;
+            }
+            partition(&ports, &ids, i, false).await;
+        } else if rng.gen_bool(0.5) {
             log.push(format!("kill -9 node {i}, restart"));
             cluster.lock().expect("cluster").kill(i);
             tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1500))).await;
@@ -172,6 +213,14 @@ async fn run(o: Options) -> Result<bool, String> {
     let cluster = LocalCluster::start(o.server.clone(), o.nodes, &args, &mut rng);
     cluster.join(Duration::from_secs(20)).await?;
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let mut ids = Vec::new();
+    for &port in &ports {
+        let mut c = connect(port, Duration::from_secs(5)).await?;
+        match call(&mut c, &["CLUSTER", "MYID"]).await {
+            Some(Reply::Bulk(id)) => ids.push(String::from_utf8_lossy(&id).into_owned()),
+            other => return Err(format!("CLUSTER MYID on {port}: {other:?}")),
+        }
+    }
     let cluster = Arc::new(Mutex::new(cluster));
     let history = Arc::new(Mutex::new(History::default()));
     let stop = Arc::new(Mutex::new(false));
@@ -185,7 +234,7 @@ async fn run(o: Options) -> Result<bool, String> {
         .map(|&p| tokio::spawn(consumer(p, history.clone(), stop.clone())))
         .collect();
     let prod = tokio::spawn(producer(ports.clone(), history.clone(), until, o.seed));
-    let faults = nemesis(cluster.clone(), until, o.seed).await;
+    let faults = nemesis(cluster.clone(), ids.clone(), until, o.seed).await;
     let _ = prod.await;
     // Heal: every node up; then drain until nothing new arrives for a while.
     {

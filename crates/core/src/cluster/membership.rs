@@ -201,6 +201,11 @@ impl Node {
         self.cluster.node_timeout = ms.max(1);
     }
 
+    /// The node an outbound link leads to.
+    pub fn link_peer(&self, link: LinkId) -> Option<NodeId> {
+        self.cluster.links.get(&link).copied()
+    }
+
     /// Nodes with an outbound link (where broadcasts go).
     pub(crate) fn linked_nodes(&self) -> Vec<NodeId> {
         self.cluster

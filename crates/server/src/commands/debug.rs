@@ -46,6 +46,18 @@ pub fn debug(state: &mut State, args: &[Bytes]) -> Reply {
                 Reply::error("ERR")
             }
         },
+        #[cfg(feature = "fault-injection")]
+        ("bus-block", 4) => {
+            let Some(node) = disque_core::ids::NodeId::parse(&args[2]) else {
+                return Reply::error("ERR Invalid node identifier");
+            };
+            if args[3].eq_ignore_ascii_case(b"yes") {
+                state.bus.blocked.insert(node);
+            } else {
+                state.bus.blocked.remove(&node);
+            }
+            Reply::ok()
+        }
         ("segfault", 2) | ("assert", 2) | ("oom", 2) => {
             crate::log::warning(&format!("DEBUG {sub}: crashing on purpose"));
             std::process::abort();
