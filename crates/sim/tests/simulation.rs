@@ -70,7 +70,8 @@ fn seeds_that_found_bugs_pass() {
     // 1004823: an ACKJOB on a holder whose holder list had missed an update (the
     // origin replicated externally and the update to it was lost) deleted its copy
     // without telling the other holder, which delivered the job again.
-    for seed in [1_004_823] {
+    const SEEDS: &[u64] = &[1_004_823];
+    for &seed in SEEDS {
         let outcome = run(SimConfig::new(seed), false);
         assert!(
             outcome.violations.is_empty(),
