@@ -67,6 +67,7 @@ impl Node {
             let queue = self.queue_or_create(name, env.now_s());
             queue.blocked.push_back(client);
             if queue.blocked.len() == 1 {
+                self.waiting_queues.insert(name.clone());
                 self.announce_waiting(env, name, true, fx);
             }
         }
@@ -107,6 +108,7 @@ impl Node {
                     // The last blocked client left: other nodes stop pushing to us,
                     // and the queue is evicted at once if it is idle.
                     let evict = queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S);
+                    self.waiting_queues.remove(name);
                     self.announce_waiting(env, name, false, fx);
                     if evict {
                         self.destroy_queue(name);

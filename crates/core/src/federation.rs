@@ -153,12 +153,7 @@ impl Node {
             nodes.retain(|_, at| now.saturating_sub(*at) <= ASKER_VALIDITY_MS);
             !nodes.is_empty()
         });
-        let waiting: Vec<Bytes> = self
-            .queues
-            .values()
-            .filter(|q| !q.blocked.is_empty())
-            .map(|q| q.name.clone())
-            .collect();
+        let waiting: Vec<Bytes> = self.waiting_queues.iter().cloned().collect();
         for queue in waiting {
             self.need_jobs(env, &queue, NeedReason::ClientsWaiting, fx);
             let stale = self.queues.get(&queue).is_some_and(|q| {

@@ -106,6 +106,8 @@ pub struct Node {
     pub(crate) askers: BTreeMap<Bytes, BTreeMap<NodeId, u64>>,
     /// Queues that received jobs since the last push check (decision D9).
     pub(crate) push_candidates: Vec<Bytes>,
+    /// Queues with clients blocked on them (federation asks for these).
+    pub(crate) waiting_queues: BTreeSet<Bytes>,
     /// Queues a fetch emptied while they import jobs (immediate NEEDJOBS).
     pub(crate) reached_zero: Vec<Bytes>,
 }
@@ -141,6 +143,7 @@ impl Node {
             askers: BTreeMap::new(),
             push_candidates: Vec::new(),
             reached_zero: Vec::new(),
+            waiting_queues: BTreeSet::new(),
         }
     }
 

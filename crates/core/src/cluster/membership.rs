@@ -429,12 +429,7 @@ impl Node {
             fx,
         );
         // Consumers waiting here are announced again: the node may have missed it.
-        let waiting: Vec<Bytes> = self
-            .queues
-            .values()
-            .filter(|q| !q.blocked.is_empty())
-            .map(|q| q.name.clone())
-            .collect();
+        let waiting: Vec<Bytes> = self.waiting_queues.iter().cloned().collect();
         if !self.leaving {
             for queue in waiting {
                 self.send(

@@ -102,6 +102,7 @@ impl Node {
         self.timers.clear();
         self.evictable.clear();
         self.queues.clear();
+        self.waiting_queues.clear();
         self.queue_index.clear();
         self.ready_queues.clear();
     }
