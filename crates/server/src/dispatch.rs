@@ -26,9 +26,12 @@ pub enum Action {
 
 /// Finds a command, honouring `rename-command`.
 pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> {
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    if let Some(original) = state.renames.by_new_name.get(&lower) {
-        return lookup(original.as_bytes());
+    // Most servers rename nothing: skip the lowercased copy of the name then.
+    if !state.renames.by_new_name.is_empty() {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if let Some(original) = state.renames.by_new_name.get(&lower) {
+            return lookup(original.as_bytes());
+        }
     }
     lookup(name).filter(|spec| !state.renames.hidden.contains(&spec.name))
 }
@@ -56,8 +59,8 @@ pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
     {
         return Action::Reply(Reply::error("NOAUTH Authentication required."));
     }
-    let env = state.env();
     if state.config.maxmemory != 0 {
+        let env = state.env();
         let mut fx = Effects::default();
         let ok = state.node.evict_for_memory(&env, &mut fx);
         state.apply(fx);
