@@ -119,9 +119,9 @@ impl Loader {
         offset: u64,
         args: &[bytes::Bytes],
     ) -> Result<(), LoadError> {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        match (name.as_str(), args.len()) {
-            ("loadjob", 2) => {
+        let is = |word: &[u8]| args.len() == 2 && args[0].eq_ignore_ascii_case(word);
+        match () {
+            _ if is(b"loadjob") => {
                 let env = state.env();
                 let mut fx = Effects::default();
                 state
@@ -132,20 +132,20 @@ impl Loader {
                     })?;
                 self.loaded_jobs += 1;
             }
-            ("deljob", 2) => {
+            _ if is(b"deljob") => {
                 let id = JobId::parse(&args[1]).ok_or_else(|| {
                     LoadError::Corrupt(format!("bad job id in DELJOB at offset {offset}"))
                 })?;
                 state.node.load_deljob(&id);
             }
-            ("aofmeta", 2) if self.enqueue_once => {
+            _ if is(b"aofmeta") && self.enqueue_once => {
                 self.mode = if &args[1][..] == b"snapshot-begin" {
                     LoadMode::ExactState
                 } else {
                     LoadMode::EnqueueOnce
                 };
             }
-            ("aofmeta", 2) => {}
+            _ if is(b"aofmeta") => {}
             _ => {
                 return Err(LoadError::Corrupt(format!(
                     "unknown command '{}' at offset {offset}",
