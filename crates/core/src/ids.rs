@@ -111,10 +111,11 @@ impl NodeId {
         NodeId(id)
     }
 
-    /// Accepts exactly 40 bytes (node ids from `nodes.conf` or the bus).
+    /// Accepts exactly 40 lowercase hex characters (node ids from `nodes.conf`,
+    /// the bus, or a client). Anything else would corrupt `nodes.conf` lines.
     pub fn parse(bytes: &[u8]) -> Option<NodeId> {
         let id: [u8; ID_LEN] = bytes.try_into().ok()?;
-        Some(NodeId(id))
+        id.iter().all(|c| HEX.contains(c)).then_some(NodeId(id))
     }
 
     /// The id as bytes.
@@ -167,5 +168,13 @@ mod tests {
         let odd = JobId::parse(b"D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0zz1").unwrap();
         assert_eq!(odd.ttl_field(), 1);
         assert!(!odd.is_at_most_once());
+    }
+
+    #[test]
+    fn node_ids_are_lowercase_hex() {
+        assert!(NodeId::parse(&[b'a'; 40]).is_some());
+        assert!(NodeId::parse(&[b'A'; 40]).is_none());
+        assert!(NodeId::parse(b"0123456789abcdef0123456789abcdef0123 x\n").is_none());
+        assert!(NodeId::parse(&[b'a'; 39]).is_none());
     }
 }

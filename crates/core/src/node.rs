@@ -10,7 +10,7 @@ use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
 use crate::queue::{queue_scan_key, Queue};
 use crate::scan::ScanIndex;
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -424,23 +424,14 @@ impl Node {
         if let Some(job) = self.jobs.get(id) {
             let mut payload = bytes::BytesMut::new();
             crate::job_codec::encode(job, crate::job_codec::Form::Storage, 0, &mut payload);
-            aof_record(&mut fx.aof, b"LOADJOB", &payload);
+            disque_proto::encode_request(&[&b"LOADJOB"[..], &payload], &mut fx.aof);
         }
     }
 
     /// Appends `DELJOB <id>`.
     pub(crate) fn log_deljob(&self, id: &JobId, fx: &mut Effects) {
         if self.config.aof_logging {
-            aof_record(&mut fx.aof, b"DELJOB", id.as_bytes());
+            disque_proto::encode_request(&[&b"DELJOB"[..], id.as_bytes()], &mut fx.aof);
         }
     }
-}
-
-/// Encodes a two-argument RESP multibulk AOF record.
-pub(crate) fn aof_record(out: &mut bytes::BytesMut, name: &[u8], arg: &[u8]) {
-    out.put_slice(format!("*2\r\n${}\r\n", name.len()).as_bytes());
-    out.put_slice(name);
-    out.put_slice(format!("\r\n${}\r\n", arg.len()).as_bytes());
-    out.put_slice(arg);
-    out.put_slice(b"\r\n");
 }

@@ -89,7 +89,7 @@ impl Node {
         {
             payload.clear();
             job_codec::encode(job, Form::Storage, 0, &mut payload);
-            crate::node::aof_record(out, b"LOADJOB", &payload);
+            disque_proto::encode_request(&[&b"LOADJOB"[..], &payload], out);
         }
     }
 }

@@ -293,8 +293,12 @@ impl Frame {
                 let mut gossip = Vec::with_capacity(count.min(64));
                 for _ in 0..count {
                     let id = r.node()?;
+                    // Empty (unknown) or an IP literal: anything else would end up
+                    // in nodes.conf lines.
                     let ip = String::from_utf8(r.bytes()?.to_vec())
-                        .map_err(|_| BadFrame("bad gossip address"))?;
+                        .ok()
+                        .filter(|ip| ip.is_empty() || ip.parse::<std::net::IpAddr>().is_ok())
+                        .ok_or(BadFrame("bad gossip address"))?;
                     gossip.push(GossipEntry {
                         id,
                         ip,
@@ -489,6 +493,29 @@ mod tests {
             let mut partial = BytesMut::from(&whole[..cut]);
             assert_eq!(Frame::decode(&mut partial), Ok(None));
         }
+    }
+
+    #[test]
+    fn gossip_addresses_must_be_ip_literals() {
+        let frame = |ip: &str| Frame {
+            sender: NodeId([b'b'; 40]),
+            port: 1,
+            flags: 0,
+            message: Message::Ping(vec![GossipEntry {
+                id: NodeId([b'a'; 40]),
+                ip: ip.into(),
+                port: 7711,
+                flags: 0,
+            }]),
+        };
+        for ok in ["", "127.0.0.1", "::1"] {
+            assert!(
+                Frame::decode(&mut BytesMut::from(&frame(ok).to_bytes()[..]))
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert!(Frame::decode(&mut BytesMut::from(&frame("1.2.3.4 x\n").to_bytes()[..])).is_err());
     }
 
     #[test]

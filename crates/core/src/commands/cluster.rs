@@ -50,11 +50,12 @@ impl Node {
                 fx.save_cluster_config = true;
                 Reply::ok()
             }
+            // Only the length is checked: 40 other characters are an unknown node.
             _ if is(sub, "forget") && argc == 3 => match NodeId::parse(&args[2]) {
-                None => Reply::error("ERR Invalid node identifier"),
+                _ if args[2].len() != crate::ids::ID_LEN => Reply::error("ERR Invalid node identifier"),
                 Some(id) if id == self.myself => Reply::error("ERR I tried hard but I can't forget myself..."),
                 Some(id) if self.forget(env, &id, fx) => Reply::ok(),
-                Some(_) => Reply::error_owned(format!("ERR Unknown node {}", String::from_utf8_lossy(&args[2]))),
+                _ => Reply::error_owned(format!("ERR Unknown node {}", String::from_utf8_lossy(&args[2]))),
             },
             _ if is(sub, "meet") && argc == 4 => match parse_meet(&args[2], &args[3]) {
                 Ok((ip, port)) => {
