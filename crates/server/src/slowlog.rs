@@ -165,7 +165,9 @@ fn truncate_args(args: &[Bytes]) -> Vec<Bytes> {
             );
             out.push(Bytes::from(cut));
         } else {
-            out.push(arg.clone());
+            // A copy: the argument is a slice of the client's read buffer, which
+            // a long-lived entry would otherwise keep allocated whole.
+            out.push(Bytes::copy_from_slice(arg));
         }
     }
     out
