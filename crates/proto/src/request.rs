@@ -388,61 +388,61 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             return Some(words);
         }
         let mut word = Vec::new();
-        let mut in_double = false;
-        let mut in_single = false;
+        // The quote character while inside quotes.
+        let mut quote: Option<u8> = None;
         loop {
             let c = at(p);
-            if in_double {
-                if c == b'\\' && at(p + 1) == b'x' && is_hex(at(p + 2)) && is_hex(at(p + 3)) {
-                    word.push(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3)));
-                    p += 3;
-                } else if c == b'\\' && at(p + 1) != 0 {
-                    p += 1;
-                    word.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else if in_single {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    word.push(b'\'');
-                } else if c == b'\'' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else {
-                match c {
+            match quote {
+                None => match c {
                     b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
+                    b'"' | b'\'' => quote = Some(c),
                     other => word.push(other),
+                },
+                Some(q) => {
+                    let escaped = match c {
+                        b'\\' => escape(q, at(p + 1), at(p + 2), at(p + 3)),
+                        _ => None,
+                    };
+                    if let Some((byte, used)) = escaped {
+                        word.push(byte);
+                        p += used;
+                    } else if c == q {
+                        if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                            return None;
+                        }
+                        p += 1;
+                        break;
+                    } else if c == 0 {
+                        return None;
+                    } else {
+                        word.push(c);
+                    }
                 }
             }
             p += 1;
         }
         words.push(word);
+    }
+}
+
+/// The byte that a backslash followed by `next`, `x1`, `x2` stands for
+/// inside `quote` quotes, and how many bytes after the backslash it uses;
+/// `None` when the backslash stands for itself. Double quotes understand
+/// `\n \r \t \b \a` and `\xHH`, any other character escaping itself;
+/// single quotes only `\'`.
+fn escape(quote: u8, next: u8, x1: u8, x2: u8) -> Option<(u8, usize)> {
+    if quote == b'\'' {
+        return (next == b'\'').then_some((b'\'', 1));
+    }
+    match next {
+        0 => None,
+        b'x' if is_hex(x1) && is_hex(x2) => Some((hex_value(x1) * 16 + hex_value(x2), 3)),
+        b'n' => Some((b'\n', 1)),
+        b'r' => Some((b'\r', 1)),
+        b't' => Some((b'\t', 1)),
+        b'b' => Some((0x08, 1)),
+        b'a' => Some((0x07, 1)),
+        other => Some((other, 1)),
     }
 }
 
