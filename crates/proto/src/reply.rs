@@ -94,7 +94,8 @@ fn line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn header(out: &mut BytesMut, prefix: u8, n: i64) {
+/// Appends `<prefix><n>\r\n` (a RESP header line) without allocating.
+pub(crate) fn header(out: &mut BytesMut, prefix: u8, n: i64) {
     let buf = itoa_buf(n);
     out.put_u8(prefix);
     out.extend_from_slice(buf.as_slice());

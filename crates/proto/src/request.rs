@@ -13,8 +13,9 @@
 
 use std::fmt;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
+use crate::reply::header;
 use crate::Reply;
 
 /// Longest inline line, or `*`/`$` header line, that may be buffered without
@@ -468,19 +469,13 @@ fn hex_value(c: u8) -> u8 {
 pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
     let payload: usize = args.iter().map(|a| a.as_ref().len() + 16).sum();
     out.reserve(payload + 16);
-    write_header(out, b'*', args.len());
+    header(out, b'*', args.len() as i64);
     for arg in args {
         let arg = arg.as_ref();
-        write_header(out, b'$', arg.len());
+        header(out, b'$', arg.len() as i64);
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
-}
-
-fn write_header(out: &mut BytesMut, prefix: u8, n: usize) {
-    out.put_u8(prefix);
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
