@@ -84,20 +84,16 @@ impl Node {
         let visits = budget.min(self.queue_index.len());
         let mut evicted = 0;
         for _ in 0..visits {
-            let Some((names, next)) = self.queue_index.bucket_from(self.queue_sweep_cursor) else {
+            let Some((name, next)) = self.queue_index.next_from(self.queue_sweep_cursor) else {
                 break;
             };
-            let doomed: Vec<_> = names
-                .iter()
-                .filter(|n| {
-                    self.queues
-                        .get(*n)
-                        .is_some_and(|q| q.is_evictable(env.now_s(), limit_s))
-                })
-                .cloned()
-                .collect();
+            let name = name.clone();
             self.queue_sweep_cursor = next;
-            for name in doomed {
+            if self
+                .queues
+                .get(&name)
+                .is_some_and(|q| q.is_evictable(env.now_s(), limit_s))
+            {
                 self.destroy_queue(&name);
                 evicted += 1;
             }

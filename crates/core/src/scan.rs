@@ -5,22 +5,14 @@
 //! so every element present for the whole iteration is returned at least once,
 //! whatever is added or removed meanwhile, and a cursor of 0 means "done".
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-/// An ordered index of items by a 64-bit scan key (collisions share a bucket).
+/// An ordered index of items by a 64-bit scan key (no allocation per item).
 #[derive(Debug)]
-pub struct ScanIndex<T: PartialEq> {
-    buckets: BTreeMap<u64, Vec<T>>,
-    len: usize,
-}
-
-impl<T: PartialEq> Default for ScanIndex<T> {
-    fn default() -> Self {
-        ScanIndex {
-            buckets: BTreeMap::new(),
-            len: 0,
-        }
-    }
+pub struct ScanIndex<T: Ord + Clone> {
+    entries: BTreeSet<(u64, T)>,
+    /// The smallest `T`, to start ranges at `(key, floor)`.
+    floor: T,
 }
 
 /// The options shared by QSCAN and JSCAN.
@@ -33,78 +25,72 @@ pub struct ScanLimits {
 }
 
 /// Keys are never 0, so that 0 can mean both "start" and "done".
-fn bucket_key(raw: u64) -> u64 {
+fn key(raw: u64) -> u64 {
     raw.max(1)
 }
 
-impl<T: PartialEq> ScanIndex<T> {
+impl<T: Ord + Clone> ScanIndex<T> {
+    /// An empty index; `floor` must not be greater than any item.
+    pub fn new(floor: T) -> Self {
+        ScanIndex {
+            entries: BTreeSet::new(),
+            floor,
+        }
+    }
+
     /// Adds an item.
     pub fn insert(&mut self, raw_key: u64, item: T) {
-        self.buckets
-            .entry(bucket_key(raw_key))
-            .or_default()
-            .push(item);
-        self.len += 1;
+        self.entries.insert((key(raw_key), item));
     }
 
     /// Removes an item.
     pub fn remove(&mut self, raw_key: u64, item: &T) {
-        let key = bucket_key(raw_key);
-        if let Some(bucket) = self.buckets.get_mut(&key) {
-            if let Some(pos) = bucket.iter().position(|x| x == item) {
-                bucket.swap_remove(pos);
-                self.len -= 1;
-            }
-            if bucket.is_empty() {
-                self.buckets.remove(&key);
-            }
-        }
+        self.entries.remove(&(key(raw_key), item.clone()));
     }
 
     /// Number of items.
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.entries.is_empty()
     }
 
     /// Removes everything.
     pub fn clear(&mut self) {
-        self.buckets.clear();
-        self.len = 0;
+        self.entries.clear();
     }
 
-    /// Items of the first bucket at or after `from`, wrapping to the start, with the
-    /// key that follows that bucket (for rotating samplers such as idle-queue eviction).
-    pub fn bucket_from(&self, from: u64) -> Option<(&[T], u64)> {
-        let (key, items) = self
-            .buckets
-            .range(from..)
-            .next()
-            .or_else(|| self.buckets.iter().next())?;
-        Some((items.as_slice(), key.wrapping_add(1)))
+    fn from(&self, cursor: u64) -> impl Iterator<Item = &(u64, T)> {
+        self.entries.range((cursor, self.floor.clone())..)
+    }
+
+    /// The first item at or after key `from`, wrapping to the start, with the key
+    /// to continue from (for rotating samplers such as idle-queue eviction).
+    pub fn next_from(&self, from: u64) -> Option<(&T, u64)> {
+        let (k, item) = self.from(from).next().or_else(|| self.entries.first())?;
+        Some((item, k.wrapping_add(1)))
     }
 
     /// One step of a scan from `cursor`: calls `visit` on items in order until the
     /// limits say stop, and returns the next cursor (0 when the iteration is complete).
-    /// `visit` returns true when the item matched the caller's filters.
+    /// `visit` returns true when the item matched the caller's filters. Items that
+    /// share a key are visited together, so a cursor never stops inside them.
     pub fn scan(&self, cursor: u64, limits: ScanLimits, mut visit: impl FnMut(&T) -> bool) -> u64 {
         let unlimited = limits.busyloop || limits.count < 0;
         let wanted = (limits.count.max(0) as u64).max(1);
         let max_steps = wanted.saturating_mul(10);
-        let (mut matched, mut steps) = (0u64, 0u64);
-        for (key, bucket) in self.buckets.range(cursor..) {
-            if !unlimited && (matched >= wanted || steps >= max_steps) {
-                return *key;
+        let (mut matched, mut steps, mut last_key) = (0u64, 0u64, 0u64);
+        for (k, item) in self.from(cursor) {
+            if !unlimited && *k != last_key && (matched >= wanted || steps >= max_steps) {
+                return *k;
             }
-            for item in bucket {
-                steps += 1;
-                if visit(item) {
-                    matched += 1;
-                }
+            last_key = *k;
+            steps += 1;
+            if visit(item) {
+                matched += 1;
             }
         }
         0
@@ -117,7 +103,7 @@ mod tests {
 
     #[test]
     fn cursor_iteration_visits_everything_once() {
-        let mut index = ScanIndex::default();
+        let mut index = ScanIndex::new(0u64);
         for i in 0..1000u64 {
             index.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i);
         }
@@ -142,13 +128,27 @@ mod tests {
 
     #[test]
     fn removal_keeps_buckets_consistent() {
-        let mut index = ScanIndex::default();
+        let mut index = ScanIndex::new("");
         index.insert(5, "a");
         index.insert(5, "b");
+        let limits = ScanLimits {
+            count: 1,
+            busyloop: false,
+        };
+        let mut seen = Vec::new();
+        assert_eq!(
+            index.scan(0, limits, |x| {
+                seen.push(*x);
+                true
+            }),
+            0,
+            "same-key items stay together"
+        );
+        assert_eq!(seen, ["a", "b"]);
         index.remove(5, &"a");
         assert_eq!(index.len(), 1);
         index.remove(5, &"b");
         assert!(index.is_empty());
-        assert!(index.bucket_from(0).is_none());
+        assert!(index.next_from(0).is_none());
     }
 }
