@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use disque_proto::{encode_request, parse_reply, Reply};
+use disque_proto::{encode_request, Reply, ReplyDecoder};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
@@ -27,6 +27,8 @@ const READ_CHUNK: usize = 16 * 1024;
 pub struct Client {
     stream: Box<dyn Transport>,
     read_buf: BytesMut,
+    /// Progress through the reply being received in `read_buf`.
+    decoder: ReplyDecoder,
     write_buf: BytesMut,
     peer: Option<SocketAddr>,
 }
@@ -60,6 +62,7 @@ impl Client {
         Client {
             stream,
             read_buf: BytesMut::with_capacity(READ_CHUNK),
+            decoder: ReplyDecoder::new(),
             write_buf: BytesMut::new(),
             peer,
         }
@@ -113,7 +116,7 @@ impl Client {
     /// server closes the connection first.
     pub async fn read_reply(&mut self) -> Result<Reply, ClientError> {
         loop {
-            if let Some(reply) = parse_reply(&mut self.read_buf)? {
+            if let Some(reply) = self.decoder.decode(&mut self.read_buf)? {
                 return Ok(reply);
             }
             self.read_buf.reserve(READ_CHUNK);

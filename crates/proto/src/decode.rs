@@ -52,13 +52,120 @@ impl std::error::Error for DecodeError {}
 /// Returns `Ok(Some(reply))` and removes its bytes when a whole reply has
 /// arrived, `Ok(None)` (leaving `buf` as it is) when more input is needed,
 /// or an error when the input is not RESP2.
+///
+/// Each call checks the buffer from its start; a reader that calls this
+/// after every read should keep a [`ReplyDecoder`] instead, which resumes
+/// where the previous call stopped.
 pub fn parse_reply(buf: &mut BytesMut) -> Result<Option<Reply>, DecodeError> {
-    let Some(len) = frame_len(buf, 0, 0)? else {
-        return Ok(None);
-    };
-    let frame = buf.split_to(len).freeze();
-    let mut pos = 0;
-    build(&frame, &mut pos).map(Some)
+    ReplyDecoder::new().decode(buf)
+}
+
+/// An incremental reply decoder; keep one per connection.
+///
+/// Like [`parse_reply`], but it remembers how much of a partly received
+/// reply it has already checked, so a large array arriving in many reads
+/// is not re-checked from its start after each one. Only append to the
+/// buffer between calls.
+#[derive(Debug, Default)]
+pub struct ReplyDecoder {
+    /// Where the next value to check starts: the front of the buffer's
+    /// complete values of the reply under way have been checked.
+    pos: usize,
+    /// Values still to check in each array opened before `pos`, outermost
+    /// first (every entry is at least 1).
+    open: Vec<usize>,
+}
+
+impl ReplyDecoder {
+    /// A decoder at the start of a connection.
+    pub fn new() -> ReplyDecoder {
+        ReplyDecoder::default()
+    }
+
+    /// Decodes the reply at the front of `buf`; see [`parse_reply`].
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Reply>, DecodeError> {
+        if self.pos > buf.len() {
+            self.reset();
+        }
+        let len = match self.frame_len(buf) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.reset();
+                return Err(e);
+            }
+        };
+        self.reset();
+        let frame = buf.split_to(len).freeze();
+        let mut pos = 0;
+        build(&frame, &mut pos).map(Some)
+    }
+
+    fn reset(&mut self) {
+        self.pos = 0;
+        self.open.clear();
+    }
+
+    /// The length of the complete reply at the front of `buf`, or `None`
+    /// if it has not fully arrived (the progress made is kept). Checks each
+    /// value once.
+    fn frame_len(&mut self, buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+        loop {
+            let pos = self.pos;
+            let Some(&kind) = buf.get(pos) else {
+                return Ok(None);
+            };
+            if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
+                return Err(DecodeError::InvalidType(kind));
+            }
+            let Some((text, mut next)) = line(buf, pos + 1) else {
+                return Ok(None);
+            };
+            match kind {
+                b':' => {
+                    integer(text)?;
+                }
+                b'$' => {
+                    if let Some(n) = length(text)? {
+                        let end = next
+                            .checked_add(n)
+                            .and_then(|e| e.checked_add(2))
+                            .ok_or(DecodeError::InvalidLength)?;
+                        if buf.len() < end {
+                            return Ok(None);
+                        }
+                        if &buf[end - 2..end] != b"\r\n" {
+                            return Err(DecodeError::MissingCrlf);
+                        }
+                        next = end;
+                    }
+                }
+                b'*' => {
+                    if let Some(n) = length(text)?.filter(|&n| n > 0) {
+                        if self.open.len() >= MAX_DEPTH {
+                            return Err(DecodeError::TooDeep);
+                        }
+                        self.pos = next;
+                        self.open.push(n);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            self.pos = next;
+            // One value is complete, and with it every array it ends.
+            loop {
+                let Some(remaining) = self.open.last_mut() else {
+                    return Ok(Some(self.pos));
+                };
+                *remaining -= 1;
+                if *remaining > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+        }
+    }
 }
 
 /// Finds the end of the line that starts at `pos`: returns the line without
@@ -87,56 +194,7 @@ fn length(text: &[u8]) -> Result<Option<usize>, DecodeError> {
     }
 }
 
-/// The length of the complete reply starting at `pos`, or `None` if it has
-/// not fully arrived. Allocates nothing.
-fn frame_len(buf: &[u8], pos: usize, depth: usize) -> Result<Option<usize>, DecodeError> {
-    let Some(&kind) = buf.get(pos) else {
-        return Ok(None);
-    };
-    if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
-        return Err(DecodeError::InvalidType(kind));
-    }
-    let Some((text, mut next)) = line(buf, pos + 1) else {
-        return Ok(None);
-    };
-    match kind {
-        b':' => {
-            integer(text)?;
-        }
-        b'$' => {
-            if let Some(n) = length(text)? {
-                let end = next
-                    .checked_add(n)
-                    .and_then(|e| e.checked_add(2))
-                    .ok_or(DecodeError::InvalidLength)?;
-                if buf.len() < end {
-                    return Ok(None);
-                }
-                if &buf[end - 2..end] != b"\r\n" {
-                    return Err(DecodeError::MissingCrlf);
-                }
-                next = end;
-            }
-        }
-        b'*' => {
-            if let Some(n) = length(text)? {
-                if n > 0 && depth >= MAX_DEPTH {
-                    return Err(DecodeError::TooDeep);
-                }
-                for _ in 0..n {
-                    match frame_len(buf, next, depth + 1)? {
-                        Some(end) => next = end,
-                        None => return Ok(None),
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(Some(next))
-}
-
-/// Builds the reply at `*pos` of a frame already checked by [`frame_len`].
+/// Builds the reply at `*pos` of a frame already checked by [`ReplyDecoder::frame_len`].
 fn build(frame: &Bytes, pos: &mut usize) -> Result<Reply, DecodeError> {
     let kind = *frame.get(*pos).ok_or(DecodeError::MissingCrlf)?;
     let (text, next) = line(frame, *pos + 1).ok_or(DecodeError::MissingCrlf)?;
@@ -234,6 +292,32 @@ mod tests {
             assert_eq!(parse_reply(&mut buf), Ok(Some(sample())));
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn decoder_resumes_byte_by_byte() {
+        let mut encoded = sample().to_bytes().to_vec();
+        encoded.extend_from_slice(b"+OK\r\n");
+        encoded.extend_from_slice(&sample().to_bytes());
+        let mut decoder = ReplyDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for &byte in &encoded {
+            buf.extend_from_slice(&[byte]);
+            while let Some(reply) = decoder.decode(&mut buf).unwrap() {
+                got.push(reply);
+            }
+        }
+        assert_eq!(got, vec![sample(), Reply::ok(), sample()]);
+        assert!(buf.is_empty());
+        // An error found after resuming is the one a fresh decoder finds.
+        let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        buf.extend_from_slice(b"?\r\n");
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Err(DecodeError::InvalidType(b'?'))
+        );
     }
 
     #[test]

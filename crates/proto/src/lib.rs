@@ -5,14 +5,15 @@
 //!   and error texts of Disque ([`RequestParser`], [`ProtocolError`]), the
 //!   inline/config-file word splitter [`split_args`], and the request
 //!   encoder [`encode_request`] (client side).
-//! * [`decode`]: the incremental reply decoder [`parse_reply`] (client side).
+//! * [`decode`]: the incremental reply decoder [`ReplyDecoder`] and its
+//!   one-shot form [`parse_reply`] (client side).
 
 pub mod decode;
 pub mod quote;
 pub mod reply;
 pub mod request;
 
-pub use decode::{parse_reply, DecodeError};
+pub use decode::{parse_reply, DecodeError, ReplyDecoder};
 pub use quote::quote;
 pub use reply::Reply;
 pub use request::{encode_request, split_args, ProtocolError, RequestParser};
