@@ -48,7 +48,18 @@ impl NodesConf {
                 path.display()
             ));
         }
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // Only a missing file means a new node: any other read failure must not
+        // lead to a fresh identity being saved over the old one.
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(format!(
+                    "Can't read the cluster config file {}: {e}",
+                    path.display()
+                ))
+            }
+        };
         let identity = parse(&text).map_err(|line| {
             format!("Unrecoverable error: corrupted cluster config file \"{line}\".")
         })?;
