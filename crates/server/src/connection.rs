@@ -97,6 +97,10 @@ impl Connection {
         writer: &mut W,
         inbox: &mut mpsc::UnboundedReceiver<Outbound>,
     ) -> std::io::Result<()> {
+        // Two timers reused across iterations (reset, not re-created, per read).
+        let idle = tokio::time::sleep(Duration::ZERO);
+        let pause = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(idle, pause);
         loop {
             let paused_until = self.process_input();
             // Write before reply: the records of this batch reach the file first,
@@ -118,8 +122,14 @@ impl Connection {
                 return writer.shutdown().await;
             }
             let idle_deadline = self.idle_deadline();
+            if let Some(d) = idle_deadline {
+                idle.as_mut().reset(tokio::time::Instant::now() + d);
+            }
             let pause_wait =
                 paused_until.map(|until| Duration::from_millis(until.saturating_sub(now_ms())));
+            if let Some(d) = pause_wait {
+                pause.as_mut().reset(tokio::time::Instant::now() + d);
+            }
             tokio::select! {
                 read = reader.read_buf(&mut self.input) => {
                     let n = read?;
@@ -149,10 +159,10 @@ impl Connection {
                     Some(Outbound::Monitor(line)) => self.output.extend_from_slice(&line),
                     Some(Outbound::Kill) | None => return Ok(()),
                 },
-                _ = sleep_opt(idle_deadline) => {
+                _ = &mut idle, if idle_deadline.is_some() => {
                     return Ok(());
                 }
-                _ = sleep_opt(pause_wait) => {}
+                _ = &mut pause, if pause_wait.is_some() => {}
             }
         }
     }
@@ -201,12 +211,5 @@ impl Connection {
             c.query_buffer = self.input.len();
         }
         None
-    }
-}
-
-async fn sleep_opt(duration: Option<Duration>) {
-    match duration {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
     }
 }
