@@ -387,8 +387,8 @@ fn write_file(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// fsyncs the directory holding `path`, so a rename survives a crash.
-fn sync_dir(path: &Path) {
+/// fsyncs the directory holding `path`, so a rename survives a crash (best effort).
+pub fn sync_dir(path: &Path) {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -37,7 +37,18 @@ pub async fn syncer(shared: Shared) {
                 }
                 state.aof.sync_job()
             };
-            let Some((file, target)) = job else { break };
+            let Some((file, target)) = job else {
+                // The file cannot be handed to another thread: fsync it here.
+                let mut state = shared.borrow_mut();
+                if let Err(e) = state.aof.flush_and_sync() {
+                    crate::log::warning(&format!(
+                        "Can't fsync the AOF with policy 'always': {e}. Exiting..."
+                    ));
+                    std::process::exit(1);
+                }
+                state.aof_synced.notify_waiters();
+                break;
+            };
             let result = tokio::task::spawn_blocking(move || file.sync_data()).await;
             if !matches!(result, Ok(Ok(()))) {
                 crate::log::warning("Can't fsync the AOF with policy 'always'. Exiting...");

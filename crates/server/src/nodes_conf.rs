@@ -78,7 +78,9 @@ impl NodesConf {
         let mut f = File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        std::fs::rename(&tmp, &self.path)?;
+        crate::aof::sync_dir(&self.path);
+        Ok(())
     }
 }
 
