@@ -208,6 +208,25 @@ impl Aof {
         }
     }
 
+    /// The position the records taken so far reach once written, when logging.
+    pub fn appended_position(&self) -> Option<u64> {
+        (self.state != AofState::Off && self.file.is_some())
+            .then_some(self.written + self.buffer.len() as u64)
+    }
+
+    /// How far records are as safe as the fsync policy promises: fsynced with
+    /// `always`, written otherwise. Everything counts as safe with the AOF off
+    /// or while writes fail without `always` (replies are not held then either).
+    pub fn durable_position(&self) -> u64 {
+        if self.file.is_none() || self.write_error.is_some() {
+            u64::MAX
+        } else if self.fsync == AppendFsync::Always {
+            self.synced
+        } else {
+            self.written
+        }
+    }
+
     /// With `always`: the write position that replies of this turn must wait for,
     /// when it is not on disk yet.
     pub fn unsynced_target(&self) -> Option<u64> {

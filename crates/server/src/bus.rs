@@ -4,6 +4,11 @@
 //! bytes. Frames queued for a link in one event-loop turn go out in one write.
 //! A malformed frame closes its connection (logged); a peer that stops reading
 //! has its link dropped once too much is queued for it.
+//!
+//! Frames produced by an event that wrote AOF records are held until those
+//! records are durable (written, and fsynced with `appendfsync always`), and
+//! every later action waits behind them: a peer told "I have this job" can rely
+//! on it surviving a crash of this process (issue 8, part 1).
 
 use crate::state::Shared;
 use bytes::{Bytes, BytesMut};
@@ -11,7 +16,7 @@ use disque_core::cluster::message::Frame;
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::Effects;
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -47,11 +52,37 @@ pub struct Bus {
     links: HashMap<LinkId, (Writer, tokio::task::AbortHandle)>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
+    /// Actions waiting for the AOF to be durable up to a position, in order.
+    held: VecDeque<(u64, BusAction)>,
     /// Frames refused as malformed (logged, link closed).
     pub bad_frames: u64,
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
+}
+
+impl Bus {
+    /// Queues `actions` to go out once the AOF is durable up to `needs` (at once
+    /// when `None`), behind any actions already held.
+    pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
+        let needs = needs.unwrap_or(0);
+        self.held.extend(actions.into_iter().map(|a| (needs, a)));
+    }
+
+    /// True while actions wait.
+    pub fn has_held(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Removes and returns the leading actions that need at most `durable`.
+    pub(crate) fn take_ready(&mut self, durable: u64) -> Vec<BusAction> {
+        let n = self
+            .held
+            .iter()
+            .take_while(|(needs, _)| *needs <= durable)
+            .count();
+        self.held.drain(..n).map(|(_, action)| action).collect()
+    }
 }
 
 impl crate::state::State {
@@ -130,6 +161,11 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     state.apply(fx);
 }
 
+/// The end of a batch of frames: records written, durable frames sent.
+fn flush_point(shared: &Shared) {
+    shared.borrow_mut().flush_point();
+}
+
 /// Reads frames from `reader` until it closes or sends garbage.
 async fn read_frames(
     shared: &Shared,
@@ -141,7 +177,10 @@ async fn read_frames(
         loop {
             match Frame::decode(&mut buf) {
                 Ok(Some(frame)) => deliver(shared, origin(), frame),
-                Ok(None) => break,
+                Ok(None) => {
+                    flush_point(shared);
+                    break;
+                }
                 Err(bad) => {
                     shared.borrow_mut().bus.bad_frames += 1;
                     return Err(bad.0.to_string());
@@ -213,6 +252,7 @@ async fn outbound(
         let mut fx = Effects::default();
         state.node.on_link_up(&env, link, &mut fx);
         state.apply(fx);
+        state.flush_point();
     }
     if let Err(e) = read_frames(&shared, reader, || Origin::Outbound(link)).await {
         crate::log::notice(&format!("Cluster bus link to {addr} closed: {e}"));

@@ -49,6 +49,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     let mut fx = disque_core::Effects::default();
     state.node.client_gone(&env, id, &mut fx);
     state.apply(fx);
+    state.flush_point();
     state.clients.remove(id);
 }
 
@@ -107,7 +108,7 @@ impl Connection {
             // and with `appendfsync always` the disk (group commit).
             let unsynced = {
                 let mut state = self.shared.borrow_mut();
-                state.aof.flush();
+                state.flush_point();
                 state.aof.unsynced_target()
             };
             if let Some(target) = unsynced {

@@ -47,6 +47,7 @@ pub async fn syncer(shared: Shared) {
                     std::process::exit(1);
                 }
                 state.aof_synced.notify_waiters();
+                state.release_bus();
                 break;
             };
             let result = tokio::task::spawn_blocking(move || file.sync_data()).await;
@@ -57,6 +58,7 @@ pub async fn syncer(shared: Shared) {
             let mut state = shared.borrow_mut();
             state.aof.mark_synced(target);
             state.aof_synced.notify_waiters();
+            state.release_bus();
         }
         let state = shared.borrow();
         state.aof_synced.notify_waiters();

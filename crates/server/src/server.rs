@@ -326,6 +326,6 @@ async fn ticker(shared: Shared) {
             state.stats.sample(env.now_ms);
             aof_cron(&mut state);
         }
-        state.aof.flush();
+        state.flush_point();
     }
 }

@@ -37,8 +37,15 @@ pub fn exit_gracefully(state: &State) -> Action {
 }
 
 /// Re-executes the binary with its original arguments after `delay_ms`; with
-/// `graceful` the configuration file is rewritten first. Returns only on failure.
+/// `graceful` the AOF is written and fsynced and the configuration file
+/// rewritten first, as for SHUTDOWN. Returns only on failure.
 pub fn restart(state: &mut State, graceful: bool, delay_ms: u64) -> Reply {
+    if graceful {
+        if let Err(message) = prepare(state, false) {
+            crate::log::warning(&message);
+            return Reply::error("ERR failed to restart the server. Check server logs.");
+        }
+    }
     if graceful && state.config.config_file.is_some() {
         if let Err(e) = state.config.rewrite() {
             crate::log::warning(&format!(

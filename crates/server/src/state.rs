@@ -150,6 +150,26 @@ impl State {
     }
 }
 
+impl State {
+    /// The end of an event-loop turn: writes the AOF buffer, then lets out the
+    /// bus frames whose records are now as durable as `appendfsync` promises
+    /// (with `always` the rest leave after the group commit's fsync).
+    pub fn flush_point(&mut self) {
+        self.aof.flush();
+        self.release_bus();
+    }
+
+    /// Sends the held bus actions whose records are durable, in order; asks the
+    /// group commit for an fsync when the rest wait for one.
+    pub fn release_bus(&mut self) {
+        let ready = self.bus.take_ready(self.aof.durable_position());
+        self.execute_bus(ready);
+        if self.bus.has_held() && self.aof.unsynced_target().is_some() {
+            self.aof_sync_kick.notify_one();
+        }
+    }
+}
+
 /// The current wall clock in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -168,14 +188,23 @@ impl State {
 
     /// Carries out the core's effects: AOF records are buffered (written before the
     /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
-    /// transport, deferred replies to their clients.
+    /// transport once the records of the same event are durable (see
+    /// [`State::flush_point`]), deferred replies to their clients.
     pub fn apply(&mut self, mut fx: Effects) {
         self.aof.append(&fx.aof);
         if fx.save_cluster_config {
             // A failure is logged; the next change saves again.
             let _ = self.save_nodes_conf();
         }
-        self.execute_bus(std::mem::take(&mut fx.bus));
+        let needs = if fx.aof.is_empty() {
+            None
+        } else {
+            self.aof.appended_position()
+        };
+        self.bus.send_after(needs, std::mem::take(&mut fx.bus));
+        if self.bus.has_held() {
+            self.release_bus();
+        }
         for (client, reply) in fx.replies {
             if let Some(c) = self.clients.get_mut(client) {
                 c.blocked = false;
