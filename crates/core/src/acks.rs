@@ -8,14 +8,69 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId};
-use crate::job::{Job, JobState};
+use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::node::Node;
 
 impl Node {
-    /// True when the job's holder list is shorter than its replication factor: a
-    /// holder-list update was lost, so some holders may be unknown here.
+    /// SETACK for a job held here, with its holder list.
+    pub(crate) fn set_ack(&self, id: &JobId) -> Message {
+        Message::SetAck {
+            id: *id,
+            holders: self
+                .jobs
+                .get(id)
+                .map(|j| j.nodes_delivered.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// DELJOB for a job held here, with its holder list.
+    pub(crate) fn del_job(&self, id: &JobId) -> Message {
+        Message::DelJob {
+            id: *id,
+            holders: self
+                .jobs
+                .get(id)
+                .map(|j| j.nodes_delivered.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// DELJOB: delete our copy; holders the sender does not list hear it from
+    /// us (re-replication may have told only some holders of a new copy).
+    pub(crate) fn on_deljob(
+        &mut self,
+        from: NodeId,
+        id: &JobId,
+        sender_holders: &[NodeId],
+        fx: &mut Effects,
+    ) {
+        let Some(job) = self.jobs.get(id) else {
+            return;
+        };
+        let unknown_to_sender: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.myself && **n != from && !sender_holders.contains(n))
+            .copied()
+            .collect();
+        if !unknown_to_sender.is_empty() {
+            let mut holders = sender_holders.to_vec();
+            for node in &job.nodes_delivered {
+                if !holders.contains(node) {
+                    holders.push(*node);
+                }
+            }
+            self.send_many(&unknown_to_sender, Message::DelJob { id: *id, holders }, fx);
+        }
+        self.unregister(id, fx);
+    }
+
+    /// True when some holders may be unknown here: the list is shorter than
+    /// the replication factor (a holder-list update was lost), or it changed
+    /// after creation (decision D8).
     fn holders_incomplete(job: &Job) -> bool {
-        job.nodes_delivered.len() < job.repl as usize
+        job.nodes_delivered.len() < job.repl as usize || job.has(FLAG_REREPLICATED)
     }
 
     /// True when an acked job may be deleted everywhere: every holder confirmed
@@ -64,19 +119,21 @@ impl Node {
                     .filter(|n| !job.nodes_delivered.contains(n)),
             );
         }
-        let may_have = job.nodes_delivered.len() as u32;
         targets.retain(|n| *n != myself && !confirmed.contains(n));
-        self.send_many(&targets, Message::SetAck { id: *id, may_have }, fx);
+        let message = self.set_ack(id);
+        self.send_many(&targets, message, fx);
     }
 
     /// SETACK: acknowledge our copy and confirm, or take over the GC when this
-    /// node knows more holders than the sender.
+    /// node knows holders the sender does not list (the original compared the
+    /// sizes of the two lists, which re-replication can make equal while
+    /// their members differ).
     pub(crate) fn on_setack(
         &mut self,
         env: &Env,
         from: NodeId,
         id: &JobId,
-        may_have: u32,
+        sender_holders: &[NodeId],
         fx: &mut Effects,
     ) {
         if self
@@ -88,35 +145,23 @@ impl Node {
         }
         if self.jobs.contains_key(id) {
             self.acknowledge(env, id, fx);
+            // Learn the sender's holders, so two nodes that each know a holder
+            // the other does not converge on the union instead of handing the
+            // GC back and forth.
+            self.merge_holders(id, sender_holders);
         }
-        let holders = self.jobs.get(id).map(|j| j.nodes_delivered.len() as u32);
-        match holders {
-            None => self.send(
-                &from,
-                Message::GotAck {
-                    id: *id,
-                    known: false,
-                },
-                fx,
-            ),
-            Some(n) if n <= may_have => self.send(
-                &from,
-                Message::GotAck {
-                    id: *id,
-                    known: true,
-                },
-                fx,
-            ),
-            Some(_) => {
-                if may_have == 0 {
-                    self.send(
-                        &from,
-                        Message::GotAck {
-                            id: *id,
-                            known: true,
-                        },
-                        fx,
-                    );
+        let knows_more = self.jobs.get(id).map(|j| {
+            j.nodes_delivered
+                .iter()
+                .any(|n| *n != from && !sender_holders.contains(n))
+        });
+        let got_ack = |known| Message::GotAck { id: *id, known };
+        match knows_more {
+            None => self.send(&from, got_ack(false), fx),
+            Some(false) => self.send(&from, got_ack(true), fx),
+            Some(true) => {
+                if sender_holders.is_empty() {
+                    self.send(&from, got_ack(true), fx);
                 }
                 self.gc_attempt(id, fx);
             }
@@ -153,7 +198,8 @@ impl Node {
             return;
         }
         if self.ack_collected(&self.jobs[id]) {
-            self.send_to_holders(id, Message::DelJob(*id), fx);
+            let message = self.del_job(id);
+            self.send_to_holders(id, message, fx);
             self.unregister(id, fx);
         }
     }

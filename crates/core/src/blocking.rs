@@ -2,7 +2,6 @@
 //! FIFO order when jobs arrive; synchronous ADDJOB waiting for its copies;
 //! timeouts, leaving mode, and cleanup when a client goes away.
 
-use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
 use crate::node::Node;
@@ -133,7 +132,8 @@ impl Node {
     /// job is deleted cluster-wide).
     pub fn client_gone(&mut self, env: &Env, client: ClientId, fx: &mut Effects) {
         if let Some(Blocked::AddJob { job, .. }) = self.unblock(env, client, fx) {
-            self.send_to_holders(&job, Message::DelJob(job), fx);
+            let message = self.del_job(&job);
+            self.send_to_holders(&job, message, fx);
             self.unregister(&job, fx);
         }
     }

@@ -309,8 +309,8 @@ impl Node {
             };
             match self.jobs.get(&id).map(|j| j.state) {
                 Some(JobState::Acked) => {
-                    let may_have = self.jobs[&id].nodes_delivered.len() as u32;
-                    self.send(&from, Message::SetAck { id, may_have }, fx);
+                    let message = self.set_ack(&id);
+                    self.send(&from, message, fx);
                     continue;
                 }
                 Some(_) => {}

@@ -62,6 +62,11 @@ pub const FLAG_BCAST_QUEUED: u8 = 1;
 pub const FLAG_BCAST_WILLQUEUE: u8 = 2;
 /// Fetched at least once from a queue on this node.
 pub const FLAG_DELIVERED: u8 = 4;
+/// The holder list changed after the job was created (re-replication, a
+/// holder that came back empty: decision D8), so holders may not all know each
+/// other: acknowledging it asks every node, as for an incomplete list. Travels
+/// with the job (bus and AOF); the original never sets it.
+pub const FLAG_REREPLICATED: u8 = 8;
 
 /// One job as this node holds it.
 #[derive(Clone, Debug)]

@@ -11,7 +11,8 @@
 //! [`job_codec`] (its serialization), [`queue`], [`scan`] (QSCAN/JSCAN cursors),
 //! [`args`] (argument rules), [`commands`] (the command table and the job and
 //! queue commands), `timers` (the per-job scheduler), `blocking` (blocked clients),
-//! `memory` (maxmemory levels and eviction), `persistence` (AOF replay and snapshot).
+//! `memory` (maxmemory levels and eviction), `persistence` (AOF replay and snapshot),
+//! `rereplication` (topping up copies after failures, decision D8).
 
 mod acks;
 pub mod args;
@@ -29,6 +30,7 @@ mod persistence;
 pub mod queue;
 mod replication;
 mod requeue;
+mod rereplication;
 pub mod scan;
 mod timers;
 

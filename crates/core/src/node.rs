@@ -35,6 +35,9 @@ pub struct NodeConfig {
     pub maxmemory_policy: MaxmemoryPolicy,
     /// Produce AOF records in [`Effects::aof`].
     pub aof_logging: bool,
+    /// `rereplicate`: top up the copies of jobs whose holders failed, left or
+    /// came back empty (decision D8); false behaves as the original.
+    pub rereplicate: bool,
 }
 
 impl Default for NodeConfig {
@@ -44,6 +47,7 @@ impl Default for NodeConfig {
             maxmemory: 1 << 30,
             maxmemory_policy: MaxmemoryPolicy::Acks,
             aof_logging: false,
+            rereplicate: true,
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct Node {
     pub(crate) waiting_queues: BTreeSet<Bytes>,
     /// Queues a fetch emptied while they import jobs (immediate NEEDJOBS).
     pub(crate) reached_zero: Vec<Bytes>,
+    /// Jobs whose copies are being topped up (decision D8).
+    pub(crate) rerepl: crate::rereplication::Rereplication,
 }
 
 impl Node {
@@ -144,6 +150,7 @@ impl Node {
             push_candidates: Vec::new(),
             reached_zero: Vec::new(),
             waiting_queues: BTreeSet::new(),
+            rerepl: Default::default(),
         }
     }
 
@@ -260,12 +267,14 @@ impl Node {
     pub(crate) fn unregister(&mut self, id: &JobId, fx: &mut Effects) {
         if let Some(wait) = self.repl_waiters.remove(id) {
             // A synchronous ADDJOB loses its job: tell the client and the holders.
-            self.send_to_holders(id, Message::DelJob(*id), fx);
+            let message = self.del_job(id);
+            self.send_to_holders(id, message, fx);
             self.unblock_waiting_addjob(wait.client, fx);
         }
         let Some(job) = self.jobs.remove(id) else {
             return;
         };
+        self.rerepl.job_deleted(id);
         if matches!(job.state, JobState::Active | JobState::Queued) {
             self.log_deljob(id, fx);
         }

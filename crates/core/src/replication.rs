@@ -4,7 +4,7 @@
 use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
-use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE};
+use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
@@ -230,7 +230,8 @@ impl Node {
             return;
         };
         self.unblock_with(env, wait.client, reply, fx);
-        self.send_to_holders(id, Message::DelJob(*id), fx);
+        let message = self.del_job(id);
+        self.send_to_holders(id, message, fx);
         self.unregister(id, fx);
     }
 
@@ -319,27 +320,44 @@ impl Node {
                 .as_ref()
                 .and_then(|q| self.queues.get(q))
                 .is_some_and(|q| q.pause.input);
-            if self.memory_warning_level(env) >= 1 || self.leaving || paused {
+            if self.memory_warning_level(env) >= 1
+                || self.leaving
+                || paused
+                || self.awaits_emptied_ack(&from)
+            {
                 return;
             }
             job.state = JobState::Active;
             job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
             job.nodes_delivered = nodes;
             job.add_delivered(self.myself);
+            let rereplicated = job.has(FLAG_REREPLICATED);
             self.arm_replica_timer(env, &mut job);
             self.register(env, job);
             self.log_loadjob(&id, fx);
+            if !no_reply {
+                self.send(&from, Message::GotJob(id), fx);
+            }
+            // A copy made by re-replication tells the other holders about
+            // itself: the node that made it may not live to do so (D8).
+            if rereplicated && !no_reply && self.config.rereplicate {
+                self.start_announcement(env, &id, &[from], fx);
+            }
+            return;
         }
         if !no_reply {
             self.send(&from, Message::GotJob(id), fx);
         }
     }
 
-    /// A replica's first requeue comes DELAY + RETRY (± jitter) after receipt.
+    /// A replica's first requeue comes DELAY + RETRY (± jitter) after receipt;
+    /// for a copy of a job whose delay is over (re-replication), RETRY after it.
     pub(crate) fn arm_replica_timer(&mut self, env: &Env, job: &mut Job) {
         if job.retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
-            job.qtime = self.jittered(env.now_ms + job.delay as u64 * 1000, job.retry);
+            let delay_over = job.ctime_ms() + job.delay as u64 * 1000 < env.now_ms;
+            let delay = if delay_over { 0 } else { job.delay as u64 };
+            job.qtime = self.jittered(env.now_ms + delay * 1000, job.retry);
         } else {
             job.qtime = 0;
         }
@@ -356,6 +374,7 @@ impl Node {
             return;
         };
         if job.state != JobState::WaitRepl {
+            self.on_rereplication_gotjob(env, from, id, fx);
             return;
         }
         let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);

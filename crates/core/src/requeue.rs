@@ -43,8 +43,8 @@ impl Node {
                 }
             }
             JobState::Acked => {
-                let may_have = job.nodes_delivered.len() as u32;
-                self.send(&from, Message::SetAck { id: *id, may_have }, fx);
+                let message = self.set_ack(id);
+                self.send(&from, message, fx);
             }
             JobState::WaitRepl => {}
         }
@@ -62,16 +62,10 @@ impl Node {
         fx: &mut Effects,
     ) {
         let Some(job) = self.jobs.get(id) else { return };
-        let (state, retry, holders) = (job.state, job.retry, job.nodes_delivered.len() as u32);
+        let (state, retry) = (job.state, job.retry);
         if state == JobState::Acked {
-            self.send(
-                &from,
-                Message::SetAck {
-                    id: *id,
-                    may_have: holders,
-                },
-                fx,
-            );
+            let message = self.set_ack(id);
+            self.send(&from, message, fx);
             return;
         }
         if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {

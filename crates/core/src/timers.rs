@@ -27,6 +27,7 @@ impl Node {
         }
         self.expire_blocked_clients(env, fx);
         self.replication_cron(env, fx);
+        self.rereplication_cron(env, fx);
         if env.now_ms >= self.last_cron_ms + CRON_PERIOD_MS {
             self.last_cron_ms = env.now_ms;
             self.queue_cron(env);
@@ -41,13 +42,14 @@ impl Node {
     }
 
     /// The earliest time at which [`Node::on_tick`] has work (a job timer, a client
-    /// deadline, the 50 ms replication retry); the shell also ticks at least every
+    /// deadline, the 50 ms replication retry, re-replication); the shell also ticks at least every
     /// 100 ms for the periodic duties.
     pub fn next_wakeup(&self) -> Option<u64> {
         let job = self.timers.first().map(|t| t.0);
         let client = self.client_deadlines.first().map(|d| d.0);
         let repl = self.next_replication_retry();
-        [job, client, repl].into_iter().flatten().min()
+        let rerepl = self.next_rereplication();
+        [job, client, repl, rerepl].into_iter().flatten().min()
     }
 
     /// One job's scheduled check, steps in the order of the spec.

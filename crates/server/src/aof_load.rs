@@ -158,7 +158,8 @@ impl Loader {
 }
 
 /// The startup load, run as a task: replays in batches with `state.loading` set,
-/// exits the process on a fatal error, then starts logging if `appendonly yes`
+/// exits the process on a fatal error, then tells the core it is done (a node
+/// left without jobs announces it, D8), starts logging if `appendonly yes`
 /// and resets `aof-enqueue-jobs-once` (persistence.md §4.5).
 pub async fn load_at_startup(shared: Shared) {
     let (path, enqueue_once, truncated_ok, appendonly) = {
@@ -216,6 +217,7 @@ pub async fn load_at_startup(shared: Shared) {
     }
     let mut state = shared.borrow_mut();
     state.loading = None;
+    state.node.startup_complete();
     if appendonly {
         if let Err(e) = state.aof.open(crate::aof::AofState::On) {
             crate::log::warning(&format!("Can't open the append-only file: {e}"));

@@ -42,6 +42,10 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             state.apply(fx);
         }
         ConfigChange::Hz => state.ticker.notify_one(),
+        ConfigChange::Rereplicate => {
+            state.node.config_mut().rereplicate = state.config.rereplicate;
+            state.ticker.notify_one();
+        }
         ConfigChange::ClusterNodeTimeout => {
             let timeout = state.config.cluster_node_timeout.max(1) as u64;
             state.node.set_node_timeout(timeout);

@@ -28,6 +28,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
             crate::config::MaxmemoryPolicy::NoEviction => MaxmemoryPolicy::NoEviction,
         },
         aof_logging: false,
+        rereplicate: config.rereplicate,
     }
 }
 

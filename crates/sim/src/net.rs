@@ -295,7 +295,9 @@ pub fn message_jobs(message: &Message) -> Vec<JobId> {
         Message::YourJobs(jobs) => jobs.iter().filter_map(from_payload).collect(),
         Message::GotJob(id)
         | Message::WillQueue(id)
-        | Message::DelJob(id)
+        | Message::DelJob { id, .. }
+        | Message::HasJob(id)
+        | Message::Holders { id, .. }
         | Message::Working(id)
         | Message::Enqueue { id, .. }
         | Message::Queued { id, .. }
@@ -643,6 +645,7 @@ impl Net {
             n.aof.clear();
         }
         n.synced = n.aof.len();
+        node.startup_complete();
         n.node = Some(node);
         n.next_tick = self.now;
     }

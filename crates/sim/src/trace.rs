@@ -224,10 +224,12 @@ impl Trace {
                     (true, false) => " +deliveries",
                 }
             ),
-            Message::SetAck { id, may_have } => format!("SETACK {} may_have={may_have}", job(id)),
+            Message::SetAck { id, holders } => {
+                format!("SETACK {} may_have={}", job(id), holders.len())
+            }
             Message::WillQueue(id) => format!("WILLQUEUE {}", job(id)),
             Message::GotAck { id, known } => format!("GOTACK {} known={}", job(id), *known as u8),
-            Message::DelJob(id) => format!("DELJOB {}", job(id)),
+            Message::DelJob { id, .. } => format!("DELJOB {}", job(id)),
             Message::NeedJobs { queue, count } => {
                 format!("NEEDJOBS {} count={count}", show_bytes(queue))
             }

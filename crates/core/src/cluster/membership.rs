@@ -417,6 +417,8 @@ impl Node {
         peer.link_up = true;
         peer.connect_failures = 0;
         let meet = std::mem::take(&mut peer.flags.meet);
+        // Before the PING: its PONG then proves the announcement arrived.
+        self.announce_emptied(&id, fx);
         let gossip = self.gossip_section(&id);
         self.ping(
             env,
@@ -754,6 +756,7 @@ impl Node {
             fx.save_cluster_config = true;
             return;
         }
+        self.emptied_acknowledged(&frame.sender);
         let peer = self.cluster.peers.get_mut(&frame.sender).expect("present");
         peer.pong_received = env.now_ms;
         peer.ping_sent = 0;

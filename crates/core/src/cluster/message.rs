@@ -74,12 +74,14 @@ pub enum Message {
         /// Increment a counter at all (false for the answer to WILLQUEUE).
         count: bool,
     },
-    /// "This job is acknowledged"; `may_have` is the sender's holder count.
+    /// "This job is acknowledged", with the sender's holder list (the
+    /// original sent only its size; a list lets the receiver see whether it
+    /// knows holders the sender does not, decision D8).
     SetAck {
         /// The job.
         id: JobId,
-        /// Size of the sender's nodes-delivered.
-        may_have: u32,
+        /// The sender's nodes-delivered (empty for a dummy ACK).
+        holders: Vec<NodeId>,
     },
     /// "I am about to requeue it."
     WillQueue(JobId),
@@ -90,8 +92,15 @@ pub enum Message {
         /// The replier knows the job.
         known: bool,
     },
-    /// "Delete your copy."
-    DelJob(JobId),
+    /// "Delete your copy", with the sender's holder list: a receiver that
+    /// knows holders the sender does not passes it on to them (decision D8;
+    /// the original sent the id only).
+    DelJob {
+        /// The job.
+        id: JobId,
+        /// The sender's nodes-delivered (empty when it does not hold the job).
+        holders: Vec<NodeId>,
+    },
     /// "Send me jobs for this queue."
     NeedJobs {
         /// The queue.
@@ -117,6 +126,20 @@ pub enum Message {
         queue: Bytes,
         /// Consumers wait now.
         waiting: bool,
+    },
+    /// "I restarted without my jobs: I hold none of the copies you list me
+    /// for" (decision D8; not in the original protocol).
+    Emptied,
+    /// "Do you hold this job?": GOTJOB if so, SETACK if it is acked there,
+    /// nothing otherwise; never creates a copy (decision D8).
+    HasJob(JobId),
+    /// "These nodes hold (or may hold) this job": merged into the holder list
+    /// of a copy the receiver has; never creates one (decision D8).
+    Holders {
+        /// The job.
+        id: JobId,
+        /// Its holders.
+        nodes: Vec<NodeId>,
     },
 }
 
@@ -151,12 +174,15 @@ impl Message {
             Message::SetAck { .. } => 8,
             Message::WillQueue(_) => 9,
             Message::GotAck { .. } => 10,
-            Message::DelJob(_) => 11,
+            Message::DelJob { .. } => 11,
             Message::NeedJobs { .. } => 12,
             Message::YourJobs(_) => 13,
             Message::Working(_) => 14,
             Message::Pause { .. } => 15,
             Message::Waiting { .. } => 16,
+            Message::Emptied => 17,
+            Message::HasJob(_) => 18,
+            Message::Holders { .. } => 19,
         }
     }
 
@@ -180,6 +206,9 @@ impl Message {
             "WORKING",
             "PAUSE",
             "WAITING",
+            "EMPTIED",
+            "HASJOB",
+            "HOLDERS",
         ][self.type_code() as usize]
     }
 }
@@ -216,8 +245,8 @@ impl Frame {
             }
             Message::GotJob(id)
             | Message::WillQueue(id)
-            | Message::DelJob(id)
-            | Message::Working(id) => out.extend_from_slice(id.as_bytes()),
+            | Message::Working(id)
+            | Message::HasJob(id) => out.extend_from_slice(id.as_bytes()),
             Message::Enqueue { id, delay } => {
                 out.extend_from_slice(id.as_bytes());
                 out.put_u32(*delay);
@@ -226,9 +255,14 @@ impl Frame {
                 out.extend_from_slice(id.as_bytes());
                 out.put_u8(*nack as u8 | (*count as u8) << 1);
             }
-            Message::SetAck { id, may_have } => {
+            Message::SetAck { id, holders: nodes }
+            | Message::DelJob { id, holders: nodes }
+            | Message::Holders { id, nodes } => {
                 out.extend_from_slice(id.as_bytes());
-                out.put_u32(*may_have);
+                out.put_u32(nodes.len() as u32);
+                for node in nodes {
+                    out.extend_from_slice(node.as_bytes());
+                }
             }
             Message::GotAck { id, known } => {
                 out.extend_from_slice(id.as_bytes());
@@ -252,6 +286,7 @@ impl Frame {
                 put_bytes(out, queue);
                 out.put_u8(*waiting as u8);
             }
+            Message::Emptied => {}
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -336,14 +371,17 @@ impl Frame {
             }
             8 => Message::SetAck {
                 id: r.job()?,
-                may_have: r.u32()?,
+                holders: r.nodes()?,
             },
             9 => Message::WillQueue(r.job()?),
             10 => Message::GotAck {
                 id: r.job()?,
                 known: r.u8()? != 0,
             },
-            11 => Message::DelJob(r.job()?),
+            11 => Message::DelJob {
+                id: r.job()?,
+                holders: r.nodes()?,
+            },
             12 => Message::NeedJobs {
                 queue: r.bytes()?,
                 count: r.u32()?,
@@ -364,6 +402,12 @@ impl Frame {
             16 => Message::Waiting {
                 queue: r.bytes()?,
                 waiting: r.u8()? != 0,
+            },
+            17 => Message::Emptied,
+            18 => Message::HasJob(r.job()?),
+            19 => Message::Holders {
+                id: r.job()?,
+                nodes: r.nodes()?,
             },
             _ => return Err(BadFrame("unknown message type")),
         };
@@ -394,6 +438,15 @@ impl Reader {
         let out = self.data.slice(self.pos..end);
         self.pos = end;
         Ok(out)
+    }
+    /// A u32 count, then that many node ids.
+    fn nodes(&mut self) -> Result<Vec<NodeId>, BadFrame> {
+        let count = self.u32()? as usize;
+        let mut nodes = Vec::with_capacity(count.min(64));
+        for _ in 0..count {
+            nodes.push(self.node()?);
+        }
+        Ok(nodes)
     }
     fn u8(&mut self) -> Result<u8, BadFrame> {
         Ok(self.take(1)?[0])
@@ -447,10 +500,16 @@ mod tests {
                 nack: true,
                 count: true,
             },
-            Message::SetAck { id, may_have: 3 },
+            Message::SetAck {
+                id,
+                holders: vec![node, node],
+            },
             Message::WillQueue(id),
             Message::GotAck { id, known: true },
-            Message::DelJob(id),
+            Message::DelJob {
+                id,
+                holders: vec![node],
+            },
             Message::NeedJobs {
                 queue: Bytes::from_static(b"q"),
                 count: 7,
@@ -464,6 +523,12 @@ mod tests {
             Message::Waiting {
                 queue: Bytes::from_static(b"q"),
                 waiting: true,
+            },
+            Message::Emptied,
+            Message::HasJob(id),
+            Message::Holders {
+                id,
+                nodes: vec![node],
             },
         ]
     }

@@ -76,9 +76,9 @@ impl crate::Node {
             }
             M::Working(id) => self.on_queued_or_working(env, from, &id, None, true, fx),
             M::WillQueue(id) => self.on_willqueue(from, &id, fx),
-            M::SetAck { id, may_have } => self.on_setack(env, from, &id, may_have, fx),
+            M::SetAck { id, holders } => self.on_setack(env, from, &id, &holders, fx),
             M::GotAck { id, known } => self.on_gotack(from, &id, known, fx),
-            M::DelJob(id) => self.unregister(&id, fx),
+            M::DelJob { id, holders } => self.on_deljob(from, &id, &holders, fx),
             M::NeedJobs { queue, count } => self.on_needjobs(env, from, &queue, count, fx),
             M::YourJobs(jobs) => self.on_yourjobs(env, from, &jobs, fx),
             M::Pause { queue, flags } => {
@@ -89,6 +89,9 @@ impl crate::Node {
                 self.set_pause(env, &queue, pause);
             }
             M::Waiting { queue, waiting } => self.on_waiting(env, from, queue, waiting),
+            M::Emptied => self.on_emptied(from),
+            M::HasJob(id) => self.on_hasjob(from, &id, fx),
+            M::Holders { id, nodes } => self.on_holders(from, &id, &nodes, fx),
             M::Ping(_) | M::Pong(_) | M::Meet(_) | M::Fail(_) => {}
         }
     }

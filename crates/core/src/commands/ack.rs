@@ -1,9 +1,8 @@
 //! ACKJOB, FASTACK and DELJOB (commands.md §2.3–§2.5).
 
-use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;
-use crate::job::{Job, JobState};
+use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -79,14 +78,23 @@ impl Node {
         };
         let mut deleted = 0;
         for id in &ids {
+            let message = self.del_job(id);
+            match self.jobs.get(id) {
+                // Its holders may not all be listed (decision D8): tell everyone.
+                Some(job) if job.has(FLAG_REREPLICATED) => {
+                    let everyone = self.linked_nodes();
+                    self.send_many(&everyone, message, fx);
+                }
+                Some(_) => self.send_to_holders(id, message, fx),
+                // Unknown here: whoever holds it must drop it.
+                None => {
+                    let everyone = self.linked_nodes();
+                    self.send_many(&everyone, message, fx);
+                }
+            }
             if self.jobs.contains_key(id) {
-                self.send_to_holders(id, Message::DelJob(*id), fx);
                 self.unregister(id, fx);
                 deleted += 1;
-            } else {
-                // Unknown here: whoever holds it must drop it.
-                let everyone = self.linked_nodes();
-                self.send_many(&everyone, Message::DelJob(*id), fx);
             }
         }
         Reply::Integer(deleted)

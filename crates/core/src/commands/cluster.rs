@@ -99,6 +99,7 @@ impl Node {
             }
         }
         self.jobs.clear();
+        self.rerepl.clear();
         self.job_index.clear();
         self.timers.clear();
         self.evictable.clear();

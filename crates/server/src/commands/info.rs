@@ -130,7 +130,11 @@ fn section(state: &State, name: &str) -> String {
             line("mem_fragmentation_ratio", &format!("{ratio:.2}"));
             line("mem_allocator", &"libc");
         }
-        "jobs" => line("registered_jobs", &stats.registered_jobs),
+        "jobs" => {
+            line("registered_jobs", &stats.registered_jobs);
+            line("underreplicated_jobs", &state.node.underreplicated_jobs());
+            line("rereplicated_jobs", &state.node.rereplicated_jobs());
+        }
         "queues" => line("registered_queues", &stats.registered_queues),
         "persistence" => persistence(state, &mut line),
         "stats" => {

@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 35] = [
+pub const GET_ORDER: [&str; 36] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -50,6 +50,7 @@ pub const GET_ORDER: [&str; 35] = [
     "client-output-buffer-limit",
     "unixsocketperm",
     "bind",
+    "rereplicate",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -106,6 +107,8 @@ pub enum ConfigChange {
     AofLoadTruncated,
     /// `aof-enqueue-jobs-once`.
     AofEnqueueJobsOnce,
+    /// `rereplicate` (decision D8).
+    Rereplicate,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -177,6 +180,7 @@ impl Config {
             "aof-rewrite-incremental-fsync" => flag(self.aof_rewrite_incremental_fsync),
             "aof-load-truncated" => flag(self.aof_load_truncated),
             "aof-enqueue-jobs-once" => flag(self.aof_enqueue_jobs_once),
+            "rereplicate" => flag(self.rereplicate),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
@@ -315,6 +319,10 @@ impl Config {
             b"aof-enqueue-jobs-once" => {
                 self.aof_enqueue_jobs_once = boolean()?;
                 ConfigChange::AofEnqueueJobsOnce
+            }
+            b"rereplicate" => {
+                self.rereplicate = boolean()?;
+                ConfigChange::Rereplicate
             }
             b"cluster-node-timeout" => {
                 self.cluster_node_timeout = int_min(0)?;

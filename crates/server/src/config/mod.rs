@@ -263,6 +263,8 @@ pub struct Config {
     pub aof_load_truncated: bool,
     /// `aof-enqueue-jobs-once` (no).
     pub aof_enqueue_jobs_once: bool,
+    /// `rereplicate` (yes): top up copies lost with a node (decision D8).
+    pub rereplicate: bool,
     /// `cluster-config-file` (`nodes.conf`).
     pub cluster_config_file: String,
     /// `cluster-node-timeout` in ms (15000).
@@ -317,6 +319,7 @@ impl Default for Config {
             aof_rewrite_incremental_fsync: true,
             aof_load_truncated: true,
             aof_enqueue_jobs_once: false,
+            rereplicate: true,
             cluster_config_file: "nodes.conf".to_owned(),
             cluster_node_timeout: 15000,
             slowlog_log_slower_than: 10000,

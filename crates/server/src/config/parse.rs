@@ -373,6 +373,7 @@ impl<'c, 'o> Loader<'c, 'o> {
             }
             (b"aof-load-truncated", 2) => c.aof_load_truncated = yes_no_arg()?,
             (b"aof-enqueue-jobs-once", 2) => c.aof_enqueue_jobs_once = yes_no_arg()?,
+            (b"rereplicate", 2) => c.rereplicate = yes_no_arg()?,
             (b"cluster-config-file", 2) => c.cluster_config_file = lossy(arg(1)),
             (b"cluster-node-timeout", 2) => {
                 let v = strtoll_lenient(arg(1));

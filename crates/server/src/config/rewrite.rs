@@ -262,6 +262,11 @@ impl Config {
             self.aof_enqueue_jobs_once != d.aof_enqueue_jobs_once,
         );
         push(
+            "rereplicate",
+            b("rereplicate", self.rereplicate),
+            self.rereplicate != d.rereplicate,
+        );
+        push(
             "cluster-config-file",
             s("cluster-config-file", &self.cluster_config_file),
             self.cluster_config_file != d.cluster_config_file,

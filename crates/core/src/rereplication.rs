@@ -1,0 +1,755 @@
+//! Re-replication (decision D8): topping up the copies of jobs whose holders
+//! failed, were forgotten, are leaving, or came back empty.
+//!
+//! * **Under-replicated.** A job held here is under-replicated when fewer than
+//!   `repl` of its listed holders are live: this node unless it is leaving, and
+//!   peers that are known, not FAIL and not leaving. On a leaving node every job
+//!   it holds needs a *drain* round instead: `repl` other nodes confirm a copy,
+//!   then this node drops its own.
+//! * **When checked.** A sweep over every job, in bounded chunks per tick, runs
+//!   whenever the set of live or reachable nodes changes (a holder marked FAIL,
+//!   forgotten, leaving, a node reachable again), and when a node announces it
+//!   restarted without its jobs ([`Message::Emptied`]).
+//! * **Who acts.** The job's holders ranked by node id, live ones first, then
+//!   leaving ones: the holder at rank `r` acts `r × FALLBACK_MS` after it found
+//!   the job under-replicated, and only if it still is, so normally exactly one
+//!   holder (the live one with the lowest id) acts; the others only step in when
+//!   it does not (it lost its own copy, or refused it). A race that makes an
+//!   extra copy is harmless: copies are `active`, never a second queued copy.
+//! * **A round.** The listed live holders are asked whether they hold the job
+//!   ([`Message::HasJob`], which never creates a copy), and as many new
+//!   reachable nodes as are missing receive REPLJOB (they join the holder list
+//!   first, so acks reach them); each retry asks again and adds one more node,
+//!   until `repl` live nodes confirmed with GOTJOB. Then every holder learns
+//!   the final holder list ([`Message::Holders`], which never creates a copy
+//!   either, and is answered with GOTJOB), so acks, GC, WILLQUEUE/QUEUED and
+//!   federation use it; it is sent again, up to `INFORM_TRIES` times, until
+//!   every live holder answered, because until then only this node and the
+//!   new holders know them. The job keeps its state, counters, RETRY and TTL.
+//!   (A holder that deletes a job passes the DELJOB on to holders the sender
+//!   did not list, and SETACK carries the sender's list: see `acks.rs`.)
+//! * **Never re-replicated:** acked jobs, expired ones, at-most-once jobs
+//!   (RETRY 0), dummy ACKs, jobs whose ADDJOB is still replicating.
+//! * **Pace.** At most `BATCH` rounds start or retry per tick (ticks come every
+//!   `PERIOD_MS` while work is ready), at most `MAX_ROUNDS` wait for answers,
+//!   fewest live copies first.
+//! * **A node that comes back empty** (no job after loading its AOF, or none)
+//!   tells each peer so ([`Message::Emptied`]) before anything else on its first
+//!   link to it; the peer removes it from every holder list and sweeps. Until
+//!   the peer's PONG proves the announcement arrived, the node refuses copies
+//!   from that peer, so no copy it takes can be struck off by it. Everything
+//!   else it sends that peer (GOTJOB, NEEDJOBS...) follows the announcement on
+//!   the same link.
+
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Job, JobState, FLAG_REREPLICATED};
+use crate::node::Node;
+use crate::scan::ScanLimits;
+use rand::seq::SliceRandom;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Jobs examined per tick by a sweep.
+const SWEEP_CHUNK: i64 = 20_000;
+/// Rounds started or retried per tick.
+const BATCH: usize = 1_000;
+/// Rounds waiting for confirmations at once.
+const MAX_ROUNDS: usize = 20_000;
+/// How long a round waits for confirmations before asking again.
+const ROUND_RETRY_MS: u64 = 1_000;
+/// How long each rank waits for the holders before it to act.
+const FALLBACK_MS: u64 = 3_000;
+/// Tick period while rounds are ready or a sweep runs.
+const PERIOD_MS: u64 = 10;
+/// Attempts to tell a reachable holder the holder list.
+const ANNOUNCE_TRIES: u32 = 3;
+
+/// A round of REPLJOB for one job.
+#[derive(Debug, Default)]
+struct Round {
+    /// Nodes sent REPLJOB in this round.
+    asked: Vec<NodeId>,
+    /// Live nodes that confirmed a copy (this node when it is live).
+    confirmed: Vec<NodeId>,
+}
+
+/// Telling a job's holders its holder list (HOLDERS) until each confirmed.
+#[derive(Debug, Default)]
+struct Announcement {
+    /// Holders that confirmed, and attempts made to reach each other one.
+    confirmed: Vec<NodeId>,
+    attempts: Vec<(NodeId, u32)>,
+    /// When it is due next; `None` while parked until a membership change
+    /// (every holder left to tell is unreachable).
+    due: Option<u64>,
+}
+
+/// Where a job that needs copies waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Ready to act, keyed by its live copies.
+    Ready(usize),
+    /// Waiting until a time (rank fallback, round retry).
+    Waiting(u64),
+    /// No node can take a copy now: retried at the next membership change.
+    Stuck,
+}
+
+/// A job found under-replicated.
+#[derive(Debug)]
+struct Entry {
+    /// When it was found.
+    since: u64,
+    slot: Slot,
+    round: Option<Round>,
+}
+
+/// The re-replication state of a node.
+#[derive(Debug, Default)]
+pub(crate) struct Rereplication {
+    /// The cursor of the running sweep over every job.
+    sweep: Option<u64>,
+    /// Another sweep was asked for while one ran.
+    sweep_again: bool,
+    entries: BTreeMap<JobId, Entry>,
+    ready: BTreeSet<(usize, JobId)>,
+    waiting: BTreeSet<(u64, JobId)>,
+    /// Entries with a round.
+    rounds: usize,
+    /// The live and reachable nodes (and whether this node leaves) last seen.
+    view: (Vec<NodeId>, Vec<NodeId>, bool),
+    /// Peers not yet told that this node restarted without its jobs.
+    announce_empty: BTreeSet<NodeId>,
+    /// When the duty last ran.
+    last_run: u64,
+    /// Jobs this node brought back to their replication level.
+    rereplicated: u64,
+    /// Holder lists being announced, and when each is due.
+    announcements: BTreeMap<JobId, Announcement>,
+    announce_due: BTreeSet<(u64, JobId)>,
+}
+
+impl Rereplication {
+    fn set_slot(&mut self, id: &JobId, slot: Slot) {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return;
+        };
+        match entry.slot {
+            Slot::Ready(live) => self.ready.remove(&(live, *id)),
+            Slot::Waiting(at) => self.waiting.remove(&(at, *id)),
+            Slot::Stuck => false,
+        };
+        entry.slot = slot;
+        match slot {
+            Slot::Ready(live) => self.ready.insert((live, *id)),
+            Slot::Waiting(at) => self.waiting.insert((at, *id)),
+            Slot::Stuck => false,
+        };
+    }
+
+    fn remove(&mut self, id: &JobId) -> Option<Entry> {
+        self.set_slot(id, Slot::Stuck);
+        let entry = self.entries.remove(id)?;
+        if entry.round.is_some() {
+            self.rounds -= 1;
+        }
+        Some(entry)
+    }
+
+    /// Forgets a deleted job.
+    pub(crate) fn job_deleted(&mut self, id: &JobId) {
+        if !self.entries.is_empty() {
+            self.remove(id);
+        }
+        if !self.announcements.is_empty() {
+            self.stop_announcing(id);
+        }
+    }
+
+    fn schedule_announcement(&mut self, id: &JobId, due: Option<u64>) {
+        let Some(a) = self.announcements.get_mut(id) else {
+            return;
+        };
+        if let Some(old) = a.due {
+            self.announce_due.remove(&(old, *id));
+        }
+        a.due = due;
+        if let Some(at) = due {
+            self.announce_due.insert((at, *id));
+        }
+    }
+
+    fn stop_announcing(&mut self, id: &JobId) {
+        self.schedule_announcement(id, None);
+        self.announcements.remove(id);
+    }
+
+    /// Forgets every job (FLUSHALL, CLUSTER RESET, `rereplicate no`); the
+    /// counter stays.
+    pub(crate) fn clear(&mut self) {
+        let rereplicated = self.rereplicated;
+        *self = Rereplication {
+            rereplicated,
+            ..Rereplication::default()
+        };
+    }
+}
+
+/// What a job needs from this node.
+struct Need {
+    /// Live holders, this node included when it is live.
+    live: usize,
+    /// This node's rank among the holders that may act.
+    rank: usize,
+}
+
+impl Node {
+    /// Jobs known here to have fewer live copies than asked, and jobs a leaving
+    /// node still has to drain (INFO `underreplicated_jobs`).
+    pub fn underreplicated_jobs(&self) -> usize {
+        self.rerepl.entries.len()
+    }
+
+    /// Jobs this node brought back to their replication level (INFO
+    /// `rereplicated_jobs`).
+    pub fn rereplicated_jobs(&self) -> u64 {
+        self.rerepl.rereplicated
+    }
+
+    /// Called once the AOF (if any) is loaded at startup: a node that holds no
+    /// job tells every peer it knows, on its first link, that it restarted
+    /// without its jobs.
+    pub fn startup_complete(&mut self) {
+        if self.jobs.is_empty() {
+            self.rerepl.announce_empty = self.cluster.peers.keys().copied().collect();
+        }
+    }
+
+    /// True when `node` counts as a live holder: this node unless leaving, a
+    /// known peer that is not FAIL, leaving or in handshake.
+    fn is_live_holder(&self, node: &NodeId) -> bool {
+        if *node == self.myself {
+            return !self.leaving;
+        }
+        self.cluster
+            .peers
+            .get(node)
+            .is_some_and(|p| !(p.flags.fail || p.flags.leaving || p.flags.handshake))
+    }
+
+    /// True when `node` can be asked for a copy now.
+    fn can_take_copy(&self, node: &NodeId) -> bool {
+        self.cluster
+            .peers
+            .get(node)
+            .is_some_and(|p| p.is_reachable() && p.link.is_some())
+    }
+
+    /// True for jobs that may be re-replicated: held (active or queued), not
+    /// at-most-once, not a dummy ACK, not expired.
+    fn rereplication_eligible(&self, env: &Env, job: &Job) -> bool {
+        matches!(job.state, JobState::Active | JobState::Queued)
+            && job.retry > 0
+            && !job.is_dummy_ack()
+            && job.queue.is_some()
+            && job.etime > env.now_s()
+    }
+
+    /// Whether the job needs this node to act, and when.
+    fn rereplication_need(&self, env: &Env, job: &Job) -> Option<Need> {
+        if !self.rereplication_eligible(env, job) {
+            return None;
+        }
+        let mut live: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.myself && self.is_live_holder(n))
+            .copied()
+            .collect();
+        if !self.leaving {
+            live.push(self.myself);
+        }
+        if live.len() >= job.repl as usize && !self.leaving {
+            return None;
+        }
+        live.sort();
+        let rank = if self.leaving {
+            // After the live holders (they act first), or at once to drain a job
+            // that has enough copies elsewhere.
+            if live.len() >= job.repl as usize {
+                0
+            } else {
+                live.len()
+            }
+        } else {
+            live.iter().position(|n| *n == self.myself).unwrap_or(0)
+        };
+        Some(Need {
+            live: live.len(),
+            rank,
+        })
+    }
+
+    /// Starts a sweep over every job (a membership change, an emptied node).
+    fn request_sweep(&mut self) {
+        if self.rerepl.sweep.is_some() {
+            self.rerepl.sweep_again = true;
+        } else {
+            self.rerepl.sweep = Some(0);
+        }
+    }
+
+    /// The periodic duty: notice membership changes, sweep a chunk, act on the
+    /// jobs that are due.
+    pub(crate) fn rereplication_cron(&mut self, env: &Env, fx: &mut Effects) {
+        if !self.config.rereplicate {
+            if !self.rerepl.entries.is_empty() || self.rerepl.sweep.is_some() {
+                self.rerepl.clear();
+            }
+            return;
+        }
+        if env.now_ms < self.rerepl.last_run + PERIOD_MS {
+            return;
+        }
+        self.rerepl.last_run = env.now_ms;
+        self.notice_membership_change();
+        self.sweep_chunk(env);
+        while let Some(&(at, id)) = self.rerepl.waiting.first() {
+            if at > env.now_ms {
+                break;
+            }
+            self.rerepl.set_slot(&id, Slot::Ready(0));
+        }
+        for _ in 0..BATCH {
+            let Some(&(at, id)) = self.rerepl.announce_due.first() else {
+                break;
+            };
+            if at > env.now_ms {
+                break;
+            }
+            self.announce(env, &id, fx);
+        }
+        for _ in 0..BATCH {
+            let Some(&(_, id)) = self.rerepl.ready.first() else {
+                break;
+            };
+            if self.rerepl.rounds >= MAX_ROUNDS
+                && self
+                    .rerepl
+                    .entries
+                    .get(&id)
+                    .is_some_and(|e| e.round.is_none())
+            {
+                break;
+            }
+            self.act(env, &id, fx);
+        }
+    }
+
+    /// When the duty has work next.
+    pub(crate) fn next_rereplication(&self) -> Option<u64> {
+        if !self.config.rereplicate {
+            return None;
+        }
+        let busy = self.rerepl.sweep.is_some() || !self.rerepl.ready.is_empty();
+        let soon = busy.then_some(self.rerepl.last_run + PERIOD_MS);
+        let waiting = self.rerepl.waiting.first().map(|w| w.0);
+        let announce = self.rerepl.announce_due.first().map(|w| w.0);
+        soon.into_iter().chain(waiting).chain(announce).min()
+    }
+
+    fn notice_membership_change(&mut self) {
+        let live: Vec<NodeId> = self
+            .cluster
+            .peers
+            .keys()
+            .filter(|n| self.is_live_holder(n))
+            .copied()
+            .collect();
+        let view = (live, self.cluster.reachable.clone(), self.leaving);
+        if view != self.rerepl.view {
+            self.rerepl.view = view;
+            self.request_sweep();
+            let parked: Vec<JobId> = self
+                .rerepl
+                .announcements
+                .iter()
+                .filter(|(_, a)| a.due.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in parked {
+                self.rerepl
+                    .schedule_announcement(&id, Some(self.rerepl.last_run));
+            }
+        }
+    }
+
+    fn sweep_chunk(&mut self, env: &Env) {
+        let Some(cursor) = self.rerepl.sweep else {
+            return;
+        };
+        let mut ids = Vec::new();
+        let limits = ScanLimits {
+            count: SWEEP_CHUNK,
+            busyloop: false,
+        };
+        let next = self.job_index.scan(cursor, limits, |id| {
+            ids.push(*id);
+            true
+        });
+        for id in ids {
+            let Some(need) = self
+                .jobs
+                .get(&id)
+                .and_then(|j| self.rereplication_need(env, j))
+            else {
+                continue;
+            };
+            match self.rerepl.entries.get(&id).map(|e| e.slot) {
+                None => {
+                    self.rerepl.entries.insert(
+                        id,
+                        Entry {
+                            since: env.now_ms,
+                            slot: Slot::Stuck,
+                            round: None,
+                        },
+                    );
+                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
+                }
+                Some(Slot::Stuck) => self.rerepl.set_slot(&id, Slot::Ready(need.live)),
+                Some(_) => {}
+            }
+        }
+        self.rerepl.sweep = if next != 0 {
+            Some(next)
+        } else if std::mem::take(&mut self.rerepl.sweep_again) {
+            Some(0)
+        } else {
+            None
+        };
+    }
+
+    /// Starts or continues the round of one due job. A started round goes on
+    /// until enough copies are confirmed (the holder list already names the
+    /// nodes asked, so it cannot tell) or the job no longer qualifies.
+    fn act(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self
+            .jobs
+            .get(id)
+            .filter(|j| self.rereplication_eligible(env, j))
+        else {
+            self.rerepl.remove(id);
+            return;
+        };
+        let retry = self
+            .rerepl
+            .entries
+            .get(id)
+            .is_some_and(|e| e.round.is_some());
+        if !retry {
+            let Some(need) = self.rereplication_need(env, job) else {
+                self.rerepl.remove(id);
+                return;
+            };
+            let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
+            let not_before = entry.since + need.rank as u64 * FALLBACK_MS;
+            if env.now_ms < not_before {
+                self.rerepl.set_slot(id, Slot::Waiting(not_before));
+                return;
+            }
+            entry.round = Some(Round {
+                confirmed: if self.leaving {
+                    Vec::new()
+                } else {
+                    vec![self.myself]
+                },
+                ..Round::default()
+            });
+            self.rerepl.rounds += 1;
+        }
+        let round = self.rerepl.entries[id]
+            .round
+            .as_ref()
+            .expect("round started");
+        let (asked, confirmed) = (&round.asked, &round.confirmed);
+        let job = &self.jobs[id];
+        let pending =
+            |n: &&NodeId| **n != self.myself && !confirmed.contains(n) && self.can_take_copy(n);
+        // Nodes this round gave a copy to and that did not confirm: again.
+        let resend: Vec<NodeId> = asked.iter().filter(pending).copied().collect();
+        // Other listed holders are asked whether they hold it (a check that
+        // never creates a copy, so it cannot resurrect a collected job).
+        let checks: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(pending)
+            .filter(|n| !asked.contains(n))
+            .copied()
+            .collect();
+        // The first time the listed holders get the benefit of the doubt; on a
+        // retry only confirmations count, and one more node is asked.
+        let missing = if retry {
+            (job.repl as usize).saturating_sub(confirmed.len() + resend.len()) + 1
+        } else {
+            (job.repl as usize).saturating_sub(confirmed.len() + checks.len())
+        };
+        let mut fresh: Vec<NodeId> = self
+            .cluster
+            .reachable
+            .iter()
+            .filter(|n| {
+                !job.nodes_delivered.contains(n) && !asked.contains(n) && self.can_take_copy(n)
+            })
+            .copied()
+            .collect();
+        fresh.shuffle(&mut self.rng);
+        fresh.truncate(missing);
+        if resend.is_empty() && checks.is_empty() && fresh.is_empty() {
+            self.rerepl.set_slot(id, Slot::Stuck);
+            return;
+        }
+        // New nodes join the holder list before they are asked, as with ADDJOB:
+        // they may hold a copy from now on, so acks must reach them. The list
+        // now differs from other holders' lists: acks will ask every node.
+        let job = self.jobs.get_mut(id).expect("checked above");
+        job.flags |= FLAG_REREPLICATED;
+        for node in &fresh {
+            job.add_delivered(*node);
+        }
+        let round = self
+            .rerepl
+            .entries
+            .get_mut(id)
+            .and_then(|e| e.round.as_mut())
+            .expect("round started");
+        round.asked.extend_from_slice(&fresh);
+        let payload = self.serialize_for_bus(&self.jobs[id], env.now_s());
+        let copies: Vec<NodeId> = resend.into_iter().chain(fresh).collect();
+        self.send_many(
+            &copies,
+            Message::ReplJob {
+                job: payload,
+                no_reply: false,
+            },
+            fx,
+        );
+        self.send_many(&checks, Message::HasJob(*id), fx);
+        self.rerepl
+            .set_slot(id, Slot::Waiting(env.now_ms + ROUND_RETRY_MS));
+    }
+
+    /// GOTJOB for a job this node is re-replicating (one more live copy), or
+    /// announcing (one more holder knows the list).
+    pub(crate) fn on_rereplication_gotjob(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        fx: &mut Effects,
+    ) {
+        if let Some(a) = self.rerepl.announcements.get_mut(id) {
+            if !a.confirmed.contains(&from) {
+                a.confirmed.push(from);
+            }
+        }
+        let Some(round) = self
+            .rerepl
+            .entries
+            .get_mut(id)
+            .and_then(|e| e.round.as_mut())
+        else {
+            return;
+        };
+        if !round.confirmed.contains(&from) {
+            round.confirmed.push(from);
+        }
+        let confirmed = round.confirmed.clone();
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        job.add_delivered(from);
+        if confirmed.len() < job.repl as usize {
+            return;
+        }
+        // Enough copies: count it, tell every holder the list, and a leaving
+        // node drops its own copy (the new holders announce themselves too).
+        self.rerepl.remove(id);
+        self.rerepl.rereplicated += 1;
+        self.start_announcement(env, id, &[], fx);
+        if self.leaving {
+            self.drain_copy(id, &confirmed, fx);
+        }
+    }
+
+    /// Starts telling the job's holders (except `informed`) its holder list.
+    pub(crate) fn start_announcement(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        informed: &[NodeId],
+        fx: &mut Effects,
+    ) {
+        let announcement = Announcement {
+            confirmed: informed.to_vec(),
+            ..Announcement::default()
+        };
+        self.rerepl.announcements.insert(*id, announcement);
+        self.announce(env, id, fx);
+    }
+
+    /// One announcement step: HOLDERS to the reachable holders that did not
+    /// confirm (each at most `ANNOUNCE_TRIES` times); parked while the only
+    /// ones left are unreachable; done when none is left.
+    fn announce(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let (Some(job), Some(a)) = (self.jobs.get(id), self.rerepl.announcements.get(id)) else {
+            self.rerepl.stop_announcing(id);
+            return;
+        };
+        let attempts = |n: &NodeId| {
+            a.attempts
+                .iter()
+                .find(|(m, _)| m == n)
+                .map_or(0, |(_, t)| *t)
+        };
+        let left: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| {
+                **n != self.myself
+                    && !a.confirmed.contains(n)
+                    && attempts(n) < ANNOUNCE_TRIES
+                    && self.cluster.peers.contains_key(n)
+            })
+            .copied()
+            .collect();
+        let targets: Vec<NodeId> = left
+            .iter()
+            .filter(|n| self.can_take_copy(n))
+            .copied()
+            .collect();
+        if left.is_empty() {
+            self.rerepl.stop_announcing(id);
+            return;
+        }
+        if targets.is_empty() {
+            self.rerepl.schedule_announcement(id, None);
+            return;
+        }
+        let nodes = job.nodes_delivered.clone();
+        self.send_many(&targets, Message::Holders { id: *id, nodes }, fx);
+        let a = self
+            .rerepl
+            .announcements
+            .get_mut(id)
+            .expect("checked above");
+        for node in targets {
+            match a.attempts.iter_mut().find(|(m, _)| *m == node) {
+                Some((_, t)) => *t += 1,
+                None => a.attempts.push((node, 1)),
+            }
+        }
+        self.rerepl
+            .schedule_announcement(id, Some(env.now_ms + ROUND_RETRY_MS));
+    }
+
+    /// A leaving node drops a copy that `confirmed` nodes now hold; a queued
+    /// copy is queued on one of them first.
+    fn drain_copy(&mut self, id: &JobId, confirmed: &[NodeId], fx: &mut Effects) {
+        let queued = self
+            .jobs
+            .get(id)
+            .is_some_and(|j| j.state == JobState::Queued);
+        if queued {
+            if let Some(target) = confirmed.choose(&mut self.rng).copied() {
+                self.send(&target, Message::Enqueue { id: *id, delay: 0 }, fx);
+            }
+        }
+        self.unregister(id, fx);
+    }
+
+    /// HASJOB: confirm a copy held here (GOTJOB), or pass on its ack (SETACK).
+    pub(crate) fn on_hasjob(&mut self, from: NodeId, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.get(id) else {
+            return;
+        };
+        let message = if job.state == JobState::Acked {
+            self.set_ack(id)
+        } else {
+            Message::GotJob(*id)
+        };
+        self.send(&from, message, fx);
+    }
+
+    /// HOLDERS: learn the holders of a copy held here, and confirm.
+    pub(crate) fn on_holders(
+        &mut self,
+        from: NodeId,
+        id: &JobId,
+        nodes: &[NodeId],
+        fx: &mut Effects,
+    ) {
+        if self.jobs.contains_key(id) {
+            self.merge_holders(id, nodes);
+            self.send(&from, Message::GotJob(*id), fx);
+        }
+    }
+
+    /// Adds the known nodes of `nodes` to the holder list of a copy held here.
+    pub(crate) fn merge_holders(&mut self, id: &JobId, nodes: &[NodeId]) {
+        let known: Vec<NodeId> = nodes
+            .iter()
+            .filter(|n| self.is_known_node(n))
+            .copied()
+            .collect();
+        if let Some(job) = self.jobs.get_mut(id) {
+            for node in known {
+                if !job.nodes_delivered.contains(&node) {
+                    job.nodes_delivered.push(node);
+                    job.flags |= FLAG_REREPLICATED;
+                }
+            }
+        }
+    }
+
+    /// Sends [`Message::Emptied`] on a new link to `peer` if this node restarted
+    /// without its jobs and did not tell it yet.
+    pub(crate) fn announce_emptied(&mut self, peer: &NodeId, fx: &mut Effects) {
+        if self.config.rereplicate && self.rerepl.announce_empty.contains(peer) {
+            self.send(peer, Message::Emptied, fx);
+        }
+    }
+
+    /// True while `peer` has not confirmed it knows this node restarted empty:
+    /// a copy it sends now could be struck off its holder list by the
+    /// announcement, so it is refused (the sender replicates elsewhere).
+    pub(crate) fn awaits_emptied_ack(&self, peer: &NodeId) -> bool {
+        self.config.rereplicate && self.rerepl.announce_empty.contains(peer)
+    }
+
+    /// A PONG on a link that carried the announcement proves it arrived.
+    pub(crate) fn emptied_acknowledged(&mut self, peer: &NodeId) {
+        self.rerepl.announce_empty.remove(peer);
+    }
+
+    /// EMPTIED: `from` restarted without its jobs, so it holds none of the
+    /// copies listed here: it leaves every holder list, and a sweep tops the
+    /// jobs up.
+    pub(crate) fn on_emptied(&mut self, from: NodeId) {
+        if !self.config.rereplicate {
+            return;
+        }
+        for job in self.jobs.values_mut() {
+            // An empty list would mark a dummy ACK.
+            if job.state != JobState::WaitRepl
+                && job.nodes_delivered.len() > 1
+                && job.nodes_delivered.contains(&from)
+            {
+                job.nodes_delivered.retain(|n| *n != from);
+                job.flags |= FLAG_REREPLICATED;
+            }
+        }
+        self.request_sweep();
+    }
+}
