@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS]
-//!            [--drain-ms MS] [--no-faults] [--trace] [--keep-going]
+//!            [--drain-ms MS] [--no-faults] [--bus-before-aof] [--trace] [--keep-going]
 //! ```
 //!
 //! `--seeds N --from S` runs seeds S..S+N with a progress line and a summary;
-//! `--seed S` runs one seed; `--trace` prints the whole trace of a failing seed.
+//! `--seed S` runs one seed; `--trace` prints the whole trace of a failing seed;
+//! `--bus-before-aof` models the old server, whose bus frames left before the
+//! AOF records of the same event were written (`NetConfig::bus_after_durable`).
 //! A failing seed prints the invariant it broke, a replay command and the trace
 //! of the job concerned. The exit status is 1 when any seed failed.
 
@@ -21,6 +23,7 @@ struct Args {
     chaos_ms: Option<u64>,
     drain_ms: Option<u64>,
     faults: bool,
+    bus_after_durable: bool,
     trace: bool,
     keep_going: bool,
 }
@@ -28,7 +31,7 @@ struct Args {
 fn usage() -> ! {
     eprintln!(
         "usage: disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS] \
-         [--drain-ms MS] [--no-faults] [--trace] [--keep-going]"
+         [--drain-ms MS] [--no-faults] [--bus-before-aof] [--trace] [--keep-going]"
     );
     std::process::exit(2);
 }
@@ -41,6 +44,7 @@ fn parse_args() -> Args {
         chaos_ms: None,
         drain_ms: None,
         faults: true,
+        bus_after_durable: true,
         trace: false,
         keep_going: false,
     };
@@ -63,6 +67,7 @@ fn parse_args() -> Args {
             "--chaos-ms" => a.chaos_ms = Some(value("--chaos-ms")),
             "--drain-ms" => a.drain_ms = Some(value("--drain-ms")),
             "--no-faults" => a.faults = false,
+            "--bus-before-aof" => a.bus_after_durable = false,
             "--trace" => a.trace = true,
             "--keep-going" => a.keep_going = true,
             "-h" | "--help" => usage(),
@@ -91,6 +96,7 @@ fn main() {
             cfg.drain_ms = ms;
         }
         cfg.faults = args.faults;
+        cfg.bus_after_durable = args.bus_after_durable;
         let outcome = run(cfg, args.trace);
         adds += outcome.stats.added;
         deliveries += outcome.stats.deliveries;

@@ -9,6 +9,13 @@
 //! bytes with an fsync model, and saves its `nodes.conf` text whenever the core
 //! asks.
 //!
+//! The AOF of a node has three parts, as in the server: records the core
+//! produced but the process has not written yet (its buffer, lost in any
+//! crash), records written to the file (kept by [`Crash::Process`]), and the
+//! fsynced prefix of the file (kept by [`Crash::Power`]). When they move from
+//! one to the next relative to the bus frames of the same event is
+//! [`NetConfig::bus_after_durable`].
+//!
 //! Faults are knobs ([`Faults`] and the methods [`Net::partition`],
 //! [`Net::crash`], [`Net::restart`], [`Net::set_filter`]); all randomness comes
 //! from the seed in [`NetConfig`], and every map here is ordered, so the network
@@ -48,7 +55,8 @@ pub const DEFAULT_USED_MEMORY: u64 = 1 << 20;
 /// When AOF bytes reach the disk (what survives a power loss).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fsync {
-    /// Before any reply of the same event leaves.
+    /// Whenever records are written: before any reply of the same event
+    /// leaves (and, with [`NetConfig::bus_after_durable`], any bus frame).
     Always,
     /// Once per second.
     EverySec,
@@ -60,7 +68,8 @@ pub enum Fsync {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Crash {
     /// The process is killed: every record written to the AOF file survives
-    /// (decision D11: records reach the file before their reply leaves).
+    /// (decision D11: records reach the file before their reply leaves), the
+    /// ones still in its buffer do not (see [`NetConfig::bus_after_durable`]).
     Process,
     /// The machine loses power: only the fsynced prefix of the AOF survives.
     Power,
@@ -123,6 +132,20 @@ pub struct NetConfig {
     pub connect_timeout_ms: u64,
     /// What a partition does to frames on open connections.
     pub partition_mode: PartitionMode,
+    /// The shell's ordering of bus frames and AOF records (issue 8, part 1).
+    ///
+    /// `true` (the server since the fix): the bus frames of an event that
+    /// produced AOF records leave once those records are as durable as the
+    /// fsync policy promises: written and fsynced with [`Fsync::Always`],
+    /// written otherwise. A GOTJOB then means the copy survives a
+    /// [`Crash::Process`] of its holder, and with `Always` a [`Crash::Power`].
+    ///
+    /// `false` (the server before the fix): bus frames leave at once; the
+    /// records of an event stay in the process's buffer until the node's next
+    /// tick or a client turn (a command, or a reply to a blocked client), as
+    /// the old server wrote its buffer only in its ticker and before replies.
+    /// A crash right after a GOTJOB loses the copy it announced.
+    pub bus_after_durable: bool,
 }
 
 impl NetConfig {
@@ -139,6 +162,7 @@ impl NetConfig {
             min_tick_gap_ms: 1,
             connect_timeout_ms: 1_000,
             partition_mode: PartitionMode::Drop,
+            bus_after_durable: true,
         }
     }
 }
@@ -199,6 +223,8 @@ struct SimNode {
     node: Option<Node>,
     /// Bumped at every crash and restart: events for an older incarnation are void.
     incarnation: u64,
+    /// AOF records produced but not written yet (the process's buffer).
+    unwritten: BytesMut,
     /// Bytes written to the AOF file.
     aof: BytesMut,
     /// Length of the fsynced prefix.
@@ -321,6 +347,7 @@ impl Net {
                 ip: format!("127.0.0.{}", i + 1),
                 node: None,
                 incarnation: 0,
+                unwritten: BytesMut::new(),
                 aof: BytesMut::new(),
                 synced: 0,
                 last_fsync: START_MS,
@@ -540,13 +567,15 @@ impl Net {
     // ----- crash and restart ----------------------------------------------
 
     /// Kills node `i`. What its AOF keeps depends on `how`; returns how many
-    /// written AOF bytes were lost. Its blocked clients are disconnected.
+    /// AOF bytes were lost (written, or still in the process's buffer). Its
+    /// blocked clients are disconnected.
     pub fn crash(&mut self, i: usize, how: Crash) -> usize {
         if self.nodes[i].node.is_none() {
             return 0;
         }
         let n = &mut self.nodes[i];
-        let before = n.aof.len();
+        let before = n.aof.len() + n.unwritten.len();
+        n.unwritten.clear();
         let keep = match how {
             Crash::Process => n.aof.len(),
             Crash::Power => n.synced,
@@ -590,7 +619,7 @@ impl Net {
         self.conns.retain(|(to, _), _| *to != i);
         let lost = before - keep;
         self.trace_fault(format!(
-            "crash n{i} ({how:?}; AOF keeps {keep} bytes, loses {lost}; {} blocked clients disconnected)",
+            "crash n{i} ({how:?}; AOF keeps {keep} bytes, loses {lost} written or buffered; {} blocked clients disconnected)",
             blocked.len()
         ));
         lost
@@ -691,6 +720,8 @@ impl Net {
                     node.on_command(&env, client, spec.id, args, &mut fx)
                 };
                 self.apply(i, fx);
+                // A client turn: the buffer is written before the reply leaves.
+                self.write_aof(i);
                 reply
             }
         };
@@ -818,6 +849,8 @@ impl Net {
         }
         let mut out = BytesMut::new();
         node.aof_snapshot(&mut out);
+        // The snapshot holds the jobs in memory: buffered records are moot.
+        n.unwritten.clear();
         n.aof = out;
         n.synced = n.aof.len();
         self.trace_fault(format!("n{i} AOF rewritten"));
@@ -905,6 +938,7 @@ impl Net {
             .expect("ticking a live node")
             .on_tick(&env, &mut fx);
         self.apply(i, fx);
+        self.write_aof(i);
         let n = &mut self.nodes[i];
         let period = match self.cfg.fsync {
             Fsync::Always => 0,
@@ -965,13 +999,30 @@ impl Net {
 
     // ----- effects ---------------------------------------------------------
 
-    /// Executes node `i`'s effects: AOF first, then replies, then bus actions.
-    fn apply(&mut self, i: usize, fx: Effects) {
+    /// Writes node `i`'s buffered AOF records to its file (and fsyncs them
+    /// with [`Fsync::Always`]).
+    fn write_aof(&mut self, i: usize) {
         let n = &mut self.nodes[i];
-        n.aof.extend_from_slice(&fx.aof);
+        if n.unwritten.is_empty() {
+            return;
+        }
+        n.aof.extend_from_slice(&n.unwritten);
+        n.unwritten.clear();
         if self.cfg.fsync == Fsync::Always {
             n.synced = n.aof.len();
         }
+    }
+
+    /// Executes node `i`'s effects: AOF records, then replies (after the
+    /// records are written), then bus actions (after the records are durable,
+    /// or at once with the old ordering, see [`NetConfig::bus_after_durable`]).
+    fn apply(&mut self, i: usize, fx: Effects) {
+        let n = &mut self.nodes[i];
+        n.unwritten.extend_from_slice(&fx.aof);
+        if self.cfg.bus_after_durable || !fx.replies.is_empty() {
+            self.write_aof(i);
+        }
+        let n = &mut self.nodes[i];
         if fx.save_cluster_config {
             if let Some(node) = &n.node {
                 n.nodes_conf = Some(node.nodes_conf_text());

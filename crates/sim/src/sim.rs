@@ -13,7 +13,8 @@
 //!    dropped, delayed, duplicated and reordered, the network is partitioned
 //!    and healed (frames on open connections lost or held like TCP), nodes
 //!    crash (keeping their whole AOF, its fsynced prefix, or nothing) and
-//!    restart, AOFs are rewritten, nodes enter leaving mode or memory
+//!    restart, in some runs a node loses power the moment it confirms a copy
+//!    with GOTJOB, AOFs are rewritten, nodes enter leaving mode or memory
 //!    pressure for a while (external replication, ENQUEUE, D3), queues are
 //!    paused in input, output or both on one node for a while.
 //! 3. **Heal**: partitions end, crashed nodes restart, leaving mode, memory
@@ -38,6 +39,12 @@
 //!   linked, not leaving; no message faults; every holder knowing the others)
 //!   stops deliveries once its SETACKs had time to arrive, unless something
 //!   breaks afterwards;
+//! * a copy a node announced (GOTJOB, or the ADDJOB reply of its origin)
+//!   survives every crash of that node that keeps what the fsync policy
+//!   promised: a process crash, and a power loss with `appendfsync always`;
+//!   only a lost disk (or its TTL) takes it away. Checked at the restart; it
+//!   fails with [`NetConfig::bus_after_durable`] off (the old server's
+//!   ordering, frames before records);
 //! * the core never panics and only emits frames that decode; replies have
 //!   the expected shape and only expected errors;
 //!
@@ -48,7 +55,8 @@
 //!   acknowledged by a consumer — unless its TTL may have passed or as many
 //!   copies as it was guaranteed (REPLICATE for a synchronous ADDJOB, 1 for
 //!   ASYNC, none for ASYNC on a node keeping no copy) were lost in crashes
-//!   without their AOF records. At-most-once jobs may be lost by design
+//!   without their AOF records (with the invariant above, under `always` that
+//!   means lost disks). At-most-once jobs may be lost by design
 //!   whenever a fault touched the run, so they are only held to this in
 //!   fault-free runs;
 //! * 200 s later no node holds anything but delivered at-most-once jobs
@@ -88,6 +96,9 @@ pub struct SimConfig {
     pub drain_ms: u64,
     /// Inject faults (off: only the workload runs).
     pub faults: bool,
+    /// The shell's ordering of bus frames and AOF records
+    /// ([`NetConfig::bus_after_durable`]); `false` models the old server.
+    pub bus_after_durable: bool,
 }
 
 impl SimConfig {
@@ -99,6 +110,7 @@ impl SimConfig {
             chaos_ms: 20_000,
             drain_ms: 120_000,
             faults: true,
+            bus_after_durable: true,
         }
     }
 }
@@ -135,6 +147,8 @@ pub struct Stats {
     pub acks: u64,
     /// Crashes.
     pub crashes: u64,
+    /// Of which power losses right after a GOTJOB.
+    pub confirm_crashes: u64,
     /// Partitions.
     pub partitions: u64,
     /// Frames delivered.
@@ -254,8 +268,13 @@ struct Sim {
     /// Copies of each job lost in crashes (the node held it, and after the
     /// restart it did not).
     lost_copies: BTreeMap<JobId, u32>,
-    /// Jobs held (not acked) by each crashed node when it crashed.
-    held_at_crash: BTreeMap<usize, Vec<JobId>>,
+    /// How each crashed node died, and the jobs it held (not acked) then.
+    held_at_crash: BTreeMap<usize, (Crash, Vec<HeldCopy>)>,
+    /// Copies announced as stored: GOTJOB sent by the node, or the ADDJOB
+    /// reply of an origin keeping a copy.
+    confirmed: BTreeSet<(usize, JobId)>,
+    /// The power-loss-after-GOTJOB fault of this run.
+    confirm_crash: ConfirmCrash,
     crashed_holder: BTreeSet<JobId>,
     /// Jobs a restarted node got back from its AOF: its holder list is the
     /// one of the record (an ASYNC origin logs the job before replicating it,
@@ -277,6 +296,48 @@ struct Sim {
     lossy_messages: bool,
     /// Queues paused in input, by node (such a node refuses REPLJOB for them).
     paused_in: BTreeSet<(usize, Bytes)>,
+}
+
+/// A job a node held when it crashed.
+#[derive(Clone, Debug)]
+struct HeldCopy {
+    id: JobId,
+    /// Active or queued: its LOADJOB record was produced (a job waiting for
+    /// its replication is not logged yet).
+    logged: bool,
+    /// Its expire time on that node (Unix s): an expired record is not loaded.
+    etime: u64,
+}
+
+/// At most this many power losses right after a GOTJOB per run.
+const MAX_CONFIRM_CRASHES: u64 = 2;
+
+/// The fault "power loss right after a GOTJOB": in a quarter of the runs with
+/// faults, each GOTJOB a node sends during the chaos makes it lose power at
+/// once with probability `chance`, at most [`MAX_CONFIRM_CRASHES`] times (and
+/// never more nodes down than the other crashes allow). It has its own RNG,
+/// so that the runs it leaves alone are the runs they were without it.
+struct ConfirmCrash {
+    chance: f64,
+    rng: StdRng,
+    /// Trace entries before this one were looked at.
+    cursor: usize,
+}
+
+impl ConfirmCrash {
+    fn new(seed: u64, faults: bool) -> ConfirmCrash {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x6a09_e667_f3bc_c908);
+        let chance = if faults && rng.gen_bool(0.25) {
+            *[0.02, 0.1].choose(&mut rng).expect("non-empty")
+        } else {
+            0.0
+        };
+        ConfirmCrash {
+            chance,
+            rng,
+            cursor: 0,
+        }
+    }
 }
 
 /// Runs one seed. Never panics: a panic in the core is reported as a violation.
@@ -301,6 +362,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
     } else {
         PartitionMode::Hold
     };
+    net_cfg.bus_after_durable = cfg.bus_after_durable;
     let queue_count = rng.gen_range(1..=3);
     let mut sim = Sim {
         net: Net::new(net_cfg),
@@ -313,6 +375,8 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         frames: BTreeMap::new(),
         lost_copies: BTreeMap::new(),
         held_at_crash: BTreeMap::new(),
+        confirmed: BTreeSet::new(),
+        confirm_crash: ConfirmCrash::new(cfg.seed, cfg.faults),
         crashed_holder: BTreeSet::new(),
         restored: BTreeSet::new(),
         pending: BTreeMap::new(),
@@ -399,11 +463,19 @@ impl Sim {
         // 1. Setup.
         self.net.join_all();
         self.trace_cursor = self.net.trace.len();
+        self.confirm_crash.cursor = self.trace_cursor;
         // 2. Chaos.
         let start = self.net.now;
         self.chaos_end = start + self.cfg.chaos_ms;
         if self.cfg.faults {
             self.pick_message_faults();
+        }
+        if self.confirm_crash.chance > 0.0 {
+            let text = format!(
+                "power loss right after a GOTJOB with probability {} (at most {MAX_CONFIRM_CRASHES})",
+                self.confirm_crash.chance
+            );
+            self.note(text);
         }
         let mut next_produce = start;
         let mut next_consume = start;
@@ -588,8 +660,7 @@ impl Sim {
             let heal_at = now + self.rng.gen_range(500..8_000);
             self.schedule(heal_at, Action::Heal);
         } else if roll < 8 {
-            let down = n - self.live_nodes().len();
-            if down < (n - 1) / 2 {
+            if self.may_crash() {
                 if let Some(victim) = self.random_live() {
                     let how = match self.rng.gen_range(0..10) {
                         0..=4 => Crash::Process,
@@ -638,17 +709,29 @@ impl Sim {
         }
     }
 
+    /// True when one more node may go down (fewer than (n-1)/2 are down).
+    fn may_crash(&self) -> bool {
+        let n = self.net.len();
+        n - self.live_nodes().len() < (n - 1) / 2
+    }
+
     fn crash(&mut self, i: usize, how: Crash) {
         let ids = self.net.job_ids(i);
         let node = self.net.node(i);
-        let held: Vec<JobId> = ids
+        let held: Vec<HeldCopy> = ids
             .into_iter()
-            .filter(|id| node.job(id).is_some_and(|j| j.state != JobState::Acked))
+            .filter_map(|id| node.job(&id))
+            .filter(|j| j.state != JobState::Acked)
+            .map(|j| HeldCopy {
+                id: j.id,
+                logged: matches!(j.state, JobState::Active | JobState::Queued),
+                etime: j.etime,
+            })
             .collect();
-        for id in &held {
-            self.crashed_holder.insert(*id);
+        for copy in &held {
+            self.crashed_holder.insert(copy.id);
         }
-        self.held_at_crash.insert(i, held);
+        self.held_at_crash.insert(i, (how, held));
         self.pending.retain(|(node, _), _| *node != i);
         self.paused_in.retain(|(node, _)| *node != i);
         self.disturbed();
@@ -670,18 +753,47 @@ impl Sim {
         }
         self.disturbed();
         self.net.restart(i);
-        let held = self.held_at_crash.remove(&i).unwrap_or_default();
-        let node = self.net.node(i);
-        for id in held {
-            if node.job(&id).is_none() {
-                *self.lost_copies.entry(id).or_default() += 1;
-            }
+        if let Some((how, held)) = self.held_at_crash.remove(&i) {
+            self.count_lost_copies(i, how, held);
         }
         // Everything replayed from the AOF, including jobs deleted before the
         // crash whose DELJOB record was lost.
         let back = self.net.job_ids(i);
         self.restored.extend(back);
         self.drain_clients[i] = None;
+    }
+
+    /// After node `i` restarted from a `how` crash: counts the copies it held
+    /// and lost, and checks that it lost none it had announced in a crash the
+    /// fsync policy promised to survive (a process crash; a power loss with
+    /// `always`), unless the copy had no record yet (still waiting for its
+    /// replication) or its record expired (not loaded).
+    fn count_lost_copies(&mut self, i: usize, how: Crash, held: Vec<HeldCopy>) {
+        let durable = self.net.config().aof
+            && match how {
+                Crash::Process => true,
+                Crash::Power => self.net.config().fsync == Fsync::Always,
+                Crash::Disk => false,
+            };
+        for copy in held {
+            if self.net.node(i).job(&copy.id).is_some() {
+                continue;
+            }
+            *self.lost_copies.entry(copy.id).or_default() += 1;
+            let expired = copy.etime * 1000 <= self.net.now + 1_000;
+            if durable && copy.logged && !expired && self.confirmed.contains(&(i, copy.id)) {
+                let job = self.by_id.get(&copy.id).copied();
+                self.violate(
+                    "a confirmed copy survives its holder's crash",
+                    job,
+                    format!(
+                        "n{i} had announced its copy (GOTJOB or ADDJOB reply), crashed ({how:?}, \
+                         fsync {:?}) and restarted without it",
+                        self.net.config().fsync
+                    ),
+                );
+            }
+        }
     }
 
     fn heal_everything(&mut self) {
@@ -720,13 +832,65 @@ impl Sim {
             if at > until {
                 break;
             }
-            self.net.advance(at.saturating_sub(self.net.now));
+            self.advance_net(at);
             self.absorb();
             let action = self.actions.remove(&(at, seq)).expect("present");
             self.perform(action);
         }
-        self.net.advance(until.saturating_sub(self.net.now));
+        self.advance_net(until);
         self.absorb();
+    }
+
+    /// Moves the network's clock to `until`. While the chaos lasts and the
+    /// power-loss-after-GOTJOB fault is on, one event at a time, so that the
+    /// power loss strikes right after the frame left (nothing else happens
+    /// on that node in between, not even a tick that would write its AOF).
+    fn advance_net(&mut self, until: u64) {
+        if self.confirm_crash.chance > 0.0 {
+            while self.net.now < self.chaos_end
+                && self.stats.confirm_crashes < MAX_CONFIRM_CRASHES
+                && self.net.step(until)
+            {
+                self.crash_after_confirmation();
+            }
+        }
+        self.net.advance(until.saturating_sub(self.net.now));
+    }
+
+    /// Looks at the frames sent since the last call: a node that sent GOTJOB
+    /// may lose power now.
+    fn crash_after_confirmation(&mut self) {
+        let entries = &self.net.trace.entries[self.confirm_crash.cursor..];
+        let senders: Vec<usize> = entries
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Frame {
+                    from,
+                    fate: Fate::Sent,
+                    message: Message::GotJob(_),
+                    ..
+                } => Some(*from),
+                _ => None,
+            })
+            .collect();
+        self.confirm_crash.cursor = self.net.trace.len();
+        for i in senders {
+            if self.stats.confirm_crashes >= MAX_CONFIRM_CRASHES
+                || !self.net.is_up(i)
+                || !self.may_crash()
+                || !self.confirm_crash.rng.gen_bool(self.confirm_crash.chance)
+            {
+                continue;
+            }
+            // What left before the power loss was seen (replies included).
+            self.absorb();
+            self.note(format!("n{i} loses power right after sending GOTJOB"));
+            self.crash(i, Crash::Power);
+            self.stats.confirm_crashes += 1;
+            let restart_at = self.net.now + self.confirm_crash.rng.gen_range(200..6_000);
+            self.schedule(restart_at, Action::Restart(i));
+            self.confirm_crash.cursor = self.net.trace.len();
+        }
     }
 
     fn perform(&mut self, action: Action) {
@@ -770,10 +934,13 @@ impl Sim {
                 fate,
                 message,
                 sent_at,
+                from,
                 to,
-                ..
             } = &e.kind
             {
+                if let Message::GotJob(id) = message {
+                    self.confirmed.insert((*from, *id));
+                }
                 match fate {
                     Fate::Delivered => self.stats.frames += 1,
                     Fate::Dropped(_) => self.stats.dropped += 1,
@@ -993,6 +1160,13 @@ impl Sim {
                     self.jobs[seq].acknowledged = true;
                     self.by_id.insert(id, seq);
                     self.stats.added += 1;
+                    if self
+                        .net
+                        .try_node(node)
+                        .is_some_and(|n| n.job(&id).is_some())
+                    {
+                        self.confirmed.insert((node, id));
+                    }
                 }
                 r if expected_error(r) => {}
                 other => self.violate(
@@ -1363,13 +1537,15 @@ impl Sim {
             .collect();
         let _ = writeln!(
             out,
-            "  cluster: {} nodes ({}), node timeout {} ms, aof {}, fsync {:?}, partitions {:?}",
+            "  cluster: {} nodes ({}), node timeout {} ms, aof {}, fsync {:?}, partitions {:?}, \
+             bus after durable {}",
             self.net.len(),
             names.join(" "),
             self.net.config().node_timeout_ms,
             self.net.config().aof,
             self.net.config().fsync,
-            self.net.config().partition_mode
+            self.net.config().partition_mode,
+            self.net.config().bus_after_durable
         );
         let _ = writeln!(out, "  message faults: {:?}", self.chaos_faults);
         let _ = writeln!(out, "  replay: {}", replay_command(&self.cfg));
@@ -1423,6 +1599,9 @@ pub fn replay_command(cfg: &SimConfig) -> String {
     }
     if !cfg.faults {
         cmd.push_str(" --no-faults");
+    }
+    if !cfg.bus_after_durable {
+        cmd.push_str(" --bus-before-aof");
     }
     cmd
 }

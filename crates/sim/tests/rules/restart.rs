@@ -106,3 +106,58 @@ fn same_seed_same_run() {
         );
     }
 }
+
+/// ADDJOB REPLICATE 2 on n0 of a two-node cluster; `after_ms` after n1 put
+/// its GOTJOB on the wire, n1 dies with `crash` and restarts from its AOF.
+/// True when n1 has its copy back (n0 told its client "2 copies" either way).
+fn replica_copy_survives(
+    bus_after_durable: bool,
+    fsync: Fsync,
+    crash: Crash,
+    after_ms: u64,
+) -> bool {
+    let mut cfg = NetConfig::new(2, 42);
+    cfg.fsync = fsync;
+    cfg.bus_after_durable = bus_after_durable;
+    let mut net = Net::cluster(cfg);
+    let mark = net.trace.len();
+    let c = net.client();
+    let words = ["ADDJOB", "q", "body", "5000", "REPLICATE", "2"];
+    assert!(net.cmd_as(0, c, &words).is_none(), "waits for n1's copy");
+    while sent(&net, mark, "GOTJOB").is_empty() {
+        assert!(net.step(net.now + 1_000), "n1 never confirmed");
+    }
+    net.advance(after_ms);
+    net.crash(1, crash);
+    net.run_until_idle();
+    let id = job_id(&net.take_reply(0, c).expect("ADDJOB answered"));
+    net.restart(1);
+    net.node(1).job(&id).is_some()
+}
+
+/// Issue 8, part 1: a GOTJOB leaves once the copy it announces is as durable
+/// as the fsync policy promises (`NetConfig::bus_after_durable`, the server's
+/// ordering), so the copy survives a process crash, and a power loss with
+/// `appendfsync always`, right after the confirmation. With the old ordering
+/// (frames first, records written at the next tick) both lose it, although
+/// the client was told "2 copies"; after that tick they keep it.
+#[test]
+fn gotjob_leaves_after_the_copy_is_durable() {
+    for (fsync, crash) in [
+        (Fsync::Always, Crash::Power),
+        (Fsync::Always, Crash::Process),
+        (Fsync::EverySec, Crash::Process),
+        (Fsync::No, Crash::Process),
+    ] {
+        let case = format!("{fsync:?} {crash:?}");
+        assert!(replica_copy_survives(true, fsync, crash, 0), "{case}: lost");
+        assert!(
+            !replica_copy_survives(false, fsync, crash, 0),
+            "{case}: old ordering kept it"
+        );
+        assert!(
+            replica_copy_survives(false, fsync, crash, 100),
+            "{case}: tick did not write it"
+        );
+    }
+}
