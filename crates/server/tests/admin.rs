@@ -477,7 +477,10 @@ async fn info_sections() {
     assert!(all.contains("\r\n\r\n# Commandstats\r\ncmdstat_info:calls="));
     // Section names are case-insensitive; one section has no blank lines.
     let jobs = info(&mut c, "JoBs").await;
-    assert_eq!(jobs, "# Jobs\r\nregistered_jobs:0\r\n");
+    assert_eq!(
+        jobs,
+        "# Jobs\r\nregistered_jobs:0\r\nunderreplicated_jobs:0\r\nrereplicated_jobs:0\r\n"
+    );
     let clients = info(&mut c, "clients").await;
     assert!(clients.starts_with("# Clients\r\nconnected_clients:1\r\n"));
     assert!(!clients.contains("\r\n\r\n"));
@@ -820,7 +823,7 @@ async fn d17_config_get_set() {
         no-appendfsync-on-rewrite daemonize activerehashing \
         aof-rewrite-incremental-fsync aof-load-truncated aof-enqueue-jobs-once \
         maxmemory-policy loglevel appendfsync syslog-facility appendonly dir \
-        client-output-buffer-limit unixsocketperm bind";
+        client-output-buffer-limit unixsocketperm bind rereplicate";
     let expected: Vec<&str> = expected.split_whitespace().collect();
     assert_eq!(names, expected);
     assert_eq!(field(&everything, "port"), &bulk(&s.port.to_string()));

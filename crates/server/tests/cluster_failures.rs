@@ -115,8 +115,9 @@ async fn d02_node_failure_replicate_2_the_survivor_requeues() {
     assert_eq!(job_entries(&got), vec![("f2".into(), id, "b".into())]);
 }
 
-/// D-03 and D-04: one survivor queues; nobody makes a new copy, even after
-/// the dead node is forgotten (the D8 re-replication issue changes D-04).
+/// D-03 and D-04: one survivor queues; with three nodes there is no node left
+/// to hold a new copy, so none is made, even after the dead node is
+/// forgotten (with a spare node D8 replaces it: `rereplication.rs`).
 #[tokio::test]
 async fn d03_d04_replicate_3_one_copy_queued_no_rereplication() {
     let mut cl = Cluster::start(3).await;
@@ -292,9 +293,11 @@ async fn d06_addjob_while_a_node_is_down() {
     assert_eq!(job_state(&mut c1, &id).await, "active");
 }
 
+/// The original's behaviour (`rereplicate no`); with D8 the restarted node
+/// gets its copy back (`rereplication.rs`).
 #[tokio::test]
 async fn d07_restart_without_aof_in_a_cluster() {
-    let mut cl = Cluster::start(3).await;
+    let mut cl = Cluster::start_with(3, Server::options().arg("rereplicate", "no")).await;
     let mut c0 = cl.client(0).await;
     let id = addjob(&mut c0, "rs b 0 RETRY 3").await;
     let got = cmd(&mut c0, "GETJOB FROM rs").await;
@@ -315,17 +318,19 @@ async fn d07_restart_without_aof_in_a_cluster() {
     assert_eq!(registered_jobs(&mut c1).await, 0);
 }
 
-/// U-01 … U-03 (original behaviour): three jobs of replication 1, 2 and 3
-/// on N1; N1 dies; the survivors queue b and c once; the dead nodes restart
-/// empty and pull a queued job through federation. RETRY is 2 instead of
-/// 300 to keep the test short.
+/// U-01 … U-03 (original behaviour, `rereplicate no`): three jobs of
+/// replication 1, 2 and 3 on N1; N1 dies; the survivors queue b and c once;
+/// the dead nodes restart empty and pull a queued job through federation.
+/// RETRY is 2 instead of 300 to keep the test short. D8's outcome is tested
+/// in `rereplication.rs`.
 #[tokio::test]
 async fn u01_u02_u03_users_experiment_without_aof() {
     let mut cl = Cluster::start_with(
         3,
         Server::options()
             .arg("appendonly", "no")
-            .arg("aof-enqueue-jobs-once", "no"),
+            .arg("aof-enqueue-jobs-once", "no")
+            .arg("rereplicate", "no"),
     )
     .await;
     let mut cs = cl.clients().await;

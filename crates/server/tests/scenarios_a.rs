@@ -57,7 +57,7 @@ async fn s01_add_fetch_ack() {
     raw.roundtrip(&["ACKJOB", &id], b":0\r\n").await;
     raw.roundtrip(
         &["INFO", "jobs"],
-        b"$27\r\n# Jobs\r\nregistered_jobs:0\r\n\r\n",
+        b"$72\r\n# Jobs\r\nregistered_jobs:0\r\nunderreplicated_jobs:0\r\nrereplicated_jobs:0\r\n\r\n",
     )
     .await;
 }
@@ -842,7 +842,7 @@ async fn s23_info_and_misc() {
     }
     raw.roundtrip(
         &["INFO", "jobs"],
-        b"$27\r\n# Jobs\r\nregistered_jobs:0\r\n\r\n",
+        b"$72\r\n# Jobs\r\nregistered_jobs:0\r\nunderreplicated_jobs:0\r\nrereplicated_jobs:0\r\n\r\n",
     )
     .await;
     raw.roundtrip(&["INFO", "nosuch"], b"$0\r\n\r\n").await;

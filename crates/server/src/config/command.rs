@@ -530,6 +530,7 @@ mod tests {
             ("client-output-buffer-limit", "normal 0 0 0"),
             ("unixsocketperm", "0"),
             ("bind", ""),
+            ("rereplicate", "yes"),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());
