@@ -37,7 +37,8 @@ impl Node {
     }
 
     /// DELJOB: delete our copy; holders the sender does not list hear it from
-    /// us (re-replication may have told only some holders of a new copy).
+    /// us (re-replication may have told only some holders of a new copy). A
+    /// sender without a list did not hold the job and told every node.
     pub(crate) fn on_deljob(
         &mut self,
         from: NodeId,
@@ -54,7 +55,7 @@ impl Node {
             .filter(|n| **n != self.myself && **n != from && !sender_holders.contains(n))
             .copied()
             .collect();
-        if !unknown_to_sender.is_empty() {
+        if !sender_holders.is_empty() && !unknown_to_sender.is_empty() {
             let mut holders = sender_holders.to_vec();
             for node in &job.nodes_delivered {
                 if !holders.contains(node) {
