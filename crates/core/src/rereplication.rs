@@ -58,6 +58,9 @@ const BATCH: usize = 1_000;
 const MAX_ROUNDS: usize = 20_000;
 /// How long a round waits for confirmations before asking again.
 const ROUND_RETRY_MS: u64 = 1_000;
+/// Attempts of a round before it waits for the next membership change
+/// (every node asked refuses, e.g. under memory pressure).
+const ROUND_TRIES: u32 = 10;
 /// How long each rank waits for the holders before it to act.
 const FALLBACK_MS: u64 = 3_000;
 /// Tick period while rounds are ready or a sweep runs.
@@ -72,6 +75,8 @@ struct Round {
     asked: Vec<NodeId>,
     /// Live nodes that confirmed a copy (this node when it is live).
     confirmed: Vec<NodeId>,
+    /// Attempts so far.
+    tries: u32,
 }
 
 /// Telling a job's holders its holder list (HOLDERS) until each confirmed.
@@ -261,34 +266,23 @@ impl Node {
         if !self.rereplication_eligible(env, job) {
             return None;
         }
-        let mut live: Vec<NodeId> = job
+        let live_peers = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != self.myself && self.is_live_holder(n))
-            .copied()
-            .collect();
-        if !self.leaving {
-            live.push(self.myself);
-        }
-        if live.len() >= job.repl as usize && !self.leaving {
+            .filter(|n| **n != self.myself && self.is_live_holder(n));
+        let live = live_peers.clone().count() + usize::from(!self.leaving);
+        let enough = live >= job.repl as usize;
+        if enough && !self.leaving {
             return None;
         }
-        live.sort();
-        let rank = if self.leaving {
-            // After the live holders (they act first), or at once to drain a job
-            // that has enough copies elsewhere.
-            if live.len() >= job.repl as usize {
-                0
-            } else {
-                live.len()
-            }
-        } else {
-            live.iter().position(|n| *n == self.myself).unwrap_or(0)
+        let rank = match (self.leaving, enough) {
+            // A leaving node drains a job that has enough copies elsewhere at
+            // once, and otherwise lets the live holders act first.
+            (true, true) => 0,
+            (true, false) => live,
+            (false, _) => live_peers.filter(|n| **n < self.myself).count(),
         };
-        Some(Need {
-            live: live.len(),
-            rank,
-        })
+        Some(Need { live, rank })
     }
 
     /// Starts a sweep over every job (a membership change, an emptied node).
@@ -468,6 +462,15 @@ impl Node {
                 ..Round::default()
             });
             self.rerepl.rounds += 1;
+        }
+        let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
+        let round = entry.round.as_mut().expect("round started");
+        round.tries += 1;
+        if round.tries > ROUND_TRIES {
+            entry.round = None;
+            self.rerepl.rounds -= 1;
+            self.rerepl.set_slot(id, Slot::Stuck);
+            return;
         }
         let round = self.rerepl.entries[id]
             .round
