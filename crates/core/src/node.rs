@@ -90,7 +90,7 @@ pub struct Node {
     pub(crate) queues: Map<Bytes, Queue>,
     pub(crate) queue_index: ScanIndex<Bytes>,
     /// Scheduled checks by `(awake, ctime, id)`.
-    pub(crate) timers: BTreeSet<(u64, u64, JobId)>,
+    pub(crate) timers: crate::timers::JobTimers,
     /// Jobs that memory eviction may free.
     pub(crate) evictable: BTreeSet<JobId>,
     pub(crate) blocked: Map<ClientId, Blocked>,
@@ -137,7 +137,7 @@ impl Node {
             job_index: ScanIndex::new(JobId([0; crate::ids::ID_LEN])),
             queues,
             queue_index: ScanIndex::new(Bytes::new()),
-            timers: BTreeSet::new(),
+            timers: Default::default(),
             evictable: BTreeSet::new(),
             blocked,
             client_deadlines: BTreeSet::new(),
@@ -240,7 +240,6 @@ impl Node {
         };
         let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
         let job = self.jobs.get_mut(id).expect("checked above");
-        self.timers.remove(&(job.awake, job.ctime, *id));
         let mut awake = job.etime.saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
@@ -252,8 +251,16 @@ impl Node {
             };
             awake = awake.min(job.qtime.saturating_sub(lead));
         }
+        if job.awake == awake {
+            return; // its entry is still queued
+        }
         job.awake = awake;
-        self.timers.insert((awake, job.ctime, *id));
+        self.timers.push(awake, job.ctime, *id);
+        if self.timers.len() > 2 * self.jobs.len() + 1024 {
+            let jobs = &self.jobs;
+            self.timers
+                .retain(|awake, id| jobs.get(id).is_some_and(|j| j.awake == awake));
+        }
     }
 
     /// Marks a job evictable if it became so (acked, or delivered at-most-once).
@@ -278,7 +285,6 @@ impl Node {
         if matches!(job.state, JobState::Active | JobState::Queued) {
             self.log_deljob(id, fx);
         }
-        self.timers.remove(&(job.awake, job.ctime, *id));
         self.job_index.remove(id.scan_key(), id);
         self.evictable.remove(id);
         if job.state == JobState::Queued {
