@@ -1,6 +1,8 @@
 //! Real `disque-server` processes on 127.0.0.1: start, join, kill -9, pause
 //! (SIGSTOP/SIGCONT), restart with the same directory. Every process is killed
-//! when the [`LocalCluster`] is dropped.
+//! when the [`LocalCluster`] is dropped (which unwinding from a panic does too);
+//! on Linux each one also gets SIGKILL if the thread that started it dies
+//! first (the tool itself killed, or aborted), so no server outlives a run.
 
 use disque_client::{Client, Reply};
 use std::path::PathBuf;
@@ -76,7 +78,24 @@ impl LocalCluster {
             .append(true)
             .open(node.dir.join("log"))
             .expect("log file");
-        let child = Command::new(&self.server)
+        let mut command = Command::new(&self.server);
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            let parent = std::process::id() as libc::pid_t;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    if libc::getppid() != parent {
+                        // The parent died before the signal was armed.
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .args(["--port", &node.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&node.dir)
