@@ -105,6 +105,9 @@ pub struct Job {
     pub qtime: u64,
     /// Absolute ms time of the next scheduled check (its key in the timer set).
     pub awake: u64,
+    /// Local bookkeeping: the job has an entry in its queue's order (live or
+    /// left by an earlier queueing). Never serialized.
+    pub in_queue_order: bool,
 }
 
 impl Job {

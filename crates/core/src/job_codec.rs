@@ -116,6 +116,7 @@ pub fn decode(data: &Bytes, form: Form, now_s: u64) -> Result<Decoded, CorruptJo
         nodes_confirmed: None,
         qtime: 0,
         awake: 0,
+        in_queue_order: false,
     };
     Ok(Decoded { job, nodes })
 }
@@ -185,6 +186,7 @@ mod tests {
             nodes_confirmed: None,
             qtime: 0,
             awake: 0,
+            in_queue_order: false,
         }
     }
 

@@ -213,8 +213,13 @@ impl Node {
 
     /// Destroys a queue object (its jobs must already be gone).
     pub(crate) fn destroy_queue(&mut self, name: &Bytes) {
-        if self.queues.remove(name).is_some() {
+        if let Some(q) = self.queues.remove(name) {
             self.queue_index.remove(queue_scan_key(name), name);
+            for id in q.entry_ids() {
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.in_queue_order = false;
+                }
+            }
         }
     }
 
@@ -288,13 +293,19 @@ impl Node {
         self.job_index.remove(id.scan_key(), id);
         self.evictable.remove(id);
         if job.state == JobState::Queued {
-            if let Some(q) = job
-                .queue
-                .as_ref()
-                .and_then(|name| self.queues.get_mut(name))
-            {
-                q.remove(job.ctime, id);
+            if let Some(name) = &job.queue {
+                self.queue_lost_one(name);
             }
+        }
+    }
+
+    /// A queued job of queue `name` was dequeued or deleted: one less queued,
+    /// and the dead entries are dropped once they outnumber the live ones.
+    fn queue_lost_one(&mut self, name: &Bytes) {
+        let (queues, jobs) = (&mut self.queues, &mut self.jobs);
+        if let Some(q) = queues.get_mut(name) {
+            q.remove();
+            q.compact(|id| entry_is_live(jobs, id));
         }
     }
 
@@ -344,6 +355,7 @@ impl Node {
             job.flags |= FLAG_BCAST_QUEUED;
         }
         let (ctime, name) = (job.ctime, job.queue.clone().expect("checked above"));
+        let has_entry = std::mem::replace(&mut job.in_queue_order, true);
         if broadcast {
             self.send_to_holders(
                 id,
@@ -357,7 +369,7 @@ impl Node {
         }
         self.reschedule(env, id);
         let queue = self.queue_or_create(&name, env.now_s());
-        queue.push(ctime, *id);
+        queue.push(ctime, *id, has_entry);
         queue.atime = env.now_s();
         queue.jobs_in += 1;
         if !queue.pause.output && !queue.blocked.is_empty() {
@@ -377,12 +389,8 @@ impl Node {
             return false;
         }
         job.state = JobState::Active;
-        if let Some(q) = job
-            .queue
-            .as_ref()
-            .and_then(|name| self.queues.get_mut(name))
-        {
-            q.remove(job.ctime, id);
+        if let Some(name) = job.queue.clone() {
+            self.queue_lost_one(&name);
         }
         true
     }
@@ -393,12 +401,14 @@ impl Node {
         if queue.pause.output {
             return None;
         }
-        let id = queue.pop_oldest()?;
+        let jobs = &mut self.jobs;
+        let id = queue.pop_oldest(|id| entry_is_live(jobs, id))?;
         queue.atime = env.now_s();
         queue.jobs_out += 1;
         if let Some(job) = self.jobs.get_mut(&id) {
             job.state = JobState::Active;
             job.flags |= FLAG_DELIVERED;
+            job.in_queue_order = false;
         }
         self.note_evictable(&id);
         let emptied = self
@@ -448,5 +458,18 @@ impl Node {
         if self.config.aof_logging {
             disque_proto::encode_request(&[&b"DELJOB"[..], id.as_bytes()], &mut fx.aof);
         }
+    }
+}
+
+/// For a queue entry: true when its job is still queued; otherwise the entry
+/// is about to be dropped, so the job no longer has one.
+fn entry_is_live(jobs: &mut Map<JobId, Job>, id: &JobId) -> bool {
+    match jobs.get_mut(id) {
+        Some(job) if job.state == JobState::Queued => true,
+        Some(job) => {
+            job.in_queue_order = false;
+            false
+        }
+        None => false,
     }
 }

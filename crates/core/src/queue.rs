@@ -38,7 +38,7 @@ pub struct Queue {
     /// The queue name (binary).
     pub name: Bytes,
     /// Queued jobs by `(ctime, id)`: oldest first.
-    jobs: BTreeSet<(u64, JobId)>,
+    jobs: QueueOrder,
     /// Creation time, Unix seconds.
     pub ctime: u64,
     /// Last access (creation, enqueue, fetch), Unix seconds.
@@ -60,7 +60,7 @@ impl Queue {
     pub fn new(name: Bytes, now_s: u64) -> Queue {
         Queue {
             name,
-            jobs: BTreeSet::new(),
+            jobs: QueueOrder::default(),
             ctime: now_s,
             atime: now_s,
             blocked: VecDeque::new(),
@@ -73,58 +73,164 @@ impl Queue {
 
     /// Number of queued jobs.
     pub fn len(&self) -> usize {
-        self.jobs.len()
+        self.jobs.live
     }
 
     /// True when no job is queued.
     pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
+        self.jobs.live == 0
     }
 
-    /// Adds a job in creation-time order.
-    pub fn push(&mut self, ctime: u64, id: JobId) {
-        self.jobs.insert((ctime, id));
+    /// Counts a job as queued; `has_entry` says its entry (left by an earlier
+    /// queueing, at the same place) is still in the order.
+    pub fn push(&mut self, ctime: u64, id: JobId, has_entry: bool) {
+        if !has_entry {
+            self.jobs.insert((ctime, id));
+        }
+        self.jobs.live += 1;
     }
 
-    /// Removes a job; true if it was there.
-    pub fn remove(&mut self, ctime: u64, id: &JobId) -> bool {
-        self.jobs.remove(&(ctime, *id))
+    /// Counts a queued job as gone (dequeued or deleted). Its entry stays and
+    /// is dropped when reached, as the job no longer answers as queued.
+    pub fn remove(&mut self) {
+        self.jobs.live -= 1;
     }
 
-    /// Takes the oldest job.
-    pub fn pop_oldest(&mut self) -> Option<JobId> {
-        self.jobs.pop_first().map(|(_, id)| id)
+    /// Takes the oldest live entry. `live(id)` tells whether an entry's job is
+    /// still queued here; for a dead entry it must also note that the job has
+    /// no entry any more, and the caller does so for the id returned.
+    pub fn pop_oldest(&mut self, mut live: impl FnMut(&JobId) -> bool) -> Option<JobId> {
+        while let Some((_, id)) = self.jobs.pop_first() {
+            if live(&id) {
+                self.jobs.live -= 1;
+                return Some(id);
+            }
+        }
+        None
     }
 
-    /// Up to `count` ids from the head (oldest first) or, if `from_tail`, newest first.
-    pub fn peek(&self, count: usize, from_tail: bool) -> Vec<JobId> {
+    /// Up to `count` queued ids from the head (oldest first) or, if
+    /// `from_tail`, newest first.
+    pub fn peek(&self, count: usize, from_tail: bool, live: impl Fn(&JobId) -> bool) -> Vec<JobId> {
+        let mut out: Vec<JobId> = Vec::new();
+        let mut keep = |id: &JobId| {
+            if out.len() < count && live(id) && !out.contains(id) {
+                out.push(*id);
+            }
+            out.len() < count
+        };
         if from_tail {
-            self.jobs
-                .iter()
-                .rev()
-                .take(count)
-                .map(|(_, id)| *id)
-                .collect()
+            self.jobs.for_each_rev(&mut keep);
         } else {
-            self.jobs.iter().take(count).map(|(_, id)| *id).collect()
+            self.jobs.for_each(&mut keep);
+        }
+        out
+    }
+
+    /// Drops dead entries once they outnumber the live ones; `live` as for
+    /// [`Queue::pop_oldest`] (kept entries keep their mark).
+    pub fn compact(&mut self, live: impl FnMut(&JobId) -> bool) {
+        if self.jobs.entries() > 2 * self.jobs.live + 64 {
+            self.jobs.retain(live);
         }
     }
 
-    /// Every queued id (for flushes).
-    pub fn drain(&mut self) -> Vec<JobId> {
-        std::mem::take(&mut self.jobs)
-            .into_iter()
-            .map(|(_, id)| id)
-            .collect()
+    /// Every job with an entry (live or not), for clearing their marks when
+    /// the queue is destroyed.
+    pub fn entry_ids(&self) -> Vec<JobId> {
+        let mut ids = Vec::with_capacity(self.jobs.entries());
+        self.jobs.for_each(&mut |id| {
+            ids.push(*id);
+            true
+        });
+        ids
     }
 
     /// True when the queue may be destroyed: idle long enough, nothing queued,
     /// nobody blocked, not paused.
     pub fn is_evictable(&self, now_s: u64, idle_limit_s: u64) -> bool {
         now_s.saturating_sub(self.atime) >= idle_limit_s
-            && self.jobs.is_empty()
+            && self.is_empty()
             && self.blocked.is_empty()
             && self.pause.is_none()
+    }
+}
+
+/// The order of a queue's jobs, by `(ctime, id)`. Jobs are nearly always
+/// appended newest and taken oldest, so most entries live in a deque (O(1) at
+/// both ends, 48 bytes each, no tree nodes); an entry older than the newest
+/// (a requeued or imported job) goes to a small ordered set beside it, and the
+/// oldest of both heads is taken first. Removal is lazy: a dequeued or deleted
+/// job's entry stays until it reaches the head or a compaction, and is dropped
+/// then because its job no longer answers as queued; a job queued again while
+/// its entry is still there reuses it (the key, hence the place, is the same).
+#[derive(Debug, Default)]
+struct QueueOrder {
+    run: VecDeque<(u64, JobId)>,
+    late: BTreeSet<(u64, JobId)>,
+    /// Jobs queued now (entries may be more).
+    live: usize,
+}
+
+impl QueueOrder {
+    fn insert(&mut self, key: (u64, JobId)) {
+        if self.run.back().is_none_or(|last| *last <= key) {
+            self.run.push_back(key);
+        } else {
+            self.late.insert(key);
+        }
+    }
+
+    fn entries(&self) -> usize {
+        self.run.len() + self.late.len()
+    }
+
+    fn pop_first(&mut self) -> Option<(u64, JobId)> {
+        match (self.run.front(), self.late.first()) {
+            (Some(a), Some(b)) if b < a => self.late.pop_first(),
+            (Some(_), _) => self.run.pop_front(),
+            (None, _) => self.late.pop_first(),
+        }
+    }
+
+    /// Visits ids oldest first while `visit` returns true.
+    fn for_each(&self, visit: &mut impl FnMut(&JobId) -> bool) {
+        let (mut a, mut b) = (self.run.iter().peekable(), self.late.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if y < x => b.next(),
+                (Some(_), _) => a.next(),
+                (None, _) => b.next(),
+            };
+            match next {
+                Some((_, id)) if visit(id) => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// Visits ids newest first while `visit` returns true.
+    fn for_each_rev(&self, visit: &mut impl FnMut(&JobId) -> bool) {
+        let (mut a, mut b) = (
+            self.run.iter().rev().peekable(),
+            self.late.iter().rev().peekable(),
+        );
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if y > x => b.next(),
+                (Some(_), _) => a.next(),
+                (None, _) => b.next(),
+            };
+            match next {
+                Some((_, id)) if visit(id) => {}
+                _ => return,
+            }
+        }
+    }
+
+    fn retain(&mut self, mut live: impl FnMut(&JobId) -> bool) {
+        self.run.retain(|(_, id)| live(id));
+        self.late.retain(|(_, id)| live(id));
     }
 }
 

@@ -66,6 +66,7 @@ impl Node {
             nodes_confirmed: None,
             qtime: 0,
             awake: 0,
+            in_queue_order: false,
         };
         self.register(env, job);
     }

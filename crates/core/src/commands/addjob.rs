@@ -169,6 +169,7 @@ impl Node {
             nodes_confirmed: None,
             qtime,
             awake: 0,
+            in_queue_order: false,
         };
         let external = self.replicates_externally(env);
         if external {
