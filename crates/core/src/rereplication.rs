@@ -685,17 +685,29 @@ impl Node {
         self.send(&from, message, fx);
     }
 
-    /// HOLDERS: learn the holders of a copy held here, and confirm.
+    /// HOLDERS: learn the holders of a copy held here, and confirm. A holder
+    /// waiting its turn to act stops waiting once the list shows enough live
+    /// copies (another holder made them).
     pub(crate) fn on_holders(
         &mut self,
+        env: &Env,
         from: NodeId,
         id: &JobId,
         nodes: &[NodeId],
         fx: &mut Effects,
     ) {
-        if self.jobs.contains_key(id) {
-            self.merge_holders(id, nodes);
-            self.send(&from, Message::GotJob(*id), fx);
+        if !self.jobs.contains_key(id) {
+            return;
+        }
+        self.merge_holders(id, nodes);
+        self.send(&from, Message::GotJob(*id), fx);
+        let waiting = self
+            .rerepl
+            .entries
+            .get(id)
+            .is_some_and(|e| e.round.is_none());
+        if waiting && self.rereplication_need(env, &self.jobs[id]).is_none() {
+            self.rerepl.remove(id);
         }
     }
 
