@@ -36,7 +36,7 @@ check "hello" "$(printf '1\n%s\n%s\n\n%s\n1' "$myid" "$myid" "$port")" "$(cli he
 info=$(cli info)
 check_match "info has the version" $'disque_version:1\\.0-rc1\r?\n' "$info"
 check_match "info has the Jobs section" $'# Jobs\r?\nregistered_jobs:0' "$info"
-check "info jobs" "$(printf '# Jobs\r\nregistered_jobs:0\r')" "$(cli info jobs)"
+check "info jobs" "$(printf '# Jobs\r\nregistered_jobs:0\r\nunderreplicated_jobs:0\r\nrereplicated_jobs:0\r')" "$(cli info jobs)"
 check "unknown command" "ERR unknown command 'nosuch'" "$(cli nosuch 2>&1 | head -n1)"
 # Pipe mode: commands from standard input, replies in order.
 check "stdin batch" "$(printf 'PONG\n0\nPONG')" "$(printf 'PING\nQLEN rc_none\nPING\n' | cli)"
