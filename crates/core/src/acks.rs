@@ -38,7 +38,8 @@ impl Node {
 
     /// DELJOB: delete our copy; holders the sender does not list hear it from
     /// us (re-replication may have told only some holders of a new copy). A
-    /// sender without a list did not hold the job and told every node.
+    /// sender listing no holder did not hold the job and sent the DELJOB to
+    /// every node it has a link to (FASTACK of an unknown id): nothing to pass on.
     pub(crate) fn on_deljob(
         &mut self,
         from: NodeId,
@@ -49,6 +50,10 @@ impl Node {
         let Some(job) = self.jobs.get(id) else {
             return;
         };
+        if sender_holders.is_empty() {
+            self.unregister(id, fx);
+            return;
+        }
         let unknown_to_sender: Vec<NodeId> = job
             .nodes_delivered
             .iter()
@@ -149,12 +154,15 @@ impl Node {
             // Learn the sender's holders, so two nodes that each know a holder
             // the other does not converge on the union instead of handing the
             // GC back and forth.
-            self.merge_holders(id, sender_holders);
+            self.merge_holders(env, from, id, sender_holders);
         }
+        // Only holders this node knows count: the sender cannot learn the
+        // others (a forgotten node), so two nodes listing different ones would
+        // hand the GC back and forth forever.
         let knows_more = self.jobs.get(id).map(|j| {
             j.nodes_delivered
                 .iter()
-                .any(|n| *n != from && !sender_holders.contains(n))
+                .any(|n| *n != from && !sender_holders.contains(n) && self.is_known_node(n))
         });
         let got_ack = |known| Message::GotAck { id: *id, known };
         match knows_more {
@@ -163,6 +171,16 @@ impl Node {
             Some(true) => {
                 if sender_holders.is_empty() {
                     self.send(&from, got_ack(true), fx);
+                }
+                // The sender acked its copy (or holds none): confirmed, so the
+                // take-over sends it no SETACK that could make it take over in
+                // turn.
+                let myself = self.myself;
+                if let Some(job) = self.jobs.get_mut(id) {
+                    let confirmed = job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
+                    if !confirmed.contains(&from) {
+                        confirmed.push(from);
+                    }
                 }
                 self.gc_attempt(id, fx);
             }

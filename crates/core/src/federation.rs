@@ -13,7 +13,7 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::NodeId;
-use crate::job::{JobState, FLAG_BCAST_QUEUED};
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use bytes::Bytes;
@@ -315,13 +315,19 @@ impl Node {
                 }
                 Some(_) => {}
                 None => {
+                    let (nodes, doubted) =
+                        self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
                     let mut job = decoded.job;
                     job.state = JobState::Active;
-                    job.nodes_delivered = decoded
-                        .nodes
-                        .into_iter()
-                        .filter(|n| self.is_known_node(n))
-                        .collect();
+                    job.nodes_delivered = nodes;
+                    if doubted {
+                        job.flags |= FLAG_REREPLICATED;
+                        // An empty list would mark a dummy ACK: the sender
+                        // keeps the job, so it is listed then.
+                        if job.nodes_delivered.is_empty() {
+                            job.nodes_delivered.push(from);
+                        }
+                    }
                     self.arm_replica_timer(env, &mut job);
                     self.register(env, job);
                     self.log_loadjob(&id, fx);

@@ -437,6 +437,7 @@ impl Node {
         if was_logged {
             self.log_deljob(id, fx);
         }
+        self.rerepl.job_acked(id);
         self.evictable.insert(*id);
         self.reschedule(env, id);
     }

@@ -302,17 +302,17 @@ impl Node {
         let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
             return;
         };
-        let nodes: Vec<NodeId> = decoded
-            .nodes
-            .into_iter()
-            .filter(|n| self.is_known_node(n))
-            .collect();
+        let (nodes, doubted) =
+            self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
         let mut job = decoded.job;
         let id = job.id;
         if let Some(existing) = self.jobs.get_mut(&id) {
             // A copy we hold: learn the new holder list (even when refusing new copies).
             for node in nodes {
                 existing.add_delivered(node);
+            }
+            if doubted {
+                existing.flags |= FLAG_REREPLICATED;
             }
         } else {
             let paused = job
@@ -332,6 +332,9 @@ impl Node {
             job.nodes_delivered = nodes;
             job.add_delivered(self.myself);
             let rereplicated = job.has(FLAG_REREPLICATED);
+            if doubted {
+                job.flags |= FLAG_REREPLICATED;
+            }
             self.arm_replica_timer(env, &mut job);
             self.register(env, job);
             self.log_loadjob(&id, fx);

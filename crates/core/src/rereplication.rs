@@ -14,8 +14,10 @@
 //!   leaving ones: the holder at rank `r` acts `r × FALLBACK_MS` after it found
 //!   the job under-replicated, and only if it still is, so normally exactly one
 //!   holder (the live one with the lowest id) acts; the others only step in when
-//!   it does not (it lost its own copy, or refused it). A race that makes an
-//!   extra copy is harmless: copies are `active`, never a second queued copy.
+//!   it does not (it lost its own copy, or refused it). A job found again
+//!   after no node could take a copy is ranked afresh, so a node joining does
+//!   not make every holder act at once. A race that makes an extra copy is
+//!   harmless: copies are `active`, never a second queued copy.
 //! * **A round.** The listed live holders are asked whether they hold the job
 //!   ([`Message::HasJob`], which never creates a copy), and as many new
 //!   reachable nodes as are missing receive REPLJOB (they join the holder list
@@ -29,7 +31,9 @@
 //!   (A holder that deletes a job passes the DELJOB on to holders the sender
 //!   did not list, and SETACK carries the sender's list: see `acks.rs`.)
 //! * **Never re-replicated:** acked jobs, expired ones, at-most-once jobs
-//!   (RETRY 0), dummy ACKs, jobs whose ADDJOB is still replicating.
+//!   (RETRY 0), dummy ACKs, jobs whose ADDJOB is still replicating. A job
+//!   stops counting as under-replicated when it is acked, and when a HOLDERS
+//!   list or a sweep shows it has its copies again.
 //! * **Pace.** At most `BATCH` rounds start or retry per tick (ticks come every
 //!   `PERIOD_MS` while work is ready), at most `MAX_ROUNDS` wait for answers,
 //!   fewest live copies first.
@@ -39,7 +43,10 @@
 //!   the peer's PONG proves the announcement arrived, the node refuses copies
 //!   from that peer, so no copy it takes can be struck off by it. Everything
 //!   else it sends that peer (GOTJOB, NEEDJOBS...) follows the announcement on
-//!   the same link.
+//!   the same link. For `EMPTIED_QUARANTINE_MS` the peer does not believe
+//!   holder lists from third nodes that name it for jobs older than the
+//!   announcement (they may have been sent before those nodes heard it); a
+//!   list it doubts marks the job `FLAG_REREPLICATED`, so acks ask every node.
 
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
@@ -67,6 +74,11 @@ const FALLBACK_MS: u64 = 3_000;
 const PERIOD_MS: u64 = 10;
 /// Attempts to tell a reachable holder the holder list.
 const ANNOUNCE_TRIES: u32 = 3;
+/// How long after a node announced it came back empty the holder lists that
+/// other nodes send are not believed about it (for jobs older than the
+/// announcement): they may have been sent before those nodes heard the
+/// announcement (the first frame on each of its links).
+const EMPTIED_QUARANTINE_MS: u64 = 10_000;
 
 /// A round of REPLJOB for one job.
 #[derive(Debug, Default)]
@@ -126,6 +138,9 @@ pub(crate) struct Rereplication {
     view: (Vec<NodeId>, Vec<NodeId>, bool),
     /// Peers not yet told that this node restarted without its jobs.
     announce_empty: BTreeSet<NodeId>,
+    /// Peers that announced they restarted without their jobs, and when the
+    /// announcement arrived (see [`EMPTIED_QUARANTINE_MS`]).
+    emptied: BTreeMap<NodeId, u64>,
     /// When the duty last ran.
     last_run: u64,
     /// Jobs this node brought back to their replication level.
@@ -160,6 +175,14 @@ impl Rereplication {
             self.rounds -= 1;
         }
         Some(entry)
+    }
+
+    /// An acked job is never re-replicated: it no longer counts as
+    /// under-replicated (its holder list is still announced).
+    pub(crate) fn job_acked(&mut self, id: &JobId) {
+        if !self.entries.is_empty() {
+            self.remove(id);
+        }
     }
 
     /// Forgets a deleted job.
@@ -307,6 +330,11 @@ impl Node {
             return;
         }
         self.rerepl.last_run = env.now_ms;
+        if !self.rerepl.emptied.is_empty() {
+            self.rerepl
+                .emptied
+                .retain(|_, at| *at + EMPTIED_QUARANTINE_MS > env.now_ms);
+        }
         self.notice_membership_change();
         self.sweep_chunk(env);
         while let Some(&(at, id)) = self.rerepl.waiting.first() {
@@ -398,6 +426,16 @@ impl Node {
                 .get(&id)
                 .and_then(|j| self.rereplication_need(env, j))
             else {
+                // No node could take a copy, and now none is needed (a holder
+                // came back, another made the copies): no longer counted.
+                if self
+                    .rerepl
+                    .entries
+                    .get(&id)
+                    .is_some_and(|e| e.slot == Slot::Stuck)
+                {
+                    self.rerepl.remove(&id);
+                }
                 continue;
             };
             match self.rerepl.entries.get(&id).map(|e| e.slot) {
@@ -412,7 +450,17 @@ impl Node {
                     );
                     self.rerepl.set_slot(&id, Slot::Ready(need.live));
                 }
-                Some(Slot::Stuck) => self.rerepl.set_slot(&id, Slot::Ready(need.live)),
+                Some(Slot::Stuck) => {
+                    // Found again after no node could take a copy: the ranks
+                    // apply afresh (the time since it was first found does
+                    // not count), so the lowest live holder alone acts at once.
+                    let entry = self.rerepl.entries.get_mut(&id).expect("listed");
+                    entry.since = env.now_ms;
+                    if entry.round.take().is_some() {
+                        self.rerepl.rounds -= 1;
+                    }
+                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
+                }
                 Some(_) => {}
             }
         }
@@ -685,9 +733,9 @@ impl Node {
         self.send(&from, message, fx);
     }
 
-    /// HOLDERS: learn the holders of a copy held here, and confirm. A holder
-    /// waiting its turn to act stops waiting once the list shows enough live
-    /// copies (another holder made them).
+    /// HOLDERS: learn the holders of a copy held here, and confirm. A job
+    /// waiting here for its turn to act is no longer under-replicated once
+    /// the list names enough live holders.
     pub(crate) fn on_holders(
         &mut self,
         env: &Env,
@@ -699,8 +747,7 @@ impl Node {
         if !self.jobs.contains_key(id) {
             return;
         }
-        self.merge_holders(id, nodes);
-        self.send(&from, Message::GotJob(*id), fx);
+        self.merge_holders(env, from, id, nodes);
         let waiting = self
             .rerepl
             .entries
@@ -709,16 +756,51 @@ impl Node {
         if waiting && self.rereplication_need(env, &self.jobs[id]).is_none() {
             self.rerepl.remove(id);
         }
+        self.send(&from, Message::GotJob(*id), fx);
     }
 
-    /// Adds the known nodes of `nodes` to the holder list of a copy held here.
-    pub(crate) fn merge_holders(&mut self, id: &JobId, nodes: &[NodeId]) {
-        let known: Vec<NodeId> = nodes
+    /// The nodes of `nodes`, a holder list sent by `from` about a job created
+    /// at `ctime_ms`, that this node believes: the known ones, except a node
+    /// that announced less than [`EMPTIED_QUARANTINE_MS`] ago that it came
+    /// back empty, for a job older than the announcement, unless it sent the
+    /// list itself (a list sent before its sender heard the announcement would
+    /// name it again as a holder of a job it lost). The flag is set when such
+    /// a node was left out: the list here may then miss a holder.
+    pub(crate) fn credible_holders(
+        &self,
+        env: &Env,
+        from: &NodeId,
+        ctime_ms: u64,
+        nodes: &[NodeId],
+    ) -> (Vec<NodeId>, bool) {
+        let mut doubted = false;
+        let credible = nodes
             .iter()
             .filter(|n| self.is_known_node(n))
+            .filter(|n| {
+                let quarantined = *n != from
+                    && self.rerepl.emptied.get(n).is_some_and(|at| {
+                        ctime_ms <= *at && env.now_ms < *at + EMPTIED_QUARANTINE_MS
+                    });
+                doubted |= quarantined;
+                !quarantined
+            })
             .copied()
             .collect();
+        (credible, doubted)
+    }
+
+    /// Adds the credible nodes of `nodes`, a holder list sent by `from`, to the
+    /// holder list of a copy held here.
+    pub(crate) fn merge_holders(&mut self, env: &Env, from: NodeId, id: &JobId, nodes: &[NodeId]) {
+        let Some(ctime_ms) = self.jobs.get(id).map(|j| j.ctime_ms()) else {
+            return;
+        };
+        let (known, doubted) = self.credible_holders(env, &from, ctime_ms, nodes);
         if let Some(job) = self.jobs.get_mut(id) {
+            if doubted {
+                job.flags |= FLAG_REREPLICATED;
+            }
             for node in known {
                 if !job.nodes_delivered.contains(&node) {
                     job.nodes_delivered.push(node);
@@ -749,12 +831,13 @@ impl Node {
     }
 
     /// EMPTIED: `from` restarted without its jobs, so it holds none of the
-    /// copies listed here: it leaves every holder list, and a sweep tops the
-    /// jobs up.
-    pub(crate) fn on_emptied(&mut self, from: NodeId) {
+    /// copies listed here: it leaves every holder list, lists from other nodes
+    /// are not believed about it for a while, and a sweep tops the jobs up.
+    pub(crate) fn on_emptied(&mut self, env: &Env, from: NodeId) {
         if !self.config.rereplicate {
             return;
         }
+        self.rerepl.emptied.insert(from, env.now_ms);
         for job in self.jobs.values_mut() {
             // An empty list would mark a dummy ACK.
             if job.state != JobState::WaitRepl

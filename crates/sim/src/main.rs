@@ -2,17 +2,20 @@
 //!
 //! ```text
 //! disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS]
-//!            [--drain-ms MS] [--no-faults] [--bus-before-aof] [--trace] [--keep-going]
+//!            [--drain-ms MS] [--no-faults] [--bus-before-aof] [--profile P] [--trace]
+//!            [--keep-going]
 //! ```
 //!
 //! `--seeds N --from S` runs seeds S..S+N with a progress line and a summary;
 //! `--seed S` runs one seed; `--trace` prints the whole trace of a failing seed;
 //! `--bus-before-aof` models the old server, whose bus frames left before the
-//! AOF records of the same event were written (`NetConfig::bus_after_durable`).
+//! AOF records of the same event were written (`NetConfig::bus_after_durable`);
+//! `--profile chaos|sequential` gives every seed that profile instead of the
+//! one it picks (one seed in ten makes sequential failures, `Profile::of_seed`).
 //! A failing seed prints the invariant it broke, a replay command and the trace
 //! of the job concerned. The exit status is 1 when any seed failed.
 
-use disque_sim::sim::{run, SimConfig};
+use disque_sim::sim::{run, Profile, SimConfig};
 use std::io::Write;
 use std::time::Instant;
 
@@ -24,6 +27,7 @@ struct Args {
     drain_ms: Option<u64>,
     faults: bool,
     bus_after_durable: bool,
+    profile: Option<Profile>,
     trace: bool,
     keep_going: bool,
 }
@@ -31,7 +35,8 @@ struct Args {
 fn usage() -> ! {
     eprintln!(
         "usage: disque-sim [--seeds N] [--from S] [--seed S] [--nodes N] [--chaos-ms MS] \
-         [--drain-ms MS] [--no-faults] [--bus-before-aof] [--trace] [--keep-going]"
+         [--drain-ms MS] [--no-faults] [--bus-before-aof] [--profile chaos|sequential] \
+         [--trace] [--keep-going]"
     );
     std::process::exit(2);
 }
@@ -45,6 +50,7 @@ fn parse_args() -> Args {
         drain_ms: None,
         faults: true,
         bus_after_durable: true,
+        profile: None,
         trace: false,
         keep_going: false,
     };
@@ -68,6 +74,16 @@ fn parse_args() -> Args {
             "--drain-ms" => a.drain_ms = Some(value("--drain-ms")),
             "--no-faults" => a.faults = false,
             "--bus-before-aof" => a.bus_after_durable = false,
+            "--profile" => {
+                a.profile = match it.next().as_deref() {
+                    Some("chaos") => Some(Profile::Chaos),
+                    Some("sequential") => Some(Profile::Sequential),
+                    _ => {
+                        eprintln!("--profile needs chaos or sequential");
+                        usage()
+                    }
+                }
+            }
             "--trace" => a.trace = true,
             "--keep-going" => a.keep_going = true,
             "-h" | "--help" => usage(),
@@ -85,6 +101,7 @@ fn main() {
     let started = Instant::now();
     let (mut passed, mut failed) = (0u64, Vec::new());
     let (mut adds, mut deliveries, mut crashes, mut sim_ms) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sequential, mut repaired) = (0u64, 0u64);
     let single = args.seeds == 1;
     for seed in args.from..args.from.saturating_add(args.seeds) {
         let mut cfg = SimConfig::new(seed);
@@ -97,11 +114,16 @@ fn main() {
         }
         cfg.faults = args.faults;
         cfg.bus_after_durable = args.bus_after_durable;
+        cfg.profile = args.profile;
         let outcome = run(cfg, args.trace);
         adds += outcome.stats.added;
         deliveries += outcome.stats.deliveries;
         crashes += outcome.stats.crashes;
         sim_ms += outcome.stats.sim_ms;
+        if outcome.stats.profile == Profile::Sequential {
+            sequential += 1;
+            repaired += outcome.stats.repaired_failures;
+        }
         if single {
             eprintln!("seed {seed}: {:?}", outcome.stats);
         }
@@ -130,7 +152,8 @@ fn main() {
     }
     eprintln!();
     println!(
-        "{} seeds from {}: {} passed, {} failed{} in {:.1} s ({} jobs added, {} deliveries, {} crashes, {:.0} s simulated)",
+        "{} seeds from {}: {} passed, {} failed{} in {:.1} s ({} jobs added, {} deliveries, {} crashes, \
+         {} sequential-failure runs with {} failures repaired, {:.0} s simulated)",
         passed + failed.len() as u64,
         args.from,
         passed,
@@ -144,6 +167,8 @@ fn main() {
         adds,
         deliveries,
         crashes,
+        sequential,
+        repaired,
         sim_ms as f64 / 1000.0
     );
     if !failed.is_empty() {

@@ -51,6 +51,9 @@ pub const NOBODY: usize = usize::MAX;
 pub const PORT: u16 = 7711;
 /// Memory every node reports by default (far below any maxmemory mark).
 pub const DEFAULT_USED_MEMORY: u64 = 1 << 20;
+/// Events processed at one instant beyond which [`Net::step`] panics: frames
+/// bouncing between nodes without delay would otherwise never let time pass.
+pub const STORM_EVENTS: u64 = 1_000_000;
 
 /// When AOF bytes reach the disk (what survives a power loss).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -301,6 +304,8 @@ pub struct Net {
     held: Vec<Event>,
     filter: Option<Filter>,
     replies: VecDeque<Deferred>,
+    /// Events processed at the current instant (see [`STORM_EVENTS`]).
+    events_now: (u64, u64),
     /// Everything that happened, in order.
     pub trace: Trace,
 }
@@ -373,6 +378,7 @@ impl Net {
             next_client: 1,
             filter: None,
             replies: VecDeque::new(),
+            events_now: (START_MS, 0),
             trace: Trace::new(names),
         };
         for i in 0..net.cfg.nodes {
@@ -915,6 +921,7 @@ impl Net {
                 return false;
             }
             self.now = self.now.max(at);
+            self.count_event();
             let key = *self.events.keys().next().expect("checked");
             let event = self.events.remove(&key).expect("checked");
             self.process(event);
@@ -927,6 +934,25 @@ impl Net {
             self.tick(i);
         }
         true
+    }
+
+    /// Counts an event at the current instant; panics with the last trace
+    /// entries past [`STORM_EVENTS`] (a message storm).
+    fn count_event(&mut self) {
+        if self.events_now.0 != self.now {
+            self.events_now = (self.now, 0);
+        }
+        self.events_now.1 += 1;
+        if self.events_now.1 > STORM_EVENTS {
+            let last: Vec<String> = self.trace.entries[self.trace.len().saturating_sub(10)..]
+                .iter()
+                .map(|e| self.trace.render_entry(e))
+                .collect();
+            panic!(
+                "message storm: over {STORM_EVENTS} events at one instant, the last:\n{}",
+                last.join("\n")
+            );
+        }
     }
 
     fn tick(&mut self, i: usize) {

@@ -1,7 +1,9 @@
 //! The deterministic simulator: one seed picks a cluster (3 to 7 nodes), a
 //! fault profile and a workload, runs it on a [`Net`], and checks invariants.
 //!
-//! A run has five phases:
+//! Nine seeds in ten make a [`Profile::Chaos`] run, one in ten a
+//! [`Profile::Sequential`] run (described at the end). A chaos run has five
+//! phases:
 //!
 //! 1. **Setup**: the nodes meet and converge to a full mesh, no faults.
 //! 2. **Chaos** (20 s): producers add jobs (REPLICATE 1..N or the default,
@@ -62,6 +64,30 @@
 //! * 200 s later no node holds anything but delivered at-most-once jobs
 //!   (acked jobs and dummy ACKs are collected, nothing is left queued).
 //!
+//! A **sequential-failures** run (decision D8) has 4 to 7 nodes, jobs with
+//! REPLICATE 1 to 3, and message delays at most (no loss, duplication or
+//! reordering). After a few seconds of the workload,
+//! 2 to 4 nodes fail one after another while the workload goes on: a node
+//! dies for good (while more than three are alive; the others `CLUSTER
+//! FORGET` it, at once or once it is marked FAIL and the jobs repaired), or
+//! loses its disk and restarts empty 0.2 s to 2 node timeouts + 2 s later.
+//! The next failure comes only once the cluster is *repaired*: no node waits
+//! to restart, every live node reaches every other and sees the dead ones
+//! FAIL (or forgot them), and no live node counts an under-replicated job,
+//! for a second in a row. Invariants:
+//!
+//! * re-replication completes within 60 s of each failure;
+//! * after each repair, every job an ADDJOB acknowledged (synchronously) with
+//!   REPLICATE > 1, not acknowledged by a consumer nor near its TTL, is held
+//!   (active or queued) by REPLICATE live nodes;
+//! * after the failures, a drain on the live nodes delivers (and acks) every
+//!   acknowledged job, unless its TTL may have passed, or it had a single
+//!   guaranteed copy (REPLICATE 1, ASYNC) on a node that failed: with fewer
+//!   than R holders down at once, no job with REPLICATE R is lost.
+//!
+//! There is no quiesce: an acked job that lists a dead holder is never
+//! garbage-collected (its GOTACK never comes).
+//!
 //! Replays are exact only as far as the core is deterministic: it iterates
 //! std `HashMap`s, whose order changes from run to run (see the ignored test
 //! `same_seed_same_run`), so a failing seed usually, not always, fails again.
@@ -99,10 +125,13 @@ pub struct SimConfig {
     /// The shell's ordering of bus frames and AOF records
     /// ([`NetConfig::bus_after_durable`]); `false` models the old server.
     pub bus_after_durable: bool,
+    /// The kind of run; chosen by the seed when `None` ([`SimConfig::profile`]).
+    pub profile: Option<Profile>,
 }
 
 impl SimConfig {
-    /// The defaults for `seed`: 20 s of chaos, at most 120 s of drain, faults on.
+    /// The defaults for `seed`: 20 s of chaos, at most 120 s of drain, faults
+    /// on, the profile the seed picks.
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
@@ -111,6 +140,53 @@ impl SimConfig {
             drain_ms: 120_000,
             faults: true,
             bus_after_durable: true,
+            profile: None,
+        }
+    }
+
+    /// The profile this run uses: the one forced, or the seed's when faults
+    /// are on ([`Profile::Chaos`] without faults).
+    pub fn profile(&self) -> Profile {
+        self.profile.unwrap_or(if self.faults {
+            Profile::of_seed(self.seed)
+        } else {
+            Profile::Chaos
+        })
+    }
+}
+
+/// The kind of run a seed makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Every fault at random during a chaos phase, then heal and drain (the
+    /// phases in the module docs).
+    #[default]
+    Chaos,
+    /// Sequential failures (decision D8): nodes fail one after another, each
+    /// for good (killed, then forgotten) or losing its disk (restarted empty),
+    /// each failure once re-replication repaired the previous one; no job
+    /// with REPLICATE > 1 may be lost (see the module docs).
+    Sequential,
+}
+
+impl Profile {
+    /// The profile a seed picks when none is forced: one seed in ten is
+    /// [`Profile::Sequential`]. The draw has its own RNG, so the chaos runs are
+    /// the runs they were before the sequential profile existed.
+    pub fn of_seed(seed: u64) -> Profile {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xbb67_ae85_84ca_a73b);
+        if rng.gen_bool(0.1) {
+            Profile::Sequential
+        } else {
+            Profile::Chaos
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Chaos => "chaos",
+            Profile::Sequential => "sequential",
         }
     }
 }
@@ -159,6 +235,10 @@ pub struct Stats {
     pub excused: u64,
     /// Simulated time of the whole run (ms).
     pub sim_ms: u64,
+    /// The profile of the run.
+    pub profile: Profile,
+    /// Sequential profile: failures repaired before the next one.
+    pub repaired_failures: u64,
 }
 
 /// The result of one seed.
@@ -296,6 +376,10 @@ struct Sim {
     lossy_messages: bool,
     /// Queues paused in input, by node (such a node refuses REPLJOB for them).
     paused_in: BTreeSet<(usize, Bytes)>,
+    /// The profile of this run.
+    profile: Profile,
+    /// Sequential profile: nodes killed for good.
+    dead: BTreeSet<usize>,
 }
 
 /// A job a node held when it crashed.
@@ -343,7 +427,12 @@ impl ConfirmCrash {
 /// Runs one seed. Never panics: a panic in the core is reported as a violation.
 pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let nodes = cfg.nodes.unwrap_or_else(|| rng.gen_range(3..=7));
+    let profile = cfg.profile();
+    let nodes = cfg.nodes.unwrap_or_else(|| match profile {
+        Profile::Chaos => rng.gen_range(3..=7),
+        // Room for a node to die for good with three left.
+        Profile::Sequential => rng.gen_range(4..=7),
+    });
     let mut net_cfg = NetConfig::new(nodes, rng.gen());
     net_cfg.node_timeout_ms = *[500u64, 1_000, 2_000, 5_000]
         .choose(&mut rng)
@@ -376,7 +465,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         lost_copies: BTreeMap::new(),
         held_at_crash: BTreeMap::new(),
         confirmed: BTreeSet::new(),
-        confirm_crash: ConfirmCrash::new(cfg.seed, cfg.faults),
+        confirm_crash: ConfirmCrash::new(cfg.seed, cfg.faults && profile == Profile::Chaos),
         crashed_holder: BTreeSet::new(),
         restored: BTreeSet::new(),
         pending: BTreeMap::new(),
@@ -386,6 +475,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         violations: Vec::new(),
         stats: Stats {
             nodes,
+            profile,
             ..Stats::default()
         },
         faulty: false,
@@ -394,6 +484,8 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         drain_clients: vec![None; nodes],
         lossy_messages: false,
         paused_in: BTreeSet::new(),
+        profile,
+        dead: BTreeSet::new(),
         cfg,
     };
     let result = catch_unwind(AssertUnwindSafe(|| sim.run_phases()));
@@ -460,6 +552,9 @@ impl Sim {
     }
 
     fn run_phases(&mut self) {
+        if self.profile == Profile::Sequential {
+            return self.run_sequential();
+        }
         // 1. Setup.
         self.net.join_all();
         self.trace_cursor = self.net.trace.len();
@@ -584,6 +679,253 @@ impl Sim {
             }
             self.drain_consumers();
             self.advance_to(self.net.now + 100);
+        }
+    }
+
+    /// The sequential-failures profile: setup, a workload during which nodes
+    /// fail one at a time (each once the previous failure is repaired), a
+    /// check of every job's copies after each repair, then a drain on the
+    /// nodes left and the liveness check. No quiesce: acked jobs that list a
+    /// dead holder are never collected (its GOTACK never comes).
+    fn run_sequential(&mut self) {
+        self.net.join_all();
+        self.trace_cursor = self.net.trace.len();
+        // Delays only: no loss, duplication or reordering, so that "repaired"
+        // can be observed.
+        let faults = Faults {
+            max_delay_ms: *[0u64, 2, 20].choose(&mut self.rng).expect("non-empty"),
+            ..Faults::none()
+        };
+        self.chaos_faults = faults.clone();
+        self.net.faults = faults.clone();
+        self.faulty = true;
+        let failures = self.rng.gen_range(2..=4);
+        self.note(format!(
+            "sequential failures: {failures}, message faults {faults:?}"
+        ));
+        let gaps = (self.rng.gen_range(20..200), self.rng.gen_range(20..200));
+        let warmup = self.net.now + self.rng.gen_range(2_000..5_000);
+        self.workload_until(gaps, |sim| sim.net.now >= warmup);
+        for _ in 0..failures {
+            if !self.violations.is_empty() {
+                return;
+            }
+            self.fail_one(gaps);
+        }
+        let settle = self.net.now + 2_000;
+        self.workload_until(gaps, |sim| sim.net.now >= settle);
+        if !self.violations.is_empty() {
+            return;
+        }
+        self.net.faults = Faults::none();
+        self.note("failures over; draining".into());
+        let deadline = self.net.now + self.cfg.drain_ms;
+        let mut next_check = self.net.now;
+        while self.net.now < deadline && self.violations.is_empty() {
+            self.drain_consumers();
+            self.advance_to(self.net.now + 10);
+            if self.net.now >= next_check {
+                next_check = self.net.now + 100;
+                if self.actions.is_empty() && self.obligations_met() {
+                    break;
+                }
+            }
+        }
+        if self.violations.is_empty() {
+            self.check_liveness();
+        }
+    }
+
+    /// Produces and consumes (at the run's pace) until `done` holds.
+    fn workload_until(&mut self, gaps: (u64, u64), mut done: impl FnMut(&mut Self) -> bool) {
+        let (mut next_produce, mut next_consume) = (self.net.now, self.net.now);
+        while self.violations.is_empty() && !done(self) {
+            if self.net.now >= next_produce {
+                self.produce();
+                next_produce = self.net.now + self.rng.gen_range(0..2 * gaps.0);
+            }
+            if self.net.now >= next_consume {
+                self.consume();
+                next_consume = self.net.now + self.rng.gen_range(0..2 * gaps.1);
+            }
+            self.advance_to(self.net.now + 10);
+        }
+    }
+
+    /// One failure of the sequential profile: a node dies for good (while four
+    /// or more are alive) or loses its disk and restarts empty a little later;
+    /// a dead node is forgotten by the others, at once or once marked FAIL
+    /// and repaired. The workload goes on until re-replication is done, then
+    /// every job must have its copies back.
+    fn fail_one(&mut self, gaps: (u64, u64)) {
+        let live = self.live_nodes();
+        let victim = *live.choose(&mut self.rng).expect("live nodes");
+        let for_good = live.len() > 3 && self.rng.gen_bool(0.5);
+        let failed_at = self.net.now;
+        if for_good {
+            let forget_at_once = self.rng.gen_bool(0.3);
+            self.note(format!(
+                "n{victim} dies for good{}",
+                if forget_at_once {
+                    ", forgotten at once"
+                } else {
+                    ""
+                }
+            ));
+            self.crash(victim, Crash::Process);
+            self.dead.insert(victim);
+            if !forget_at_once && !self.await_repair(gaps, failed_at) {
+                return;
+            }
+            self.forget(victim);
+        } else {
+            let timeout = self.net.config().node_timeout_ms;
+            let back = failed_at + self.rng.gen_range(200..timeout * 2 + 2_000);
+            self.note(format!("n{victim} loses its disk"));
+            self.crash(victim, Crash::Disk);
+            self.schedule(back, Action::Restart(victim));
+        }
+        if self.await_repair(gaps, failed_at) {
+            self.stats.repaired_failures += 1;
+            self.check_copies();
+        }
+    }
+
+    /// `CLUSTER FORGET` of node `dead` on every live node.
+    fn forget(&mut self, dead: usize) {
+        let name = self.net.id(dead);
+        for i in self.live_nodes() {
+            self.net.cmd(i, &["CLUSTER", "FORGET", name.as_str()]);
+        }
+    }
+
+    /// True when the cluster noticed the last failure and re-replication is
+    /// done: no node is waiting to restart, every live node reaches every
+    /// other live one and sees each dead one FAIL (or forgot it), and no
+    /// live node knows of an under-replicated job.
+    fn repaired(&self) -> bool {
+        let live = self.live_nodes();
+        if live.len() + self.dead.len() < self.net.len() {
+            return false;
+        }
+        live.iter().all(|&i| {
+            let node = self.net.node(i);
+            let flags = |other: usize| {
+                let id = self.net.id(other);
+                let text = node.nodes_description();
+                text.lines()
+                    .find(|l| l.starts_with(id.as_str()))
+                    .map(|l| l.split(' ').nth(2).unwrap_or("").to_string())
+            };
+            node.reachable_count() == live.len() - 1
+                && node.underreplicated_jobs() == 0
+                && self
+                    .dead
+                    .iter()
+                    .all(|&d| flags(d).is_none_or(|f| f.split(',').any(|flag| flag == "fail")))
+        })
+    }
+
+    /// Runs the workload until [`Sim::repaired`] has held for a second; false
+    /// (and a violation) if that takes over 60 s.
+    fn await_repair(&mut self, gaps: (u64, u64), failed_at: u64) -> bool {
+        let mut since: Option<u64> = None;
+        let deadline = self.net.now + 60_000;
+        self.workload_until(gaps, |sim| {
+            if sim.repaired() {
+                let start = *since.get_or_insert(sim.net.now);
+                sim.net.now >= start + 1_000
+            } else {
+                since = None;
+                sim.net.now >= deadline
+            }
+        });
+        if since.is_none() && self.violations.is_empty() {
+            let live = self.live_nodes();
+            let mut lines = Vec::new();
+            let mut first = None;
+            for &i in &live {
+                let n = self.net.node(i);
+                lines.push(format!(
+                    "n{i}: {} under-replicated, reaches {}",
+                    n.underreplicated_jobs(),
+                    n.reachable_count()
+                ));
+                // Jobs held here listing fewer live holders than REPLICATE.
+                for id in self.net.job_ids(i) {
+                    let n = self.net.node(i);
+                    let Some(job) = n.job(&id).filter(|j| j.state != JobState::Acked) else {
+                        continue;
+                    };
+                    let listed: Vec<usize> = job
+                        .nodes_delivered
+                        .iter()
+                        .filter_map(|h| self.net.index_of(h))
+                        .collect();
+                    let live_listed = listed.iter().filter(|h| live.contains(h)).count();
+                    if live_listed < job.repl as usize && lines.len() < 20 {
+                        first = first.or(self.by_id.get(&id).copied());
+                        lines.push(format!(
+                            "  n{i} holds {} {} REPLICATE {} listing {listed:?}",
+                            short_job(&id),
+                            job.state.name(),
+                            job.repl
+                        ));
+                    }
+                }
+            }
+            self.violate(
+                "re-replication completes after a failure",
+                first,
+                format!(
+                    "60 s after the failure at {}:\n    {}",
+                    fmt_time(failed_at),
+                    lines.join("\n    ")
+                ),
+            );
+        }
+        since.is_some() && self.violations.is_empty()
+    }
+
+    /// After a repair: every job an ADDJOB acknowledged with REPLICATE > 1
+    /// copies, not acked by a consumer nor near its TTL, is held (active or
+    /// queued) by REPLICATE live nodes.
+    fn check_copies(&mut self) {
+        let live = self.live_nodes();
+        for seq in 0..self.jobs.len() {
+            let job = &self.jobs[seq];
+            let Some(id) = job.id else { continue };
+            let expires = job.issued_at + job.ttl_s * 1000;
+            if !job.acknowledged
+                || job.asynchronous
+                || job.repl < 2
+                || job.consumer_done
+                || expires <= self.net.now + 2_000
+            {
+                continue;
+            }
+            let held: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    self.net
+                        .node(i)
+                        .job(&id)
+                        .is_some_and(|j| matches!(j.state, JobState::Active | JobState::Queued))
+                })
+                .collect();
+            if held.len() < job.repl as usize {
+                let detail = format!(
+                    "REPLICATE {}, after the repair it is held by {held:?} of the live nodes {live:?}",
+                    job.repl
+                );
+                self.violate(
+                    "every job has REPLICATE copies again after a repair",
+                    Some(seq),
+                    detail,
+                );
+                return;
+            }
         }
     }
 
@@ -994,7 +1336,12 @@ impl Sim {
         let Some(node) = self.random_live() else {
             return;
         };
-        let n = self.net.len();
+        // Sequential failures leave three nodes at least: REPLICATE up to 3,
+        // so every job can get its copies back.
+        let n = match self.profile {
+            Profile::Chaos => self.net.len(),
+            Profile::Sequential => 3,
+        };
         let rng = &mut self.rng;
         let queue = self.queues.choose(rng).expect("queues").clone();
         let seq = self.jobs.len();
@@ -1431,15 +1778,24 @@ impl Sim {
             (true, false) => 1,
             (true, true) => 0,
         };
-        if guaranteed == 0 && self.faulty {
-            return Some(
-                "an ASYNC job added on a node keeping no copy has no guaranteed copy".into(),
-            );
-        }
-        if lost >= guaranteed {
-            return Some(format!(
-                "{lost} of its {guaranteed} guaranteed copies were lost in crashes"
-            ));
+        if self.profile == Profile::Sequential {
+            // One failure at a time, each repaired before the next: only a job
+            // with one guaranteed copy may be lost, when a node that held it
+            // failed (copies are not counted for nodes that never come back).
+            if guaranteed <= 1 && self.crashed_holder.contains(&id) {
+                return Some("its one guaranteed copy was on a node that failed".into());
+            }
+        } else {
+            if guaranteed == 0 && self.faulty {
+                return Some(
+                    "an ASYNC job added on a node keeping no copy has no guaranteed copy".into(),
+                );
+            }
+            if lost >= guaranteed {
+                return Some(format!(
+                    "{lost} of its {guaranteed} guaranteed copies were lost in crashes"
+                ));
+            }
         }
         if job.retry == 0 && self.faulty {
             return Some("at-most-once jobs may be lost when faults happen".into());
@@ -1476,7 +1832,7 @@ impl Sim {
             let holders: Vec<String> = (0..self.net.len())
                 .filter_map(|i| {
                     self.net
-                        .node(i)
+                        .try_node(i)?
                         .job(&id)
                         .map(|j| format!("n{i}:{}", j.state.name()))
                 })
@@ -1602,6 +1958,9 @@ pub fn replay_command(cfg: &SimConfig) -> String {
     }
     if !cfg.bus_after_durable {
         cmd.push_str(" --bus-before-aof");
+    }
+    if let Some(profile) = cfg.profile {
+        let _ = write!(cmd, " --profile {}", profile.name());
     }
     cmd
 }

@@ -225,11 +225,17 @@ impl Trace {
                 }
             ),
             Message::SetAck { id, holders } => {
-                format!("SETACK {} may_have={}", job(id), holders.len())
+                format!("SETACK {} holders [{}]", job(id), self.names(holders))
+            }
+            Message::HasJob(id) => format!("HASJOB {}", job(id)),
+            Message::Holders { id, nodes } => {
+                format!("HOLDERS {} [{}]", job(id), self.names(nodes))
             }
             Message::WillQueue(id) => format!("WILLQUEUE {}", job(id)),
             Message::GotAck { id, known } => format!("GOTACK {} known={}", job(id), *known as u8),
-            Message::DelJob { id, .. } => format!("DELJOB {}", job(id)),
+            Message::DelJob { id, holders } => {
+                format!("DELJOB {} holders [{}]", job(id), self.names(holders))
+            }
             Message::NeedJobs { queue, count } => {
                 format!("NEEDJOBS {} count={count}", show_bytes(queue))
             }
@@ -239,6 +245,15 @@ impl Trace {
             #[allow(unreachable_patterns)]
             other => other.name().to_string(),
         }
+    }
+
+    /// Node ids as names, space-separated.
+    fn names(&self, nodes: &[NodeId]) -> String {
+        nodes
+            .iter()
+            .map(|n| self.node_name(n))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The nodes-delivered list carried by a serialized job, as names.

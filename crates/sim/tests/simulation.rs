@@ -2,7 +2,7 @@
 //! layer 3). `DISQUE_SIM_SEEDS=N` and `DISQUE_SIM_FROM=S` change the range;
 //! `cargo run -p disque-sim --release -- --seeds N` runs long searches.
 
-use disque_sim::sim::{run, SimConfig};
+use disque_sim::sim::{run, Profile, SimConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -14,10 +14,9 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-#[test]
-fn fixed_seed_range_passes() {
-    let from = env_u64("DISQUE_SIM_FROM", 0);
-    let count = env_u64("DISQUE_SIM_SEEDS", 300);
+/// Runs `count` seeds from `from` on every core; panics with the first
+/// failure's report.
+fn run_range(from: u64, count: u64, profile: Option<Profile>) {
     let next = AtomicU64::new(from);
     let failures = Mutex::new(Vec::new());
     let started = Instant::now();
@@ -29,7 +28,9 @@ fn fixed_seed_range_passes() {
                 if seed >= from + count {
                     break;
                 }
-                let outcome = run(SimConfig::new(seed), false);
+                let mut cfg = SimConfig::new(seed);
+                cfg.profile = profile;
+                let outcome = run(cfg, false);
                 if !outcome.passed() {
                     failures.lock().unwrap().push((seed, outcome.report));
                 }
@@ -38,7 +39,8 @@ fn fixed_seed_range_passes() {
     });
     let failures = failures.into_inner().unwrap();
     eprintln!(
-        "{count} seeds from {from}: {} failed in {:.1} s",
+        "{count} seeds from {from} ({}): {} failed in {:.1} s",
+        profile.map_or("profile by seed", Profile::name),
         failures.len(),
         started.elapsed().as_secs_f64()
     );
@@ -49,6 +51,24 @@ fn fixed_seed_range_passes() {
             failures.iter().map(|f| f.0).collect::<Vec<_>>()
         );
     }
+}
+
+#[test]
+fn fixed_seed_range_passes() {
+    let from = env_u64("DISQUE_SIM_FROM", 0);
+    let count = env_u64("DISQUE_SIM_SEEDS", 300);
+    run_range(from, count, None);
+}
+
+/// Decision D8: nodes fail one after another (for good, or losing their
+/// disk), each once re-replication repaired the previous failure; every job
+/// must get its REPLICATE copies back after each repair, and no job with
+/// REPLICATE > 1 may be lost (`Profile::Sequential`).
+#[test]
+fn sequential_failures_lose_no_replicated_job() {
+    let from = env_u64("DISQUE_SIM_FROM", 0);
+    let count = env_u64("DISQUE_SIM_SEEDS", 300) / 10;
+    run_range(from, count, Some(Profile::Sequential));
 }
 
 /// Without faults every acknowledged job, at-most-once ones included, must be
@@ -72,7 +92,9 @@ fn seeds_that_found_bugs_pass() {
     // without telling the other holder, which delivered the job again.
     const SEEDS: &[u64] = &[1_004_823];
     for &seed in SEEDS {
-        let outcome = run(SimConfig::new(seed), false);
+        let mut cfg = SimConfig::new(seed);
+        cfg.profile = Some(Profile::Chaos);
+        let outcome = run(cfg, false);
         assert!(
             outcome.violations.is_empty(),
             "seed {seed}:\n{}",
@@ -91,6 +113,7 @@ fn old_bus_ordering_loses_confirmed_copies() {
     const RULE: &str = "a confirmed copy survives its holder's crash";
     let old = |seed| {
         let mut cfg = SimConfig::new(seed);
+        cfg.profile = Some(Profile::Chaos);
         cfg.bus_after_durable = false;
         run(cfg, false)
     };
@@ -106,7 +129,9 @@ fn old_bus_ordering_loses_confirmed_copies() {
         "the old ordering went unnoticed: {caught:?}"
     );
     for seed in caught {
-        let outcome = run(SimConfig::new(seed), false);
+        let mut cfg = SimConfig::new(seed);
+        cfg.profile = Some(Profile::Chaos);
+        let outcome = run(cfg, false);
         assert!(outcome.passed(), "seed {seed}:\n{}", outcome.report);
     }
 }

@@ -89,7 +89,7 @@ impl crate::Node {
                 self.set_pause(env, &queue, pause);
             }
             M::Waiting { queue, waiting } => self.on_waiting(env, from, queue, waiting),
-            M::Emptied => self.on_emptied(from),
+            M::Emptied => self.on_emptied(env, from),
             M::HasJob(id) => self.on_hasjob(from, &id, fx),
             M::Holders { id, nodes } => self.on_holders(env, from, &id, &nodes, fx),
             M::Ping(_) | M::Pong(_) | M::Meet(_) | M::Fail(_) => {}

@@ -12,4 +12,5 @@ mod leaving;
 mod membership;
 mod replication;
 mod requeue;
+mod rereplication;
 mod restart;
