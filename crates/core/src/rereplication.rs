@@ -725,10 +725,12 @@ impl Node {
         let Some(job) = self.jobs.get(id) else {
             return;
         };
-        let message = if job.state == JobState::Acked {
-            self.set_ack(id)
-        } else {
-            Message::GotJob(*id)
+        let message = match job.state {
+            JobState::Acked => self.set_ack(id),
+            // The copy of an ADDJOB still replicating is not logged yet: it
+            // must not count as a copy that survives a crash.
+            JobState::WaitRepl => return,
+            JobState::Active | JobState::Queued => Message::GotJob(*id),
         };
         self.send(&from, message, fx);
     }
