@@ -164,7 +164,8 @@ struct Options {
     #[arg(long, value_name = "CLIENTS")]
     producers: Option<u32>,
 
-    /// get-ack: jobs added before the measured part (default: --requests).
+    /// get-ack: jobs added before the measured part (default: --requests;
+    /// 0 takes the jobs already queued).
     #[arg(long, value_name = "JOBS")]
     prefill: Option<u64>,
 
