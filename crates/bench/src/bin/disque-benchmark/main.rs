@@ -119,7 +119,8 @@ struct Options {
 
     /// Requests in all (default 100000); for mixed, the jobs added, which
     /// are also the jobs to take.
-    #[arg(short = 'n', long, conflicts_with = "duration")]
+    #[arg(short = 'n', long, conflicts_with = "duration",
+          value_parser = clap::value_parser!(u64).range(1..))]
     requests: Option<u64>,
 
     /// Run for this many seconds instead of a number of requests.
