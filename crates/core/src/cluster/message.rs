@@ -8,8 +8,10 @@
 use crate::ids::{JobId, NodeId, ID_LEN};
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// Wire format version; frames of another version are refused.
-pub const VERSION: u8 = 1;
+/// Wire format version; frames of another version are refused. Version 2
+/// added EMPTIED, HASJOB and HOLDERS and the holder lists of SETACK and
+/// DELJOB (decision D8), so nodes of the two versions never misread each other.
+pub const VERSION: u8 = 2;
 /// Largest frame accepted (a YOURJOBS with many big jobs stays far below).
 pub const MAX_FRAME: usize = 1 << 30;
 /// Bytes before the payload (after the length prefix).
