@@ -85,9 +85,8 @@ pub struct Node {
     /// The other nodes.
     pub(crate) cluster: Membership,
     pub(crate) rng: StdRng,
-    /// Every job, by id (boxed: the table's empty slots then cost a pointer,
-    /// not a whole job, which saves about 200 bytes per job at a million).
-    pub(crate) jobs: Map<JobId, Box<Job>>,
+    /// Every job, by id.
+    pub(crate) jobs: crate::job_map::JobMap,
     pub(crate) job_index: ScanIndex<JobId>,
     pub(crate) queues: Map<Bytes, Queue>,
     pub(crate) queue_index: ScanIndex<Bytes>,
@@ -124,7 +123,7 @@ impl Node {
     /// A node with the given id, settings and random source.
     pub fn new(myself: NodeId, config: NodeConfig, mut rng: StdRng) -> Node {
         let (jobs, queues, blocked, repl_waiters) = (
-            seeded_map(&mut rng),
+            crate::job_map::JobMap::new(&mut rng),
             seeded_map(&mut rng),
             seeded_map(&mut rng),
             seeded_map(&mut rng),
@@ -187,7 +186,7 @@ impl Node {
 
     /// Looks up a job.
     pub fn job(&self, id: &JobId) -> Option<&Job> {
-        self.jobs.get(id).map(|j| &**j)
+        self.jobs.get(id)
     }
 
     /// A uniformly random jitter in [-250, +249] ms.
@@ -235,7 +234,7 @@ impl Node {
             self.evictable.insert(id);
         }
         self.job_index.insert(id.scan_key(), id);
-        self.jobs.insert(id, Box::new(job));
+        self.jobs.insert(id, job);
         self.reschedule(env, &id);
     }
 
@@ -466,7 +465,7 @@ impl Node {
 
 /// For a queue entry: true when its job is still queued; otherwise the entry
 /// is about to be dropped, so the job no longer has one.
-fn entry_is_live(jobs: &mut Map<JobId, Box<Job>>, id: &JobId) -> bool {
+fn entry_is_live(jobs: &mut crate::job_map::JobMap, id: &JobId) -> bool {
     match jobs.get_mut(id) {
         Some(job) if job.state == JobState::Queued => true,
         Some(job) => {
