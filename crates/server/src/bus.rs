@@ -12,7 +12,7 @@
 
 use crate::state::Shared;
 use bytes::{Bytes, BytesMut};
-use disque_core::cluster::message::Frame;
+use disque_core::cluster::message::{Frame, Message, MAX_FRAME, MAX_UNTRUSTED_FRAME};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::Effects;
 use std::cell::Cell;
@@ -28,6 +28,11 @@ use tokio::sync::mpsc;
 const MAX_QUEUED_BYTES: usize = 256 << 20;
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long an inbound connection may stay without sending a valid frame.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+/// Inbound connections not yet known to come from a node of the cluster
+/// that may be open at once; more are closed at once (decision D15).
+const MAX_UNTRUSTED_CONNECTIONS: usize = 256;
 
 /// A writer: a queue of frames and the byte count waiting in it.
 struct Writer {
@@ -52,6 +57,8 @@ pub struct Bus {
     links: HashMap<LinkId, (Writer, tokio::task::AbortHandle)>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
+    /// Inbound connections not yet trusted (see `read_frames`).
+    untrusted: usize,
     /// Actions waiting for the AOF to be durable up to a position, in order.
     held: VecDeque<(u64, BusAction)>,
     /// Frames refused as malformed (logged, link closed).
@@ -166,17 +173,40 @@ fn flush_point(shared: &Shared) {
     shared.borrow_mut().flush_point();
 }
 
-/// Reads frames from `reader` until it closes or sends garbage.
+/// Reads frames from `reader` until it closes or sends garbage. `trusted`
+/// tells whether the peer is known to be a node of the cluster (our own
+/// outbound links are): until it is, frames are limited to
+/// [`MAX_UNTRUSTED_FRAME`], and a connection that sends no valid frame
+/// within [`FIRST_FRAME_TIMEOUT`] is closed (decision D15). A MEET, or a
+/// frame from a member, makes an inbound connection trusted.
 async fn read_frames(
     shared: &Shared,
     mut reader: tokio::net::tcp::OwnedReadHalf,
     origin: impl Fn() -> Origin,
+    trusted: &Cell<bool>,
 ) -> Result<(), String> {
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let first_frame_by = tokio::time::Instant::now() + FIRST_FRAME_TIMEOUT;
+    let mut got_frame = trusted.get();
     loop {
         loop {
-            match Frame::decode(&mut buf) {
-                Ok(Some(frame)) => deliver(shared, origin(), frame),
+            let max = if trusted.get() {
+                MAX_FRAME
+            } else {
+                MAX_UNTRUSTED_FRAME
+            };
+            match Frame::decode_limited(&mut buf, max) {
+                Ok(Some(frame)) => {
+                    got_frame = true;
+                    if !trusted.get()
+                        && (matches!(frame.message, Message::Meet(_))
+                            || shared.borrow().node.is_member(&frame.sender))
+                    {
+                        trusted.set(true);
+                        shared.borrow_mut().bus.untrusted -= 1;
+                    }
+                    deliver(shared, origin(), frame)
+                }
                 Ok(None) => {
                     flush_point(shared);
                     break;
@@ -187,7 +217,14 @@ async fn read_frames(
                 }
             }
         }
-        match reader.read_buf(&mut buf).await {
+        let read = if got_frame {
+            reader.read_buf(&mut buf).await
+        } else {
+            tokio::time::timeout_at(first_frame_by, reader.read_buf(&mut buf))
+                .await
+                .map_err(|_| "no valid frame within 5 s".to_string())?
+        };
+        match read {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(e.to_string()),
@@ -254,7 +291,8 @@ async fn outbound(
         state.apply(fx);
         state.flush_point();
     }
-    if let Err(e) = read_frames(&shared, reader, || Origin::Outbound(link)).await {
+    let trusted = Cell::new(true);
+    if let Err(e) = read_frames(&shared, reader, || Origin::Outbound(link), &trusted).await {
         crate::log::notice(&format!("Cluster bus link to {addr} closed: {e}"));
     }
     link_down(&shared, link);
@@ -278,6 +316,16 @@ async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     let peer_ip = peer.ip().to_string();
+    {
+        let mut state = shared.borrow_mut();
+        if state.bus.untrusted >= MAX_UNTRUSTED_CONNECTIONS {
+            crate::log::warning(&format!(
+                "Cluster bus: too many connections from unknown nodes, closing the one from {peer}"
+            ));
+            return;
+        }
+        state.bus.untrusted += 1;
+    }
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let (sink, frames, queued) = writer_pair();
@@ -294,9 +342,14 @@ async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
         peer_ip: peer_ip.clone(),
         local_ip: local_ip.clone(),
     };
-    if let Err(e) = read_frames(&shared, reader, origin).await {
+    let trusted = Cell::new(false);
+    if let Err(e) = read_frames(&shared, reader, origin, &trusted).await {
         crate::log::warning(&format!("Cluster bus: closing connection from {peer}: {e}"));
     }
     // Dropping the queue ends the writer.
-    shared.borrow_mut().bus.inbound.remove(&conn);
+    let mut state = shared.borrow_mut();
+    state.bus.inbound.remove(&conn);
+    if !trusted.get() {
+        state.bus.untrusted -= 1;
+    }
 }

@@ -191,6 +191,15 @@ impl Node {
         1 + self.cluster.confirmed().count()
     }
 
+    /// True for a node of the cluster (not one still in handshake): frames
+    /// from it may be as large as any job (decision D15).
+    pub fn is_member(&self, node: &NodeId) -> bool {
+        self.cluster
+            .peers
+            .get(node)
+            .is_some_and(|p| !p.flags.handshake)
+    }
+
     /// Other nodes a job can be replicated to right now (the cached reachable set).
     pub fn reachable_count(&self) -> usize {
         self.cluster.reachable.len()

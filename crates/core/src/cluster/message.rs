@@ -14,6 +14,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub const VERSION: u8 = 2;
 /// Largest frame accepted (a YOURJOBS with many big jobs stays far below).
 pub const MAX_FRAME: usize = 1 << 30;
+/// Largest frame accepted on a connection before it proved to come from a
+/// known node (decision D15): a PING, MEET or EMPTIED is far smaller.
+pub const MAX_UNTRUSTED_FRAME: usize = 64 << 10;
 /// Bytes before the payload (after the length prefix).
 const HEADER_LEN: usize = 1 + 1 + ID_LEN + 2 + 2;
 
@@ -304,11 +307,19 @@ impl Frame {
     /// Takes one complete frame off the front of `buf`: `Ok(None)` when more bytes
     /// are needed. Payload bytes (job bodies) are shared, not copied.
     pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, BadFrame> {
+        Frame::decode_limited(buf, MAX_FRAME)
+    }
+
+    /// [`Frame::decode`] refusing frames longer than `max` bytes.
+    pub fn decode_limited(buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, BadFrame> {
         if buf.len() < 4 {
             return Ok(None);
         }
         let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-        if !(HEADER_LEN..=MAX_FRAME).contains(&len) {
+        if len > max && max < MAX_FRAME {
+            return Err(BadFrame("frame too large before the sender is known"));
+        }
+        if !(HEADER_LEN..=max).contains(&len) {
             return Err(BadFrame("bad frame length"));
         }
         if buf.len() < 4 + len {

@@ -1,0 +1,71 @@
+//! Bounded resources on the cluster bus (decision D15): a connection that
+//! sends no valid frame within 5 s is closed, a connection not yet known to
+//! come from a node of the cluster may not announce a frame above 64 KiB, and
+//! the node keeps serving meanwhile. A node on loopback, raw TCP clients.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes the connection; the time that took, or
+/// None if it stayed open for `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(start + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_bus_connection_is_closed() {
+    let s = Server::start().await;
+    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
+        .await
+        .unwrap();
+    let took = closed_within(&mut bus, secs(10)).await;
+    let took = took.expect("a silent bus connection stayed open for 10 s");
+    assert!(
+        took >= ms(4000),
+        "closed after {took:?}, before the 5 s deadline"
+    );
+    let mut c = s.client().await;
+    assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+    poll_until!(secs(5), "the close is logged", {
+        s.log_text().contains("no valid frame within 5 s")
+    });
+}
+
+#[tokio::test]
+async fn a_large_frame_from_a_stranger_is_refused() {
+    let s = Server::start().await;
+    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
+        .await
+        .unwrap();
+    // A frame header announcing 1 MB: the node must not wait for (and
+    // buffer) it.
+    bus.write_all(&1_000_000u32.to_be_bytes()).await.unwrap();
+    let took = closed_within(&mut bus, secs(3)).await;
+    assert!(
+        took.is_some(),
+        "an oversized frame from a stranger was accepted"
+    );
+    poll_until!(secs(5), "the refusal is logged", {
+        s.log_text()
+            .contains("frame too large before the sender is known")
+    });
+    let mut c = s.client().await;
+    assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+}
