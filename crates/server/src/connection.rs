@@ -13,6 +13,10 @@ use tokio::sync::mpsc;
 
 /// Largest query buffer a client may accumulate (1 GiB), as in the original.
 const QUERY_BUFFER_LIMIT: usize = 1 << 30;
+/// Read or write buffers larger than this are given back once a large request
+/// or reply is done with (decision D15): one 400 MB request must not keep
+/// 400 MB for the life of the connection.
+const BUFFER_KEEP: usize = 1 << 20;
 
 /// Where a connection comes from.
 pub struct Peer {
@@ -119,6 +123,7 @@ impl Connection {
                 self.shared.borrow_mut().stats.net_output_bytes += self.output.len() as u64;
                 self.output.clear();
             }
+            self.shrink_buffers();
             if self.closing {
                 return writer.shutdown().await;
             }
@@ -165,6 +170,20 @@ impl Connection {
                 }
                 _ = &mut pause, if pause_wait.is_some() => {}
             }
+        }
+    }
+
+    /// Gives back the memory of a large request or reply once it is done
+    /// with: what is left of the input (a partial next request) moves to a
+    /// small buffer, which also drops the reference to the large one.
+    fn shrink_buffers(&mut self) {
+        if self.input.capacity() > BUFFER_KEEP && self.input.len() <= BUFFER_KEEP / 4 {
+            let mut fresh = BytesMut::with_capacity(16 * 1024);
+            fresh.extend_from_slice(&self.input);
+            self.input = fresh;
+        }
+        if self.output.capacity() > BUFFER_KEEP {
+            self.output = BytesMut::new();
         }
     }
 

@@ -1,7 +1,8 @@
-//! Bounded resources on the cluster bus (decision D15): a connection that
-//! sends no valid frame within 5 s is closed, a connection not yet known to
-//! come from a node of the cluster may not announce a frame above 64 KiB, and
-//! the node keeps serving meanwhile. A node on loopback, raw TCP clients.
+//! Bounded resources (decision D15): a bus connection that sends no valid
+//! frame within 5 s is closed, a bus connection not yet known to come from a
+//! node of the cluster may not announce a frame above 64 KiB, a client's read
+//! buffer shrinks back after a large request, and the node keeps serving
+//! meanwhile. A node on loopback, raw TCP clients.
 
 mod common;
 
@@ -68,4 +69,34 @@ async fn a_large_frame_from_a_stranger_is_refused() {
     });
     let mut c = s.client().await;
     assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+}
+
+/// VmRSS of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A refused 100 MB request does not keep its 100 MB in the connection's read
+/// buffer (decision D15): the memory goes back while the client stays.
+#[tokio::test]
+async fn a_large_refused_request_gives_its_memory_back() {
+    let s = Server::start().await;
+    let mut raw = s.raw().await;
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
+    let before = rss(s.pid());
+    let body = vec![b'x'; 100 << 20];
+    raw.cmd(&[&b"ADDJOB"[..], b"q", &body, b"notanumber"]).await;
+    let reply = raw.reply().await;
+    assert!(matches!(reply, Reply::Error(_)), "{reply:?}");
+    drop(body);
+    poll_until!(secs(5), "the read buffer shrank back", {
+        rss(s.pid()) < before + (30 << 20)
+    });
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
