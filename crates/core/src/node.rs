@@ -226,10 +226,19 @@ impl Node {
 
     // ----- job table and timers -----------------------------------------------
 
-    /// Adds a job to the table and schedules its first check.
+    /// Adds a job to the table and schedules its first check. The job keeps
+    /// neither a client's read buffer nor a bus frame alive: its body gets an
+    /// allocation of its own and its queue name is the queue's.
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
         let id = job.id;
         job.awake = 0;
+        if let Some(body) = &mut job.body {
+            *body = Bytes::copy_from_slice(body);
+        }
+        if let Some(name) = &job.queue {
+            let shared = self.queues.get(name).map(|q| q.name.clone());
+            job.queue = Some(shared.unwrap_or_else(|| Bytes::copy_from_slice(name)));
+        }
         if job.is_evictable() {
             self.evictable.insert(id);
         }
