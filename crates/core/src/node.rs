@@ -107,6 +107,8 @@ pub struct Node {
     pub(crate) last_cron_ms: u64,
     /// Synchronous ADDJOBs waiting for copies, by job.
     pub(crate) repl_waiters: Map<JobId, crate::replication::ReplWait>,
+    /// When the next of their retries is due (see `next_replication_retry`).
+    pub(crate) repl_retry_at: Option<u64>,
     /// Who asked for jobs of a queue, and when (decision D9).
     pub(crate) askers: BTreeMap<Bytes, BTreeMap<NodeId, u64>>,
     /// Queues that received jobs since the last push check (decision D9).
@@ -147,6 +149,7 @@ impl Node {
             queue_sweep_cursor: 0,
             last_cron_ms: 0,
             repl_waiters,
+            repl_retry_at: None,
             askers: BTreeMap::new(),
             push_candidates: Vec::new(),
             reached_zero: Vec::new(),

@@ -138,6 +138,8 @@ impl Node {
             job.repl as usize - usize::from(!external)
         };
         self.replicate(env, &id, needed, false, fx);
+        let retry_at = env.now_ms + ADD_NODE_PERIOD_MS;
+        self.repl_retry_at = Some(self.repl_retry_at.map_or(retry_at, |t| t.min(retry_at)));
         self.repl_waiters.insert(
             id,
             ReplWait {
@@ -277,14 +279,22 @@ impl Node {
                 }
             }
         }
+        // Only jobs still replicating have retries (an acked one just waits
+        // for its client's timeout).
+        let jobs = &self.jobs;
+        self.repl_retry_at = self
+            .repl_waiters
+            .iter()
+            .filter(|(id, _)| jobs.get(id).is_some_and(|j| j.state == JobState::WaitRepl))
+            .map(|(_, w)| w.last_add.max(w.last_try) + ADD_NODE_PERIOD_MS)
+            .min();
     }
 
-    /// When the replication retries of waiting ADDJOBs are next due.
+    /// When the replication retries of waiting ADDJOBs are next due: kept by
+    /// the retry duty, so the check after every command is O(1). It may be
+    /// early (a waiter gone since), never late.
     pub(crate) fn next_replication_retry(&self) -> Option<u64> {
-        self.repl_waiters
-            .values()
-            .map(|w| w.last_add.max(w.last_try) + ADD_NODE_PERIOD_MS)
-            .min()
+        self.repl_retry_at.filter(|_| !self.repl_waiters.is_empty())
     }
 
     // ----- receiving ---------------------------------------------------------
