@@ -311,11 +311,12 @@ pub async fn accept(shared: Shared, listener: TcpListener) {
 
 /// One inbound connection: frames in, PONG replies out.
 async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
-    let local_ip = stream
+    let local_ip: Rc<str> = stream
         .local_addr()
         .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let peer_ip = peer.ip().to_string();
+        .unwrap_or_default()
+        .into();
+    let peer_ip: Rc<str> = peer.ip().to_string().into();
     {
         let mut state = shared.borrow_mut();
         if state.bus.untrusted >= MAX_UNTRUSTED_CONNECTIONS {

@@ -1281,8 +1281,8 @@ impl Net {
                 let origin = match via {
                     Via::Inbound(conn) => Origin::Inbound {
                         conn,
-                        peer_ip: self.nodes[from].ip.clone(),
-                        local_ip: self.nodes[to].ip.clone(),
+                        peer_ip: self.nodes[from].ip.as_str().into(),
+                        local_ip: self.nodes[to].ip.as_str().into(),
                     },
                     Via::Outbound(link) => {
                         if !self.links.contains_key(&(to, link)) {

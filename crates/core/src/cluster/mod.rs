@@ -50,10 +50,11 @@ pub enum Origin {
     Inbound {
         /// The connection.
         conn: ConnId,
-        /// The peer's IP address.
-        peer_ip: String,
+        /// The peer's IP address (shared by every frame of the connection:
+        /// no copy per frame).
+        peer_ip: std::rc::Rc<str>,
         /// This node's IP address on that connection.
-        local_ip: String,
+        local_ip: std::rc::Rc<str>,
     },
 }
 
