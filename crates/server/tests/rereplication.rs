@@ -59,13 +59,14 @@ async fn users_failure_test_with_rereplication() {
         assert!(state == "active" || state == "queued", "{state}");
     }
     // The copy exists a moment before its maker counts it (on the GOTJOB).
-    let mut total = 0;
+    let counted = || async {
+        jobs_field(&cl, 1, "rereplicated_jobs").await
+            + jobs_field(&cl, 2, "rereplicated_jobs").await
+    };
     poll_until!(secs(5), "the copy counted by one survivor", {
-        total = jobs_field(&cl, 1, "rereplicated_jobs").await
-            + jobs_field(&cl, 2, "rereplicated_jobs").await;
-        total >= 1
+        counted().await >= 1
     });
-    assert_eq!(total, 1, "exactly one survivor made the copy");
+    assert_eq!(counted().await, 1, "exactly one survivor made the copy");
 
     // A second node dies: the last one still delivers b and c.
     cl.kill(1);
