@@ -203,6 +203,12 @@ impl Node {
         self.unblock_with(env, wait.client, reply, fx);
         if wait.external {
             let delay = self.jobs[id].delay;
+            // Nodes that confirmed early may know fewer holders than were asked
+            // since; this node forgets the job now, so it tells them the whole
+            // list first (an ack on any holder must reach every copy).
+            let nodes = self.jobs[id].nodes_delivered.clone();
+            let message = Message::Holders { id: *id, nodes };
+            self.send_to_holders(id, message, fx);
             self.enqueue_elsewhere(id, delay, fx);
             self.unregister(id, fx);
             return;
