@@ -109,6 +109,11 @@ impl LocalCluster {
         node.paused = false;
     }
 
+    /// Every node's client port, by index.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|n| n.port).collect()
+    }
+
     /// kill -9.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.nodes[i].child.take() {

@@ -12,15 +12,19 @@ use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::node::Node;
 
 impl Node {
+    /// The holder list of a job held here (empty when it is not).
+    fn holders_of(&self, id: &JobId) -> Vec<NodeId> {
+        self.jobs
+            .get(id)
+            .map(|j| j.nodes_delivered.clone())
+            .unwrap_or_default()
+    }
+
     /// SETACK for a job held here, with its holder list.
     pub(crate) fn set_ack(&self, id: &JobId) -> Message {
         Message::SetAck {
             id: *id,
-            holders: self
-                .jobs
-                .get(id)
-                .map(|j| j.nodes_delivered.clone())
-                .unwrap_or_default(),
+            holders: self.holders_of(id),
         }
     }
 
@@ -28,11 +32,7 @@ impl Node {
     pub(crate) fn del_job(&self, id: &JobId) -> Message {
         Message::DelJob {
             id: *id,
-            holders: self
-                .jobs
-                .get(id)
-                .map(|j| j.nodes_delivered.clone())
-                .unwrap_or_default(),
+            holders: self.holders_of(id),
         }
     }
 

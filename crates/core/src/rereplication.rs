@@ -187,9 +187,7 @@ impl Rereplication {
 
     /// Forgets a deleted job.
     pub(crate) fn job_deleted(&mut self, id: &JobId) {
-        if !self.entries.is_empty() {
-            self.remove(id);
-        }
+        self.job_acked(id);
         if !self.announcements.is_empty() {
             self.stop_announcing(id);
         }

@@ -69,8 +69,8 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Queues `actions` to go out once the AOF is durable up to `needs` (at once
-    /// when `None`), behind any actions already held.
+    /// Queues `actions` to go out once the AOF is durable up to `needs` (as
+    /// soon as the actions before them when `None`).
     pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
         let needs = needs.unwrap_or(0);
         self.held.extend(actions.into_iter().map(|a| (needs, a)));

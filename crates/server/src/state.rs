@@ -201,8 +201,12 @@ impl State {
         } else {
             self.aof.appended_position()
         };
-        self.bus.send_after(needs, std::mem::take(&mut fx.bus));
-        if self.bus.has_held() {
+        let actions = std::mem::take(&mut fx.bus);
+        if needs.is_none() && !self.bus.has_held() {
+            // Nothing to wait for: straight to the transport.
+            self.execute_bus(actions);
+        } else {
+            self.bus.send_after(needs, actions);
             self.release_bus();
         }
         for (client, reply) in fx.replies {

@@ -256,13 +256,7 @@ async fn nemesis(
 ) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut log = Vec::new();
-    let ports: Vec<u16> = cluster
-        .lock()
-        .expect("cluster")
-        .nodes
-        .iter()
-        .map(|n| n.port)
-        .collect();
+    let ports = cluster.lock().expect("cluster").ports();
     let n = ports.len();
     let mut partitions = true;
     while Instant::now() + Duration::from_secs(3) < until {
@@ -316,7 +310,7 @@ async fn run(o: Options) -> Result<bool, String> {
     ];
     let cluster = LocalCluster::start(o.server.clone(), o.nodes, &args, &mut rng);
     cluster.join(Duration::from_secs(20)).await?;
-    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let ports = cluster.ports();
     let mut ids = Vec::new();
     for &port in &ports {
         let mut c = connect(port, Duration::from_secs(5)).await?;

@@ -202,13 +202,7 @@ pub async fn nemesis(
     ids: &[String],
     plan: &Plan,
 ) -> Outcome {
-    let ports: Vec<u16> = cluster
-        .lock()
-        .expect("cluster")
-        .nodes
-        .iter()
-        .map(|n| n.port)
-        .collect();
+    let ports = cluster.lock().expect("cluster").ports();
     let n = ports.len();
     let mut victims: Vec<usize> = (0..n).collect();
     victims.shuffle(&mut StdRng::seed_from_u64(plan.seed ^ 0x5eed));
