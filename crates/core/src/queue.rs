@@ -112,9 +112,12 @@ impl Queue {
     /// Up to `count` queued ids from the head (oldest first) or, if
     /// `from_tail`, newest first.
     pub fn peek(&self, count: usize, from_tail: bool, live: impl Fn(&JobId) -> bool) -> Vec<JobId> {
+        // A re-registered id may have two entries: each is listed once (a
+        // set, so a large QPEEK stays linear).
+        let mut seen = std::collections::HashSet::new();
         let mut out: Vec<JobId> = Vec::new();
         let mut keep = |id: &JobId| {
-            if out.len() < count && live(id) && !out.contains(id) {
+            if out.len() < count && live(id) && seen.insert(*id) {
                 out.push(*id);
             }
             out.len() < count
