@@ -103,11 +103,22 @@ pub struct Job {
     pub nodes_confirmed: Option<Vec<NodeId>>,
     /// Absolute ms time of the next (re)queue attempt; 0 = never queue again.
     pub qtime: u64,
-    /// Absolute ms time of the next scheduled check (its key in the timer set).
+    /// This node's bookkeeping of the job in its indexes; never serialized.
+    pub local: JobLocal,
+}
+
+/// What a node notes about a job in its own indexes (the job table and the
+/// queue order); starts empty and never travels.
+#[derive(Clone, Debug, Default)]
+pub struct JobLocal {
+    /// Absolute ms time of the next scheduled check (its key in the timer
+    /// heap); 0 while none is scheduled.
     pub awake: u64,
-    /// Local bookkeeping: the job has an entry in its queue's order (live or
-    /// left by an earlier queueing). Never serialized.
+    /// The job has an entry in its queue's order (live, or left by an earlier
+    /// queueing).
     pub in_queue_order: bool,
+    /// The job is listed among the evictable jobs.
+    pub in_evictable: bool,
 }
 
 impl Job {

@@ -115,8 +115,7 @@ pub fn decode(data: &Bytes, form: Form, now_s: u64) -> Result<Decoded, CorruptJo
         nodes_delivered: Vec::new(),
         nodes_confirmed: None,
         qtime: 0,
-        awake: 0,
-        in_queue_order: false,
+        local: Default::default(),
     };
     Ok(Decoded { job, nodes })
 }
@@ -185,8 +184,7 @@ mod tests {
             nodes_delivered: vec![NodeId([b'a'; 40])],
             nodes_confirmed: None,
             qtime: 0,
-            awake: 0,
-            in_queue_order: false,
+            local: Default::default(),
         }
     }
 

@@ -168,8 +168,7 @@ impl Node {
             nodes_delivered: vec![self.myself],
             nodes_confirmed: None,
             qtime,
-            awake: 0,
-            in_queue_order: false,
+            local: Default::default(),
         };
         let external = self.replicates_externally(env);
         if external {

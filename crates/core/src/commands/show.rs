@@ -45,10 +45,10 @@ impl Node {
         } else {
             ms_until(job.qtime)
         };
-        let awake = if job.awake == 0 {
+        let awake = if job.local.awake == 0 {
             Reply::Nil
         } else {
-            ms_until(job.awake)
+            ms_until(job.local.awake)
         };
         let opt = |b: &Option<Bytes>| b.clone().map_or(Reply::Nil, Reply::Bulk);
         Reply::Array(vec![
@@ -114,10 +114,8 @@ impl Node {
             Err(reply) => return reply,
         };
         let mut items = Vec::new();
-        let next = self.job_index.scan(cursor, limits, |id| {
-            let Some(job) = self.jobs.get(id) else {
-                return false;
-            };
+        let next = self.jobs.scan(cursor, limits, |job| {
+            let id = &job.id;
             let wanted = !job.is_dummy_ack()
                 && queue.is_none_or(|q| job.queue.as_ref() == Some(q))
                 && (states.is_empty() || states.contains(&job.state));
