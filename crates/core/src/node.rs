@@ -269,14 +269,11 @@ impl Node {
     // ----- job table and timers -----------------------------------------------
 
     /// Adds a job to the table and schedules its first check. The job keeps
-    /// neither a client's read buffer nor a bus frame alive: its body gets an
-    /// allocation of its own and its queue name is the queue's.
+    /// neither a client's read buffer nor a bus frame alive: its body is its
+    /// own ([`crate::job::Body`]) and its queue name is the queue's.
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
         let id = job.id;
         job.local = Default::default();
-        if let Some(body) = &mut job.body {
-            *body = Bytes::copy_from_slice(body);
-        }
         if let Some(name) = &job.queue {
             let shared = self.queues.get(name).map(|q| q.name.clone());
             job.queue = Some(shared.unwrap_or_else(|| Bytes::copy_from_slice(name)));

@@ -75,13 +75,15 @@ impl Node {
             field("nodes-delivered"),
             node_list(&job.nodes_delivered),
             field("nodes-confirmed"),
-            node_list(job.nodes_confirmed.as_deref().unwrap_or(&[])),
+            node_list(job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..])),
             field("next-requeue-within"),
             requeue,
             field("next-awake-within"),
             awake,
             field("body"),
-            opt(&job.body),
+            job.body
+                .as_ref()
+                .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
         ])
     }
 
