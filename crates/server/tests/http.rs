@@ -65,11 +65,32 @@ async fn http_from(
         .write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
+    // Until the connection closes or the Content-Length is complete (some
+    // servers keep the connection open despite `Connection: close`).
     let mut raw = Vec::new();
-    tokio::time::timeout(REPLY_DEADLINE, stream.read_to_end(&mut raw))
-        .await
-        .map_err(|_| "no reply in time".to_string())?
-        .map_err(|e| e.to_string())?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&raw);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end].lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if length.is_some_and(|n| raw.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        let n = tokio::time::timeout(REPLY_DEADLINE, stream.read(&mut chunk))
+            .await
+            .map_err(|_| "no reply in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -208,50 +229,45 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
 /// lines well formed and before their samples, each family's samples
 /// together, counters named `_total`, histogram buckets cumulative with
 /// `+Inf` equal to `_count`, no duplicate series.
-fn strict_parse(text: &str) -> Vec<Sample> {
-    assert!(text.ends_with('\n'), "the text must end with a newline");
+fn strict_parse(text: &str) -> Result<Vec<Sample>, String> {
+    macro_rules! ensure {
+        ($cond:expr, $($msg:tt)+) => {
+            if !$cond {
+                return Err(format!($($msg)+));
+            }
+        };
+    }
+    ensure!(text.ends_with('\n'), "the text must end with a newline");
     let mut types: HashMap<String, String> = HashMap::new();
     let mut finished: HashSet<String> = HashSet::new();
     let mut current: Option<String> = None;
     let mut series = HashSet::new();
     let mut samples = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let at = |e: String| format!("line {}: {e}: {line:?}", n + 1);
-        assert!(!line.is_empty(), "{}", at("empty line".into()));
+        let n = n + 1;
+        ensure!(!line.is_empty(), "line {n}: empty line");
         if let Some(comment) = line.strip_prefix("# ") {
             let mut f = comment.splitn(3, ' ');
             let (kind, name, rest) = (f.next(), f.next(), f.next());
-            match (kind, name) {
-                (Some("HELP"), Some(name)) => {
-                    assert!(valid_name(name), "{}", at("bad name".into()));
-                    assert!(rest.is_some(), "{}", at("HELP without text".into()));
-                }
-                (Some("TYPE"), Some(name)) => {
-                    assert!(valid_name(name), "{}", at("bad name".into()));
-                    let t = rest.unwrap_or("");
-                    assert!(
-                        ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
-                        "{}",
-                        at(format!("bad type {t:?}"))
-                    );
-                    assert!(
-                        types.insert(name.into(), t.into()).is_none(),
-                        "{}",
-                        at("second TYPE line".into())
-                    );
-                    if t == "counter" {
-                        assert!(
-                            name.ends_with("_total"),
-                            "{}",
-                            at("counter without _total".into())
-                        );
-                    }
-                }
-                _ => {}
+            if let (Some(kind @ ("HELP" | "TYPE")), Some(name)) = (kind, name) {
+                ensure!(valid_name(name), "line {n}: bad name {name:?}");
+                ensure!(rest.is_some(), "line {n}: {kind} without text");
+            }
+            if let (Some("TYPE"), Some(name), Some(t)) = (kind, name, rest) {
+                let known = ["counter", "gauge", "histogram", "summary", "untyped"];
+                ensure!(known.contains(&t), "line {n}: bad type {t:?}");
+                ensure!(
+                    types.insert(name.into(), t.into()).is_none(),
+                    "line {n}: second TYPE for {name}"
+                );
+                ensure!(
+                    t != "counter" || name.ends_with("_total"),
+                    "line {n}: counter {name} without _total"
+                );
             }
             continue;
         }
-        let sample = parse_sample(line).unwrap_or_else(|e| panic!("{}", at(e)));
+        let sample = parse_sample(line).map_err(|e| format!("line {n}: {e}: {line:?}"))?;
         let family = ["_bucket", "_sum", "_count"]
             .iter()
             .find_map(|suffix| {
@@ -259,28 +275,23 @@ fn strict_parse(text: &str) -> Vec<Sample> {
                 (types.get(base).map(String::as_str) == Some("histogram")).then(|| base.to_string())
             })
             .unwrap_or_else(|| sample.name.clone());
-        assert!(
+        ensure!(
             types.contains_key(&family),
-            "{}",
-            at("sample before its TYPE".into())
+            "line {n}: sample before its TYPE"
         );
         if current.as_ref() != Some(&family) {
-            assert!(
+            ensure!(
                 finished.insert(family.clone()),
-                "{}",
-                at("family split in two".into())
+                "line {n}: family {family} split in two"
             );
             current = Some(family);
         }
         let key = format!("{}{:?}", sample.name, sample.labels);
-        assert!(series.insert(key), "{}", at("duplicate series".into()));
+        ensure!(series.insert(key), "line {n}: duplicate series");
         samples.push(sample);
     }
     // Histograms: cumulative buckets, +Inf = _count.
-    for (name, t) in &types {
-        if t != "histogram" {
-            continue;
-        }
+    for (name, _) in types.iter().filter(|(_, t)| *t == "histogram") {
         let mut by_series: HashMap<LabelPairs, Vec<(f64, f64)>> = HashMap::new();
         for s in samples
             .iter()
@@ -290,8 +301,8 @@ fn strict_parse(text: &str) -> Vec<Sample> {
                 .labels
                 .iter()
                 .find(|(k, _)| k == "le")
-                .expect("bucket without le");
-            let rest: Vec<_> = s
+                .ok_or("bucket without le")?;
+            let rest: LabelPairs = s
                 .labels
                 .iter()
                 .filter(|(k, _)| k != "le")
@@ -300,28 +311,31 @@ fn strict_parse(text: &str) -> Vec<Sample> {
             by_series
                 .entry(rest)
                 .or_default()
-                .push((parse_value(&le.1).expect("le value"), s.value));
+                .push((parse_value(&le.1)?, s.value));
         }
         for (labels, buckets) in by_series {
-            assert!(
-                buckets
-                    .windows(2)
-                    .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
-                "{name}{labels:?}: buckets not cumulative"
-            );
-            let last = buckets.last().expect("buckets");
-            assert_eq!(last.0, f64::INFINITY, "{name}{labels:?}: no +Inf bucket");
+            let cumulative = buckets
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1);
+            ensure!(cumulative, "{name}{labels:?}: buckets not cumulative");
+            let last = buckets.last().ok_or("no buckets")?;
+            ensure!(last.0 == f64::INFINITY, "{name}{labels:?}: no +Inf bucket");
             let count = samples
                 .iter()
                 .find(|s| s.name == format!("{name}_count") && s.labels == labels)
-                .expect("histogram _count");
-            assert_eq!(
-                count.value, last.1,
+                .ok_or(format!("{name}{labels:?}: no _count"))?;
+            ensure!(
+                count.value == last.1,
                 "{name}{labels:?}: +Inf bucket != _count"
             );
         }
     }
-    samples
+    Ok(samples)
+}
+
+/// [`strict_parse`], failing the test with the text on an error.
+fn parse_metrics(text: &str) -> Vec<Sample> {
+    strict_parse(text).unwrap_or_else(|e| panic!("invalid exposition: {e}\n{text}"))
 }
 
 /// The value of the series `name` with exactly these labels.
@@ -400,7 +414,7 @@ async fn metrics_are_valid_prometheus_text_and_describe_the_node() {
     if let Some(complaint) = promtool_check(&r.body) {
         panic!("promtool check metrics:\n{complaint}\n{}", r.body);
     }
-    let m = strict_parse(&r.body);
+    let m = parse_metrics(&r.body);
     assert_eq!(value(&m, "disque_registered_queues", &[]), Some(3.0));
     assert_eq!(value(&m, "disque_registered_jobs", &[]), Some(5.0));
     assert_eq!(value(&m, "disque_jobs", &[("state", "queued")]), Some(4.0));
@@ -473,7 +487,7 @@ async fn metrics_cover_the_aof_and_only_the_busiest_queues() {
             addjob(&mut c, &format!("{queue} x 0")).await;
         }
     }
-    let m = strict_parse(&http(port, "GET", "/metrics").await.body);
+    let m = parse_metrics(&http(port, "GET", "/metrics").await.body);
     let exported: HashSet<&str> = m
         .iter()
         .filter(|s| s.name == "disque_queue_length")
@@ -488,7 +502,7 @@ async fn metrics_cover_the_aof_and_only_the_busiest_queues() {
         "appendfsync always fsyncs before replying"
     );
     cmd(&mut c, "CONFIG SET metrics-top-queues 0").await;
-    let m = strict_parse(&http(port, "GET", "/metrics").await.body);
+    let m = parse_metrics(&http(port, "GET", "/metrics").await.body);
     assert!(!m.iter().any(|s| s.name.starts_with("disque_queue_")));
 }
 
@@ -527,7 +541,12 @@ async fn api_reports_queues_jobs_and_pauses_queues() {
     assert_eq!(http(port, "GET", "/api/queues/nope").await.status, 404);
     assert_eq!(http(port, "GET", "/api/queues/bad%zz").await.status, 400);
 
-    let job = get_json(port, &format!("/api/jobs/{id}")).await;
+    let escaped = id.replace('/', "%2F").replace('+', "%2B");
+    assert_eq!(
+        get_json(port, &format!("/api/jobs/{escaped}")).await["id"],
+        id.as_str()
+    );
+    let job = get_json(port, &format!("/api/jobs/{}", id.replace('/', "%2F"))).await;
     assert_eq!(job["id"], id.as_str());
     assert_eq!(job["queue"], "q/1");
     assert_eq!(job["state"], "queued");
@@ -752,9 +771,296 @@ fn the_strict_parser_refuses_malformed_text() {
         "# TYPE a gauge\na 1",
     ];
     for text in bad {
-        let refused = std::panic::catch_unwind(|| strict_parse(text)).is_err();
-        assert!(refused, "accepted {text:?}");
+        assert!(strict_parse(text).is_err(), "accepted {text:?}");
     }
     let good = "# HELP a_total A.\n# TYPE a_total counter\na_total{q=\"x\\\"y\\\\z\\n\"} 1.5\n";
-    assert_eq!(strict_parse(good)[0].labels[0].1, "x\"y\\z\n");
+    assert_eq!(parse_metrics(good)[0].labels[0].1, "x\"y\\z\n");
+}
+
+// ---------------------------------------------------------------------------
+// The dashboard in a real browser.
+
+/// Headless Chromium driven through the DevTools protocol (one page);
+/// killed on drop.
+struct Browser {
+    child: std::process::Child,
+    ws: tungstenite::WebSocket<std::net::TcpStream>,
+    next_id: u64,
+    _profile: TempDir,
+}
+
+/// The Chromium binary: `$DISQUE_CHROMIUM`, else `chromium`,
+/// `chromium-browser` or `google-chrome` on the PATH.
+fn chromium_binary() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("DISQUE_CHROMIUM") {
+        return Some(path.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Browser {
+    /// Starts Chromium and attaches to its first page.
+    async fn launch(binary: &std::path::Path) -> Browser {
+        let profile = TempDir::new();
+        let mut cmd = Command::new(binary);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--window-size=1200,900",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        kill_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("start chromium");
+        // Chromium writes its DevTools port into the profile once it listens.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let read_port = || -> Option<u16> {
+            std::fs::read_to_string(&port_file)
+                .ok()?
+                .lines()
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        poll_until!(
+            secs(20),
+            "Chromium's DevToolsActivePort",
+            read_port().is_some()
+        );
+        let port = read_port().unwrap_or(0);
+        let mut page_ws = String::new();
+        poll_until!(secs(20), "a Chromium page target", {
+            if let Ok(r) = http_from("127.0.0.1", port, "GET", "/json/list", &[]).await {
+                if let Ok(Value::Array(targets)) = serde_json::from_str::<Value>(&r.body) {
+                    if let Some(url) = targets
+                        .iter()
+                        .find(|t| t["type"] == "page")
+                        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+                    {
+                        page_ws = url.to_string();
+                    }
+                }
+            }
+            !page_ws.is_empty()
+        });
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("devtools connect");
+        stream
+            .set_read_timeout(Some(REPLY_DEADLINE))
+            .expect("read timeout");
+        let (ws, _) =
+            tungstenite::client::client(page_ws.as_str(), stream).expect("devtools websocket");
+        Browser {
+            child,
+            ws,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends one DevTools command and returns its result.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let request = serde_json::json!({ "id": id, "method": method, "params": params });
+        self.ws
+            .send(tungstenite::Message::text(request.to_string()))
+            .expect("devtools send");
+        loop {
+            let message = self.ws.read().expect("devtools read");
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            let Ok(reply) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            if reply["id"] == id {
+                assert!(reply["error"].is_null(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates JavaScript in the page and returns its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        );
+        assert!(
+            result["exceptionDetails"].is_null(),
+            "{expression}: {}",
+            result["exceptionDetails"]
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it returns `want`.
+    async fn wait_for(&mut self, what: &str, expression: &str, want: Value) {
+        let deadline = std::time::Instant::now() + secs(15);
+        loop {
+            let got = self.eval(expression);
+            if got == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {expression} == {want} (last: {got})"
+            );
+            tokio::time::sleep(ms(50)).await;
+        }
+    }
+
+    /// Saves a PNG of the page.
+    fn screenshot(&mut self, path: &std::path::Path) {
+        use base64::Engine;
+        let shot = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png" }),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("base64");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// JavaScript for one cell of a queue's row (`null` while the row is absent).
+fn queue_cell(queue: &str, cell: &str) -> String {
+    format!(
+        "(() => {{ const r = [...document.querySelectorAll('#queues tbody tr')].find(r => r.dataset.queue === {queue:?}); \
+         return r ? r.querySelector({cell:?}).textContent : null; }})()"
+    )
+}
+
+#[tokio::test]
+async fn dashboard_in_headless_chromium() {
+    let Some(chromium) = chromium_binary() else {
+        assert!(
+            std::env::var_os("DISQUE_REQUIRE_CHROMIUM").is_none(),
+            "Chromium is required (DISQUE_REQUIRE_CHROMIUM) but not found"
+        );
+        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium); the dashboard was not tested in a browser");
+        return;
+    };
+    let cluster = Cluster::start(3).await;
+    let mut c = cluster.client(0).await;
+    let http_port = free_http_port();
+    assert_eq!(
+        cmd(&mut c, &format!("CONFIG SET http-port {http_port}")).await,
+        status("OK")
+    );
+    let mut browser = Browser::launch(&chromium).await;
+    browser.call(
+        "Page.navigate",
+        serde_json::json!({ "url": format!("http://127.0.0.1:{http_port}/") }),
+    );
+
+    // The cluster: three nodes, links up, everyone at HELLO priority 1.
+    browser
+        .wait_for(
+            "three nodes, two links up",
+            "[...document.querySelectorAll('#nodes tbody tr')].map(r => r.querySelector('.link').textContent).sort().join(',')",
+            "myself,up,up".into(),
+        )
+        .await;
+    let ids =
+        browser.eval("[...document.querySelectorAll('#nodes tbody tr')].map(r => r.dataset.id)");
+    let mut listed: Vec<String> = serde_json::from_value(ids).expect("ids");
+    let mut expected = cluster.ids.clone();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        browser.eval(
+            "[...document.querySelectorAll('#nodes .priority')].map(c => c.textContent).join(',')"
+        ),
+        Value::from("1,1,1")
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('status').textContent"),
+        Value::from("live")
+    );
+
+    // A queue appears, then its length follows ADDJOB.
+    let id = addjob(&mut c, "dash hello 0").await;
+    browser
+        .wait_for("the queue appears", &queue_cell("dash", ".len"), "1".into())
+        .await;
+    addjob(&mut c, "dash again 0").await;
+    addjob(&mut c, "dash more 0").await;
+    browser
+        .wait_for(
+            "the length updates",
+            &queue_cell("dash", ".len"),
+            "3".into(),
+        )
+        .await;
+
+    // Pause and resume from the page.
+    browser.eval(&format!(
+        "{}.click()",
+        queue_cell("dash", ".pause-button").replace(".textContent", "")
+    ));
+    browser
+        .wait_for("paused", &queue_cell("dash", ".pause"), "all".into())
+        .await;
+    assert_eq!(text(&cmd(&mut c, "PAUSE dash state").await), "all");
+    browser
+        .wait_for(
+            "resume button",
+            &queue_cell("dash", ".pause-button"),
+            "Resume".into(),
+        )
+        .await;
+
+    // Job lookup shows the SHOW fields.
+    browser.eval(&format!(
+        "document.getElementById('job-id').value = {id:?}; document.querySelector('#job-form button').click()"
+    ));
+    browser
+        .wait_for(
+            "the job's state",
+            "document.querySelector('#job-result dd[data-field=\"state\"]')?.textContent ?? null",
+            "queued".into(),
+        )
+        .await;
+    assert_eq!(
+        browser.eval("document.querySelector('#job-result dd[data-field=\"queue\"]').textContent"),
+        Value::from("dash")
+    );
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    browser.screenshot(&shot);
+    eprintln!("dashboard screenshot: {}", shot.display());
+
+    browser.eval(&format!(
+        "{}.click()",
+        queue_cell("dash", ".pause-button").replace(".textContent", "")
+    ));
+    browser
+        .wait_for("resumed", &queue_cell("dash", ".pause"), "none".into())
+        .await;
+    assert_eq!(text(&cmd(&mut c, "PAUSE dash state").await), "none");
 }

@@ -299,7 +299,9 @@ async fn handle(shared: &Shared, peer: IpAddr, req: Request<Incoming>) -> Reply 
         },
         (Method::POST, ["api", "queues", name, "pause"]) => pause(shared, name, query),
         (Method::GET, ["api", "jobs", id]) => {
-            let reply = view::core_command(&mut shared.borrow_mut(), &[b"SHOW", id.as_bytes()]);
+            // Job ids may contain `/` and `+`, sent escaped.
+            let id = percent_decode(id).unwrap_or_default();
+            let reply = view::core_command(&mut shared.borrow_mut(), &[b"SHOW", &id]);
             match reply {
                 disque_proto::Reply::Error(_) => error(StatusCode::BAD_REQUEST, "invalid job id"),
                 other => match view::to_object(&other) {
