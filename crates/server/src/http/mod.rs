@@ -46,6 +46,8 @@ const APP_CSS: &str = include_str!("dashboard/app.css");
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Queues listed by `/api/queues` without `limit`.
 const DEFAULT_QUEUE_LIMIT: usize = 1000;
+/// HTTP connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 256;
 
 thread_local! {
     /// The port the HTTP listeners are on and their accept tasks.
@@ -85,17 +87,33 @@ pub fn apply_port(state: &State) -> Result<(), String> {
     Ok(())
 }
 
+/// Counts an open connection until dropped.
+struct Open(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
 /// Accepts HTTP connections and serves each on its own local task.
 async fn accept(shared: Shared, listener: TcpListener) {
     use hyper_util::rt::{TokioIo, TokioTimer};
+    let open = std::rc::Rc::new(std::cell::Cell::new(0));
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        if open.get() >= MAX_CONNECTIONS {
+            continue;
+        }
+        open.set(open.get() + 1);
+        let guard = Open(open.clone());
         let shared = shared.clone();
         let peer = addr.ip();
         tokio::task::spawn_local(async move {
+            let _guard = guard;
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(&shared, peer, req).await) }
@@ -257,6 +275,12 @@ async fn handle(shared: &Shared, peer: IpAddr, req: Request<Incoming>) -> Reply 
     let method = req.method().clone();
     if method == Method::POST && cross_site(req.headers()) {
         return error(StatusCode::FORBIDDEN, "cross-site request refused");
+    }
+    if method == Method::POST && shared.borrow().loading.is_some() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LOADING Disque is loading the dataset in memory",
+        );
     }
     match (method, segments.as_slice()) {
         (Method::GET, [""]) => response(StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML),
