@@ -598,6 +598,37 @@ async fn api_reports_queues_jobs_and_pauses_queues() {
 }
 
 #[tokio::test]
+async fn the_dashboard_is_self_contained() {
+    let (_s, port) = start_http(Server::options()).await;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+    ] {
+        let r = http(port, "GET", path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.headers["content-type"].starts_with(kind),
+            "{path}: {:?}",
+            r.headers
+        );
+        assert_eq!(
+            r.headers["content-security-policy"],
+            "default-src 'self'; frame-ancestors 'none'"
+        );
+        // No URL of another site (the SVG namespace is a name, not a fetch),
+        // absolute or scheme-relative.
+        let body = r.body.replace("http://www.w3.org/2000/svg", "");
+        for pattern in ["http:", "https:", "\"//", "'//", "(//"] {
+            assert!(
+                !body.contains(pattern),
+                "{path} refers to another site ({pattern})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn requirepass_is_asked_as_basic_auth() {
     let (s, port) = start_http(Server::options().password("s3cret")).await;
     let r = http(port, "GET", "/api/node").await;
@@ -793,7 +824,7 @@ struct Browser {
 /// `chromium-browser` or `google-chrome` on the PATH.
 fn chromium_binary() -> Option<std::path::PathBuf> {
     if let Some(path) = std::env::var_os("DISQUE_CHROMIUM") {
-        return Some(path.into());
+        return Some(path.into()).filter(|p: &std::path::PathBuf| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     ["chromium", "chromium-browser", "google-chrome"]
