@@ -1049,6 +1049,22 @@ async fn dashboard_in_headless_chromium() {
             "3".into(),
         )
         .await;
+    // The jobs added since the queue appeared show in the rate chart (a
+    // point above the baseline, y = 78) and the queue has its sparkline.
+    browser
+        .wait_for(
+            "jobs in per second in the chart",
+            "[...document.querySelectorAll('#rate-chart polyline.in')].some(p => \
+             p.getAttribute('points').split(' ').some(pt => +pt.split(',')[1] < 77))",
+            true.into(),
+        )
+        .await;
+    assert_eq!(
+        browser.eval(
+            "!![...document.querySelectorAll('#queues tbody tr')].find(r => r.dataset.queue === 'dash')?.querySelector('.chart svg polyline.in')"
+        ),
+        Value::from(true)
+    );
 
     // Pause and resume from the page.
     browser.eval(&format!(

@@ -134,6 +134,8 @@ function renderQueues(data) {
   if (previous) push(totals, total);
   previous = { time: now, counters };
   drawChart(document.getElementById("rate-chart"), totals, 600, 80);
+  const peak = Math.max(1, ...totals.map((s) => Math.max(s.in, s.out)));
+  document.getElementById("rate-peak").textContent = rate(peak);
 
   const body = document.querySelector("#queues tbody");
   body.replaceChildren(...data.queues.map((q) => {
