@@ -66,6 +66,13 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             state.node.config_mut().aof_logging = false;
         }
         ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
+        ConfigChange::HttpPort { previous } => {
+            if let Err(e) = crate::http::apply_port(state) {
+                state.config.http_port = previous;
+                crate::log::warning(&e);
+                return Reply::error_owned(format!("ERR Unable to listen on the HTTP port: {e}"));
+            }
+        }
         _ => {}
     }
     Reply::ok()

@@ -164,6 +164,7 @@ fn record_call(
     let stat = state.stats.commands.entry(spec.name).or_default();
     stat.calls += 1;
     stat.usec += usec;
+    crate::http::recorder::command(spec.id, usec);
     if let Some(c) = state.clients.get_mut(client) {
         c.last_command = spec.name;
     }

@@ -9,6 +9,7 @@
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
+//! * [`http`]: `http-port`: `/metrics`, `/api/...` and the dashboard (D19);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
 pub mod alloc;
@@ -23,6 +24,7 @@ pub mod config_glue;
 pub mod connection;
 pub mod dispatch;
 pub mod group_commit;
+pub mod http;
 pub mod latency;
 pub mod log;
 pub mod nodes_conf;

@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 36] = [
+pub const GET_ORDER: [&str; 38] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -51,6 +51,8 @@ pub const GET_ORDER: [&str; 36] = [
     "unixsocketperm",
     "bind",
     "rereplicate",
+    "http-port",
+    "metrics-top-queues",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -109,6 +111,15 @@ pub enum ConfigChange {
     AofEnqueueJobsOnce,
     /// `rereplicate` (decision D8).
     Rereplicate,
+    /// `http-port` (decision D19): the HTTP listener moves to the new port
+    /// (0 closes it). If the new port cannot be bound, put `previous` back
+    /// and reply with the error.
+    HttpPort {
+        /// The value before this SET.
+        previous: u16,
+    },
+    /// `metrics-top-queues` (decision D19).
+    MetricsTopQueues,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -181,6 +192,8 @@ impl Config {
             "aof-load-truncated" => flag(self.aof_load_truncated),
             "aof-enqueue-jobs-once" => flag(self.aof_enqueue_jobs_once),
             "rereplicate" => flag(self.rereplicate),
+            "http-port" => num(i64::from(self.http_port)),
+            "metrics-top-queues" => num(self.metrics_top_queues),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
@@ -323,6 +336,15 @@ impl Config {
             b"rereplicate" => {
                 self.rereplicate = boolean()?;
                 ConfigChange::Rereplicate
+            }
+            b"http-port" => {
+                let previous = self.http_port;
+                self.http_port = int_min(0).and_then(|v| u16::try_from(v).map_err(|_| bad()))?;
+                ConfigChange::HttpPort { previous }
+            }
+            b"metrics-top-queues" => {
+                self.metrics_top_queues = int_min(0)?;
+                ConfigChange::MetricsTopQueues
             }
             b"cluster-node-timeout" => {
                 self.cluster_node_timeout = int_min(0)?;
@@ -531,6 +553,8 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
+            ("http-port", "0"),
+            ("metrics-top-queues", "100"),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());

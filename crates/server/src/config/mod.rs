@@ -265,6 +265,12 @@ pub struct Config {
     pub aof_enqueue_jobs_once: bool,
     /// `rereplicate` (yes): top up copies lost with a node (decision D8).
     pub rereplicate: bool,
+    /// `http-port` (0 = off): `/metrics`, `/api/...` and the dashboard
+    /// (decision D19).
+    pub http_port: u16,
+    /// `metrics-top-queues` (100): how many of the busiest queues `/metrics`
+    /// reports one by one (decision D19).
+    pub metrics_top_queues: i64,
     /// `cluster-config-file` (`nodes.conf`).
     pub cluster_config_file: String,
     /// `cluster-node-timeout` in ms (15000).
@@ -320,6 +326,8 @@ impl Default for Config {
             aof_load_truncated: true,
             aof_enqueue_jobs_once: false,
             rereplicate: true,
+            http_port: 0,
+            metrics_top_queues: 100,
             cluster_config_file: "nodes.conf".to_owned(),
             cluster_node_timeout: 15000,
             slowlog_log_slower_than: 10000,

@@ -374,6 +374,17 @@ impl<'c, 'o> Loader<'c, 'o> {
             (b"aof-load-truncated", 2) => c.aof_load_truncated = yes_no_arg()?,
             (b"aof-enqueue-jobs-once", 2) => c.aof_enqueue_jobs_once = yes_no_arg()?,
             (b"rereplicate", 2) => c.rereplicate = yes_no_arg()?,
+            (b"http-port", 2) => {
+                let v = atoi(arg(1));
+                c.http_port = u16::try_from(v).map_err(|_| DirectiveError::from("Invalid port"))?;
+            }
+            (b"metrics-top-queues", 2) => {
+                let v = strtoll_lenient(arg(1));
+                if v < 0 {
+                    return Err("metrics-top-queues can't be negative".into());
+                }
+                c.metrics_top_queues = v;
+            }
             (b"cluster-config-file", 2) => c.cluster_config_file = lossy(arg(1)),
             (b"cluster-node-timeout", 2) => {
                 let v = strtoll_lenient(arg(1));

@@ -267,6 +267,16 @@ impl Config {
             self.rereplicate != d.rereplicate,
         );
         push(
+            "http-port",
+            n("http-port", i64::from(self.http_port)),
+            self.http_port != d.http_port,
+        );
+        push(
+            "metrics-top-queues",
+            n("metrics-top-queues", self.metrics_top_queues),
+            self.metrics_top_queues != d.metrics_top_queues,
+        );
+        push(
             "cluster-config-file",
             s("cluster-config-file", &self.cluster_config_file),
             self.cluster_config_file != d.cluster_config_file,
