@@ -27,13 +27,20 @@ use std::fmt;
 use std::io;
 
 pub mod cluster;
+pub mod commands;
 pub mod connection;
 pub mod jobs;
+pub mod options;
+pub mod queues;
+pub mod worker;
 
 pub use cluster::ClusterClient;
 pub use connection::Client;
 pub use disque_proto::Reply;
-pub use jobs::{AddJobOptions, GetJobOptions, Hello, HelloNode, Job};
+pub use jobs::{AddJobOptions, DeadLetter, GetJobOptions, Hello, HelloNode, Job, JobInfo};
+pub use options::{Backoff, ClientOptions};
+pub use queues::{JobScan, Pause, QueueScan, QueueStat, ScanPage};
+pub use worker::{Worker, WorkerOptions, WorkerReport};
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -49,6 +56,9 @@ pub enum ClientError {
     Server(String),
     /// The reply does not have the shape the command returns.
     UnexpectedReply(Reply),
+    /// No reply (or no connection) within the configured timeout; the
+    /// connection was dropped and the command may or may not have run.
+    Timeout,
 }
 
 impl ClientError {
@@ -68,6 +78,7 @@ impl fmt::Display for ClientError {
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
             ClientError::Server(text) => f.write_str(text),
             ClientError::UnexpectedReply(r) => write!(f, "unexpected reply: {r:?}"),
+            ClientError::Timeout => f.write_str("timed out waiting for the server"),
         }
     }
 }
