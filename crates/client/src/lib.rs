@@ -6,9 +6,19 @@
 //!   [`Client::add_job`] and [`Client::get_job`] turn replies into Rust
 //!   values.
 //! * [`ClusterClient`] (module [`cluster`]): asks a seed node for the
-//!   cluster's nodes with `HELLO`, connects to the best one, and moves to
-//!   another node when the current one answers `-LEAVING`.
-//! * [`jobs`]: the option and result types of the typed helpers.
+//!   cluster's nodes with `HELLO`, connects to the best one, moves to
+//!   another node when the current one answers `-LEAVING` or dies, and
+//!   sends commands about a job to the node that created it.
+//! * [`Worker`] (module [`worker`]): the consume loop (concurrency limit,
+//!   ACKJOB on success, NACK on failure, WORKING heartbeats, graceful
+//!   shutdown).
+//! * [`ClientOptions`] (module [`options`]): connect and command timeouts,
+//!   reconnection back-off, password.
+//! * [`commands`]: the typed methods; [`jobs`] and [`queues`]: their option
+//!   and result types.
+//!
+//! The crate's README has more examples; `examples/producer.rs` and
+//! `examples/worker.rs` run against a node.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), disque_client::ClientError> {
@@ -22,6 +32,8 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+#![doc = include_str!("../README.md")]
 
 use std::fmt;
 use std::io;
