@@ -9,12 +9,12 @@ use super::text::{
     memtoll, one_line, parse_strict_i64, strerror, strtoll_whole, yes_no, yes_no_str,
 };
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, AUTHPASS_MAX_LEN,
-    HZ_MAX, HZ_MIN,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 36] = [
+pub const GET_ORDER: [&str; 37] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -51,6 +51,7 @@ pub const GET_ORDER: [&str; 36] = [
     "unixsocketperm",
     "bind",
     "rereplicate",
+    "logformat",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -64,6 +65,8 @@ pub enum ConfigChange {
     TcpKeepalive,
     /// `loglevel`.
     LogLevel,
+    /// `logformat`.
+    LogFormat,
     /// `dir`: the working directory was already changed.
     Dir,
     /// `requirepass`: every open connection must become unauthenticated
@@ -183,6 +186,7 @@ impl Config {
             "rereplicate" => flag(self.rereplicate),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
+            "logformat" => self.logformat.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
             "syslog-facility" => self.syslog_facility.name().as_bytes().to_vec(),
             "appendonly" => flag(self.appendonly),
@@ -243,6 +247,10 @@ impl Config {
             b"loglevel" => {
                 self.loglevel = LogLevel::parse(value).ok_or_else(bad)?;
                 ConfigChange::LogLevel
+            }
+            b"logformat" => {
+                self.logformat = LogFormat::parse(value).ok_or_else(bad)?;
+                ConfigChange::LogFormat
             }
             b"dir" => {
                 let dir = String::from_utf8_lossy(value).into_owned();
@@ -531,6 +539,7 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
+            ("logformat", "text"),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());
@@ -626,6 +635,7 @@ mod tests {
             ("timeout", "5"),
             ("tcp-keepalive", "yes"),
             ("loglevel", "debug"),
+            ("logformat", "json"),
             ("requirepass", "pw"),
             ("maxclients", "10"),
             ("maxmemory", "2gb"),
@@ -708,6 +718,8 @@ mod tests {
         };
         set(&mut c, "loglevel", "WARNING");
         assert_eq!(get1(&mut c, "loglevel"), "warning");
+        set(&mut c, "logformat", "JSON");
+        assert_eq!(get1(&mut c, "logformat"), "json");
         set(&mut c, "maxmemory-policy", "ACKS");
         assert_eq!(get1(&mut c, "maxmemory-policy"), "acks");
         set(&mut c, "appendfsync", "ALWAYS");
@@ -786,6 +798,7 @@ mod tests {
             ("timeout", "99999999999999999999"),
             ("tcp-keepalive", "10"),
             ("loglevel", "loud"),
+            ("logformat", "yaml"),
             ("requirepass", &"p".repeat(513)),
             ("maxclients", "0"),
             ("maxmemory", "1x"),

@@ -96,6 +96,32 @@ impl LogLevel {
     }
 }
 
+/// `logformat` values (an extension: the original has only the text line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `text` (default): the original's `pid:M date mark message` line.
+    Text,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<LogFormat> {
+        [LogFormat::Text, LogFormat::Json]
+            .into_iter()
+            .find(|f| s.eq_ignore_ascii_case(f.name().as_bytes()))
+    }
+}
+
 /// `maxmemory-policy` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaxmemoryPolicy {
@@ -223,6 +249,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     /// `logfile` (`""` = standard output).
     pub logfile: String,
+    /// `logformat` (text).
+    pub logformat: LogFormat,
     /// `syslog-enabled` (no).
     pub syslog_enabled: bool,
     /// `syslog-ident` (`disque`).
@@ -299,6 +327,7 @@ impl Default for Config {
             pidfile: "/var/run/disque.pid".to_owned(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            logformat: LogFormat::Text,
             syslog_enabled: false,
             syslog_ident: "disque".to_owned(),
             syslog_facility: SyslogFacility::Local(0),
@@ -464,6 +493,7 @@ mod robustness {
         "tcp-keepalive",
         "daemonize",
         "loglevel",
+        "logformat",
         "syslog-facility",
         "databases",
         "requirepass",

@@ -7,8 +7,8 @@ use std::fs::OpenOptions;
 
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, SyslogFacility,
-    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    SyslogFacility, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -278,6 +278,11 @@ impl<'c, 'o> Loader<'c, 'o> {
                     "Invalid log level. Must be one of debug, verbose, notice, warning",
                 ))?;
             }
+            (b"logformat", 2) => {
+                c.logformat = LogFormat::parse(arg(1)).ok_or(DirectiveError::from(
+                    "Invalid log format. Must be one of text, json",
+                ))?;
+            }
             (b"logfile", 2) => {
                 let path = lossy(arg(1));
                 if !path.is_empty() {
@@ -538,6 +543,10 @@ mod tests {
                 "Invalid log level. Must be one of debug, verbose, notice, warning",
             ),
             (
+                "logformat yaml",
+                "Invalid log format. Must be one of text, json",
+            ),
+            (
                 "syslog-facility local8",
                 "Invalid log facility. Must be one of USER or between LOCAL0-LOCAL7",
             ),
@@ -676,13 +685,14 @@ mod tests {
     #[test]
     fn enums_and_strings() {
         let c = load(
-            "loglevel WARNING\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
+            "loglevel WARNING\nlogformat JSON\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
              syslog-facility USER\nrequirepass secret\nunixsocket /tmp/d.sock\n\
              bind 127.0.0.1 ::1\ncluster-config-file n.conf\nappendfilename a.aof\n\
              syslog-ident dq\ndaemonize YES",
         )
         .unwrap();
         assert_eq!(c.loglevel, LogLevel::Warning);
+        assert_eq!(c.logformat, LogFormat::Json);
         assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::NoEviction);
         assert_eq!(c.appendfsync, AppendFsync::Always);
         assert_eq!(c.syslog_facility, SyslogFacility::User);

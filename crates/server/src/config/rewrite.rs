@@ -158,6 +158,11 @@ impl Config {
             self.loglevel != d.loglevel,
         );
         push(
+            "logformat",
+            e("logformat", self.logformat.name()),
+            self.logformat != d.logformat,
+        );
+        push(
             "logfile",
             s("logfile", &self.logfile),
             self.logfile != d.logfile,
@@ -535,6 +540,7 @@ mod tests {
             hz: 50,
             maxmemory: 3 << 30,
             loglevel: super::super::LogLevel::Debug,
+            logformat: super::super::LogFormat::Json,
             requirepass: Some(b"p\x01w\n".to_vec()),
             pidfile: "/tmp/a b.pid".into(),
             aof_enqueue_jobs_once: true,
