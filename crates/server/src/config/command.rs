@@ -1,5 +1,5 @@
 //! `CONFIG GET`, `CONFIG SET` and the `CONFIG` command dispatch
-//! (config.md §4, §5; commands.md §4.5).
+//! (docs/config.md §4, §5; docs/commands.md §4.5).
 
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -70,7 +70,7 @@ pub enum ConfigChange {
     /// `dir`: the working directory was already changed.
     Dir,
     /// `requirepass`: every open connection must become unauthenticated
-    /// (commands.md §4.3).
+    /// (docs/commands.md §4.3).
     RequirePass,
     /// `maxclients`: if the process cannot handle the new limit, put
     /// `previous` back into the config and reply
@@ -135,7 +135,7 @@ pub enum ConfigOutcome {
     /// A parameter was set: react to it, then reply `+OK` (or the error
     /// the variant names).
     Set(ConfigChange),
-    /// `CONFIG RESETSTAT`: reset the statistics (config.md §7), reply `+OK`.
+    /// `CONFIG RESETSTAT`: reset the statistics (docs/config.md §7), reply `+OK`.
     ResetStat,
 }
 

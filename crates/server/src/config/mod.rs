@@ -1,6 +1,6 @@
 //! Server configuration: the command line, the config file, and the
 //! `CONFIG` command (GET / SET / RESETSTAT / REWRITE), as specified in
-//! config.md.
+//! docs/config.md.
 //!
 //! How the server uses it:
 //!
@@ -23,7 +23,7 @@
 //!    `CONFIG SET` comes back as [`ConfigChange`] so the server can react
 //!    (deauthenticate clients, start/stop the AOF, run eviction, ...).
 //! 4. [`Config::rewrite`] implements `CONFIG REWRITE` (also used for the
-//!    `aof-enqueue-jobs-once` auto-reset, persistence.md §4.5).
+//!    `aof-enqueue-jobs-once` auto-reset, docs/persistence.md §4.5).
 
 mod args;
 mod command;
@@ -217,7 +217,7 @@ pub struct ClientOutputBufferLimit {
     pub soft_seconds: i64,
 }
 
-/// Every directive of config.md §3, with its current value.
+/// Every directive of docs/config.md §3, with its current value.
 ///
 /// Integer fields keep what the original keeps, including values the
 /// lenient file parser lets through (e.g. a negative `slowlog-max-len`);
@@ -362,7 +362,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The startup checks of config.md §1 that only need the configuration:
+    /// The startup checks of docs/config.md §1 that only need the configuration:
     /// a client port above 55535 (the bus port would overflow) and a node
     /// that would listen nowhere (`port 0` without `unixsocket`). Returns the
     /// message to log before exiting with status 1.

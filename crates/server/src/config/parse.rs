@@ -1,5 +1,5 @@
 //! The config file parser: line splitting, directives and their validation
-//! (config.md §2 and §3).
+//! (docs/config.md §2 and §3).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -44,7 +44,7 @@ impl Default for LoadOptions<'_> {
 /// A fatal configuration error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// A bad line: printed as the banner of config.md §2 (see
+    /// A bad line: printed as the banner of docs/config.md §2 (see
     /// [`ConfigError::banner`]) on stderr.
     Line {
         /// 1-based line number in the text being parsed (an `include`d file
@@ -113,7 +113,7 @@ impl From<&str> for DirectiveError {
 
 type DirResult = Result<(), DirectiveError>;
 
-/// Splits a config line into arguments (config.md §2); `None` when the
+/// Splits a config line into arguments (docs/config.md §2); `None` when the
 /// quotes are unbalanced.
 pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     disque_proto::split_args(line)

@@ -1,4 +1,4 @@
-//! `CONFIG REWRITE` (config.md §6): write the current configuration back
+//! `CONFIG REWRITE` (docs/config.md §6): write the current configuration back
 //! into the file the server was started with, keeping comments and the
 //! lines it does not handle.
 
@@ -315,7 +315,7 @@ impl Config {
     }
 
     /// The new contents of a config file whose current contents are `old`
-    /// (see config.md §6). `cwd` is the value written for `dir`.
+    /// (see docs/config.md §6). `cwd` is the value written for `dir`.
     pub fn rewritten_text(&self, old: &[u8], cwd: Option<&[u8]>) -> Vec<u8> {
         // The old lines, without their line terminators.
         let mut lines: Vec<Vec<u8>> = old
@@ -583,7 +583,7 @@ mod tests {
             ..Config::default()
         };
         c.aof_enqueue_jobs_once = true;
-        // The auto-reset of persistence.md §4.5.
+        // The auto-reset of docs/persistence.md §4.5.
         c.aof_enqueue_jobs_once = false;
         c.rewrite().unwrap();
         let cwd = std::env::current_dir().unwrap().display().to_string();
