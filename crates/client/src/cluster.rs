@@ -84,8 +84,8 @@ impl ClusterClient {
         };
         let best = cluster.best_priority();
         if cluster.current_node().map(|n| n.priority) != Some(best) {
-            let seed = cluster.current.clone();
-            let _ = cluster.switch_node(&[seed]).await;
+            // Best first; the seed (still connected) is the fallback.
+            let _ = cluster.switch_node(&[]).await;
         }
         Ok(cluster)
     }
@@ -136,7 +136,7 @@ impl ClusterClient {
             }
             let current = self.current.clone();
             let Some(reply) = self.call_on(&current, args).await? else {
-                unreachable!("the current node has a connection");
+                return Err(ClientError::Closed);
             };
             if !is_leaving(&reply) {
                 return Ok(reply);
@@ -204,9 +204,9 @@ impl ClusterClient {
     }
 
     /// Sends a command to node `id`, connecting to it first if needed.
-    /// `Ok(None)` when no connection could be made (the node is then marked
-    /// unusable); a failure during the command drops the connection and is
-    /// returned.
+    /// `Ok(None)` when no connection could be made; a failure during the
+    /// command drops the connection and is returned. Either way the node
+    /// is marked unusable until the next `HELLO`.
     async fn call_on<A: AsRef<[u8]>>(
         &mut self,
         id: &str,
@@ -232,7 +232,9 @@ impl ClusterClient {
         match client.call(args).await {
             Ok(reply) => Ok(Some(reply)),
             Err(e) => {
+                // Until a HELLO says otherwise, prefer the other nodes.
                 self.connections.remove(id);
+                self.mark_unusable(id);
                 Err(e)
             }
         }
@@ -567,10 +569,10 @@ mod routing_tests {
             Err(ClientError::Closed)
         ));
         assert!(c.client().is_none());
-        // The next call connects again (here to a, still the best: all
-        // nodes are at priority 1 and a comes first).
+        // The next call moves to the best other node (b and c are at
+        // priority 1, b first).
         within(c.call(&["PING"])).await.unwrap();
-        assert_eq!(take(&log), ["a CLOSE 0", "a PING 0"]);
+        assert_eq!(take(&log), ["a CLOSE 0", "b PING 0"]);
     }
 
     #[tokio::test]
