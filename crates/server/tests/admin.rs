@@ -823,7 +823,7 @@ async fn d17_config_get_set() {
         no-appendfsync-on-rewrite daemonize activerehashing \
         aof-rewrite-incremental-fsync aof-load-truncated aof-enqueue-jobs-once \
         maxmemory-policy loglevel appendfsync syslog-facility appendonly dir \
-        client-output-buffer-limit unixsocketperm bind rereplicate";
+        client-output-buffer-limit unixsocketperm bind rereplicate logformat";
     let expected: Vec<&str> = expected.split_whitespace().collect();
     assert_eq!(names, expected);
     assert_eq!(field(&everything, "port"), &bulk(&s.port.to_string()));
