@@ -35,13 +35,13 @@ const fn entry(
 
 /// Every command the server knows, with the syntax of docs/commands.md.
 /// `NACK DELAY`, `DEADLETTER` and `PRIORITY` are this project's extensions
-/// (docs/DECISIONS.md D16 to D18).
+/// (docs/DECISIONS.md D16 to D18): a server without them refuses them.
 pub const COMMANDS: &[CommandHelp] = &[
-    entry("ADDJOB", "queue body ms-timeout [REPLICATE count] [DELAY sec] [RETRY sec] [TTL sec] [MAXLEN count] [ASYNC] [DEADLETTER queue max-deliveries] [PRIORITY 0-9]", "Add a job to a queue, replicated to REPLICATE nodes before the reply", "jobs"),
+    entry("ADDJOB", "queue body ms-timeout [REPLICATE count] [DELAY sec] [RETRY sec] [TTL sec] [MAXLEN count] [ASYNC] [DEADLETTER queue max-deliveries] [PRIORITY 0-9]", "Add a job to a queue, replicated to REPLICATE nodes before the reply (DEADLETTER, PRIORITY: extensions D17, D18)", "jobs"),
     entry("GETJOB", "[NOHANG] [TIMEOUT ms] [COUNT count] [WITHCOUNTERS] FROM queue [queue ...]", "Take jobs from the first queues that have some, blocking until one arrives", "jobs"),
     entry("ACKJOB", "id [id ...]", "Acknowledge jobs: they are done and deleted cluster-wide", "jobs"),
     entry("FASTACK", "id [id ...]", "Acknowledge and delete jobs cluster-wide, best effort", "jobs"),
-    entry("NACK", "[DELAY sec] id [id ...]", "Put jobs back in their queue at once (or after DELAY), counting a negative acknowledgement", "jobs"),
+    entry("NACK", "[DELAY sec] id [id ...]", "Put jobs back in their queue at once (or after DELAY, extension D16), counting a negative acknowledgement", "jobs"),
     entry("WORKING", "id", "Postpone the next requeue of a job being worked on; returns the seconds until it", "jobs"),
     entry("ENQUEUE", "id [id ...]", "Queue jobs that are not queued", "jobs"),
     entry("DEQUEUE", "id [id ...]", "Remove jobs from their queue without deleting them", "jobs"),

@@ -32,7 +32,7 @@ fn help_topics() {
     assert_eq!(
         text,
         "\n  NACK [DELAY sec] id [id ...]\n  summary: Put jobs back in their queue at once \
-         (or after DELAY), counting a negative acknowledgement\n  group: jobs\n\n"
+         (or after DELAY, extension D16), counting a negative acknowledgement\n  group: jobs\n\n"
     );
     let overview = help_text("disque-cli 1.0-rc1", &[]);
     assert!(overview.starts_with("disque-cli 1.0-rc1\n"));
