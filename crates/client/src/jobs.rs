@@ -319,19 +319,16 @@ pub(crate) fn addjob_args<'a>(
         Cow::Borrowed(body),
         num(timeout_ms),
     ];
-    let numeric = [
-        ("REPLICATE", options.replicate.map(u64::from)),
-        ("DELAY", options.delay),
-        ("RETRY", options.retry),
-        ("TTL", options.ttl),
-        ("MAXLEN", options.maxlen),
-    ];
-    for (name, value) in numeric {
-        if let Some(value) = value {
-            args.push(word(name));
-            args.push(num(value));
-        }
-    }
+    push_numeric(
+        &mut args,
+        [
+            ("REPLICATE", options.replicate.map(u64::from)),
+            ("DELAY", options.delay),
+            ("RETRY", options.retry),
+            ("TTL", options.ttl),
+            ("MAXLEN", options.maxlen),
+        ],
+    );
     if options.async_replication {
         args.push(word("ASYNC"));
     }
@@ -347,6 +344,19 @@ pub(crate) fn addjob_args<'a>(
     args
 }
 
+/// Appends `NAME value` for each option that has a value.
+pub(crate) fn push_numeric<const N: usize>(
+    args: &mut Args<'_>,
+    options: [(&'static str, Option<u64>); N],
+) {
+    for (name, value) in options {
+        if let Some(value) = value {
+            args.push(word(name));
+            args.push(num(value));
+        }
+    }
+}
+
 pub(crate) fn getjob_args<'a, Q: AsRef<[u8]>>(
     queues: &'a [Q],
     options: &GetJobOptions,
@@ -355,14 +365,10 @@ pub(crate) fn getjob_args<'a, Q: AsRef<[u8]>>(
     if options.nohang {
         args.push(word("NOHANG"));
     }
-    if let Some(ms) = options.timeout_ms {
-        args.push(word("TIMEOUT"));
-        args.push(num(ms));
-    }
-    if let Some(count) = options.count {
-        args.push(word("COUNT"));
-        args.push(num(count));
-    }
+    push_numeric(
+        &mut args,
+        [("TIMEOUT", options.timeout_ms), ("COUNT", options.count)],
+    );
     if options.with_counters {
         args.push(word("WITHCOUNTERS"));
     }

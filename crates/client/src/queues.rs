@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use crate::jobs::{field_pairs, num, number, text, unexpected, word, Args, JobInfo};
+use crate::jobs::{field_pairs, num, number, push_numeric, text, unexpected, word, Args, JobInfo};
 use crate::{ClientError, Reply};
 
 /// A queue as `QSTAT` describes it.
@@ -150,17 +150,14 @@ pub struct ScanPage<T> {
 pub(crate) fn qscan_args(cursor: u64, scan: &QueueScan) -> Args<'static> {
     let mut args = vec![word("QSCAN"), num(cursor)];
     push_count(&mut args, scan.count, scan.busyloop);
-    let filters = [
-        ("MINLEN", scan.min_len),
-        ("MAXLEN", scan.max_len),
-        ("IMPORTRATE", scan.import_rate),
-    ];
-    for (name, value) in filters {
-        if let Some(value) = value {
-            args.push(word(name));
-            args.push(num(value));
-        }
-    }
+    push_numeric(
+        &mut args,
+        [
+            ("MINLEN", scan.min_len),
+            ("MAXLEN", scan.max_len),
+            ("IMPORTRATE", scan.import_rate),
+        ],
+    );
     args
 }
 
@@ -180,11 +177,9 @@ pub(crate) fn jscan_args(cursor: u64, scan: &JobScan, all: bool) -> Args<'_> {
     args
 }
 
+/// `COUNT n` and `BUSYLOOP`, shared by QSCAN and JSCAN.
 fn push_count(args: &mut Args<'_>, count: Option<u64>, busyloop: bool) {
-    if let Some(count) = count {
-        args.push(word("COUNT"));
-        args.push(num(count));
-    }
+    push_numeric(args, [("COUNT", count)]);
     if busyloop {
         args.push(word("BUSYLOOP"));
     }
