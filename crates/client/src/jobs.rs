@@ -11,6 +11,23 @@ use crate::{Client, ClusterClient};
 use crate::{ClientError, Reply};
 
 /// Options of `ADDJOB`; `Default` adds none (the server's defaults apply).
+///
+/// ```
+/// use disque_client::{AddJobOptions, DeadLetter};
+///
+/// // At least once, retried after 60 s, kept a day; after 5 deliveries
+/// // without an ack it moves to "emails-dead" (needs a server with the
+/// // D17 extension, as does PRIORITY with D18).
+/// let options = AddJobOptions {
+///     replicate: Some(2),
+///     retry: Some(60),
+///     ttl: Some(86_400),
+///     dead_letter: Some(DeadLetter { queue: "emails-dead".into(), max_deliveries: 5 }),
+///     priority: Some(8),
+///     ..AddJobOptions::default()
+/// };
+/// assert!(!options.async_replication);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddJobOptions {
     /// `REPLICATE <count>`: number of nodes that must hold a copy.
@@ -220,6 +237,23 @@ pub struct JobInfo {
 
 impl JobInfo {
     /// Reads a `SHOW` reply: `None` for nil (unknown job).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use disque_client::{JobInfo, Reply};
+    ///
+    /// let b = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
+    /// let reply = Reply::Array(vec![
+    ///     b("id"), b("D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1"),
+    ///     b("state"), b("queued"),
+    ///     b("nacks"), Reply::Integer(2),
+    ///     b("next-requeue-within"), Reply::Nil,
+    /// ]);
+    /// let job = JobInfo::from_reply(reply).unwrap().unwrap();
+    /// assert_eq!((job.state.as_str(), job.nacks), ("queued", 2));
+    /// assert_eq!(job.next_requeue_within, None);
+    /// assert_eq!(JobInfo::from_reply(Reply::Nil).unwrap(), None);
+    /// ```
     pub fn from_reply(reply: Reply) -> Result<Option<JobInfo>, ClientError> {
         match reply {
             Reply::Nil | Reply::NullArray => Ok(None),

@@ -102,6 +102,14 @@ impl Default for Backoff {
 impl Backoff {
     /// The wait before retry number `n` (0-based): `initial * 2^n`, capped
     /// at `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = disque_client::Backoff::default();
+    /// assert_eq!(backoff.delay(0), Duration::from_millis(50));
+    /// assert_eq!(backoff.delay(2), Duration::from_millis(200));
+    /// assert_eq!(backoff.delay(20), Duration::from_secs(2));
+    /// ```
     pub fn delay(&self, n: u32) -> Duration {
         self.initial
             .saturating_mul(2u32.saturating_pow(n.min(31)))
