@@ -1,4 +1,4 @@
-//! The append-only file (persistence.md): writing the core's records before the
+//! The append-only file (docs/persistence.md): writing the core's records before the
 //! replies of the same turn leave (decision D11), fsync policies, background and
 //! synchronous rewrites.
 //!

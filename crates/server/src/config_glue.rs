@@ -2,7 +2,7 @@
 //! parses and validates; here the server reacts to each change.
 
 use crate::aof::AofState;
-use crate::config::{ConfigChange, ConfigOutcome, LogLevel, MaxmemoryPolicy};
+use crate::config::{ConfigChange, ConfigOutcome, LogFormat, LogLevel, MaxmemoryPolicy};
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::Effects;
@@ -23,6 +23,7 @@ pub fn config_command(state: &mut State, args: &[Bytes]) -> Reply {
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
         ConfigChange::RequirePass => state.auth_epoch += 1,
+        ConfigChange::LogFormat => crate::log::set_format(log_format(state.config.logformat)),
         ConfigChange::LogLevel => crate::log::set_level(match state.config.loglevel {
             LogLevel::Debug => crate::log::Level::Debug,
             LogLevel::Verbose => crate::log::Level::Verbose,
@@ -76,4 +77,12 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
         _ => {}
     }
     Reply::ok()
+}
+
+/// The log module's format for a `logformat` value.
+pub fn log_format(format: LogFormat) -> crate::log::Format {
+    match format {
+        LogFormat::Text => crate::log::Format::Text,
+        LogFormat::Json => crate::log::Format::Json,
+    }
 }

@@ -1,4 +1,4 @@
-//! Command processing in the order of commands.md §1.2: QUIT, lookup, arity,
+//! Command processing in the order of docs/commands.md §1.2: QUIT, lookup, arity,
 //! authentication, memory, then execution by the core or by the server's own
 //! command handlers; afterwards statistics, SLOWLOG and MONITOR.
 

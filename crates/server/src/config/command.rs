@@ -1,5 +1,5 @@
 //! `CONFIG GET`, `CONFIG SET` and the `CONFIG` command dispatch
-//! (config.md §4, §5; commands.md §4.5).
+//! (docs/config.md §4, §5; docs/commands.md §4.5).
 
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -9,12 +9,12 @@ use super::text::{
     memtoll, one_line, parse_strict_i64, strerror, strtoll_whole, yes_no, yes_no_str,
 };
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, AUTHPASS_MAX_LEN,
-    HZ_MAX, HZ_MIN,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 38] = [
+pub const GET_ORDER: [&str; 39] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -51,6 +51,7 @@ pub const GET_ORDER: [&str; 38] = [
     "unixsocketperm",
     "bind",
     "rereplicate",
+    "logformat",
     "http-port",
     "metrics-top-queues",
 ];
@@ -66,10 +67,12 @@ pub enum ConfigChange {
     TcpKeepalive,
     /// `loglevel`.
     LogLevel,
+    /// `logformat`.
+    LogFormat,
     /// `dir`: the working directory was already changed.
     Dir,
     /// `requirepass`: every open connection must become unauthenticated
-    /// (commands.md §4.3).
+    /// (docs/commands.md §4.3).
     RequirePass,
     /// `maxclients`: if the process cannot handle the new limit, put
     /// `previous` back into the config and reply
@@ -143,7 +146,7 @@ pub enum ConfigOutcome {
     /// A parameter was set: react to it, then reply `+OK` (or the error
     /// the variant names).
     Set(ConfigChange),
-    /// `CONFIG RESETSTAT`: reset the statistics (config.md §7), reply `+OK`.
+    /// `CONFIG RESETSTAT`: reset the statistics (docs/config.md §7), reply `+OK`.
     ResetStat,
 }
 
@@ -196,6 +199,7 @@ impl Config {
             "metrics-top-queues" => num(self.metrics_top_queues),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
+            "logformat" => self.logformat.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
             "syslog-facility" => self.syslog_facility.name().as_bytes().to_vec(),
             "appendonly" => flag(self.appendonly),
@@ -256,6 +260,10 @@ impl Config {
             b"loglevel" => {
                 self.loglevel = LogLevel::parse(value).ok_or_else(bad)?;
                 ConfigChange::LogLevel
+            }
+            b"logformat" => {
+                self.logformat = LogFormat::parse(value).ok_or_else(bad)?;
+                ConfigChange::LogFormat
             }
             b"dir" => {
                 let dir = String::from_utf8_lossy(value).into_owned();
@@ -553,8 +561,9 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
-            ("http-port", "0"),
-            ("metrics-top-queues", "100"),
+    "logformat",
+    "http-port",
+    "metrics-top-queues",
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());
@@ -650,6 +659,7 @@ mod tests {
             ("timeout", "5"),
             ("tcp-keepalive", "yes"),
             ("loglevel", "debug"),
+            ("logformat", "json"),
             ("requirepass", "pw"),
             ("maxclients", "10"),
             ("maxmemory", "2gb"),
@@ -732,6 +742,8 @@ mod tests {
         };
         set(&mut c, "loglevel", "WARNING");
         assert_eq!(get1(&mut c, "loglevel"), "warning");
+        set(&mut c, "logformat", "JSON");
+        assert_eq!(get1(&mut c, "logformat"), "json");
         set(&mut c, "maxmemory-policy", "ACKS");
         assert_eq!(get1(&mut c, "maxmemory-policy"), "acks");
         set(&mut c, "appendfsync", "ALWAYS");
@@ -810,6 +822,7 @@ mod tests {
             ("timeout", "99999999999999999999"),
             ("tcp-keepalive", "10"),
             ("loglevel", "loud"),
+            ("logformat", "yaml"),
             ("requirepass", &"p".repeat(513)),
             ("maxclients", "0"),
             ("maxmemory", "1x"),

@@ -1,6 +1,6 @@
 //! Server configuration: the command line, the config file, and the
 //! `CONFIG` command (GET / SET / RESETSTAT / REWRITE), as specified in
-//! config.md.
+//! docs/config.md.
 //!
 //! How the server uses it:
 //!
@@ -23,7 +23,7 @@
 //!    `CONFIG SET` comes back as [`ConfigChange`] so the server can react
 //!    (deauthenticate clients, start/stop the AOF, run eviction, ...).
 //! 4. [`Config::rewrite`] implements `CONFIG REWRITE` (also used for the
-//!    `aof-enqueue-jobs-once` auto-reset, persistence.md §4.5).
+//!    `aof-enqueue-jobs-once` auto-reset, docs/persistence.md §4.5).
 
 mod args;
 mod command;
@@ -93,6 +93,32 @@ impl LogLevel {
         ]
         .into_iter()
         .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+}
+
+/// `logformat` values (an extension: the original has only the text line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `text` (default): the original's `pid:M date mark message` line.
+    Text,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<LogFormat> {
+        [LogFormat::Text, LogFormat::Json]
+            .into_iter()
+            .find(|f| s.eq_ignore_ascii_case(f.name().as_bytes()))
     }
 }
 
@@ -191,7 +217,7 @@ pub struct ClientOutputBufferLimit {
     pub soft_seconds: i64,
 }
 
-/// Every directive of config.md §3, with its current value.
+/// Every directive of docs/config.md §3, with its current value.
 ///
 /// Integer fields keep what the original keeps, including values the
 /// lenient file parser lets through (e.g. a negative `slowlog-max-len`);
@@ -223,6 +249,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     /// `logfile` (`""` = standard output).
     pub logfile: String,
+    /// `logformat` (text).
+    pub logformat: LogFormat,
     /// `syslog-enabled` (no).
     pub syslog_enabled: bool,
     /// `syslog-ident` (`disque`).
@@ -305,6 +333,7 @@ impl Default for Config {
             pidfile: "/var/run/disque.pid".to_owned(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            logformat: LogFormat::Text,
             syslog_enabled: false,
             syslog_ident: "disque".to_owned(),
             syslog_facility: SyslogFacility::Local(0),
@@ -341,7 +370,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The startup checks of config.md §1 that only need the configuration:
+    /// The startup checks of docs/config.md §1 that only need the configuration:
     /// a client port above 55535 (the bus port would overflow) and a node
     /// that would listen nowhere (`port 0` without `unixsocket`). Returns the
     /// message to log before exiting with status 1.
@@ -472,6 +501,7 @@ mod robustness {
         "tcp-keepalive",
         "daemonize",
         "loglevel",
+        "logformat",
         "syslog-facility",
         "databases",
         "requirepass",

@@ -1,5 +1,5 @@
 //! The config file parser: line splitting, directives and their validation
-//! (config.md §2 and §3).
+//! (docs/config.md §2 and §3).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -7,8 +7,8 @@ use std::fs::OpenOptions;
 
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, SyslogFacility,
-    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    SyslogFacility, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -44,7 +44,7 @@ impl Default for LoadOptions<'_> {
 /// A fatal configuration error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// A bad line: printed as the banner of config.md §2 (see
+    /// A bad line: printed as the banner of docs/config.md §2 (see
     /// [`ConfigError::banner`]) on stderr.
     Line {
         /// 1-based line number in the text being parsed (an `include`d file
@@ -113,7 +113,7 @@ impl From<&str> for DirectiveError {
 
 type DirResult = Result<(), DirectiveError>;
 
-/// Splits a config line into arguments (config.md §2); `None` when the
+/// Splits a config line into arguments (docs/config.md §2); `None` when the
 /// quotes are unbalanced.
 pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     disque_proto::split_args(line)
@@ -276,6 +276,11 @@ impl<'c, 'o> Loader<'c, 'o> {
             (b"loglevel", 2) => {
                 c.loglevel = LogLevel::parse(arg(1)).ok_or(DirectiveError::from(
                     "Invalid log level. Must be one of debug, verbose, notice, warning",
+                ))?;
+            }
+            (b"logformat", 2) => {
+                c.logformat = LogFormat::parse(arg(1)).ok_or(DirectiveError::from(
+                    "Invalid log format. Must be one of text, json",
                 ))?;
             }
             (b"logfile", 2) => {
@@ -549,6 +554,10 @@ mod tests {
                 "Invalid log level. Must be one of debug, verbose, notice, warning",
             ),
             (
+                "logformat yaml",
+                "Invalid log format. Must be one of text, json",
+            ),
+            (
                 "syslog-facility local8",
                 "Invalid log facility. Must be one of USER or between LOCAL0-LOCAL7",
             ),
@@ -687,13 +696,14 @@ mod tests {
     #[test]
     fn enums_and_strings() {
         let c = load(
-            "loglevel WARNING\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
+            "loglevel WARNING\nlogformat JSON\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
              syslog-facility USER\nrequirepass secret\nunixsocket /tmp/d.sock\n\
              bind 127.0.0.1 ::1\ncluster-config-file n.conf\nappendfilename a.aof\n\
              syslog-ident dq\ndaemonize YES",
         )
         .unwrap();
         assert_eq!(c.loglevel, LogLevel::Warning);
+        assert_eq!(c.logformat, LogFormat::Json);
         assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::NoEviction);
         assert_eq!(c.appendfsync, AppendFsync::Always);
         assert_eq!(c.syslog_facility, SyslogFacility::User);

@@ -1,4 +1,4 @@
-//! `CONFIG REWRITE` (config.md §6): write the current configuration back
+//! `CONFIG REWRITE` (docs/config.md §6): write the current configuration back
 //! into the file the server was started with, keeping comments and the
 //! lines it does not handle.
 
@@ -156,6 +156,11 @@ impl Config {
             "loglevel",
             e("loglevel", self.loglevel.name()),
             self.loglevel != d.loglevel,
+        );
+        push(
+            "logformat",
+            e("logformat", self.logformat.name()),
+            self.logformat != d.logformat,
         );
         push(
             "logfile",
@@ -320,7 +325,7 @@ impl Config {
     }
 
     /// The new contents of a config file whose current contents are `old`
-    /// (see config.md §6). `cwd` is the value written for `dir`.
+    /// (see docs/config.md §6). `cwd` is the value written for `dir`.
     pub fn rewritten_text(&self, old: &[u8], cwd: Option<&[u8]>) -> Vec<u8> {
         // The old lines, without their line terminators.
         let mut lines: Vec<Vec<u8>> = old
@@ -545,6 +550,7 @@ mod tests {
             hz: 50,
             maxmemory: 3 << 30,
             loglevel: super::super::LogLevel::Debug,
+            logformat: super::super::LogFormat::Json,
             requirepass: Some(b"p\x01w\n".to_vec()),
             pidfile: "/tmp/a b.pid".into(),
             aof_enqueue_jobs_once: true,
@@ -587,7 +593,7 @@ mod tests {
             ..Config::default()
         };
         c.aof_enqueue_jobs_once = true;
-        // The auto-reset of persistence.md §4.5.
+        // The auto-reset of docs/persistence.md §4.5.
         c.aof_enqueue_jobs_once = false;
         c.rewrite().unwrap();
         let cwd = std::env::current_dir().unwrap().display().to_string();
