@@ -561,9 +561,9 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
-    "logformat",
-    "http-port",
-    "metrics-top-queues",
+            ("logformat", "text"),
+            ("http-port", "0"),
+            ("metrics-top-queues", "100"),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());
