@@ -33,7 +33,7 @@
 //!   entries are dropped lazily.
 
 use crate::ids::JobId;
-use crate::job::{Job, JobState};
+use crate::job::{Holders, Job, JobState};
 use crate::scan::ScanLimits;
 use hashbrown::HashTable;
 use std::cmp::Reverse;
@@ -102,7 +102,13 @@ pub(crate) struct JobTable {
     evictable: VecDeque<JobRef>,
     /// Jobs marked as listed in `evictable` (entries may be more).
     evictable_live: usize,
+    /// Holder lists of recent jobs, for new jobs to share (see [`Holders`]).
+    recent_holders: Vec<Holders>,
 }
+
+/// Holder lists kept for sharing: a node's jobs have few distinct lists
+/// (one on a single node; the replica sets in use in a cluster).
+const RECENT_HOLDERS: usize = 8;
 
 impl JobTable {
     /// An empty table whose id hasher is keyed by `hasher`.
@@ -117,6 +123,7 @@ impl JobTable {
             timers: BinaryHeap::new(),
             evictable: VecDeque::new(),
             evictable_live: 0,
+            recent_holders: Vec::new(),
         }
     }
 
@@ -189,7 +196,8 @@ impl JobTable {
 
     /// Adds a job (replacing one with the same id) and returns its handle.
     /// A new id costs one probe of the index.
-    pub(crate) fn insert(&mut self, job: Job) -> JobRef {
+    pub(crate) fn insert(&mut self, mut job: Job) -> JobRef {
+        self.share_holders(&mut job.nodes_delivered);
         let hash = self.hash(&job.id);
         // The slot the job will take: the last freed one, or a new one.
         let slot = self.free.last().copied().unwrap_or(self.used);
@@ -224,6 +232,21 @@ impl JobTable {
         JobRef {
             slot,
             gen: entry.gen,
+        }
+    }
+
+    /// Makes `holders` share the list of a recent job with the same holders,
+    /// or makes it one of the recent lists.
+    fn share_holders(&mut self, holders: &mut Holders) {
+        match self.recent_holders.iter().position(|h| h == holders) {
+            Some(i) => *holders = self.recent_holders[i].clone(),
+            None if self.recent_holders.len() < RECENT_HOLDERS => {
+                self.recent_holders.push(holders.clone())
+            }
+            None => {
+                self.recent_holders.rotate_right(1);
+                self.recent_holders[0] = holders.clone();
+            }
         }
     }
 

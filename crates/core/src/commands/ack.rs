@@ -62,7 +62,7 @@ impl Node {
             additional_deliveries: 0,
             queue: None,
             body: None,
-            nodes_delivered: Vec::new(),
+            nodes_delivered: Default::default(),
             nodes_confirmed: None,
             qtime: 0,
             local: Default::default(),
