@@ -326,21 +326,18 @@ impl JobTable {
 
     // ----- timers ----------------------------------------------------------------
 
-    /// Sets the time of a job's next check (0 = none). Returns false when the
-    /// job is missing or already due then.
-    pub(crate) fn set_awake(&mut self, id: &JobId, awake: u64) -> bool {
-        let Some(slot) = self.find(id) else {
+    /// Sets the time of the next check (0 = none) of the job a handle names.
+    /// Returns false when the job is gone or already due then.
+    pub(crate) fn set_awake(&mut self, r: JobRef, awake: u64) -> bool {
+        let Some(job) = self.resolve_mut(r) else {
             return false;
         };
-        let entry = self.slot_mut(slot);
-        let gen = entry.gen;
-        let job = entry.job.as_mut().expect("indexed slots hold jobs");
         if job.local.awake == awake {
             return false; // its entry is still in the heap
         }
         job.local.awake = awake;
         if awake != 0 {
-            self.timers.push(Reverse((awake, JobRef { slot, gen })));
+            self.timers.push(Reverse((awake, r)));
             if self.timers.len() > 2 * self.len + 1024 {
                 self.drop_stale_timers();
             }
@@ -384,8 +381,16 @@ impl JobTable {
 
     /// Lists the job as evictable if it is so and not yet listed.
     pub(crate) fn note_evictable(&mut self, id: &JobId) {
-        let Some(r) = self.job_ref(id) else { return };
-        let job = self.resolve_mut(r).expect("just found");
+        if let Some(r) = self.job_ref(id) {
+            self.note_evictable_ref(r);
+        }
+    }
+
+    /// [`JobTable::note_evictable`] for the job a handle names.
+    pub(crate) fn note_evictable_ref(&mut self, r: JobRef) {
+        let Some(job) = self.resolve_mut(r) else {
+            return;
+        };
         if job.local.in_evictable || !job.is_evictable() {
             return;
         }

@@ -8,6 +8,7 @@ use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
+use crate::job_table::JobRef;
 use crate::queue::{queue_scan_key, Queue};
 use crate::scan::ScanIndex;
 use bytes::Bytes;
@@ -272,25 +273,33 @@ impl Node {
     /// neither a client's read buffer nor a bus frame alive: its body is its
     /// own ([`crate::job::Body`]) and its queue name is the queue's.
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
-        let id = job.id;
         job.local = Default::default();
         if let Some(name) = &job.queue {
             let shared = self.queues.get(name).map(|q| q.name.clone());
             job.queue = Some(shared.unwrap_or_else(|| Bytes::copy_from_slice(name)));
         }
-        self.jobs.insert(job);
-        self.jobs.note_evictable(&id);
-        self.reschedule(env, &id);
+        let r = self.jobs.insert(job);
+        self.jobs.note_evictable_ref(r);
+        self.reschedule_ref(env, r);
     }
 
     /// Recomputes a job's awake time (jobs-and-ids.md §5.1) and moves it in the timer set.
     pub(crate) fn reschedule(&mut self, env: &Env, id: &JobId) {
+        if let Some(r) = self.jobs.job_ref(id) {
+            self.reschedule_ref(env, r);
+        }
+    }
+
+    /// [`Node::reschedule`] for the job a handle names.
+    fn reschedule_ref(&mut self, env: &Env, r: JobRef) {
         let gc_delay = {
-            let Some(job) = self.jobs.get(id) else { return };
+            let Some(job) = self.jobs.resolve(r) else {
+                return;
+            };
             (job.state == JobState::Acked).then(|| (1000u64 << job.gc_retry.min(8)).min(180_000))
         };
         let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
-        let job = &self.jobs[id];
+        let job = self.jobs.resolve(r).expect("resolved above");
         let mut awake = job.etime.saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
@@ -302,12 +311,7 @@ impl Node {
             };
             awake = awake.min(job.qtime.saturating_sub(lead));
         }
-        self.jobs.set_awake(id, awake);
-    }
-
-    /// Marks a job evictable if it became so (acked, or delivered at-most-once).
-    pub(crate) fn note_evictable(&mut self, id: &JobId) {
-        self.jobs.note_evictable(id);
+        self.jobs.set_awake(r, awake);
     }
 
     /// Deletes a job for any reason (jobs-and-ids.md §10).
@@ -436,15 +440,15 @@ impl Node {
             return None;
         }
         let jobs = &mut self.jobs;
-        let id = queue.pop_oldest(|entry| jobs.take_queued_id(entry))?;
+        let (entry, id) = queue.pop_oldest(|entry| jobs.take_queued_id(entry))?;
         queue.atime = env.now_s();
         queue.jobs_out += 1;
-        if let Some(job) = self.jobs.get_mut(&id) {
+        if let Some(job) = self.jobs.resolve_mut(entry) {
             job.state = JobState::Active;
             job.flags |= FLAG_DELIVERED;
             job.local.in_queue_order = false;
         }
-        self.note_evictable(&id);
+        self.jobs.note_evictable_ref(entry);
         let emptied = self
             .queues
             .get(name)

@@ -104,11 +104,11 @@ impl Queue {
     pub(crate) fn pop_oldest(
         &mut self,
         mut live: impl FnMut(JobRef) -> Option<JobId>,
-    ) -> Option<JobId> {
+    ) -> Option<(JobRef, JobId)> {
         while let Some((_, job)) = self.jobs.pop_first() {
             if let Some(id) = live(job) {
                 self.jobs.live -= 1;
-                return Some(id);
+                return Some((job, id));
             }
         }
         None

@@ -190,6 +190,8 @@ async fn read_frames(
     let first_frame_by = tokio::time::Instant::now() + FIRST_FRAME_TIMEOUT;
     let mut got_frame = trusted.get();
     loop {
+        // One clock read for the frames of one read (see `State::env`).
+        shared.borrow_mut().batch_now_ms = Some(crate::state::now_ms());
         loop {
             let max = if trusted.get() {
                 MAX_FRAME
@@ -209,11 +211,14 @@ async fn read_frames(
                     deliver(shared, origin(), frame)
                 }
                 Ok(None) => {
+                    shared.borrow_mut().batch_now_ms = None;
                     flush_point(shared);
                     break;
                 }
                 Err(bad) => {
-                    shared.borrow_mut().bus.bad_frames += 1;
+                    let mut state = shared.borrow_mut();
+                    state.batch_now_ms = None;
+                    state.bus.bad_frames += 1;
                     return Err(bad.0.to_string());
                 }
             }
