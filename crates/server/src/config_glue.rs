@@ -8,9 +8,10 @@ use bytes::Bytes;
 use disque_core::Effects;
 use disque_proto::Reply;
 
-/// `CONFIG GET|SET|RESETSTAT|REWRITE ...`.
-pub fn config_command(state: &mut State, args: &[Bytes]) -> Reply {
-    match state.config.command(args) {
+/// `CONFIG GET|SET|RESETSTAT|REWRITE ...`; `allow_protected` tells whether
+/// the client may change a path (decision D14).
+pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) -> Reply {
+    match state.config.command_from(args, allow_protected) {
         ConfigOutcome::Reply(reply) => reply,
         ConfigOutcome::ResetStat => {
             state.stats = Default::default();

@@ -26,11 +26,17 @@ pub struct Peer {
     pub fd: i32,
     /// A unix-socket client.
     pub unix: bool,
+    /// A local client: 127.0.0.1, ::1 or the unix socket (decision D14).
+    pub local: bool,
 }
 
 /// Serves one client until it quits, is killed, times out or disconnects.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S, peer: Peer) {
     let (mut reader, mut writer) = tokio::io::split(stream);
+    if refused_by_protected_mode(&shared, &peer) {
+        let _ = writer.write_all(crate::security::DENIED.as_bytes()).await;
+        return;
+    }
     let (outbox, mut inbox) = mpsc::unbounded_channel();
     let Some(id) = register(&shared, peer, outbox) else {
         let _ = writer
@@ -57,6 +63,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     state.clients.remove(id);
 }
 
+/// True (counted as a rejected connection) when protected mode refuses
+/// this client (decision D14).
+fn refused_by_protected_mode(shared: &Shared, peer: &Peer) -> bool {
+    let mut state = shared.borrow_mut();
+    let refused = crate::security::protected_mode_refuses(&state.config, peer.local);
+    if refused {
+        state.stats.rejected_connections += 1;
+    }
+    refused
+}
+
 /// Adds the client to the registry, or refuses it above `maxclients`.
 fn register(shared: &Shared, peer: Peer, outbox: mpsc::UnboundedSender<Outbound>) -> Option<u64> {
     let mut state = shared.borrow_mut();
@@ -71,6 +88,7 @@ fn register(shared: &Shared, peer: Peer, outbox: mpsc::UnboundedSender<Outbound>
         addr: peer.addr,
         fd: peer.fd,
         unix: peer.unix,
+        local: peer.local,
         name: None,
         created: Instant::now(),
         last_interaction: Instant::now(),

@@ -9,6 +9,7 @@
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
+//! * [`security`]: protected mode, who may run DEBUG or change paths;
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
 pub mod alloc;
@@ -26,6 +27,7 @@ pub mod group_commit;
 pub mod latency;
 pub mod log;
 pub mod nodes_conf;
+pub mod security;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

@@ -227,6 +227,7 @@ async fn accept_tcp(shared: Shared, listener: TcpListener) {
                 socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&params);
         }
+        let local = crate::security::is_local_ip(addr.ip());
         let addr = match addr {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
@@ -235,6 +236,7 @@ async fn accept_tcp(shared: Shared, listener: TcpListener) {
             addr,
             fd: stream.as_raw_fd(),
             unix: false,
+            local,
         };
         tokio::task::spawn_local(serve(shared.clone(), stream, peer));
     }
@@ -250,6 +252,7 @@ async fn accept_unix(shared: Shared, listener: UnixListener, path: String) {
             addr: path.clone(),
             fd: stream.as_raw_fd(),
             unix: true,
+            local: true,
         };
         tokio::task::spawn_local(serve(shared.clone(), stream, peer));
     }

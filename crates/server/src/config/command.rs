@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 36] = [
+pub const GET_ORDER: [&str; 39] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -51,6 +51,9 @@ pub const GET_ORDER: [&str; 36] = [
     "unixsocketperm",
     "bind",
     "rereplicate",
+    "protected-mode",
+    "enable-protected-configs",
+    "enable-debug-command",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -109,6 +112,8 @@ pub enum ConfigChange {
     AofEnqueueJobsOnce,
     /// `rereplicate` (decision D8).
     Rereplicate,
+    /// `protected-mode` (decision D14).
+    ProtectedMode,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -181,6 +186,9 @@ impl Config {
             "aof-load-truncated" => flag(self.aof_load_truncated),
             "aof-enqueue-jobs-once" => flag(self.aof_enqueue_jobs_once),
             "rereplicate" => flag(self.rereplicate),
+            "protected-mode" => flag(self.protected_mode),
+            "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
+            "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
@@ -222,8 +230,31 @@ impl Config {
     /// `-ERR Invalid argument '<value>' for CONFIG SET '<param>'` or
     /// `-ERR Changing directory: <strerror>`.
     pub fn set(&mut self, param: &[u8], value: &[u8]) -> Result<ConfigChange, Reply> {
+        self.set_from(param, value, true)
+    }
+
+    /// [`Config::set`] for a client that may change a protected config (a
+    /// path, decision D14) only when `allow_protected`; otherwise such a
+    /// change is refused with Redis 7's
+    /// `-ERR CONFIG SET failed (possibly related to argument '<param>') - can't set protected config`.
+    pub fn set_from(
+        &mut self,
+        param: &[u8],
+        value: &[u8],
+        allow_protected: bool,
+    ) -> Result<ConfigChange, Reply> {
         let name = param.to_ascii_lowercase();
         let bad = || invalid(value, param);
+        let protected = || {
+            if allow_protected {
+                Ok(())
+            } else {
+                Err(Reply::error_owned(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - can't set protected config",
+                    one_line(param)
+                )))
+            }
+        };
         // An integer read like a command argument, at least `min`.
         let int_min = |min: i64| {
             parse_strict_i64(value)
@@ -245,6 +276,7 @@ impl Config {
                 ConfigChange::LogLevel
             }
             b"dir" => {
+                protected()?;
                 let dir = String::from_utf8_lossy(value).into_owned();
                 std::env::set_current_dir(&dir).map_err(|e| {
                     Reply::error_owned(format!("ERR Changing directory: {}", strerror(&e)))
@@ -324,6 +356,10 @@ impl Config {
                 self.rereplicate = boolean()?;
                 ConfigChange::Rereplicate
             }
+            b"protected-mode" => {
+                self.protected_mode = boolean()?;
+                ConfigChange::ProtectedMode
+            }
             b"cluster-node-timeout" => {
                 self.cluster_node_timeout = int_min(0)?;
                 ConfigChange::ClusterNodeTimeout
@@ -365,6 +401,12 @@ impl Config {
     /// Runs `CONFIG <sub> ...`. `args` is the whole command including the
     /// `CONFIG` name itself (`args[0]`). REWRITE is carried out here.
     pub fn command(&mut self, args: &[Bytes]) -> ConfigOutcome {
+        self.command_from(args, true)
+    }
+
+    /// [`Config::command`] for a client that may change protected configs
+    /// only when `allow_protected` (see [`Config::set_from`]).
+    pub fn command_from(&mut self, args: &[Bytes], allow_protected: bool) -> ConfigOutcome {
         let Some(sub) = args.get(1) else {
             return ConfigOutcome::Reply(Reply::error(
                 "ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE",
@@ -381,10 +423,12 @@ impl Config {
             }
         };
         let result = if sub.eq_ignore_ascii_case(b"set") {
-            arity(4).map(|()| match self.set(&args[2], &args[3]) {
-                Ok(change) => ConfigOutcome::Set(change),
-                Err(reply) => ConfigOutcome::Reply(reply),
-            })
+            arity(4).map(
+                |()| match self.set_from(&args[2], &args[3], allow_protected) {
+                    Ok(change) => ConfigOutcome::Set(change),
+                    Err(reply) => ConfigOutcome::Reply(reply),
+                },
+            )
         } else if sub.eq_ignore_ascii_case(b"get") {
             arity(3).map(|()| ConfigOutcome::Reply(self.get(&args[2])))
         } else if sub.eq_ignore_ascii_case(b"resetstat") {
@@ -531,6 +575,9 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
+            ("protected-mode", "yes"),
+            ("enable-protected-configs", "local"),
+            ("enable-debug-command", "local"),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());

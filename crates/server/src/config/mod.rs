@@ -180,6 +180,49 @@ impl SyslogFacility {
     }
 }
 
+/// `enable-protected-configs` and `enable-debug-command` values (decision
+/// D14, Redis 7's names): who may use the protected action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectedAction {
+    /// `no`: nobody.
+    No,
+    /// `yes`: every client.
+    Yes,
+    /// `local` (default): clients on 127.0.0.1, ::1 or the unix socket.
+    Local,
+}
+
+impl ProtectedAction {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtectedAction::No => "no",
+            ProtectedAction::Yes => "yes",
+            ProtectedAction::Local => "local",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<ProtectedAction> {
+        [
+            ProtectedAction::No,
+            ProtectedAction::Yes,
+            ProtectedAction::Local,
+        ]
+        .into_iter()
+        .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+
+    /// Whether a client (local or not) may use the action.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAction::No => false,
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => local,
+        }
+    }
+}
+
 /// `client-output-buffer-limit normal <hard> <soft> <soft-seconds>`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientOutputBufferLimit {
@@ -279,6 +322,13 @@ pub struct Config {
     pub client_output_buffer_limit: ClientOutputBufferLimit,
     /// `watchdog-period` in ms (0 = off; CONFIG SET only).
     pub watchdog_period: i64,
+    /// `protected-mode` (yes): without `requirepass` and `bind`, only local
+    /// clients are served (decision D14).
+    pub protected_mode: bool,
+    /// `enable-protected-configs` (local): who may CONFIG SET a path.
+    pub enable_protected_configs: ProtectedAction,
+    /// `enable-debug-command` (local): who may run DEBUG.
+    pub enable_debug_command: ProtectedAction,
     /// `rename-command old new` pairs, validated, in file order (an empty
     /// new name removes the command).
     pub rename_commands: Vec<(String, String)>,
@@ -327,6 +377,9 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             client_output_buffer_limit: ClientOutputBufferLimit::default(),
             watchdog_period: 0,
+            protected_mode: true,
+            enable_protected_configs: ProtectedAction::Local,
+            enable_debug_command: ProtectedAction::Local,
             rename_commands: Vec::new(),
         }
     }
@@ -484,6 +537,9 @@ mod robustness {
         "latency-monitor-threshold",
         "client-output-buffer-limit",
         "watchdog-period",
+        "protected-mode",
+        "enable-protected-configs",
+        "enable-debug-command",
         "unknown",
     ];
 

@@ -7,8 +7,8 @@ use std::fs::OpenOptions;
 
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, SyslogFacility,
-    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, ProtectedAction,
+    SyslogFacility, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -121,6 +121,14 @@ pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A `no|yes|local` value (decision D14), with Redis 7's error for an
+/// enum directive.
+fn protected_action(arg: &[u8]) -> Result<ProtectedAction, DirectiveError> {
+    ProtectedAction::parse(arg).ok_or(DirectiveError::from(
+        "argument(s) must be one of the following: no, yes, local",
+    ))
 }
 
 /// State of one load (the file, its includes and the command-line options).
@@ -374,6 +382,11 @@ impl<'c, 'o> Loader<'c, 'o> {
             (b"aof-load-truncated", 2) => c.aof_load_truncated = yes_no_arg()?,
             (b"aof-enqueue-jobs-once", 2) => c.aof_enqueue_jobs_once = yes_no_arg()?,
             (b"rereplicate", 2) => c.rereplicate = yes_no_arg()?,
+            (b"protected-mode", 2) => c.protected_mode = yes_no_arg()?,
+            (b"enable-protected-configs", 2) => {
+                c.enable_protected_configs = protected_action(arg(1))?;
+            }
+            (b"enable-debug-command", 2) => c.enable_debug_command = protected_action(arg(1))?,
             (b"cluster-config-file", 2) => c.cluster_config_file = lossy(arg(1)),
             (b"cluster-node-timeout", 2) => {
                 let v = strtoll_lenient(arg(1));

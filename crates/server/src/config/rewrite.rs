@@ -267,6 +267,24 @@ impl Config {
             self.rereplicate != d.rereplicate,
         );
         push(
+            "protected-mode",
+            b("protected-mode", self.protected_mode),
+            self.protected_mode != d.protected_mode,
+        );
+        push(
+            "enable-protected-configs",
+            e(
+                "enable-protected-configs",
+                self.enable_protected_configs.name(),
+            ),
+            self.enable_protected_configs != d.enable_protected_configs,
+        );
+        push(
+            "enable-debug-command",
+            e("enable-debug-command", self.enable_debug_command.name()),
+            self.enable_debug_command != d.enable_debug_command,
+        );
+        push(
             "cluster-config-file",
             s("cluster-config-file", &self.cluster_config_file),
             self.cluster_config_file != d.cluster_config_file,
