@@ -9,6 +9,7 @@
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
+//! * [`bus_auth`]: the `cluster-password` handshake of bus links;
 //! * [`security`]: protected mode, who may run DEBUG or change paths;
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
@@ -17,6 +18,7 @@ pub mod aof;
 pub mod aof_file;
 pub mod aof_load;
 pub mod bus;
+pub mod bus_auth;
 pub mod clients;
 pub mod commands;
 pub mod config;

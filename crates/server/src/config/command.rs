@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 39] = [
+pub const GET_ORDER: [&str; 40] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -54,6 +54,7 @@ pub const GET_ORDER: [&str; 39] = [
     "protected-mode",
     "enable-protected-configs",
     "enable-debug-command",
+    "cluster-password",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -114,6 +115,8 @@ pub enum ConfigChange {
     Rereplicate,
     /// `protected-mode` (decision D14).
     ProtectedMode,
+    /// `cluster-password` (decision D12): applies to new bus links.
+    ClusterPassword,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -189,6 +192,7 @@ impl Config {
             "protected-mode" => flag(self.protected_mode),
             "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
             "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
+            "cluster-password" => self.cluster_password.clone().unwrap_or_default(),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
@@ -284,15 +288,12 @@ impl Config {
                 ConfigChange::Dir
             }
             b"requirepass" => {
-                if value.len() > AUTHPASS_MAX_LEN {
-                    return Err(bad());
-                }
-                self.requirepass = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.to_vec())
-                };
+                self.requirepass = password(value).ok_or_else(bad)?;
                 ConfigChange::RequirePass
+            }
+            b"cluster-password" => {
+                self.cluster_password = password(value).ok_or_else(bad)?;
+                ConfigChange::ClusterPassword
             }
             b"maxclients" => {
                 let previous = self.maxclients;
@@ -449,6 +450,11 @@ impl Config {
     }
 }
 
+/// A password value: empty removes it; `None` when it is too long.
+fn password(value: &[u8]) -> Option<Option<Vec<u8>>> {
+    (value.len() <= AUTHPASS_MAX_LEN).then(|| (!value.is_empty()).then(|| value.to_vec()))
+}
+
 /// The value of `CONFIG SET client-output-buffer-limit`: words separated by
 /// single spaces, in groups of four (`<class> <hard> <soft> <seconds>`),
 /// class `normal`, numbers plain non-negative integers. The whole value is
@@ -578,6 +584,7 @@ mod tests {
             ("protected-mode", "yes"),
             ("enable-protected-configs", "local"),
             ("enable-debug-command", "local"),
+            ("cluster-password", ""),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());

@@ -329,6 +329,9 @@ pub struct Config {
     pub enable_protected_configs: ProtectedAction,
     /// `enable-debug-command` (local): who may run DEBUG.
     pub enable_debug_command: ProtectedAction,
+    /// `cluster-password` (none = the original's open bus): the secret every
+    /// bus link proves with a challenge-response first (decision D12).
+    pub cluster_password: Option<Vec<u8>>,
     /// `rename-command old new` pairs, validated, in file order (an empty
     /// new name removes the command).
     pub rename_commands: Vec<(String, String)>,
@@ -380,6 +383,7 @@ impl Default for Config {
             protected_mode: true,
             enable_protected_configs: ProtectedAction::Local,
             enable_debug_command: ProtectedAction::Local,
+            cluster_password: None,
             rename_commands: Vec::new(),
         }
     }
@@ -540,6 +544,7 @@ mod robustness {
         "protected-mode",
         "enable-protected-configs",
         "enable-debug-command",
+        "cluster-password",
         "unknown",
     ];
 

@@ -131,6 +131,14 @@ fn protected_action(arg: &[u8]) -> Result<ProtectedAction, DirectiveError> {
     ))
 }
 
+/// A password directive's value: empty means none.
+fn password(pass: &[u8]) -> Result<Option<Vec<u8>>, DirectiveError> {
+    if pass.len() > AUTHPASS_MAX_LEN {
+        return Err("Password is longer than CONFIG_AUTHPASS_MAX_LEN".into());
+    }
+    Ok((!pass.is_empty()).then(|| pass.to_vec()))
+}
+
 /// State of one load (the file, its includes and the command-line options).
 pub(crate) struct Loader<'c, 'o> {
     config: &'c mut Config,
@@ -314,17 +322,8 @@ impl<'c, 'o> Loader<'c, 'o> {
                 c.databases = v;
             }
             (b"include", 2) => return self.include(arg(1)),
-            (b"requirepass", 2) => {
-                let pass = arg(1);
-                if pass.len() > AUTHPASS_MAX_LEN {
-                    return Err("Password is longer than CONFIG_AUTHPASS_MAX_LEN".into());
-                }
-                c.requirepass = if pass.is_empty() {
-                    None
-                } else {
-                    Some(pass.to_vec())
-                };
-            }
+            (b"requirepass", 2) => c.requirepass = password(arg(1))?,
+            (b"cluster-password", 2) => c.cluster_password = password(arg(1))?,
             (b"rename-command", 3) => return self.rename_command(arg(1), arg(2)),
             (b"maxclients", 2) => {
                 let v = atoi(arg(1));

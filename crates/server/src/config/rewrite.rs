@@ -184,6 +184,12 @@ impl Config {
             .map(|p| quoted_line("requirepass", p));
         let has_pass = pass.is_some();
         push("requirepass", pass, has_pass);
+        let bus_pass = self
+            .cluster_password
+            .as_deref()
+            .map(|p| quoted_line("cluster-password", p));
+        let has_bus_pass = bus_pass.is_some();
+        push("cluster-password", bus_pass, has_bus_pass);
         push(
             "maxclients",
             n("maxclients", self.maxclients),
