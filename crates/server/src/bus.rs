@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Bytes that may wait for one peer before its link is dropped.
 const MAX_QUEUED_BYTES: usize = 256 << 20;
@@ -85,12 +86,23 @@ pub struct Bus {
     pub bad_frames: u64,
     /// When a refused handshake from each address was last logged.
     refusals_logged: HashMap<IpAddr, Instant>,
+    /// With `tls-cluster yes`: the contexts of inbound and outbound links.
+    tls: Option<(TlsAcceptor, TlsConnector)>,
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
 }
 
 impl Bus {
+    /// A transport whose links use TLS when contexts are given
+    /// (`tls-cluster yes`, decision D13).
+    pub fn with_tls(tls: Option<(TlsAcceptor, TlsConnector)>) -> Bus {
+        Bus {
+            tls,
+            ..Bus::default()
+        }
+    }
+
     /// Queues `actions` to go out once the AOF is durable up to `needs` (as
     /// soon as the actions before them when `None`).
     pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
@@ -191,34 +203,56 @@ fn log_refusal(shared: &Shared, ip: IpAddr, what: &str) {
     crate::log::warning(what);
 }
 
-/// Runs the `cluster-password` handshake on a new connection when a
-/// password is set (as the connector, or the acceptor when `accepting`).
-/// `Ok(None)`: no password, nothing done; `Ok(Some(id))`: the peer proved
-/// the secret as node `id`; `Err`: why not.
-async fn authenticate(
+/// Makes a new connection ready for frames: the TLS handshake with
+/// `tls-cluster yes` (decision D13), then the `cluster-password` handshake
+/// when a password is set (decision D12), as the connector or, when
+/// `accepting`, the acceptor, within 5 s each. Returns the stream and the
+/// node id the peer proved (`None` without a password), or why not.
+async fn secure(
     shared: &Shared,
-    stream: &mut Stream,
+    tcp: TcpStream,
+    peer: IpAddr,
     accepting: bool,
-) -> Result<Option<NodeId>, String> {
-    let (secret, my_id) = {
+) -> Result<(Stream, Option<NodeId>), String> {
+    let (tls, secret, my_id) = {
         let state = shared.borrow();
-        (state.config.cluster_password.clone(), state.node.id())
+        let tls = state.bus.tls.clone();
+        (tls, state.config.cluster_password.clone(), state.node.id())
+    };
+    let mut stream: Stream = match tls {
+        None => Box::new(tcp),
+        Some((acceptor, connector)) => {
+            let tls: Result<Stream, std::io::Error> = if accepting {
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                    .await
+                    .map_err(|_| "no TLS handshake within 5 s")?
+                    .map(|s| Box::new(s) as Stream)
+            } else {
+                let name = rustls::pki_types::ServerName::IpAddress(peer.into());
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| "no TLS handshake within 5 s")?
+                    .map(|s| Box::new(s) as Stream)
+            };
+            tls.map_err(|e| format!("TLS handshake failed: {e}"))?
+        }
     };
     let Some(secret) = secret else {
-        return Ok(None);
+        return Ok((stream, None));
     };
     let handshake = async {
         if accepting {
-            crate::bus_auth::accept(stream, &secret, my_id).await
+            crate::bus_auth::accept(&mut stream, &secret, my_id).await
         } else {
-            crate::bus_auth::connect(stream, &secret, my_id).await
+            crate::bus_auth::connect(&mut stream, &secret, my_id).await
         }
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(id)) => Ok(Some(id)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("no cluster-password handshake within 5 s".to_string()),
-    }
+    let id = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no cluster-password handshake within 5 s".to_string()),
+    };
+    Ok((stream, Some(id)))
 }
 
 /// Reports a lost link from one of the bus tasks.
@@ -365,9 +399,8 @@ async fn outbound(
     let ip = stream
         .peer_addr()
         .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    let mut stream: Stream = Box::new(stream);
-    let authenticated = match authenticate(&shared, &mut stream, false).await {
-        Ok(id) => id,
+    let (stream, authenticated) = match secure(&shared, stream, ip, false).await {
+        Ok(secured) => secured,
         Err(e) => {
             log_refusal(
                 &shared,
@@ -426,9 +459,8 @@ async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
         state.bus.untrusted += 1;
     }
     let _ = stream.set_nodelay(true);
-    let mut stream: Stream = Box::new(stream);
-    let authenticated = match authenticate(&shared, &mut stream, true).await {
-        Ok(id) => id,
+    let (stream, authenticated) = match secure(&shared, stream, peer.ip(), true).await {
+        Ok(secured) => secured,
         Err(e) => {
             log_refusal(
                 &shared,

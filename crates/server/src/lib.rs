@@ -10,6 +10,7 @@
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
 //! * [`bus_auth`]: the `cluster-password` handshake of bus links;
+//! * [`tls`]: TLS for clients and the bus;
 //! * [`security`]: protected mode, who may run DEBUG or change paths;
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
@@ -34,3 +35,4 @@ pub mod server;
 pub mod shutdown;
 pub mod slowlog;
 pub mod state;
+pub mod tls;

@@ -17,11 +17,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 
 /// The settings of the core derived from the configuration.
 pub fn node_config(config: &Config) -> NodeConfig {
     NodeConfig {
-        port: config.port,
+        port: config.announced_port(),
         maxmemory: config.maxmemory,
         maxmemory_policy: match config.maxmemory_policy {
             crate::config::MaxmemoryPolicy::Acks => MaxmemoryPolicy::Acks,
@@ -54,7 +55,7 @@ fn random_hex(rng: &mut StdRng) -> String {
 
 /// Runs the server until it exits. Returns an error message for startup failures.
 pub async fn run(config: Config) -> Result<(), String> {
-    if config.port > 55535 {
+    if config.announced_port() > 55535 {
         return Err("Disque port number too high. Cluster communication port is 10,000 port numbers higher than your Disque node port. Your Disque node port number must be lower than 55535.".into());
     }
     let mut rng = StdRng::from_entropy();
@@ -88,19 +89,31 @@ pub async fn run(config: Config) -> Result<(), String> {
             node_id.as_str()
         ));
     }
+    let tls = crate::tls::setup(&config)?;
     let tcp = bind_tcp(&config).await?;
+    let tls_tcp = match tls.as_ref().and_then(|t| t.clients.clone()) {
+        Some(acceptor) => {
+            let listeners = bind_addresses(&config, config.tls_port).await?;
+            listeners
+                .into_iter()
+                .map(|l| (l, acceptor.clone()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let unix = match &config.unixsocket {
         Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
         None => None,
     };
-    if tcp.is_empty() && unix.is_none() {
+    if tcp.is_empty() && tls_tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
+    let bus_tls = tls.and_then(|t| t.bus);
     let shared: Shared = Rc::new_cyclic(|me| {
         RefCell::new(State {
             self_ref: me.clone(),
-            bus: Default::default(),
+            bus: crate::bus::Bus::with_tls(bus_tls),
             node,
             nodes_conf,
             aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
@@ -130,7 +143,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         std::process::id()
     ));
     for listener in tcp {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), listener));
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, None));
+    }
+    for (listener, acceptor) in tls_tcp {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, Some(acceptor)));
     }
     if let Some((listener, path)) = unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
@@ -146,9 +162,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The cluster bus listeners: the same addresses, port + 10000.
+/// The cluster bus listeners: the same addresses, port + 10000 (tls-port
+/// + 10000 without a clear-text port).
 async fn bind_bus(config: &Config) -> Result<Vec<TcpListener>, String> {
-    bind_addresses(config, config.port + 10_000).await
+    bind_addresses(config, config.announced_port() + 10_000).await
 }
 
 async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
@@ -214,7 +231,11 @@ fn bind_unix(path: &str, perm: u32) -> Result<(UnixListener, String), String> {
     Ok((listener, path.to_string()))
 }
 
-async fn accept_tcp(shared: Shared, listener: TcpListener) {
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts clients, over TLS when `tls` is given (`tls-port`).
+async fn accept_tcp(shared: Shared, listener: TcpListener, tls: Option<TlsAcceptor>) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -238,7 +259,28 @@ async fn accept_tcp(shared: Shared, listener: TcpListener) {
             unix: false,
             local,
         };
-        tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+        match &tls {
+            None => {
+                tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let shared = shared.clone();
+                tokio::task::spawn_local(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => serve(shared, stream, peer).await,
+                        Ok(Err(e)) => crate::log::verbose(&format!(
+                            "Error accepting a client connection: {e} (addr={})",
+                            peer.addr
+                        )),
+                        Err(_) => crate::log::verbose(&format!(
+                            "Error accepting a client connection: TLS handshake timed out (addr={})",
+                            peer.addr
+                        )),
+                    }
+                });
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 40] = [
+pub const GET_ORDER: [&str; 47] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -55,6 +55,13 @@ pub const GET_ORDER: [&str; 40] = [
     "enable-protected-configs",
     "enable-debug-command",
     "cluster-password",
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
+    "tls-auth-clients",
+    "tls-cluster",
+    "tls-protocols",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -193,6 +200,13 @@ impl Config {
             "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
             "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
             "cluster-password" => self.cluster_password.clone().unwrap_or_default(),
+            "tls-port" => num(i64::from(self.tls_port)),
+            "tls-cert-file" => self.tls_cert_file.clone().into_bytes(),
+            "tls-key-file" => self.tls_key_file.clone().into_bytes(),
+            "tls-ca-cert-file" => self.tls_ca_cert_file.clone().into_bytes(),
+            "tls-auth-clients" => self.tls_auth_clients.name().as_bytes().to_vec(),
+            "tls-cluster" => flag(self.tls_cluster),
+            "tls-protocols" => self.tls_protocols.clone().into_bytes(),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
@@ -585,6 +599,13 @@ mod tests {
             ("enable-protected-configs", "local"),
             ("enable-debug-command", "local"),
             ("cluster-password", ""),
+            ("tls-port", "0"),
+            ("tls-cert-file", ""),
+            ("tls-key-file", ""),
+            ("tls-ca-cert-file", ""),
+            ("tls-auth-clients", "yes"),
+            ("tls-cluster", "no"),
+            ("tls-protocols", ""),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());

@@ -223,6 +223,39 @@ impl ProtectedAction {
     }
 }
 
+/// `tls-auth-clients` values (decision D13, Redis 6's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// `no`: clients are not asked for a certificate.
+    No,
+    /// `yes` (default): clients must present one signed by the CA.
+    Yes,
+    /// `optional`: a certificate a client presents must be valid.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<TlsAuthClients> {
+        [
+            TlsAuthClients::No,
+            TlsAuthClients::Yes,
+            TlsAuthClients::Optional,
+        ]
+        .into_iter()
+        .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+}
+
 /// `client-output-buffer-limit normal <hard> <soft> <soft-seconds>`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientOutputBufferLimit {
@@ -332,6 +365,20 @@ pub struct Config {
     /// `cluster-password` (none = the original's open bus): the secret every
     /// bus link proves with a challenge-response first (decision D12).
     pub cluster_password: Option<Vec<u8>>,
+    /// `tls-port` (0 = none): the TLS client listener (decision D13).
+    pub tls_port: u16,
+    /// `tls-cert-file`: this node's certificate chain (PEM).
+    pub tls_cert_file: String,
+    /// `tls-key-file`: its private key (PEM).
+    pub tls_key_file: String,
+    /// `tls-ca-cert-file`: the CA that signs clients' and peers' certificates.
+    pub tls_ca_cert_file: String,
+    /// `tls-auth-clients` (yes).
+    pub tls_auth_clients: TlsAuthClients,
+    /// `tls-cluster` (no): the bus over mutual TLS.
+    pub tls_cluster: bool,
+    /// `tls-protocols` (`""` = TLSv1.2 and TLSv1.3).
+    pub tls_protocols: String,
     /// `rename-command old new` pairs, validated, in file order (an empty
     /// new name removes the command).
     pub rename_commands: Vec<(String, String)>,
@@ -384,6 +431,13 @@ impl Default for Config {
             enable_protected_configs: ProtectedAction::Local,
             enable_debug_command: ProtectedAction::Local,
             cluster_password: None,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_cluster: false,
+            tls_protocols: String::new(),
             rename_commands: Vec::new(),
         }
     }
@@ -395,17 +449,28 @@ impl Config {
     /// that would listen nowhere (`port 0` without `unixsocket`). Returns the
     /// message to log before exiting with status 1.
     pub fn check_listen(&self) -> Result<(), &'static str> {
-        if self.port > MAX_CLIENT_PORT {
+        if self.port > MAX_CLIENT_PORT || (self.port == 0 && self.tls_port > MAX_CLIENT_PORT) {
             return Err(
                 "Disque port number too high. Cluster communication port is 10,000 port \
                  numbers higher than your Disque node port. Your Disque node port number must \
                  be lower than 55535.",
             );
         }
-        if self.port == 0 && self.unixsocket.is_none() {
+        if self.port == 0 && self.tls_port == 0 && self.unixsocket.is_none() {
             return Err("Configured to not listen anywhere, exiting.");
         }
         Ok(())
+    }
+
+    /// The client port the node announces to its peers, whose bus port is
+    /// 10000 above it: `port`, or `tls-port` when the clear-text port is
+    /// off (decision D13).
+    pub fn announced_port(&self) -> u16 {
+        if self.port == 0 {
+            self.tls_port
+        } else {
+            self.port
+        }
     }
 
     /// The watchdog period actually used for a requested one: 0 stays 0,
@@ -545,6 +610,10 @@ mod robustness {
         "enable-protected-configs",
         "enable-debug-command",
         "cluster-password",
+        "tls-port",
+        "tls-auth-clients",
+        "tls-cluster",
+        "tls-protocols",
         "unknown",
     ];
 

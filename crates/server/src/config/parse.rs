@@ -8,7 +8,7 @@ use std::fs::OpenOptions;
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
     AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, ProtectedAction,
-    SyslogFacility, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -324,6 +324,29 @@ impl<'c, 'o> Loader<'c, 'o> {
             (b"include", 2) => return self.include(arg(1)),
             (b"requirepass", 2) => c.requirepass = password(arg(1))?,
             (b"cluster-password", 2) => c.cluster_password = password(arg(1))?,
+            (b"tls-port", 2) => {
+                let v = atoi(arg(1));
+                c.tls_port =
+                    u16::try_from(v).map_err(|_| DirectiveError::from("Invalid tls-port"))?;
+            }
+            (b"tls-cert-file", 2) => c.tls_cert_file = lossy(arg(1)),
+            (b"tls-key-file", 2) => c.tls_key_file = lossy(arg(1)),
+            (b"tls-ca-cert-file", 2) => c.tls_ca_cert_file = lossy(arg(1)),
+            (b"tls-auth-clients", 2) => {
+                c.tls_auth_clients = TlsAuthClients::parse(arg(1)).ok_or(DirectiveError::from(
+                    "argument(s) must be one of the following: no, yes, optional",
+                ))?;
+            }
+            (b"tls-cluster", 2) => c.tls_cluster = yes_no_arg()?,
+            (b"tls-protocols", 2) => {
+                let value = lossy(arg(1));
+                if crate::tls::protocol_versions(&value).is_none() {
+                    return Err(
+                        "Invalid tls-protocols value (TLSv1.2 and TLSv1.3 are supported)".into(),
+                    );
+                }
+                c.tls_protocols = value;
+            }
             (b"rename-command", 3) => return self.rename_command(arg(1), arg(2)),
             (b"maxclients", 2) => {
                 let v = atoi(arg(1));

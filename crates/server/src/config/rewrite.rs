@@ -291,6 +291,33 @@ impl Config {
             self.enable_debug_command != d.enable_debug_command,
         );
         push(
+            "tls-port",
+            n("tls-port", i64::from(self.tls_port)),
+            self.tls_port != d.tls_port,
+        );
+        for (name, value, default) in [
+            ("tls-cert-file", &self.tls_cert_file, &d.tls_cert_file),
+            ("tls-key-file", &self.tls_key_file, &d.tls_key_file),
+            (
+                "tls-ca-cert-file",
+                &self.tls_ca_cert_file,
+                &d.tls_ca_cert_file,
+            ),
+            ("tls-protocols", &self.tls_protocols, &d.tls_protocols),
+        ] {
+            push(name, s(name, value), value != default);
+        }
+        push(
+            "tls-auth-clients",
+            e("tls-auth-clients", self.tls_auth_clients.name()),
+            self.tls_auth_clients != d.tls_auth_clients,
+        );
+        push(
+            "tls-cluster",
+            b("tls-cluster", self.tls_cluster),
+            self.tls_cluster != d.tls_cluster,
+        );
+        push(
             "cluster-config-file",
             s("cluster-config-file", &self.cluster_config_file),
             self.cluster_config_file != d.cluster_config_file,

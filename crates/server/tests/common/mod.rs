@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod persist;
+pub mod tls;
 #[allow(unused_imports)]
 pub use cluster::*;
 
