@@ -31,6 +31,10 @@ Usage: disque [OPTIONS] [cmd [arg [arg ...]]]
                      not a tty).
   --no-raw           Force formatted output even when STDOUT is not a tty.
   --csv              Output in CSV format.
+  --tls              Establish a secure TLS connection.
+  --cacert <file>    CA Certificate file to verify with.
+  --cert <file>      Client certificate to authenticate with.
+  --key <file>       Private key file to authenticate with.
   --help             Output this help and exit.
   --version          Output version and exit.
 
@@ -66,6 +70,21 @@ pub struct Options {
     pub output: OutputMode,
     /// The command to run; empty for interactive mode.
     pub command: Vec<Vec<u8>>,
+    /// `--tls`, `--cacert`, `--cert`, `--key` (boxed: rarely used).
+    pub tls: Box<TlsOptions>,
+}
+
+/// The TLS options (redis-cli's names).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsOptions {
+    /// `--tls`: connect over TLS.
+    pub enabled: bool,
+    /// `--cacert`: the CA that signs the server's certificate.
+    pub cacert: Option<PathBuf>,
+    /// `--cert`: a client certificate to present.
+    pub cert: Option<PathBuf>,
+    /// `--key`: its private key.
+    pub key: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -102,6 +121,7 @@ where
             OutputMode::Raw
         },
         command: Vec::new(),
+        tls: Box::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -124,6 +144,10 @@ where
             (b"--raw", _) => options.output = OutputMode::Raw,
             (b"--no-raw", _) => options.output = OutputMode::Standard,
             (b"--csv", _) => options.output = OutputMode::Csv,
+            (b"--tls", _) => options.tls.enabled = true,
+            (b"--cacert", Some(v)) => options.tls.cacert = Some(PathBuf::from(text(v))),
+            (b"--cert", Some(v)) => options.tls.cert = Some(PathBuf::from(text(v))),
+            (b"--key", Some(v)) => options.tls.key = Some(PathBuf::from(text(v))),
             _ if arg.starts_with(b"-") => {
                 return Err(format!(
                     "Unrecognized option or bad number of args for: '{}'",
@@ -135,7 +159,10 @@ where
                 break;
             }
         }
-        if matches!(arg, b"-h" | b"-p" | b"-s" | b"-a" | b"-r" | b"-i") {
+        if matches!(
+            arg,
+            b"-h" | b"-p" | b"-s" | b"-a" | b"-r" | b"-i" | b"--cacert" | b"--cert" | b"--key"
+        ) {
             i += 1;
         }
         i += 1;

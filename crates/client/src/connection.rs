@@ -58,6 +58,15 @@ impl Client {
         Ok(Client::from_stream(Box::new(stream), None))
     }
 
+    /// Wraps a stream that is already connected to a node (TLS over TCP,
+    /// for instance); `peer` is the node's address if known.
+    pub fn over<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> Client {
+        Client::from_stream(Box::new(stream), peer)
+    }
+
     fn from_stream(stream: Box<dyn Transport>, peer: Option<SocketAddr>) -> Client {
         Client {
             stream,

@@ -237,3 +237,61 @@ async fn tls_settings_in_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid tls-protocols value"));
 }
+
+/// Kills a process started by hand when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `port 0` turns the clear-text port off: the node serves TLS clients and
+/// its bus is at tls-port + 10000, where a TLS cluster reaches it.
+#[tokio::test]
+async fn tls_only_node_with_port_zero() {
+    let dir = TempDir::new();
+    let certs = Certs::make(dir.path());
+    let tls_port = free_port();
+    let mut cmd_line = Command::new(server_bin());
+    cmd_line
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--tls-port",
+            &tls_port.to_string(),
+        ])
+        .args(["--tls-cluster", "yes", "--dir"])
+        .arg(dir.path())
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in certs.node_args() {
+        cmd_line.arg(format!("--{name}")).arg(value);
+    }
+    kill_with_parent(&mut cmd_line);
+    let _node = Killed(cmd_line.spawn().expect("spawn"));
+    let client = Some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    poll_until!(secs(20), "the TLS-only node answers", {
+        match certs.connect(tls_port, client).await {
+            Ok(mut stream) => tls_ping(&mut stream).await == b"+PONG\r\n",
+            Err(_) => false,
+        }
+    });
+    let mut opts = Server::options().arg("tls-cluster", "yes");
+    for (name, value) in certs.node_args() {
+        opts = opts.arg(name, &value);
+    }
+    let other = opts.start().await;
+    let mut c = other.client().await;
+    let meet = format!("CLUSTER MEET 127.0.0.1 {tls_port}");
+    assert_eq!(cmd(&mut c, &meet).await, status("OK"));
+    poll_until!(secs(20), "the two nodes are joined", {
+        info_field(&cluster_info(&mut c).await, "cluster_reachable_nodes").as_deref() == Some("1")
+    });
+    addjob(&mut c, "q body 0 REPLICATE 2").await;
+}
