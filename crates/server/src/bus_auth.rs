@@ -109,7 +109,8 @@ pub fn parse_challenge(bytes: &[u8]) -> Result<(Hello, [u8; MAC_LEN]), AuthError
     Ok((hello, mac))
 }
 
-fn encode_hello(hello: &Hello, out: &mut Vec<u8>) {
+/// Appends a HELLO (or the first part of a CHALLENGE).
+pub fn encode_hello(hello: &Hello, out: &mut Vec<u8>) {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&hello.nonce);
     out.extend_from_slice(hello.id.as_str().as_bytes());
