@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Bytes that may wait for one peer before its link is dropped.
 const MAX_QUEUED_BYTES: usize = 256 << 20;
@@ -86,23 +85,12 @@ pub struct Bus {
     pub bad_frames: u64,
     /// When a refused handshake from each address was last logged.
     refusals_logged: HashMap<IpAddr, Instant>,
-    /// With `tls-cluster yes`: the contexts of inbound and outbound links.
-    tls: Option<(TlsAcceptor, TlsConnector)>,
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
 }
 
 impl Bus {
-    /// A transport whose links use TLS when contexts are given
-    /// (`tls-cluster yes`, decision D13).
-    pub fn with_tls(tls: Option<(TlsAcceptor, TlsConnector)>) -> Bus {
-        Bus {
-            tls,
-            ..Bus::default()
-        }
-    }
-
     /// Queues `actions` to go out once the AOF is durable up to `needs` (as
     /// soon as the actions before them when `None`).
     pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
@@ -216,7 +204,7 @@ async fn secure(
 ) -> Result<(Stream, Option<NodeId>), String> {
     let (tls, secret, my_id) = {
         let state = shared.borrow();
-        let tls = state.bus.tls.clone();
+        let tls = state.tls.as_ref().and_then(|t| t.bus.clone());
         (tls, state.config.cluster_password.clone(), state.node.id())
     };
     let mut stream: Stream = match tls {

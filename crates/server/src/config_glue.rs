@@ -67,6 +67,11 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             state.node.config_mut().aof_logging = false;
         }
         ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
+        ConfigChange::Tls => match crate::tls::setup(&state.config) {
+            Ok(tls) => state.tls = tls,
+            // Checked a moment ago; a file changed since keeps the old contexts.
+            Err(e) => crate::log::warning(&e),
+        },
         _ => {}
     }
     Reply::ok()

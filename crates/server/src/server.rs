@@ -17,7 +17,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
-use tokio_rustls::TlsAcceptor;
 
 /// The settings of the core derived from the configuration.
 pub fn node_config(config: &Config) -> NodeConfig {
@@ -91,15 +90,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let tls = crate::tls::setup(&config)?;
     let tcp = bind_tcp(&config).await?;
-    let tls_tcp = match tls.as_ref().and_then(|t| t.clients.clone()) {
-        Some(acceptor) => {
-            let listeners = bind_addresses(&config, config.tls_port).await?;
-            listeners
-                .into_iter()
-                .map(|l| (l, acceptor.clone()))
-                .collect()
-        }
-        None => Vec::new(),
+    let tls_tcp = if config.tls_port != 0 {
+        bind_addresses(&config, config.tls_port).await?
+    } else {
+        Vec::new()
     };
     let unix = match &config.unixsocket {
         Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
@@ -109,11 +103,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
-    let bus_tls = tls.and_then(|t| t.bus);
     let shared: Shared = Rc::new_cyclic(|me| {
         RefCell::new(State {
             self_ref: me.clone(),
-            bus: crate::bus::Bus::with_tls(bus_tls),
+            bus: Default::default(),
+            tls,
             node,
             nodes_conf,
             aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
@@ -143,10 +137,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         std::process::id()
     ));
     for listener in tcp {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, None));
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, false));
     }
-    for (listener, acceptor) in tls_tcp {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, Some(acceptor)));
+    for listener in tls_tcp {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, true));
     }
     if let Some((listener, path)) = unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
@@ -234,8 +228,9 @@ fn bind_unix(path: &str, perm: u32) -> Result<(UnixListener, String), String> {
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts clients, over TLS when `tls` is given (`tls-port`).
-async fn accept_tcp(shared: Shared, listener: TcpListener, tls: Option<TlsAcceptor>) {
+/// Accepts clients, over TLS when `tls` (`tls-port`), with the context of
+/// the moment (CONFIG SET may replace it).
+async fn accept_tcp(shared: Shared, listener: TcpListener, tls: bool) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -259,7 +254,16 @@ async fn accept_tcp(shared: Shared, listener: TcpListener, tls: Option<TlsAccept
             unix: false,
             local,
         };
-        match &tls {
+        let acceptor = if tls {
+            let state = shared.borrow();
+            let Some(acceptor) = state.tls.as_ref().and_then(|t| t.clients.clone()) else {
+                continue;
+            };
+            Some(acceptor)
+        } else {
+            None
+        };
+        match acceptor {
             None => {
                 tokio::task::spawn_local(serve(shared.clone(), stream, peer));
             }

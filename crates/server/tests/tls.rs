@@ -211,6 +211,10 @@ async fn tls_settings_in_config() {
         cmd(&mut c, "CONFIG SET tls-port 1").await,
         error("ERR Unsupported CONFIG parameter: tls-port")
     );
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET tls-protocols TLSv1.1").await,
+        error("ERR Invalid argument 'TLSv1.1' for CONFIG SET 'tls-protocols'")
+    );
     // Bad files stop the node at startup with a clear message.
     let out = Command::new(server_bin())
         .args(["--port", "0", "--tls-port", &free_port().to_string()])
@@ -294,4 +298,68 @@ async fn tls_only_node_with_port_zero() {
         info_field(&cluster_info(&mut c).await, "cluster_reachable_nodes").as_deref() == Some("1")
     });
     addjob(&mut c, "q body 0 REPLICATE 2").await;
+}
+
+/// CONFIG SET of a TLS setting rebuilds the contexts for new connections:
+/// a bad file is refused with Redis's text (the old contexts stay), the
+/// files of a new CA are taken by setting a path again (rotation), and a
+/// non-local client may not set a path.
+#[tokio::test]
+async fn tls_settings_change_at_run_time() {
+    let dir = TempDir::new();
+    let certs = Certs::make(dir.path());
+    let (s, port) = tls_node(&certs, &[]).await;
+    let mut c = s.client().await;
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET tls-cert-file /nonexistent.pem").await,
+        error("ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.")
+    );
+    assert!(s
+        .log_text()
+        .contains("Failed to load certificate: /nonexistent.pem"));
+    let client = Some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    let mut stream = certs.connect(port, client).await.expect("TLS handshake");
+    assert_eq!(tls_ping(&mut stream).await, b"+PONG\r\n");
+
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET tls-auth-clients no").await,
+        status("OK")
+    );
+    let mut stream = certs.connect(port, None).await.expect("TLS handshake");
+    assert_eq!(tls_ping(&mut stream).await, b"+PONG\r\n");
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET tls-auth-clients yes").await,
+        status("OK")
+    );
+    assert!(
+        refused(&certs, port, None).await,
+        "tls-auth-clients yes is not back"
+    );
+
+    // Rotation: a new CA's files over the old ones, then the CA path set.
+    let dir2 = TempDir::new();
+    let next = Certs::make(dir2.path());
+    std::fs::copy(&next.node_cert, &certs.node_cert).unwrap();
+    std::fs::copy(&next.node_key, &certs.node_key).unwrap();
+    let set_ca = format!("CONFIG SET tls-ca-cert-file {}", next.ca.display());
+    assert_eq!(cmd(&mut c, &set_ca).await, status("OK"));
+    let client = Some((next.client_cert.as_path(), next.client_key.as_path()));
+    let mut stream = next
+        .connect(port, client)
+        .await
+        .expect("TLS handshake, new CA");
+    assert_eq!(tls_ping(&mut stream).await, b"+PONG\r\n");
+    let old = Some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    assert!(
+        refused(&certs, port, old).await,
+        "the old CA is still trusted"
+    );
+
+    let mut outsider = Raw::connect_from("127.0.0.2", s.port).await;
+    outsider
+        .roundtrip(
+            &["CONFIG", "SET", "tls-key-file", "/tmp/x"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'tls-key-file') - can't set protected config\r\n",
+        )
+        .await;
 }

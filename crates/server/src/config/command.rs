@@ -9,8 +9,8 @@ use super::text::{
     memtoll, one_line, parse_strict_i64, strerror, strtoll_whole, yes_no, yes_no_str,
 };
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, AUTHPASS_MAX_LEN,
-    HZ_MAX, HZ_MIN,
+    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, TlsAuthClients,
+    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
@@ -124,6 +124,9 @@ pub enum ConfigChange {
     ProtectedMode,
     /// `cluster-password` (decision D12): applies to new bus links.
     ClusterPassword,
+    /// A TLS setting (decision D13): the contexts must be rebuilt (they were
+    /// checked to build); they apply to new connections.
+    Tls,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -402,6 +405,36 @@ impl Config {
                 let requested = int_min(0)?;
                 self.watchdog_period = self.effective_watchdog_period(requested);
                 ConfigChange::WatchdogPeriod
+            }
+            b"tls-cert-file" | b"tls-key-file" | b"tls-ca-cert-file" | b"tls-auth-clients"
+            | b"tls-protocols" => {
+                if name.ends_with(b"-file") {
+                    protected()?;
+                }
+                let mut next = self.clone();
+                let text = String::from_utf8_lossy(value).into_owned();
+                match name.as_slice() {
+                    b"tls-cert-file" => next.tls_cert_file = text,
+                    b"tls-key-file" => next.tls_key_file = text,
+                    b"tls-ca-cert-file" => next.tls_ca_cert_file = text,
+                    b"tls-auth-clients" => {
+                        next.tls_auth_clients = TlsAuthClients::parse(value).ok_or_else(bad)?
+                    }
+                    _ => {
+                        crate::tls::protocol_versions(&text).ok_or_else(bad)?;
+                        next.tls_protocols = text;
+                    }
+                }
+                // The new contexts must build before anything changes.
+                if let Err(e) = crate::tls::setup(&next) {
+                    crate::log::warning(&e);
+                    return Err(Reply::error_owned(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - Unable to update TLS configuration. Check server logs.",
+                        one_line(param)
+                    )));
+                }
+                *self = next;
+                ConfigChange::Tls
             }
             _ => {
                 return Err(Reply::error_owned(format!(
