@@ -349,7 +349,8 @@ async fn write_frames(
             out.extend_from_slice(&more);
         }
         queued.set(queued.get().saturating_sub(out.len()));
-        if writer.write_all(&out).await.is_err() {
+        // flush: a TLS stream may still hold the last records.
+        if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
         }
         out.clear();

@@ -173,6 +173,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     let mut out = Vec::with_capacity(HELLO_LEN);
     encode_hello(&mine, &mut out);
     stream.write_all(&out).await?;
+    stream.flush().await?;
     let mut buf = [0u8; CHALLENGE_LEN];
     stream.read_exact(&mut buf).await?;
     let (theirs, their_mac) = parse_challenge(&buf)?;
@@ -180,6 +181,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     stream
         .write_all(&proof(secret, false, &mine, &theirs))
         .await?;
+    stream.flush().await?;
     Ok(theirs.id)
 }
 
@@ -203,6 +205,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     encode_hello(&mine, &mut out);
     out.extend_from_slice(&proof(secret, true, &theirs, &mine));
     stream.write_all(&out).await?;
+    stream.flush().await?;
     let mut their_mac = [0u8; MAC_LEN];
     stream.read_exact(&mut their_mac).await?;
     check(secret, false, &theirs, &mine, &their_mac)?;

@@ -35,6 +35,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     let (mut reader, mut writer) = tokio::io::split(stream);
     if refused_by_protected_mode(&shared, &peer) {
         let _ = writer.write_all(crate::security::DENIED.as_bytes()).await;
+        let _ = writer.shutdown().await;
         return;
     }
     let (outbox, mut inbox) = mpsc::unbounded_channel();
@@ -42,6 +43,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
         let _ = writer
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = writer.shutdown().await;
         return;
     };
     let mut conn = Connection {
@@ -234,6 +236,8 @@ impl Connection {
                 _ = &mut soft, if check_at => {}
             }
         }
+        // A TLS stream may still hold the last records.
+        writer.flush().await?;
         self.shared.borrow_mut().stats.net_output_bytes += written as u64;
         self.output.clear();
         self.soft_limit_since = None;

@@ -363,3 +363,27 @@ async fn tls_settings_change_at_run_time() {
         )
         .await;
 }
+
+/// Large pipelined replies over TLS arrive whole (the last TLS records are
+/// flushed even when the socket was full).
+#[tokio::test]
+async fn large_replies_over_tls() {
+    let dir = TempDir::new();
+    let certs = Certs::make(dir.path());
+    let (s, port) = tls_node(&certs, &[]).await;
+    let mut c = s.client().await;
+    let id = addjob(&mut c, &format!("q {} 0", "b".repeat(200_000))).await;
+    let client = Some((certs.client_cert.as_path(), certs.client_key.as_path()));
+    let stream = certs.connect(port, client).await.expect("TLS handshake");
+    let mut tls = disque_client::Client::over(stream, None);
+    let show: Vec<&str> = vec!["SHOW", &id];
+    let requests: Vec<&[&str]> = (0..50).map(|_| &show[..]).collect();
+    tls.send_many(&requests).await.unwrap();
+    for _ in 0..50 {
+        let reply = tokio::time::timeout(REPLY_DEADLINE, tls.read_reply())
+            .await
+            .expect("a reply in time")
+            .unwrap();
+        assert_eq!(show_str(&reply, "body").len(), 200_000);
+    }
+}
