@@ -27,10 +27,16 @@ Usage: disque [OPTIONS] [cmd [arg [arg ...]]]
   -i <interval>      When -r is used, waits <interval> seconds per command.
                      It is possible to specify sub-second times like -i 0.1.
   -x                 Read last argument from STDIN.
+  -X <tag>           Read the argument written <tag> from STDIN instead.
   --raw              Use raw formatting for replies (default when STDOUT is
                      not a tty).
   --no-raw           Force formatted output even when STDOUT is not a tty.
   --csv              Output in CSV format.
+  --latency          Enter a special mode continuously sampling latency
+                     (PING round trips: min, max, average, samples).
+  --stat             Print rolling stats about the server: jobs, queues,
+                     memory, clients, requests (one line per second, or
+                     per -i interval).
   --tls              Establish a secure TLS connection.
   --cacert <file>    CA Certificate file to verify with.
   --cert <file>      Client certificate to authenticate with.
@@ -41,12 +47,15 @@ Usage: disque [OPTIONS] [cmd [arg [arg ...]]]
 Examples:
   disque addjob queue body 0
   disque -p 7712 getjob from queue
-  cat body.txt | disque -x addjob queue 0
+  cat body.txt | disque -X body addjob queue body 0
+  cat ids.txt | disque -x ackjob
   disque -r 100 -i 1 info jobs
-  (Note: when using -x the last argument is read from STDIN.)
+  disque --stat
+  (Note: -x appends STDIN as the last argument; -X <tag> puts it where
+  <tag> is written, so a job body can come from STDIN.)
 
 When no command is given, disque starts in interactive mode.
-Type \"quit\" or \"exit\" to leave it.
+Type \"help\" for help on commands, \"quit\" or \"exit\" to leave it.
 ";
 
 /// Everything the options say to do for a session.
@@ -66,6 +75,11 @@ pub struct Options {
     pub interval: Duration,
     /// `-x`: read the command's last argument from standard input.
     pub stdin_last_arg: bool,
+    /// `-X <tag>`: the argument equal to the tag is replaced by standard
+    /// input.
+    pub stdin_tag: Option<Vec<u8>>,
+    /// What to do: commands, `--latency` or `--stat`.
+    pub mode: Mode,
     /// How replies are printed.
     pub output: OutputMode,
     /// The command to run; empty for interactive mode.
@@ -85,6 +99,17 @@ pub struct TlsOptions {
     pub cert: Option<PathBuf>,
     /// `--key`: its private key.
     pub key: Option<PathBuf>,
+}
+
+/// The session's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the command, or the interactive prompt.
+    Commands,
+    /// `--latency`: sample PING round trips until interrupted.
+    Latency,
+    /// `--stat`: print a line of server statistics per interval.
+    Stat,
 }
 
 /// What the command line asks for.
@@ -115,6 +140,8 @@ where
         repeat: 1,
         interval: Duration::ZERO,
         stdin_last_arg: false,
+        stdin_tag: None,
+        mode: Mode::Commands,
         output: if stdout_is_tty {
             OutputMode::Standard
         } else {
@@ -133,6 +160,7 @@ where
             (b"-p", Some(v)) => options.port = c_atoi(v) as u16,
             (b"-s", Some(v)) => options.socket = Some(PathBuf::from(text(v))),
             (b"-a", Some(v)) => options.password = Some(v.to_vec()),
+            (b"-X", Some(v)) => options.stdin_tag = Some(v.to_vec()),
             (b"-r", Some(v)) => options.repeat = c_atoi(v),
             (b"-i", Some(v)) => {
                 options.interval =
@@ -144,6 +172,8 @@ where
             (b"--raw", _) => options.output = OutputMode::Raw,
             (b"--no-raw", _) => options.output = OutputMode::Standard,
             (b"--csv", _) => options.output = OutputMode::Csv,
+            (b"--latency", _) => options.mode = Mode::Latency,
+            (b"--stat", _) => options.mode = Mode::Stat,
             (b"--tls", _) => options.tls.enabled = true,
             (b"--cacert", Some(v)) => options.tls.cacert = Some(PathBuf::from(text(v))),
             (b"--cert", Some(v)) => options.tls.cert = Some(PathBuf::from(text(v))),
@@ -161,7 +191,16 @@ where
         }
         if matches!(
             arg,
-            b"-h" | b"-p" | b"-s" | b"-a" | b"-r" | b"-i" | b"--cacert" | b"--cert" | b"--key"
+            b"-h"
+                | b"-p"
+                | b"-s"
+                | b"-a"
+                | b"-X"
+                | b"-r"
+                | b"-i"
+                | b"--cacert"
+                | b"--cert"
+                | b"--key"
         ) {
             i += 1;
         }

@@ -7,12 +7,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use disque_client::{Client, ClientError, Reply};
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Editor, Helper};
 use tokio::runtime::Runtime;
 
 use crate::format::{format_reply, OutputMode};
-use crate::options::{c_atoi, parse_args, Action, Options, USAGE, VERSION_LINE};
+use crate::help;
+use crate::options::{c_atoi, parse_args, Action, Mode, Options, USAGE, VERSION_LINE};
 
 /// Runs `disque` with the arguments that follow the program name and
 /// returns the process exit status: 0 once the command ran (even if the
@@ -49,23 +55,26 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         runtime,
         client: None,
     };
-    if session.options.command.is_empty() {
-        session.interactive();
-        0
-    } else {
-        session.one_shot()
+    match session.options.mode {
+        Mode::Latency => session.latency(),
+        Mode::Stat => session.stat(),
+        Mode::Commands if session.options.command.is_empty() => {
+            session.interactive();
+            0
+        }
+        Mode::Commands => session.one_shot(),
     }
 }
 
 /// A connection (or the lack of one) and what the options asked for.
-struct Session {
-    options: Options,
-    runtime: Runtime,
-    client: Option<Client>,
+pub(crate) struct Session {
+    pub(crate) options: Options,
+    pub(crate) runtime: Runtime,
+    pub(crate) client: Option<Client>,
 }
 
 /// Why a command could not be completed.
-enum Failure {
+pub(crate) enum Failure {
     /// The connection failed or was lost; holds the message for the user.
     Connection(String),
     /// Standard output is gone (for example a closed pipe).
@@ -96,7 +105,7 @@ impl Session {
 
     /// Connects (again if `force`), sending AUTH when a password was given.
     /// Prints why when it fails.
-    fn connect(&mut self, force: bool) -> bool {
+    pub(crate) fn connect(&mut self, force: bool) -> bool {
         if self.client.is_some() && !force {
             return true;
         }
@@ -148,17 +157,32 @@ impl Session {
 
     /// One-shot mode: run the command line's command and exit.
     fn one_shot(&mut self) -> i32 {
+        let mut args = std::mem::take(&mut self.options.command);
+        if builtin_help(&args) {
+            return 0;
+        }
         if !self.connect(false) {
             return 1;
         }
-        let mut args = std::mem::take(&mut self.options.command);
-        if self.options.stdin_last_arg {
-            let mut last = Vec::new();
-            if let Err(e) = io::stdin().read_to_end(&mut last) {
+        if self.options.stdin_last_arg || self.options.stdin_tag.is_some() {
+            let mut input = Vec::new();
+            if let Err(e) = io::stdin().read_to_end(&mut input) {
                 warn(&format!("Error reading standard input: {e}"));
                 return 1;
             }
-            args.push(last);
+            match &self.options.stdin_tag {
+                Some(tag) => match args.iter().position(|a| a == tag) {
+                    Some(at) => args[at] = input,
+                    None => {
+                        warn(&format!(
+                            "-X: the argument '{}' is not in the command",
+                            String::from_utf8_lossy(tag)
+                        ));
+                        return 1;
+                    }
+                },
+                None => args.push(input),
+            }
         }
         let repeat = self.options.repeat;
         match self.command_with_retry(&args, repeat) {
@@ -272,6 +296,9 @@ impl Session {
             }
             _ => {}
         }
+        if builtin_help(&args) {
+            return true;
+        }
         // A leading number repeats the command: "3 qlen q".
         let (repeat, command) = match first.parse::<i64>() {
             Ok(n) if n != 0 && args.len() > 1 => (n, &args[1..]),
@@ -305,8 +332,24 @@ async fn connect_unix(_path: PathBuf) -> io::Result<Client> {
     ))
 }
 
+/// Prints the built-in help when `args` is `help ...` (or `? ...`), as
+/// `redis-cli` does without asking the server; false for other commands.
+fn builtin_help(args: &[Vec<u8>]) -> bool {
+    let is_help = args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a == b"?");
+    if is_help {
+        let topic: Vec<String> = args[1..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        out(&help::help_text(VERSION_LINE, &topic));
+    }
+    is_help
+}
+
 /// Prints to standard output; a closed output is noticed by the next reply.
-fn out(text: &str) {
+pub(crate) fn out(text: &str) {
     let mut stdout = io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -314,7 +357,7 @@ fn out(text: &str) {
 }
 
 /// Prints a line to standard error (nothing to do if that fails).
-fn warn(text: &str) {
+pub(crate) fn warn(text: &str) {
     let _ = writeln!(io::stderr(), "{text}");
 }
 
@@ -334,11 +377,37 @@ fn print_reply(reply: &Reply, mode: OutputMode) -> Result<(), Failure> {
         .map_err(|_| Failure::Output)
 }
 
+/// Tab completion of command names and help topics at the prompt.
+struct CommandHelper;
+
+impl Completer for CommandHelper {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(help::complete(line, pos))
+    }
+}
+
+impl Hinter for CommandHelper {
+    type Hint = String;
+}
+
+impl Highlighter for CommandHelper {}
+
+impl Validator for CommandHelper {}
+
+impl Helper for CommandHelper {}
+
 /// Where interactive lines come from.
 enum LineSource {
-    /// A terminal: line editing and history, saved in `history`.
+    /// A terminal: line editing, completion and history, saved in `history`.
     Editor {
-        editor: Box<DefaultEditor>,
+        editor: Box<Editor<CommandHelper, DefaultHistory>>,
         history: Option<PathBuf>,
     },
     /// A pipe or file: plain lines, no prompt.
@@ -348,7 +417,8 @@ enum LineSource {
 impl LineSource {
     fn new() -> LineSource {
         if io::stdin().is_terminal() {
-            if let Ok(mut editor) = DefaultEditor::new() {
+            if let Ok(mut editor) = Editor::<CommandHelper, DefaultHistory>::new() {
+                editor.set_helper(Some(CommandHelper));
                 let history = std::env::var_os("HOME")
                     .map(|home| PathBuf::from(home).join(".disque_history"));
                 if let Some(path) = &history {

@@ -51,14 +51,19 @@ fn answer(args: &[bytes::Bytes]) -> Vec<u8> {
     }
 }
 
-fn disque(args: &[&str], stdin: &[u8]) -> (String, String, i32) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_disque"))
+/// Starts `disque args` with its standard output piped.
+fn spawn(args: &[&str], stdin: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_disque"))
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn disque(args: &[&str], stdin: &[u8]) -> (String, String, i32) {
+    let mut child = spawn(args, Stdio::piped());
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     (
@@ -102,15 +107,15 @@ fn interactive_mode_reads_piped_lines() {
     assert_eq!(code, 0);
 }
 
+/// A port nobody listens on (bound, then dropped).
+fn unused_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port().to_string()
+}
+
 #[test]
 fn connection_refused() {
-    // Bind then drop to find a port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = unused_port();
     let (out, err, code) = disque(&["-p", &port, "ping"], b"");
     assert_eq!(out, "");
     assert_eq!(
@@ -133,4 +138,133 @@ fn usage_version_and_bad_option() {
         "Unrecognized option or bad number of args for: '--bogus'\n"
     );
     assert_eq!(code, 1);
+}
+
+/// Replies to every request with the array of its arguments.
+fn echo_args(args: &[bytes::Bytes]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[test]
+fn stdin_as_last_argument_or_in_place_of_a_tag() {
+    let port = fake_node(echo_args).to_string();
+    // The --help example: the body comes from stdin, the timeout stays last.
+    let (out, _, code) = disque(
+        &["-p", &port, "-X", "body", "addjob", "queue", "body", "0"],
+        b"line 1\nline 2",
+    );
+    assert_eq!(out, "addjob\nqueue\nline 1\nline 2\n0\n");
+    assert_eq!(code, 0);
+    let (out, _, _) = disque(&["-p", &port, "-x", "ackjob"], b"D-1");
+    assert_eq!(out, "ackjob\nD-1\n");
+    let (_, err, code) = disque(&["-p", &port, "-X", "nope", "addjob", "q", "b", "0"], b"x");
+    assert_eq!(err, "-X: the argument 'nope' is not in the command\n");
+    assert_eq!(code, 1);
+    let (usage, _, _) = disque(&["--help"], b"");
+    assert!(usage.contains("cat body.txt | disque -X body addjob queue body 0"));
+    assert!(!usage.contains("disque -x addjob"));
+}
+
+#[test]
+fn help_is_answered_by_the_client() {
+    // Nothing listens on this port: help needs no server.
+    let port = unused_port();
+    let (out, _, code) = disque(&["-p", &port, "help", "addjob"], b"");
+    assert!(out.contains("\n  ADDJOB queue body ms-timeout [REPLICATE count]"));
+    assert!(out.contains("  summary: Add a job to a queue"));
+    assert!(out.contains("  group: jobs\n"));
+    assert_eq!(code, 0);
+    // At the prompt (piped), with a node that knows no HELP command.
+    let port = fake_node(answer).to_string();
+    let (out, _, _) = disque(&["-p", &port], b"help\nHELP @queues\nhelp nope\nqlen q\n");
+    assert!(out.contains("\"help @<group>\" to get a list of commands in <group>"));
+    for name in [
+        "QLEN queue",
+        "QPEEK queue count",
+        "QSTAT queue",
+        "PAUSE queue",
+    ] {
+        assert!(
+            out.contains(&format!("\n  {name}")),
+            "{name} missing: {out}"
+        );
+    }
+    assert!(!out.contains("ADDJOB"));
+    assert!(out.contains("No help for 'nope'."));
+    assert!(!out.contains("unknown command"));
+    assert!(out.ends_with("\n3\n"));
+}
+
+/// Starts `disque args` and returns its first `n` lines of output (failing
+/// if they do not come within 10 s), then kills it.
+fn first_lines(args: &[&str], n: usize) -> Vec<String> {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let mut child = spawn(args, Stdio::null());
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let lines: Vec<String> = (0..n)
+        .map_while(|_| rx.recv_timeout(Duration::from_secs(10)).ok())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(lines.len(), n, "got only {lines:?}");
+    lines
+}
+
+fn info(_: &[bytes::Bytes]) -> Vec<u8> {
+    let text = "# Clients\r\nconnected_clients:3\r\nblocked_clients:1\r\n\
+                # Memory\r\nused_memory_human:1.50M\r\n# Jobs\r\nregistered_jobs:42\r\n\
+                # Queues\r\nregistered_queues:2\r\n# Stats\r\n\
+                total_connections_received:9\r\ntotal_commands_processed:100\r\n";
+    format!("${}\r\n{text}\r\n", text.len()).into_bytes()
+}
+
+#[test]
+fn stat_prints_a_line_per_interval() {
+    let port = fake_node(info).to_string();
+    let lines = first_lines(&["-p", &port, "--stat", "-i", "0.05"], 4);
+    assert!(lines[0].starts_with("------- data -------"));
+    let header: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "jobs",
+            "queues",
+            "mem",
+            "clients",
+            "blocked",
+            "requests",
+            "connections"
+        ]
+    );
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(row, ["42", "2", "1.50M", "3", "1", "100", "(+0)", "9"]);
+    assert_eq!(lines[3], lines[2]);
+}
+
+#[test]
+fn latency_prints_figures() {
+    let port = fake_node(|_| b"+PONG\r\n".to_vec()).to_string();
+    let line = first_lines(&["-p", &port, "--latency"], 1).remove(0);
+    let (figures, samples) = line.split_once(" (").unwrap();
+    assert!(figures.starts_with("min: ") && figures.contains(", max: "));
+    assert!(figures.contains(", avg: "));
+    let count: u64 = samples.trim_end_matches(" samples)").parse().unwrap();
+    assert!(count > 1, "{line}");
 }

@@ -120,3 +120,14 @@ fn numbers_are_read_like_c() {
     assert_eq!(run(&["-i", "-2", "ping"]).interval, Duration::ZERO);
     assert_eq!(run(&["-i", "1e300", "ping"]).interval, Duration::MAX);
 }
+
+#[test]
+fn stdin_tag_and_continuous_modes() {
+    let o = run(&["-X", "body", "--stat", "addjob", "q", "body", "0"]);
+    assert_eq!(o.stdin_tag, Some(b"body".to_vec()));
+    assert_eq!(o.mode, disque_cli::Mode::Stat);
+    assert_eq!(o.command, words(&["addjob", "q", "body", "0"]));
+    assert_eq!(run(&["--latency"]).mode, disque_cli::Mode::Latency);
+    assert_eq!(run(&[]).mode, disque_cli::Mode::Commands);
+    assert!(parse(&["-X"], true).is_err(), "-X needs its tag");
+}

@@ -1,10 +1,6 @@
-//! Typed job commands: their options, their results, and the helper methods
-//! that [`Client`] and [`ClusterClient`] share.
-//!
-//! Every helper sends one command with [`Client::call`] (or
-//! [`ClusterClient::call`], which retries on another node after `-LEAVING`)
-//! and turns the reply into a Rust value; an error reply becomes
-//! [`ClientError::Server`].
+//! Job commands: their options and results, the arguments they send and
+//! how their replies are read. The methods themselves are listed in
+//! [`crate::commands`].
 
 use std::borrow::Cow;
 
@@ -15,6 +11,23 @@ use crate::{Client, ClusterClient};
 use crate::{ClientError, Reply};
 
 /// Options of `ADDJOB`; `Default` adds none (the server's defaults apply).
+///
+/// ```
+/// use disque_client::{AddJobOptions, DeadLetter};
+///
+/// // At least once, retried after 60 s, kept a day; after 5 deliveries
+/// // without an ack it moves to "emails-dead" (needs a server with the
+/// // D17 extension, as does PRIORITY with D18).
+/// let options = AddJobOptions {
+///     replicate: Some(2),
+///     retry: Some(60),
+///     ttl: Some(86_400),
+///     dead_letter: Some(DeadLetter { queue: "emails-dead".into(), max_deliveries: 5 }),
+///     priority: Some(8),
+///     ..AddJobOptions::default()
+/// };
+/// assert!(!options.async_replication);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddJobOptions {
     /// `REPLICATE <count>`: number of nodes that must hold a copy.
@@ -30,6 +43,24 @@ pub struct AddJobOptions {
     pub maxlen: Option<u64>,
     /// `ASYNC`: reply at once and replicate in the background.
     pub async_replication: bool,
+    /// `DEADLETTER <queue> <max-deliveries>`: after that many deliveries
+    /// without an ack the job goes to `queue` instead of its own. An
+    /// extension of this project (docs/DECISIONS.md D17): it needs a
+    /// server that implements it; others answer `-ERR syntax error`.
+    pub dead_letter: Option<DeadLetter>,
+    /// `PRIORITY <0-9>` (server default 5, higher first). An extension of
+    /// this project (docs/DECISIONS.md D18): it needs a server that
+    /// implements it; others answer `-ERR syntax error`.
+    pub priority: Option<u8>,
+}
+
+/// Where a job goes after too many deliveries (`ADDJOB ... DEADLETTER`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The dead-letter queue.
+    pub queue: String,
+    /// Deliveries without an ack after which the job moves there.
+    pub max_deliveries: u32,
 }
 
 /// Options of `GETJOB`; `Default` blocks forever for one job.
@@ -126,8 +157,20 @@ impl Hello {
     }
 }
 
+/// The `(name, value)` pairs of a flat `name, value, ...` array; `None`
+/// when its length is odd or a name is not a string.
+pub(crate) fn field_pairs(items: &[Reply]) -> Option<Vec<(String, &Reply)>> {
+    if !items.len().is_multiple_of(2) {
+        return None;
+    }
+    items
+        .chunks(2)
+        .map(|pair| Some((text(&pair[0])?, &pair[1])))
+        .collect()
+}
+
 /// Text of a bulk or status reply.
-fn text(reply: &Reply) -> Option<String> {
+pub(crate) fn text(reply: &Reply) -> Option<String> {
     match reply {
         Reply::Bulk(b) | Reply::Status(b) => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
@@ -135,28 +178,166 @@ fn text(reply: &Reply) -> Option<String> {
 }
 
 /// A number sent as a bulk string or an integer.
-fn number<T: std::str::FromStr + TryFrom<i64>>(reply: &Reply) -> Option<T> {
+pub(crate) fn number<T: std::str::FromStr + TryFrom<i64>>(reply: &Reply) -> Option<T> {
     match reply {
         Reply::Integer(n) => T::try_from(*n).ok(),
         other => text(other)?.parse().ok(),
     }
 }
 
-fn unexpected(reply: Reply) -> ClientError {
+/// The error for a reply of the wrong shape (or an error reply).
+pub(crate) fn unexpected(reply: Reply) -> ClientError {
     match reply {
         Reply::Error(text) => ClientError::Server(String::from_utf8_lossy(&text).into_owned()),
         other => ClientError::UnexpectedReply(other),
     }
 }
 
+/// A job as `SHOW` (and `JSCAN ... REPLY ALL`) describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobInfo {
+    /// The job ID.
+    pub id: String,
+    /// Its queue (`None` for the record of an acknowledgement).
+    pub queue: Option<Bytes>,
+    /// `wait-repl`, `active`, `queued` or `acked`.
+    pub state: String,
+    /// Replication factor requested.
+    pub repl: i64,
+    /// Seconds until the job expires.
+    pub ttl: i64,
+    /// Creation time (ms × 1,000,000 plus a counter) on the creating node.
+    pub ctime: i64,
+    /// `DELAY`, seconds.
+    pub delay: i64,
+    /// `RETRY`, seconds.
+    pub retry: i64,
+    /// Negative acknowledgements so far.
+    pub nacks: i64,
+    /// Deliveries for other reasons than NACK.
+    pub additional_deliveries: i64,
+    /// Nodes that may hold a copy.
+    pub nodes_delivered: Vec<String>,
+    /// Nodes that confirmed (during replication or ack collection).
+    pub nodes_confirmed: Vec<String>,
+    /// Milliseconds until the next requeue; `None` when it will not be
+    /// requeued.
+    pub next_requeue_within: Option<i64>,
+    /// Milliseconds until the job's next scheduled check.
+    pub next_awake_within: Option<i64>,
+    /// The body (`None` for the record of an acknowledgement).
+    pub body: Option<Bytes>,
+    /// Dead-letter queue (docs/DECISIONS.md D17), when the job has one.
+    pub dead_letter_queue: Option<Bytes>,
+    /// Deliveries before the dead-letter queue (D17).
+    pub max_deliveries: Option<i64>,
+    /// Priority when not the default 5 (D18).
+    pub priority: Option<i64>,
+}
+
+impl JobInfo {
+    /// Reads a `SHOW` reply: `None` for nil (unknown job).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use disque_client::{JobInfo, Reply};
+    ///
+    /// let b = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
+    /// let reply = Reply::Array(vec![
+    ///     b("id"), b("D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1"),
+    ///     b("state"), b("queued"),
+    ///     b("nacks"), Reply::Integer(2),
+    ///     b("next-requeue-within"), Reply::Nil,
+    /// ]);
+    /// let job = JobInfo::from_reply(reply).unwrap().unwrap();
+    /// assert_eq!((job.state.as_str(), job.nacks), ("queued", 2));
+    /// assert_eq!(job.next_requeue_within, None);
+    /// assert_eq!(JobInfo::from_reply(Reply::Nil).unwrap(), None);
+    /// ```
+    pub fn from_reply(reply: Reply) -> Result<Option<JobInfo>, ClientError> {
+        match reply {
+            Reply::Nil | Reply::NullArray => Ok(None),
+            Reply::Array(items) => JobInfo::from_fields(&items)
+                .map(Some)
+                .ok_or(ClientError::UnexpectedReply(Reply::Array(items))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reads the flat `field, value, ...` array; unknown fields are skipped.
+    fn from_fields(items: &[Reply]) -> Option<JobInfo> {
+        let mut job = JobInfo::default();
+        let ids = |r: &Reply| match r {
+            Reply::Array(ids) => ids.iter().map(text).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        let optional_int = |r: &Reply| match r {
+            Reply::Integer(n) => Some(Some(*n)),
+            Reply::Nil => Some(None),
+            _ => None,
+        };
+        let optional_bulk = |r: &Reply| match r {
+            Reply::Bulk(b) => Some(Some(b.clone())),
+            Reply::Nil => Some(None),
+            _ => None,
+        };
+        for (name, value) in field_pairs(items)? {
+            match name.as_str() {
+                "id" => job.id = text(value)?,
+                "queue" => job.queue = optional_bulk(value)?,
+                "state" => job.state = text(value)?,
+                "repl" => job.repl = number(value)?,
+                "ttl" => job.ttl = number(value)?,
+                "ctime" => job.ctime = number(value)?,
+                "delay" => job.delay = number(value)?,
+                "retry" => job.retry = number(value)?,
+                "nacks" => job.nacks = number(value)?,
+                "additional-deliveries" => job.additional_deliveries = number(value)?,
+                "nodes-delivered" => job.nodes_delivered = ids(value)?,
+                "nodes-confirmed" => job.nodes_confirmed = ids(value)?,
+                "next-requeue-within" => job.next_requeue_within = optional_int(value)?,
+                "next-awake-within" => job.next_awake_within = optional_int(value)?,
+                "body" => job.body = optional_bulk(value)?,
+                "dead-letter-queue" => job.dead_letter_queue = optional_bulk(value)?,
+                "max-deliveries" => job.max_deliveries = Some(number(value)?),
+                "priority" => job.priority = Some(number(value)?),
+                _ => {}
+            }
+        }
+        Some(job)
+    }
+}
+
+/// The creating node's ID prefix in a job ID: the 8 characters after
+/// `D-` (the first 8 of the node's 40-character ID), or `None` when `id`
+/// does not have the shape of a job ID.
+///
+/// ```
+/// assert_eq!(
+///     disque_client::jobs::node_prefix("D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1"),
+///     Some("dcb833cf")
+/// );
+/// assert_eq!(disque_client::jobs::node_prefix("nope"), None);
+/// ```
+pub fn node_prefix(id: &str) -> Option<&str> {
+    let bytes = id.as_bytes();
+    let shaped =
+        bytes.len() == 40 && bytes.starts_with(b"D-") && bytes[10] == b'-' && bytes[35] == b'-';
+    if shaped {
+        id.get(2..10)
+    } else {
+        None
+    }
+}
+
 /// Arguments of one command, borrowed where possible.
 pub(crate) type Args<'a> = Vec<Cow<'a, [u8]>>;
 
-fn word(w: &'static str) -> Cow<'static, [u8]> {
+pub(crate) fn word(w: &'static str) -> Cow<'static, [u8]> {
     Cow::Borrowed(w.as_bytes())
 }
 
-fn num(n: u64) -> Cow<'static, [u8]> {
+pub(crate) fn num(n: impl ToString) -> Cow<'static, [u8]> {
     Cow::Owned(n.to_string().into_bytes())
 }
 
@@ -172,23 +353,42 @@ pub(crate) fn addjob_args<'a>(
         Cow::Borrowed(body),
         num(timeout_ms),
     ];
-    let numeric = [
-        ("REPLICATE", options.replicate.map(u64::from)),
-        ("DELAY", options.delay),
-        ("RETRY", options.retry),
-        ("TTL", options.ttl),
-        ("MAXLEN", options.maxlen),
-    ];
-    for (name, value) in numeric {
+    push_numeric(
+        &mut args,
+        [
+            ("REPLICATE", options.replicate.map(u64::from)),
+            ("DELAY", options.delay),
+            ("RETRY", options.retry),
+            ("TTL", options.ttl),
+            ("MAXLEN", options.maxlen),
+        ],
+    );
+    if options.async_replication {
+        args.push(word("ASYNC"));
+    }
+    if let Some(dead) = &options.dead_letter {
+        args.push(word("DEADLETTER"));
+        args.push(Cow::Owned(dead.queue.as_bytes().to_vec()));
+        args.push(num(u64::from(dead.max_deliveries)));
+    }
+    if let Some(priority) = options.priority {
+        args.push(word("PRIORITY"));
+        args.push(num(u64::from(priority)));
+    }
+    args
+}
+
+/// Appends `NAME value` for each option that has a value.
+pub(crate) fn push_numeric<const N: usize>(
+    args: &mut Args<'_>,
+    options: [(&'static str, Option<u64>); N],
+) {
+    for (name, value) in options {
         if let Some(value) = value {
             args.push(word(name));
             args.push(num(value));
         }
     }
-    if options.async_replication {
-        args.push(word("ASYNC"));
-    }
-    args
 }
 
 pub(crate) fn getjob_args<'a, Q: AsRef<[u8]>>(
@@ -199,14 +399,10 @@ pub(crate) fn getjob_args<'a, Q: AsRef<[u8]>>(
     if options.nohang {
         args.push(word("NOHANG"));
     }
-    if let Some(ms) = options.timeout_ms {
-        args.push(word("TIMEOUT"));
-        args.push(num(ms));
-    }
-    if let Some(count) = options.count {
-        args.push(word("COUNT"));
-        args.push(num(count));
-    }
+    push_numeric(
+        &mut args,
+        [("TIMEOUT", options.timeout_ms), ("COUNT", options.count)],
+    );
     if options.with_counters {
         args.push(word("WITHCOUNTERS"));
     }
@@ -222,7 +418,22 @@ pub(crate) fn command_args<'a, I: AsRef<[u8]>>(name: &'static str, rest: &'a [I]
     args
 }
 
-pub(crate) fn expect_job_id(reply: Reply) -> Result<String, ClientError> {
+/// `NAME [DELAY seconds] id...` (DELAY only when given: NACK DELAY).
+pub(crate) fn job_args<'a, I: AsRef<[u8]>>(
+    name: &'static str,
+    delay: Option<u64>,
+    ids: &'a [I],
+) -> Args<'a> {
+    let mut args = vec![word(name)];
+    if let Some(delay) = delay {
+        args.push(word("DELAY"));
+        args.push(num(delay));
+    }
+    args.extend(ids.iter().map(|i| Cow::Borrowed(i.as_ref())));
+    args
+}
+
+pub(crate) fn expect_text(reply: Reply) -> Result<String, ClientError> {
     match reply {
         Reply::Status(_) | Reply::Bulk(_) => Ok(text(&reply).unwrap_or_default()),
         other => Err(unexpected(other)),
@@ -236,11 +447,10 @@ pub(crate) fn expect_integer(reply: Reply) -> Result<i64, ClientError> {
     }
 }
 
-pub(crate) fn expect_optional(reply: Reply) -> Result<Option<Reply>, ClientError> {
+pub(crate) fn expect_ok(reply: Reply) -> Result<(), ClientError> {
     match reply {
-        Reply::Nil | Reply::NullArray => Ok(None),
-        Reply::Error(_) => Err(unexpected(reply)),
-        other => Ok(Some(other)),
+        Reply::Status(_) => Ok(()),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -277,101 +487,6 @@ pub(crate) fn expect_jobs(reply: Reply) -> Result<Vec<Job>, ClientError> {
     Ok(jobs)
 }
 
-/// The typed helper methods, written once for [`Client`] and
-/// [`ClusterClient`]; both have an `async fn call(&mut self, args)`.
-macro_rules! typed_commands {
-    () => {
-        /// `ADDJOB queue body timeout_ms [options]`: adds a job and returns
-        /// its ID. `timeout_ms` bounds the wait for synchronous replication
-        /// (0 = wait forever).
-        pub async fn add_job(
-            &mut self,
-            queue: impl AsRef<[u8]>,
-            body: impl AsRef<[u8]>,
-            timeout_ms: u64,
-            options: &AddJobOptions,
-        ) -> Result<String, ClientError> {
-            let args = addjob_args(queue.as_ref(), body.as_ref(), timeout_ms, options);
-            expect_job_id(self.call(&args).await?)
-        }
-
-        /// `GETJOB [options] FROM queue...`: takes jobs; an empty vector
-        /// when none was available (NOHANG or timeout).
-        pub async fn get_job<Q: AsRef<[u8]>>(
-            &mut self,
-            queues: &[Q],
-            options: &GetJobOptions,
-        ) -> Result<Vec<Job>, ClientError> {
-            expect_jobs(self.call(&getjob_args(queues, options)).await?)
-        }
-
-        /// `ACKJOB id...`: acknowledges jobs; returns how many were known
-        /// and not yet acknowledged.
-        pub async fn ack_job<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("ACKJOB", ids)).await?)
-        }
-
-        /// `FASTACK id...`: acknowledges and deletes jobs cluster-wide, best
-        /// effort; returns how many were deleted here.
-        pub async fn fast_ack<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("FASTACK", ids)).await?)
-        }
-
-        /// `NACK id...`: puts jobs back in their queue at once, counting a
-        /// negative acknowledgement; returns how many were queued.
-        pub async fn nack<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("NACK", ids)).await?)
-        }
-
-        /// `ENQUEUE id...`: queues active jobs; returns how many were queued.
-        pub async fn enqueue<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("ENQUEUE", ids)).await?)
-        }
-
-        /// `DEQUEUE id...`: removes queued jobs from their queue; returns how
-        /// many were removed.
-        pub async fn dequeue<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("DEQUEUE", ids)).await?)
-        }
-
-        /// `DELJOB id...`: deletes jobs from this node only; returns how many
-        /// were deleted.
-        pub async fn del_job<I: AsRef<[u8]>>(&mut self, ids: &[I]) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("DELJOB", ids)).await?)
-        }
-
-        /// `WORKING id`: postpones the job's next requeue; returns the
-        /// seconds until it.
-        pub async fn working(&mut self, id: impl AsRef<[u8]>) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("WORKING", &[id])).await?)
-        }
-
-        /// `SHOW id`: the job's description as the server sends it, or
-        /// `None` for an unknown job.
-        pub async fn show(&mut self, id: impl AsRef<[u8]>) -> Result<Option<Reply>, ClientError> {
-            expect_optional(self.call(&command_args("SHOW", &[id])).await?)
-        }
-
-        /// `QLEN queue`: number of jobs queued in it on this node.
-        pub async fn qlen(&mut self, queue: impl AsRef<[u8]>) -> Result<i64, ClientError> {
-            expect_integer(self.call(&command_args("QLEN", &[queue])).await?)
-        }
-
-        /// `HELLO`: the node's ID and the nodes it knows.
-        pub async fn hello(&mut self) -> Result<Hello, ClientError> {
-            Hello::from_reply(self.call(&["HELLO"]).await?)
-        }
-    };
-}
-
-impl crate::Client {
-    typed_commands!();
-}
-
-impl crate::ClusterClient {
-    typed_commands!();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +510,11 @@ mod tests {
             ttl: Some(60),
             maxlen: Some(10),
             async_replication: true,
+            dead_letter: Some(DeadLetter {
+                queue: "dead".into(),
+                max_deliveries: 5,
+            }),
+            priority: Some(9),
         };
         assert_eq!(
             strings(&addjob_args(b"q", b"body", 500, &all)),
@@ -413,7 +533,12 @@ mod tests {
                 "60",
                 "MAXLEN",
                 "10",
-                "ASYNC"
+                "ASYNC",
+                "DEADLETTER",
+                "dead",
+                "5",
+                "PRIORITY",
+                "9"
             ]
         );
         assert_eq!(

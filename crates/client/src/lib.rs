@@ -6,9 +6,19 @@
 //!   [`Client::add_job`] and [`Client::get_job`] turn replies into Rust
 //!   values.
 //! * [`ClusterClient`] (module [`cluster`]): asks a seed node for the
-//!   cluster's nodes with `HELLO`, connects to the best one, and moves to
-//!   another node when the current one answers `-LEAVING`.
-//! * [`jobs`]: the option and result types of the typed helpers.
+//!   cluster's nodes with `HELLO`, connects to the best one, moves to
+//!   another node when the current one answers `-LEAVING` or dies, and
+//!   sends commands about a job to the node that created it.
+//! * [`Worker`] (module [`worker`]): the consume loop (concurrency limit,
+//!   ACKJOB on success, NACK on failure, WORKING heartbeats, graceful
+//!   shutdown).
+//! * [`ClientOptions`] (module [`options`]): connect and command timeouts,
+//!   reconnection back-off, password.
+//! * [`commands`]: the typed methods; [`jobs`] and [`queues`]: their option
+//!   and result types.
+//!
+//! The crate's README has more examples; `examples/producer.rs` and
+//! `examples/worker.rs` run against a node.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), disque_client::ClientError> {
@@ -22,18 +32,27 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+#![doc = include_str!("../README.md")]
 
 use std::fmt;
 use std::io;
 
 pub mod cluster;
+pub mod commands;
 pub mod connection;
 pub mod jobs;
+pub mod options;
+pub mod queues;
+pub mod worker;
 
 pub use cluster::ClusterClient;
 pub use connection::Client;
 pub use disque_proto::Reply;
-pub use jobs::{AddJobOptions, GetJobOptions, Hello, HelloNode, Job};
+pub use jobs::{AddJobOptions, DeadLetter, GetJobOptions, Hello, HelloNode, Job, JobInfo};
+pub use options::{Backoff, ClientOptions};
+pub use queues::{JobScan, Pause, QueueScan, QueueStat, ScanPage};
+pub use worker::{Worker, WorkerOptions, WorkerReport};
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -49,6 +68,9 @@ pub enum ClientError {
     Server(String),
     /// The reply does not have the shape the command returns.
     UnexpectedReply(Reply),
+    /// No reply (or no connection) within the configured timeout; the
+    /// connection was dropped and the command may or may not have run.
+    Timeout,
 }
 
 impl ClientError {
@@ -68,6 +90,7 @@ impl fmt::Display for ClientError {
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
             ClientError::Server(text) => f.write_str(text),
             ClientError::UnexpectedReply(r) => write!(f, "unexpected reply: {r:?}"),
+            ClientError::Timeout => f.write_str("timed out waiting for the server"),
         }
     }
 }

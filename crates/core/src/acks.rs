@@ -83,7 +83,7 @@ impl Node {
     /// (this node counts as confirmed) and, if the holder list is incomplete,
     /// every known node answered, so that no unknown holder keeps a copy.
     fn ack_collected(&self, job: &Job) -> bool {
-        let confirmed = job.nodes_confirmed.as_deref().unwrap_or(&[]);
+        let confirmed = job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..]);
         let holders = job
             .nodes_delivered
             .iter()
@@ -108,7 +108,8 @@ impl Node {
             return;
         }
         job.gc_retry = (job.gc_retry + 1).min(10);
-        job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
+        job.nodes_confirmed
+            .get_or_insert_with(|| Box::new(vec![myself]));
         let job = &self.jobs[id];
         let dummy = job.is_dummy_ack();
         if (!dummy && self.ack_collected(job)) || (dummy && single) {
@@ -177,7 +178,9 @@ impl Node {
                 // turn.
                 let myself = self.myself;
                 if let Some(job) = self.jobs.get_mut(id) {
-                    let confirmed = job.nodes_confirmed.get_or_insert_with(|| vec![myself]);
+                    let confirmed = job
+                        .nodes_confirmed
+                        .get_or_insert_with(|| Box::new(vec![myself]));
                     if !confirmed.contains(&from) {
                         confirmed.push(from);
                     }
@@ -206,7 +209,7 @@ impl Node {
         }
         // Every answer counts as confirmed: a dummy ACK or an incomplete holder
         // list is collected once every known node answered.
-        let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
+        let confirmed = job.nodes_confirmed.get_or_insert_with(Default::default);
         if !confirmed.contains(&from) {
             confirmed.push(from);
         }

@@ -232,7 +232,9 @@ impl Node {
         let mut entry = vec![
             job.queue.clone().map_or(Reply::Nil, Reply::Bulk),
             Reply::bulk_from(id.as_bytes()),
-            job.body.clone().map_or(Reply::Nil, Reply::Bulk),
+            job.body
+                .as_ref()
+                .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
         ];
         if with_counters {
             entry.extend([

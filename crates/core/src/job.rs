@@ -96,18 +96,30 @@ pub struct Job {
     /// Queue name (None for dummy ACKs).
     pub queue: Option<Bytes>,
     /// Body (None for dummy ACKs).
-    pub body: Option<Bytes>,
+    pub body: Option<Body>,
     /// Nodes that may hold a copy; empty marks a dummy ACK.
     pub nodes_delivered: Vec<NodeId>,
-    /// GOTJOB confirmations while replicating, GOTACK confirmations while collecting.
-    pub nodes_confirmed: Option<Vec<NodeId>>,
+    /// GOTJOB confirmations while replicating, GOTACK confirmations while
+    /// collecting (boxed: most jobs never have any, and pay one pointer).
+    pub nodes_confirmed: Option<Box<Vec<NodeId>>>,
     /// Absolute ms time of the next (re)queue attempt; 0 = never queue again.
     pub qtime: u64,
-    /// Absolute ms time of the next scheduled check (its key in the timer set).
+    /// This node's bookkeeping of the job in its indexes; never serialized.
+    pub local: JobLocal,
+}
+
+/// What a node notes about a job in its own indexes (the job table and the
+/// queue order); starts empty and never travels.
+#[derive(Clone, Debug, Default)]
+pub struct JobLocal {
+    /// Absolute ms time of the next scheduled check (its key in the timer
+    /// heap); 0 while none is scheduled.
     pub awake: u64,
-    /// Local bookkeeping: the job has an entry in its queue's order (live or
-    /// left by an earlier queueing). Never serialized.
+    /// The job has an entry in its queue's order (live, or left by an earlier
+    /// queueing).
     pub in_queue_order: bool,
+    /// The job is listed among the evictable jobs.
+    pub in_evictable: bool,
 }
 
 impl Job {
@@ -141,9 +153,86 @@ impl Job {
     /// Rough bytes this record takes, used to estimate what eviction frees.
     pub fn approx_size(&self) -> usize {
         std::mem::size_of::<Job>()
-            + self.body.as_ref().map_or(0, |b| b.len())
+            + self.body.as_ref().map_or(0, |b| b.heap_len())
             + 40 * (self.nodes_delivered.len()
                 + self.nodes_confirmed.as_ref().map_or(0, |c| c.len()))
             + 64
+    }
+}
+
+/// Bodies up to this length are stored inside the job record.
+const INLINE_BODY: usize = 22;
+
+/// A job body, in its own exact allocation or, when small, inside the record
+/// (24 bytes either way). It never shares memory with the buffer it was read
+/// from, so a job cannot keep a client's read buffer or a bus frame alive.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Body(BodyRepr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum BodyRepr {
+    Inline { len: u8, data: [u8; INLINE_BODY] },
+    Heap(Box<[u8]>),
+}
+
+impl Body {
+    /// A copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Body {
+        if bytes.len() <= INLINE_BODY {
+            let mut data = [0; INLINE_BODY];
+            data[..bytes.len()].copy_from_slice(bytes);
+            Body(BodyRepr::Inline {
+                len: bytes.len() as u8,
+                data,
+            })
+        } else {
+            Body(BodyRepr::Heap(bytes.into()))
+        }
+    }
+
+    /// Bytes allocated outside the record.
+    pub fn heap_len(&self) -> usize {
+        match &self.0 {
+            BodyRepr::Inline { .. } => 0,
+            BodyRepr::Heap(b) => b.len(),
+        }
+    }
+
+    /// The body as a reply payload (a copy).
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            BodyRepr::Inline { len, data } => &data[..*len as usize],
+            BodyRepr::Heap(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_keep_their_bytes_inline_or_not() {
+        for len in [0, 1, INLINE_BODY, INLINE_BODY + 1, 1000] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let body = Body::new(&bytes);
+            assert_eq!(&body[..], &bytes[..]);
+            assert_eq!(body.heap_len(), if len <= INLINE_BODY { 0 } else { len });
+        }
+        assert_eq!(std::mem::size_of::<Option<Body>>(), 24);
     }
 }

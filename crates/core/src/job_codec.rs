@@ -2,7 +2,7 @@
 //! (persistence.md §2.3): a 68-byte fixed header, queue, body and nodes-delivered.
 
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{Job, JobState, FLAG_DELIVERED};
+use crate::job::{Body, Job, JobState, FLAG_DELIVERED};
 use bytes::{BufMut, Bytes, BytesMut};
 
 const HEADER_LEN: usize = 68;
@@ -111,12 +111,11 @@ pub fn decode(data: &Bytes, form: Form, now_s: u64) -> Result<Decoded, CorruptJo
         nacks,
         additional_deliveries,
         queue: Some(queue),
-        body: Some(body),
+        body: Some(Body::new(&body)),
         nodes_delivered: Vec::new(),
         nodes_confirmed: None,
         qtime: 0,
-        awake: 0,
-        in_queue_order: false,
+        local: Default::default(),
     };
     Ok(Decoded { job, nodes })
 }
@@ -181,12 +180,11 @@ mod tests {
             nacks: 3,
             additional_deliveries: 4,
             queue: Some(Bytes::from_static(b"q")),
-            body: Some(Bytes::from_static(b"body")),
+            body: Some(Body::new(b"body")),
             nodes_delivered: vec![NodeId([b'a'; 40])],
             nodes_confirmed: None,
             qtime: 0,
-            awake: 0,
-            in_queue_order: false,
+            local: Default::default(),
         }
     }
 

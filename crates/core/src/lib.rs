@@ -24,7 +24,7 @@ pub mod federation;
 pub mod ids;
 pub mod job;
 pub mod job_codec;
-mod job_map;
+mod job_table;
 mod memory;
 mod node;
 mod persistence;

@@ -49,7 +49,7 @@ impl Node {
             if used <= target {
                 return true;
             }
-            let Some(id) = self.evictable.pop_first() else {
+            let Some(id) = self.jobs.pop_evictable() else {
                 break;
             };
             let size = self.jobs.get(&id).map_or(0, |j| j.approx_size()) as u64;

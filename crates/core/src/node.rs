@@ -68,13 +68,12 @@ pub struct NodeStats {
 /// predict collisions.
 pub(crate) type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
+fn seeded_hasher(rng: &mut StdRng) -> ahash::RandomState {
+    ahash::RandomState::with_seeds(rng.gen(), rng.gen(), rng.gen(), rng.gen())
+}
+
 fn seeded_map<K, V>(rng: &mut StdRng) -> Map<K, V> {
-    HashMap::with_hasher(ahash::RandomState::with_seeds(
-        rng.gen(),
-        rng.gen(),
-        rng.gen(),
-        rng.gen(),
-    ))
+    HashMap::with_hasher(seeded_hasher(rng))
 }
 
 /// One Disque node's state machine.
@@ -86,14 +85,9 @@ pub struct Node {
     pub(crate) cluster: Membership,
     pub(crate) rng: StdRng,
     /// Every job, by id.
-    pub(crate) jobs: crate::job_map::JobMap,
-    pub(crate) job_index: ScanIndex<JobId>,
+    pub(crate) jobs: crate::job_table::JobTable,
     pub(crate) queues: Map<Bytes, Queue>,
     pub(crate) queue_index: ScanIndex<Bytes>,
-    /// Scheduled checks by `(awake, ctime, id)`.
-    pub(crate) timers: crate::timers::JobTimers,
-    /// Jobs that memory eviction may free.
-    pub(crate) evictable: BTreeSet<JobId>,
     pub(crate) blocked: Map<ClientId, Blocked>,
     /// Blocked clients with a timeout, by `(deadline, client)`.
     pub(crate) client_deadlines: BTreeSet<(u64, ClientId)>,
@@ -125,7 +119,7 @@ impl Node {
     /// A node with the given id, settings and random source.
     pub fn new(myself: NodeId, config: NodeConfig, mut rng: StdRng) -> Node {
         let (jobs, queues, blocked, repl_waiters) = (
-            crate::job_map::JobMap::new(&mut rng),
+            crate::job_table::JobTable::new(seeded_hasher(&mut rng)),
             seeded_map(&mut rng),
             seeded_map(&mut rng),
             seeded_map(&mut rng),
@@ -137,11 +131,8 @@ impl Node {
             cluster: Membership::new(15_000),
             rng,
             jobs,
-            job_index: ScanIndex::new(JobId([0; crate::ids::ID_LEN])),
             queues,
             queue_index: ScanIndex::new(Bytes::new()),
-            timers: Default::default(),
-            evictable: BTreeSet::new(),
             blocked,
             client_deadlines: BTreeSet::new(),
             ready_queues: Vec::new(),
@@ -192,6 +183,54 @@ impl Node {
         self.jobs.get(id)
     }
 
+    /// Panics unless the job table's indexes and every queue's order agree
+    /// with the jobs: each queue counts exactly the jobs queued in it, each
+    /// queued job has a live entry in its queue, and each entry that still
+    /// names a job names one of that queue. The simulator calls it after
+    /// every step.
+    pub fn check_invariants(&self) {
+        self.jobs.check_invariants();
+        let mut queued: Map<&[u8], usize> = HashMap::with_hasher(Default::default());
+        for job in self.jobs.values() {
+            if job.state == JobState::Queued {
+                let name = job.queue.as_deref().expect("a queued job has a queue");
+                *queued.entry(name).or_default() += 1;
+                assert!(
+                    job.local.in_queue_order,
+                    "queued job {:?} has an entry",
+                    job.id
+                );
+                assert!(
+                    self.queues.contains_key(name),
+                    "queued job {:?} has its queue",
+                    job.id
+                );
+            }
+        }
+        for (name, queue) in &self.queues {
+            let live = queued.get(&name[..]).copied().unwrap_or(0);
+            assert_eq!(queue.live(), live, "queue {name:?} counts its jobs");
+            let mut found = 0;
+            queue.for_each_entry(|ctime, entry| {
+                if let Some(job) = self.jobs.resolve(entry) {
+                    assert_eq!(
+                        job.queue.as_ref(),
+                        Some(name),
+                        "entry of {:?} in its queue",
+                        job.id
+                    );
+                    assert_eq!(job.ctime, ctime, "entry of {:?} keyed by its ctime", job.id);
+                    assert!(job.local.in_queue_order, "entry of {:?} is marked", job.id);
+                    found += usize::from(job.state == JobState::Queued);
+                }
+            });
+            assert!(
+                found >= live,
+                "queue {name:?} has an entry for each queued job"
+            );
+        }
+    }
+
     /// A uniformly random jitter in [-250, +249] ms.
     pub(crate) fn jitter(&mut self) -> i64 {
         self.rng.gen_range(-250..250)
@@ -219,9 +258,9 @@ impl Node {
     pub(crate) fn destroy_queue(&mut self, name: &Bytes) {
         if let Some(q) = self.queues.remove(name) {
             self.queue_index.remove(queue_scan_key(name), name);
-            for id in q.entry_ids() {
-                if let Some(job) = self.jobs.get_mut(&id) {
-                    job.in_queue_order = false;
+            for entry in q.entries() {
+                if let Some(job) = self.jobs.resolve_mut(entry) {
+                    job.local.in_queue_order = false;
                 }
             }
         }
@@ -230,23 +269,17 @@ impl Node {
     // ----- job table and timers -----------------------------------------------
 
     /// Adds a job to the table and schedules its first check. The job keeps
-    /// neither a client's read buffer nor a bus frame alive: its body gets an
-    /// allocation of its own and its queue name is the queue's.
+    /// neither a client's read buffer nor a bus frame alive: its body is its
+    /// own ([`crate::job::Body`]) and its queue name is the queue's.
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
         let id = job.id;
-        job.awake = 0;
-        if let Some(body) = &mut job.body {
-            *body = Bytes::copy_from_slice(body);
-        }
+        job.local = Default::default();
         if let Some(name) = &job.queue {
             let shared = self.queues.get(name).map(|q| q.name.clone());
             job.queue = Some(shared.unwrap_or_else(|| Bytes::copy_from_slice(name)));
         }
-        if job.is_evictable() {
-            self.evictable.insert(id);
-        }
-        self.job_index.insert(id.scan_key(), id);
-        self.jobs.insert(id, job);
+        self.jobs.insert(job);
+        self.jobs.note_evictable(&id);
         self.reschedule(env, &id);
     }
 
@@ -257,7 +290,7 @@ impl Node {
             (job.state == JobState::Acked).then(|| (1000u64 << job.gc_retry.min(8)).min(180_000))
         };
         let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
-        let job = self.jobs.get_mut(id).expect("checked above");
+        let job = &self.jobs[id];
         let mut awake = job.etime.saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
@@ -269,23 +302,12 @@ impl Node {
             };
             awake = awake.min(job.qtime.saturating_sub(lead));
         }
-        if job.awake == awake {
-            return; // its entry is still queued
-        }
-        job.awake = awake;
-        self.timers.push(awake, job.ctime, *id);
-        if self.timers.len() > 2 * self.jobs.len() + 1024 {
-            let jobs = &self.jobs;
-            self.timers
-                .retain(|awake, id| jobs.get(id).is_some_and(|j| j.awake == awake));
-        }
+        self.jobs.set_awake(id, awake);
     }
 
     /// Marks a job evictable if it became so (acked, or delivered at-most-once).
     pub(crate) fn note_evictable(&mut self, id: &JobId) {
-        if self.jobs.get(id).is_some_and(|j| j.is_evictable()) {
-            self.evictable.insert(*id);
-        }
+        self.jobs.note_evictable(id);
     }
 
     /// Deletes a job for any reason (jobs-and-ids.md §10).
@@ -303,8 +325,6 @@ impl Node {
         if matches!(job.state, JobState::Active | JobState::Queued) {
             self.log_deljob(id, fx);
         }
-        self.job_index.remove(id.scan_key(), id);
-        self.evictable.remove(id);
         if job.state == JobState::Queued {
             if let Some(name) = &job.queue {
                 self.queue_lost_one(name);
@@ -318,7 +338,7 @@ impl Node {
         let (queues, jobs) = (&mut self.queues, &mut self.jobs);
         if let Some(q) = queues.get_mut(name) {
             q.remove();
-            q.compact(|id| entry_is_live(jobs, id));
+            q.compact(|entry| jobs.take_queued_id(entry));
         }
     }
 
@@ -368,7 +388,7 @@ impl Node {
             job.flags |= FLAG_BCAST_QUEUED;
         }
         let (ctime, name) = (job.ctime, job.queue.clone().expect("checked above"));
-        let has_entry = std::mem::replace(&mut job.in_queue_order, true);
+        let has_entry = std::mem::replace(&mut job.local.in_queue_order, true);
         if broadcast {
             self.send_to_holders(
                 id,
@@ -381,8 +401,9 @@ impl Node {
             );
         }
         self.reschedule(env, id);
+        let entry = self.jobs.job_ref(id).expect("present");
         let queue = self.queue_or_create(&name, env.now_s());
-        queue.push(ctime, *id, has_entry);
+        queue.push(ctime, entry, has_entry);
         queue.atime = env.now_s();
         queue.jobs_in += 1;
         if !queue.pause.output && !queue.blocked.is_empty() {
@@ -415,13 +436,13 @@ impl Node {
             return None;
         }
         let jobs = &mut self.jobs;
-        let id = queue.pop_oldest(|id| entry_is_live(jobs, id))?;
+        let id = queue.pop_oldest(|entry| jobs.take_queued_id(entry))?;
         queue.atime = env.now_s();
         queue.jobs_out += 1;
         if let Some(job) = self.jobs.get_mut(&id) {
             job.state = JobState::Active;
             job.flags |= FLAG_DELIVERED;
-            job.in_queue_order = false;
+            job.local.in_queue_order = false;
         }
         self.note_evictable(&id);
         let emptied = self
@@ -449,7 +470,7 @@ impl Node {
             self.log_deljob(id, fx);
         }
         self.rerepl.job_acked(id);
-        self.evictable.insert(*id);
+        self.jobs.note_evictable(id);
         self.reschedule(env, id);
     }
 
@@ -472,18 +493,5 @@ impl Node {
         if self.config.aof_logging {
             disque_proto::encode_request(&[&b"DELJOB"[..], id.as_bytes()], &mut fx.aof);
         }
-    }
-}
-
-/// For a queue entry: true when its job is still queued; otherwise the entry
-/// is about to be dropped, so the job no longer has one.
-fn entry_is_live(jobs: &mut crate::job_map::JobMap, id: &JobId) -> bool {
-    match jobs.get_mut(id) {
-        Some(job) if job.state == JobState::Queued => true,
-        Some(job) => {
-            job.in_queue_order = false;
-            false
-        }
-        None => false,
     }
 }

@@ -2,6 +2,7 @@
 //! (jobs-and-ids.md §7, §8).
 
 use crate::ids::JobId;
+use crate::job_table::JobRef;
 use crate::ClientId;
 use bytes::Bytes;
 use std::collections::{BTreeSet, VecDeque};
@@ -83,9 +84,9 @@ impl Queue {
 
     /// Counts a job as queued; `has_entry` says its entry (left by an earlier
     /// queueing, at the same place) is still in the order.
-    pub fn push(&mut self, ctime: u64, id: JobId, has_entry: bool) {
+    pub(crate) fn push(&mut self, ctime: u64, job: JobRef, has_entry: bool) {
         if !has_entry {
-            self.jobs.insert((ctime, id));
+            self.jobs.insert((ctime, job));
         }
         self.jobs.live += 1;
     }
@@ -96,12 +97,16 @@ impl Queue {
         self.jobs.live -= 1;
     }
 
-    /// Takes the oldest live entry. `live(id)` tells whether an entry's job is
-    /// still queued here; for a dead entry it must also note that the job has
-    /// no entry any more, and the caller does so for the id returned.
-    pub fn pop_oldest(&mut self, mut live: impl FnMut(&JobId) -> bool) -> Option<JobId> {
-        while let Some((_, id)) = self.jobs.pop_first() {
-            if live(&id) {
+    /// Takes the oldest live entry. `live(job)` gives the id of an entry's job
+    /// while it is still queued here; for a dead entry it must also note that
+    /// the job has no entry any more, and the caller does so for the job
+    /// returned.
+    pub(crate) fn pop_oldest(
+        &mut self,
+        mut live: impl FnMut(JobRef) -> Option<JobId>,
+    ) -> Option<JobId> {
+        while let Some((_, job)) = self.jobs.pop_first() {
+            if let Some(id) = live(job) {
                 self.jobs.live -= 1;
                 return Some(id);
             }
@@ -110,15 +115,23 @@ impl Queue {
     }
 
     /// Up to `count` queued ids from the head (oldest first) or, if
-    /// `from_tail`, newest first.
-    pub fn peek(&self, count: usize, from_tail: bool, live: impl Fn(&JobId) -> bool) -> Vec<JobId> {
-        // A re-registered id may have two entries: each is listed once (a
+    /// `from_tail`, newest first; `live` as for [`Queue::pop_oldest`] but
+    /// without noting anything.
+    pub(crate) fn peek(
+        &self,
+        count: usize,
+        from_tail: bool,
+        live: impl Fn(JobRef) -> Option<JobId>,
+    ) -> Vec<JobId> {
+        // A re-registered job may have two entries: each is listed once (a
         // set, so a large QPEEK stays linear).
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<JobId> = Vec::new();
-        let mut keep = |id: &JobId| {
-            if out.len() < count && live(id) && seen.insert(*id) {
-                out.push(*id);
+        let mut keep = |job: &JobRef| {
+            if out.len() < count {
+                if let Some(id) = live(*job).filter(|id| seen.insert(*id)) {
+                    out.push(id);
+                }
             }
             out.len() < count
         };
@@ -132,21 +145,33 @@ impl Queue {
 
     /// Drops dead entries once they outnumber the live ones; `live` as for
     /// [`Queue::pop_oldest`] (kept entries keep their mark).
-    pub fn compact(&mut self, live: impl FnMut(&JobId) -> bool) {
+    pub(crate) fn compact(&mut self, mut live: impl FnMut(JobRef) -> Option<JobId>) {
         if self.jobs.entries() > 2 * self.jobs.live + 64 {
-            self.jobs.retain(live);
+            self.jobs.retain(|job| live(*job).is_some());
         }
     }
 
     /// Every job with an entry (live or not), for clearing their marks when
     /// the queue is destroyed.
-    pub fn entry_ids(&self) -> Vec<JobId> {
-        let mut ids = Vec::with_capacity(self.jobs.entries());
-        self.jobs.for_each(&mut |id| {
-            ids.push(*id);
+    pub(crate) fn entries(&self) -> Vec<JobRef> {
+        let mut jobs = Vec::with_capacity(self.jobs.entries());
+        self.jobs.for_each(&mut |job| {
+            jobs.push(*job);
             true
         });
-        ids
+        jobs
+    }
+
+    /// Every entry, oldest first, for consistency checks.
+    pub(crate) fn for_each_entry(&self, mut visit: impl FnMut(u64, JobRef)) {
+        for (ctime, job) in self.jobs.run.iter().chain(self.jobs.late.iter()) {
+            visit(*ctime, *job);
+        }
+    }
+
+    /// Jobs counted as queued here.
+    pub(crate) fn live(&self) -> usize {
+        self.jobs.live
     }
 
     /// True when the queue may be destroyed: idle long enough, nothing queued,
@@ -159,9 +184,9 @@ impl Queue {
     }
 }
 
-/// The order of a queue's jobs, by `(ctime, id)`. Jobs are nearly always
+/// The order of a queue's jobs, by `(ctime, handle)`. Jobs are nearly always
 /// appended newest and taken oldest, so most entries live in a deque (O(1) at
-/// both ends, 48 bytes each, no tree nodes); an entry older than the newest
+/// both ends, 16 bytes each, no tree nodes); an entry older than the newest
 /// (a requeued or imported job) goes to a small ordered set beside it, and the
 /// oldest of both heads is taken first. Removal is lazy: a dequeued or deleted
 /// job's entry stays until it reaches the head or a compaction, and is dropped
@@ -169,14 +194,14 @@ impl Queue {
 /// its entry is still there reuses it (the key, hence the place, is the same).
 #[derive(Debug, Default)]
 struct QueueOrder {
-    run: VecDeque<(u64, JobId)>,
-    late: BTreeSet<(u64, JobId)>,
+    run: VecDeque<(u64, JobRef)>,
+    late: BTreeSet<(u64, JobRef)>,
     /// Jobs queued now (entries may be more).
     live: usize,
 }
 
 impl QueueOrder {
-    fn insert(&mut self, key: (u64, JobId)) {
+    fn insert(&mut self, key: (u64, JobRef)) {
         if self.run.back().is_none_or(|last| *last <= key) {
             self.run.push_back(key);
         } else {
@@ -188,7 +213,7 @@ impl QueueOrder {
         self.run.len() + self.late.len()
     }
 
-    fn pop_first(&mut self) -> Option<(u64, JobId)> {
+    fn pop_first(&mut self) -> Option<(u64, JobRef)> {
         match (self.run.front(), self.late.first()) {
             (Some(a), Some(b)) if b < a => self.late.pop_first(),
             (Some(_), _) => self.run.pop_front(),
@@ -197,7 +222,7 @@ impl QueueOrder {
     }
 
     /// Visits ids oldest first while `visit` returns true.
-    fn for_each(&self, visit: &mut impl FnMut(&JobId) -> bool) {
+    fn for_each(&self, visit: &mut impl FnMut(&JobRef) -> bool) {
         let (mut a, mut b) = (self.run.iter().peekable(), self.late.iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
@@ -206,14 +231,14 @@ impl QueueOrder {
                 (None, _) => b.next(),
             };
             match next {
-                Some((_, id)) if visit(id) => {}
+                Some((_, job)) if visit(job) => {}
                 _ => return,
             }
         }
     }
 
     /// Visits ids newest first while `visit` returns true.
-    fn for_each_rev(&self, visit: &mut impl FnMut(&JobId) -> bool) {
+    fn for_each_rev(&self, visit: &mut impl FnMut(&JobRef) -> bool) {
         let (mut a, mut b) = (
             self.run.iter().rev().peekable(),
             self.late.iter().rev().peekable(),
@@ -225,15 +250,15 @@ impl QueueOrder {
                 (None, _) => b.next(),
             };
             match next {
-                Some((_, id)) if visit(id) => {}
+                Some((_, job)) if visit(job) => {}
                 _ => return,
             }
         }
     }
 
-    fn retain(&mut self, mut live: impl FnMut(&JobId) -> bool) {
-        self.run.retain(|(_, id)| live(id));
-        self.late.retain(|(_, id)| live(id));
+    fn retain(&mut self, mut live: impl FnMut(&JobRef) -> bool) {
+        self.run.retain(|(_, job)| live(job));
+        self.late.retain(|(_, job)| live(job));
     }
 }
 

@@ -130,11 +130,11 @@ impl Node {
         let needed = {
             let job = self.jobs.get_mut(&id).expect("just registered");
             job.state = JobState::WaitRepl;
-            job.nodes_confirmed = Some(if external {
+            job.nodes_confirmed = Some(Box::new(if external {
                 Vec::new()
             } else {
                 vec![self.myself]
-            });
+            }));
             job.repl as usize - usize::from(!external)
         };
         self.replicate(env, &id, needed, false, fx);
@@ -177,7 +177,7 @@ impl Node {
         let job = &self.jobs[id];
         let holders: Vec<NodeId> = job
             .nodes_confirmed
-            .as_ref()
+            .as_deref()
             .unwrap_or(&job.nodes_delivered)
             .iter()
             .filter(|n| **n != self.myself)
@@ -396,7 +396,7 @@ impl Node {
             self.on_rereplication_gotjob(env, from, id, fx);
             return;
         }
-        let confirmed = job.nodes_confirmed.get_or_insert_with(Vec::new);
+        let confirmed = job.nodes_confirmed.get_or_insert_with(Default::default);
         if !confirmed.contains(&from) {
             confirmed.push(from);
         }

@@ -414,8 +414,8 @@ impl Node {
             count: SWEEP_CHUNK,
             busyloop: false,
         };
-        let next = self.job_index.scan(cursor, limits, |id| {
-            ids.push(*id);
+        let next = self.jobs.scan(cursor, limits, |job| {
+            ids.push(job.id);
             true
         });
         for id in ids {

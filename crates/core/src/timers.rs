@@ -6,74 +6,21 @@ use crate::effects::{Effects, Env};
 use crate::ids::JobId;
 use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
 use crate::node::Node;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Jobs processed at most per tick, so one tick never stalls the node.
 const MAX_JOBS_PER_TICK: usize = 10_000;
 /// Period of the idle-queue and cluster duties.
 const CRON_PERIOD_MS: u64 = 100;
 
-/// The per-job checks, earliest first: a min-heap of `(awake, ctime, id)`
-/// with lazy deletion. Rescheduling pushes a new entry and leaves the old one
-/// in place; an entry counts only while it matches the job's `awake` (0 once
-/// popped), so a push is O(log n) on a flat array (usually O(1): new checks
-/// come last) instead of a B-tree removal and insertion keyed by 40-byte ids.
-/// Stale entries are dropped when popped, and all at once when they outnumber
-/// the jobs.
-#[derive(Debug, Default)]
-pub(crate) struct JobTimers {
-    heap: BinaryHeap<Reverse<(u64, u64, JobId)>>,
-}
-
-impl JobTimers {
-    /// Adds a check at `awake` for the job.
-    pub(crate) fn push(&mut self, awake: u64, ctime: u64, id: JobId) {
-        self.heap.push(Reverse((awake, ctime, id)));
-    }
-
-    /// The earliest entry (possibly stale).
-    fn first(&self) -> Option<(u64, u64, JobId)> {
-        self.heap.peek().map(|e| e.0)
-    }
-
-    fn pop(&mut self) {
-        self.heap.pop();
-    }
-
-    /// Entries, stale ones included.
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    /// Keeps only the entries `valid` accepts.
-    pub(crate) fn retain(&mut self, mut valid: impl FnMut(u64, &JobId) -> bool) {
-        self.heap
-            .retain(|Reverse((awake, _, id))| valid(*awake, id));
-    }
-
-    /// Removes everything.
-    pub(crate) fn clear(&mut self) {
-        self.heap.clear();
-    }
-}
-
 impl Node {
     /// Runs everything that is due at `env.now_ms`.
     pub fn on_tick(&mut self, env: &Env, fx: &mut Effects) {
         for _ in 0..MAX_JOBS_PER_TICK {
-            let Some((awake, _, id)) = self.timers.first() else {
-                break;
-            };
-            if awake > env.now_ms {
-                break;
+            match self.jobs.pop_due(env.now_ms) {
+                Some(Some(id)) => self.process_job_timer(env, &id, fx),
+                Some(None) => {} // a stale entry
+                None => break,
             }
-            self.timers.pop();
-            match self.jobs.get_mut(&id) {
-                Some(job) if job.awake == awake => job.awake = 0,
-                _ => continue,
-            }
-            self.process_job_timer(env, &id, fx);
         }
         self.expire_blocked_clients(env, fx);
         self.replication_cron(env, fx);
@@ -96,7 +43,7 @@ impl Node {
     /// 100 ms for the periodic duties.
     pub fn next_wakeup(&self) -> Option<u64> {
         // A stale first entry only makes the shell tick early, which drops it.
-        let job = self.timers.first().map(|t| t.0);
+        let job = self.jobs.next_awake();
         let client = self.client_deadlines.first().map(|d| d.0);
         let repl = self.next_replication_retry();
         let rerepl = self.next_rereplication();

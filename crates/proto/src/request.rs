@@ -1,6 +1,6 @@
 //! Server side: an incremental parser for client requests (multi-bulk and
 //! inline), with the limits and exact error texts of Disque 1.0-rc1
-//! (spec `commands.md` §1.1), plus the inline word splitter and a request
+//! (spec `docs/commands.md` §1.1), plus the inline word splitter and a request
 //! encoder for clients.
 //!
 //! The parser works on the connection's read buffer. Every complete request

@@ -1,4 +1,4 @@
-//! The append-only file (persistence.md): writing the core's records before the
+//! The append-only file (docs/persistence.md): writing the core's records before the
 //! replies of the same turn leave (decision D11), fsync policies, background and
 //! synchronous rewrites.
 //!
@@ -267,7 +267,9 @@ impl Aof {
         let running = self.fsync_running.clone();
         running.store(true, Ordering::Release);
         std::thread::spawn(move || {
+            let started = Instant::now();
             let _ = clone.sync_data();
+            crate::http::recorder::fsync(started.elapsed());
             running.store(false, Ordering::Release);
         });
     }
@@ -336,6 +338,7 @@ impl Aof {
             .unwrap_or_else(|_| Err(io::Error::other("rewrite thread panicked")))
             .and_then(|()| self.install_rewrite(&rewrite.temp, &rewrite.diff));
         self.last_rewrite_secs = secs;
+        crate::http::recorder::aof_rewrite(result.is_ok());
         match result {
             Ok(()) => {
                 self.last_rewrite_ok = true;

@@ -1,4 +1,4 @@
-//! Loading the AOF (persistence.md §4): at startup on the event loop, a batch of
+//! Loading the AOF (docs/persistence.md §4): at startup on the event loop, a batch of
 //! records at a time, so that clients meanwhile get `-LOADING`; and all at once
 //! for DEBUG LOADAOF.
 
@@ -160,7 +160,7 @@ impl Loader {
 /// The startup load, run as a task: replays in batches with `state.loading` set,
 /// exits the process on a fatal error, then tells the core it is done (a node
 /// left without jobs announces it, D8), starts logging if `appendonly yes`
-/// and resets `aof-enqueue-jobs-once` (persistence.md §4.5).
+/// and resets `aof-enqueue-jobs-once` (docs/persistence.md §4.5).
 pub async fn load_at_startup(shared: Shared) {
     let (path, enqueue_once, truncated_ok, appendonly) = {
         let state = shared.borrow();

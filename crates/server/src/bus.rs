@@ -255,6 +255,7 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     if state.bus.blocked.contains(&frame.sender) {
         return;
     }
+    crate::http::recorder::bus_message(frame.message.name());
     let env = state.env();
     let mut fx = Effects::default();
     state.node.on_frame(&env, origin, frame, &mut fx);
@@ -330,7 +331,7 @@ async fn read_frames(
         };
         match read {
             Ok(0) => return Ok(()),
-            Ok(_) => {}
+            Ok(n) => crate::http::recorder::bus_bytes_in(n),
             Err(e) => return Err(e.to_string()),
         }
     }
@@ -353,6 +354,7 @@ async fn write_frames(
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
         }
+        crate::http::recorder::bus_bytes_out(out.len());
         out.clear();
     }
 }

@@ -2,7 +2,7 @@
 //! parses and validates; here the server reacts to each change.
 
 use crate::aof::AofState;
-use crate::config::{ConfigChange, ConfigOutcome, LogLevel, MaxmemoryPolicy};
+use crate::config::{ConfigChange, ConfigOutcome, LogFormat, LogLevel, MaxmemoryPolicy};
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::Effects;
@@ -24,6 +24,7 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
         ConfigChange::RequirePass => state.auth_epoch += 1,
+        ConfigChange::LogFormat => crate::log::set_format(log_format(state.config.logformat)),
         ConfigChange::LogLevel => crate::log::set_level(match state.config.loglevel {
             LogLevel::Debug => crate::log::Level::Debug,
             LogLevel::Verbose => crate::log::Level::Verbose,
@@ -67,6 +68,13 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             state.node.config_mut().aof_logging = false;
         }
         ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
+        ConfigChange::HttpPort { previous } => {
+            if let Err(e) = crate::http::apply_port(state) {
+                state.config.http_port = previous;
+                crate::log::warning(&e);
+                return Reply::error_owned(format!("ERR Unable to listen on the HTTP port: {e}"));
+            }
+        }
         ConfigChange::Tls => match crate::tls::setup(&state.config) {
             Ok(tls) => state.tls = tls,
             // Checked a moment ago; a file changed since keeps the old contexts.
@@ -75,4 +83,12 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
         _ => {}
     }
     Reply::ok()
+}
+
+/// The log module's format for a `logformat` value.
+pub fn log_format(format: LogFormat) -> crate::log::Format {
+    match format {
+        LogFormat::Text => crate::log::Format::Text,
+        LogFormat::Json => crate::log::Format::Json,
+    }
 }

@@ -1,4 +1,4 @@
-//! Command processing in the order of commands.md §1.2: QUIT, lookup, arity,
+//! Command processing in the order of docs/commands.md §1.2: QUIT, lookup, arity,
 //! authentication, memory, then execution by the core or by the server's own
 //! command handlers; afterwards statistics, SLOWLOG and MONITOR.
 
@@ -177,6 +177,7 @@ fn record_call(
     let stat = state.stats.commands.entry(spec.name).or_default();
     stat.calls += 1;
     stat.usec += usec;
+    crate::http::recorder::command(spec.id, usec);
     if let Some(c) = state.clients.get_mut(client) {
         c.last_command = spec.name;
     }

@@ -50,7 +50,9 @@ pub async fn syncer(shared: Shared) {
                 state.release_bus();
                 break;
             };
+            let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || file.sync_data()).await;
+            crate::http::recorder::fsync(started.elapsed());
             if !matches!(result, Ok(Ok(()))) {
                 crate::log::warning("Can't fsync the AOF with policy 'always'. Exiting...");
                 std::process::exit(1);

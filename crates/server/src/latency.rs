@@ -1,5 +1,5 @@
 //! The latency monitor: per-event history of latency spikes and the
-//! `LATENCY` command (commands.md §4.10).
+//! `LATENCY` command (docs/commands.md §4.10).
 //!
 //! The server measures an operation (a command, an AOF fsync, a fork, ...)
 //! and, when the monitor is on (`latency-monitor-threshold` > 0) and the

@@ -12,6 +12,7 @@
 //! * [`bus_auth`]: the `cluster-password` handshake of bus links;
 //! * [`tls`]: TLS for clients and the bus;
 //! * [`security`]: protected mode, who may run DEBUG or change paths;
+//! * [`http`]: `http-port`: `/metrics`, `/api/...` and the dashboard (D19);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
 pub mod alloc;
@@ -27,6 +28,7 @@ pub mod config_glue;
 pub mod connection;
 pub mod dispatch;
 pub mod group_commit;
+pub mod http;
 pub mod latency;
 pub mod log;
 pub mod nodes_conf;

@@ -31,6 +31,7 @@ fn main() {
     if config.daemonize {
         daemonize(&config.pidfile);
     }
+    log::set_format(disque_server::config_glue::log_format(config.logformat));
     if let Err(e) = log::configure(log_level(&config), &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         std::process::exit(1);

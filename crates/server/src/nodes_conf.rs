@@ -1,4 +1,4 @@
-//! `nodes.conf` (cluster.md §3): this node's identity survives restarts. The file
+//! `nodes.conf` (docs/cluster.md §3): this node's identity survives restarts. The file
 //! is locked for the life of the process, and saved atomically (temp, fsync, rename).
 
 use disque_core::cluster::membership::SavedPeer;

@@ -91,7 +91,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let tls = crate::tls::setup(&config)?;
     let tcp = bind_tcp(&config).await?;
     let tls_tcp = if config.tls_port != 0 {
-        bind_addresses(&config, config.tls_port).await?
+        bind_addresses(&config, config.tls_port)?
     } else {
         Vec::new()
     };
@@ -131,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     if fresh {
         shared.borrow_mut().save_nodes_conf()?;
     }
+    crate::http::apply_port(&shared.borrow())?;
     crate::log::notice(&format!(
         "Disque 1.0-rc1 (Rust) running, port {}, pid {}",
         shared.borrow().config.port,
@@ -159,17 +160,19 @@ pub async fn run(config: Config) -> Result<(), String> {
 /// The cluster bus listeners: the same addresses, port + 10000 (tls-port
 /// + 10000 without a clear-text port).
 async fn bind_bus(config: &Config) -> Result<Vec<TcpListener>, String> {
-    bind_addresses(config, config.announced_port() + 10_000).await
+    bind_addresses(config, config.announced_port() + 10_000)
 }
 
 async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
     if config.port == 0 {
         return Ok(Vec::new());
     }
-    bind_addresses(config, config.port).await
+    bind_addresses(config, config.port)
 }
 
-async fn bind_addresses(config: &Config, port: u16) -> Result<Vec<TcpListener>, String> {
+/// Listeners on `port` at every `bind` address (all interfaces without one;
+/// IPv6 optional then), as for the client port.
+pub(crate) fn bind_addresses(config: &Config, port: u16) -> Result<Vec<TcpListener>, String> {
     let explicit = !config.bind.is_empty();
     let addrs: Vec<String> = if explicit {
         config.bind.clone()

@@ -1,5 +1,5 @@
 //! The slow log: commands that took longer than `slowlog-log-slower-than`
-//! microseconds, newest first, and the `SLOWLOG` command (commands.md §4.10).
+//! microseconds, newest first, and the `SLOWLOG` command (docs/commands.md §4.10).
 //!
 //! The log does not hold the configuration: the caller passes the current
 //! `slowlog-log-slower-than` and `slowlog-max-len` values to
@@ -173,7 +173,7 @@ fn truncate_args(args: &[Bytes]) -> Vec<Bytes> {
     out
 }
 
-/// Integer argument rule of commands.md §1.4 (C `strtoll`, strict).
+/// Integer argument rule of docs/commands.md §1.4 (C `strtoll`, strict).
 fn parse_count(raw: &[u8]) -> Option<i64> {
     crate::config::parse_strict_i64(raw)
 }

@@ -67,7 +67,7 @@ async fn idle_timeout_closes_idle_clients() {
     busy.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
 
-/// commands.md §1.1: blocked clients are never closed for idleness; once
+/// docs/commands.md §1.1: blocked clients are never closed for idleness; once
 /// unblocked, the reply counts as an interaction (as in the original, where
 /// every write refreshes the client's last-interaction time).
 #[tokio::test]
@@ -522,7 +522,7 @@ async fn command_introspection() {
     .await;
 }
 
-/// commands.md §1.3: every command's arity and flags, as COMMAND shows them.
+/// docs/commands.md §1.3: every command's arity and flags, as COMMAND shows them.
 #[tokio::test]
 async fn command_table_matches_the_spec() {
     let table = [
@@ -823,7 +823,7 @@ async fn d17_config_get_set() {
         no-appendfsync-on-rewrite daemonize activerehashing \
         aof-rewrite-incremental-fsync aof-load-truncated aof-enqueue-jobs-once \
         maxmemory-policy loglevel appendfsync syslog-facility appendonly dir \
-        client-output-buffer-limit unixsocketperm bind rereplicate";
+        client-output-buffer-limit unixsocketperm bind rereplicate logformat http-port metrics-top-queues";
     let expected: Vec<&str> = expected.split_whitespace().collect();
     // The original's order first; later extensions are appended after it.
     assert_eq!(names[..expected.len()], expected);

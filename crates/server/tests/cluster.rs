@@ -1,4 +1,4 @@
-//! behaviour-scenarios.md section C (C-01 … C-24): three real nodes on
+//! docs/behaviour-scenarios.md section C (C-01 … C-24): three real nodes on
 //! loopback, joined with CLUSTER MEET. Every wait is a deadline poll; the
 //! only fixed waits are "nothing happens during T" observations.
 
@@ -607,7 +607,7 @@ async fn leaving_node_does_not_get_its_jobs_back() {
     }
 }
 
-/// cluster.md §11.2: a synchronous ADDJOB blocked on the node that starts
+/// docs/cluster.md §11.2: a synchronous ADDJOB blocked on the node that starts
 /// leaving gets -LEAVING and its job is deleted cluster-wide.
 #[tokio::test]
 async fn leaving_interrupts_a_blocked_addjob() {
@@ -746,7 +746,7 @@ async fn c24_cluster_reset() {
     assert_eq!(registered_jobs(&mut cs[1]).await, 0);
 }
 
-/// CLUSTER MEET argument checks (commands.md §CLUSTER MEET), a MEET of a
+/// CLUSTER MEET argument checks (docs/commands.md §CLUSTER MEET), a MEET of a
 /// known node, a handshake that never completes (listed with priority 5, not
 /// counted in the cluster size, gone after max(node timeout, 1 s)).
 #[tokio::test]
@@ -862,7 +862,7 @@ async fn pending_job(c: &mut Client, q: &str) -> String {
     id
 }
 
-/// commands.md ADDJOB "other ways a blocked ADDJOB ends": the job is
+/// docs/commands.md ADDJOB "other ways a blocked ADDJOB ends": the job is
 /// deleted (DELJOB), the cluster is reset, or its TTL elapses while it
 /// waits for replication.
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Cluster behaviour where this project differs from Disque 1.0-rc1
-//! (DECISIONS.md D1, D2, D3, D9), end to end on three real nodes, plus
+//! (docs/DECISIONS.md D1, D2, D3, D9), end to end on three real nodes, plus
 //! E-01 (external replication under memory pressure). Each test fails
 //! against the original behaviour.
 

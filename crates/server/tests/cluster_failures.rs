@@ -1,4 +1,4 @@
-//! behaviour-scenarios.md section D (D-01 … D-07) and the users' experiments
+//! docs/behaviour-scenarios.md section D (D-01 … D-07) and the users' experiments
 //! U-01 … U-03 (the original behaviour; the D8 re-replication parts belong to
 //! a later issue), plus kill -9 / restart from nodes.conf, failure detection
 //! timings (PFAIL after the node timeout, FAIL soon after on every node: D7)
@@ -84,7 +84,7 @@ async fn d02_node_failure_replicate_2_the_survivor_requeues() {
     let id = addjob(&mut c0, "f2 b 0 REPLICATE 2 RETRY 2").await;
     let delivered = show_list(&show_some(&mut c0, &id).await, "nodes-delivered");
     assert!(delivered.contains(&cl.ids[0]), "{delivered:?}");
-    // Normally exactly two; the retry loop may add the third (cluster.md
+    // Normally exactly two; the retry loop may add the third (docs/cluster.md
     // §6.2): then whichever replica's timer fires first queues it.
     let others: Vec<usize> = delivered
         .iter()
@@ -228,7 +228,7 @@ async fn d05_failure_detection_and_hello_priorities() {
 }
 
 /// A stopped (SIGSTOP) node is detected like a dead one, and a FAIL node
-/// that answers again is healthy at once (cluster.md §4.4).
+/// that answers again is healthy at once (docs/cluster.md §4.4).
 #[tokio::test]
 async fn sigstop_fail_then_sigcont_clears() {
     let cl = cluster_with_timeout().await;
@@ -442,7 +442,7 @@ async fn restart_all_nodes_rejoin_from_nodes_conf() {
     }
 }
 
-/// cluster.md §3: nodes.conf is locked for the life of its node; a second
+/// docs/cluster.md §3: nodes.conf is locked for the life of its node; a second
 /// process using the same file exits with an error (two processes with one
 /// node id would corrupt the cluster).
 #[tokio::test]
@@ -489,7 +489,7 @@ async fn nodes_conf_is_locked_by_its_node() {
     );
 }
 
-/// cluster.md §2: right after a restart, nodes loaded from nodes.conf
+/// docs/cluster.md §2: right after a restart, nodes loaded from nodes.conf
 /// without failure flags count as reachable at once, before any link is up;
 /// dead ones become PFAIL after the node timeout (no FAIL: nobody else can
 /// report). They rejoin when they come back.

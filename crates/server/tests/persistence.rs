@@ -1,5 +1,5 @@
-//! The append-only file end to end (persistence.md, behaviour-scenarios.md
-//! D-08 … D-14, U-04, U-05, DECISIONS.md D5, D6, D11): restarts after
+//! The append-only file end to end (docs/persistence.md, docs/behaviour-scenarios.md
+//! D-08 … D-14, U-04, U-05, docs/DECISIONS.md D5, D6, D11): restarts after
 //! SHUTDOWN, SIGTERM and kill -9, controlled restarts, rewrites, broken
 //! files, write errors, disque-check-aof and `-LOADING`.
 //!
@@ -110,7 +110,7 @@ async fn d09_expired_jobs_are_not_reloaded() {
     assert_eq!(state_of(&mut c, &long).await.as_deref(), Some("active"));
 }
 
-/// The controlled restart of persistence.md §6 on a node with a config
+/// The controlled restart of docs/persistence.md §6 on a node with a config
 /// file: CONFIG SET aof-enqueue-jobs-once yes, CONFIG REWRITE,
 /// SHUTDOWN REWRITE-AOF; checks the written file is a marked snapshot.
 async fn controlled_shutdown(n: &mut Node) {
@@ -304,7 +304,7 @@ async fn d5_plain_aof_with_enqueue_once_keeps_at_most_once_jobs_active() {
 }
 
 /// D-13: aof-enqueue-jobs-once with no file is fatal (weakness kept: not in
-/// DECISIONS.md).
+/// docs/DECISIONS.md).
 #[tokio::test]
 async fn d13_enqueue_once_without_aof_file_exits() {
     let mut n = Node::new(&["aof-enqueue-jobs-once", "yes"]);

@@ -1,4 +1,4 @@
-//! The wire protocol end to end (commands.md §1.1, §1.2, client-compat.md):
+//! The wire protocol end to end (docs/commands.md §1.1, §1.2, docs/client-compat.md):
 //! protocol errors and connection close, strict `*`/`$` headers, inline
 //! commands, pipelining, blocking with pipelined commands behind it, QUIT,
 //! huge declared bulk lengths, client-compat quirks.

@@ -1,4 +1,4 @@
-//! behaviour-scenarios.md section A (S-01 … S-26), end to end over TCP
+//! docs/behaviour-scenarios.md section A (S-01 … S-26), end to end over TCP
 //! against a real `disque-server`. Reply types are checked on the wire
 //! where the spec distinguishes them (status vs bulk, `$-1` vs `*-1` vs `*0`).
 

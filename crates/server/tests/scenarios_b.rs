@@ -1,4 +1,4 @@
-//! behaviour-scenarios.md section B (S-30 … S-36, timers) and U-06, end to
+//! docs/behaviour-scenarios.md section B (S-30 … S-36, timers) and U-06, end to
 //! end against a real `disque-server`. Timers run at cron resolution
 //! (~100 ms) with ±250 ms jitter: every check polls with a deadline that has
 //! 1 s of slack.

@@ -54,6 +54,9 @@ pub const DEFAULT_USED_MEMORY: u64 = 1 << 20;
 /// Events processed at one instant beyond which [`Net::step`] panics: frames
 /// bouncing between nodes without delay would otherwise never let time pass.
 pub const STORM_EVENTS: u64 = 1_000_000;
+/// Jobs a node may hold and still be checked after every step (see
+/// [`Net::check_nodes`]).
+const CHECKED_JOBS: usize = 16;
 
 /// When AOF bytes reach the disk (what survives a power loss).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,6 +309,8 @@ pub struct Net {
     replies: VecDeque<Deferred>,
     /// Events processed at the current instant (see [`STORM_EVENTS`]).
     events_now: (u64, u64),
+    /// Steps taken, to pace the nodes' invariant checks (see [`Net::step`]).
+    steps: u64,
     /// Everything that happened, in order.
     pub trace: Trace,
 }
@@ -379,6 +384,7 @@ impl Net {
             filter: None,
             replies: VecDeque::new(),
             events_now: (START_MS, 0),
+            steps: 0,
             trace: Trace::new(names),
         };
         for i in 0..net.cfg.nodes {
@@ -924,7 +930,12 @@ impl Net {
             self.count_event();
             let key = *self.events.keys().next().expect("checked");
             let event = self.events.remove(&key).expect("checked");
+            let touched = match &event {
+                Event::Frame { to, .. } => *to,
+                Event::LinkUp { node, .. } | Event::LinkDown { node, .. } => *node,
+            };
             self.process(event);
+            self.check_node(touched);
         } else {
             let (at, i) = tick.expect("checked");
             if at > until {
@@ -932,8 +943,24 @@ impl Net {
             }
             self.now = self.now.max(at);
             self.tick(i);
+            self.check_node(i);
         }
         true
+    }
+
+    /// Checks the internal consistency ([`Node::check_invariants`]) of the
+    /// node a step touched. The check is linear in the jobs the node holds,
+    /// so a node with more than [`CHECKED_JOBS`] jobs is checked every
+    /// `jobs / CHECKED_JOBS` steps: the work per step stays bounded, and a
+    /// broken index is still caught within a few steps of the damage.
+    fn check_node(&mut self, i: usize) {
+        self.steps += 1;
+        if let Some(node) = &self.nodes[i].node {
+            let every = (node.stats().registered_jobs / CHECKED_JOBS).max(1) as u64;
+            if self.steps.is_multiple_of(every) {
+                node.check_invariants();
+            }
+        }
     }
 
     /// Counts an event at the current instant; panics with the last trace

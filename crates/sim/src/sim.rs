@@ -1699,7 +1699,7 @@ impl Sim {
     /// faults, every node up, not leaving (a leaving node makes no dummy ACK)
     /// and linked to every other, no frame carrying the job in flight, and
     /// every holder knows every other one: the job never moved by federation
-    /// (the importer is not a known holder, cluster.md §9.5), and no frame
+    /// (the importer is not a known holder, docs/cluster.md §9.5), and no frame
     /// carrying it (with the holder list) was lost or duplicated.
     fn ack_must_reach_everyone(&self, id: &JobId) -> bool {
         let frames = self.frames.get(id).cloned().unwrap_or_default();

@@ -65,8 +65,7 @@ impl Node {
             nodes_delivered: Vec::new(),
             nodes_confirmed: None,
             qtime: 0,
-            awake: 0,
-            in_queue_order: false,
+            local: Default::default(),
         };
         self.register(env, job);
     }

@@ -3,7 +3,7 @@
 use crate::args::{integer, is, timeout_deadline};
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
-use crate::job::{Job, JobState};
+use crate::job::{Body, Job, JobState};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -164,12 +164,11 @@ impl Node {
             nacks: 0,
             additional_deliveries: 0,
             queue: Some(queue.clone()),
-            body: Some(body.clone()),
+            body: Some(Body::new(body)),
             nodes_delivered: vec![self.myself],
             nodes_confirmed: None,
             qtime,
-            awake: 0,
-            in_queue_order: false,
+            local: Default::default(),
         };
         let external = self.replicates_externally(env);
         if external {

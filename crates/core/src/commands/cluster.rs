@@ -100,9 +100,6 @@ impl Node {
         }
         self.jobs.clear();
         self.rerepl.clear();
-        self.job_index.clear();
-        self.timers.clear();
-        self.evictable.clear();
         self.queues.clear();
         self.waiting_queues.clear();
         self.queue_index.clear();

@@ -71,12 +71,7 @@ impl Node {
             return Reply::Array(vec![]);
         };
         let n = count.unsigned_abs().min(usize::MAX as u64) as usize;
-        let queued = |id: &crate::ids::JobId| {
-            self.jobs
-                .get(id)
-                .is_some_and(|j| j.state == crate::job::JobState::Queued)
-        };
-        let ids = queue.peek(n, count < 0, queued);
+        let ids = queue.peek(n, count < 0, |entry| self.jobs.queued_id(entry));
         Reply::Array(ids.iter().map(|id| self.job_entry(id, false)).collect())
     }
 

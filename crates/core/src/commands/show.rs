@@ -45,10 +45,10 @@ impl Node {
         } else {
             ms_until(job.qtime)
         };
-        let awake = if job.awake == 0 {
+        let awake = if job.local.awake == 0 {
             Reply::Nil
         } else {
-            ms_until(job.awake)
+            ms_until(job.local.awake)
         };
         let opt = |b: &Option<Bytes>| b.clone().map_or(Reply::Nil, Reply::Bulk);
         Reply::Array(vec![
@@ -75,13 +75,15 @@ impl Node {
             field("nodes-delivered"),
             node_list(&job.nodes_delivered),
             field("nodes-confirmed"),
-            node_list(job.nodes_confirmed.as_deref().unwrap_or(&[])),
+            node_list(job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..])),
             field("next-requeue-within"),
             requeue,
             field("next-awake-within"),
             awake,
             field("body"),
-            opt(&job.body),
+            job.body
+                .as_ref()
+                .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
         ])
     }
 
@@ -114,10 +116,8 @@ impl Node {
             Err(reply) => return reply,
         };
         let mut items = Vec::new();
-        let next = self.job_index.scan(cursor, limits, |id| {
-            let Some(job) = self.jobs.get(id) else {
-                return false;
-            };
+        let next = self.jobs.scan(cursor, limits, |job| {
+            let id = &job.id;
             let wanted = !job.is_dummy_ack()
                 && queue.is_none_or(|q| job.queue.as_ref() == Some(q))
                 && (states.is_empty() || states.contains(&job.state));

@@ -1,4 +1,4 @@
-//! CLIENT (commands.md §4.8).
+//! CLIENT (docs/commands.md §4.8).
 
 use crate::clients::{Outbound, ReplyMode};
 use crate::dispatch::Action;

@@ -1,4 +1,4 @@
-//! DEBUG (commands.md §4.9).
+//! DEBUG (docs/commands.md §4.9).
 
 use crate::state::State;
 use bytes::Bytes;

@@ -1,4 +1,4 @@
-//! INFO (commands.md §4.2): sections of `key:value` lines.
+//! INFO (docs/commands.md §4.2): sections of `key:value` lines.
 
 use crate::aof::AofState;
 use crate::state::State;

@@ -29,7 +29,7 @@ pub fn auth(state: &mut State, client: u64, password: &[u8]) -> Reply {
 }
 
 /// Compares without leaking where the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let len = a.len().max(b.len());
     let mut diff = (a.len() != b.len()) as u8;
     for i in 0..len {

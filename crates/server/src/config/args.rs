@@ -1,4 +1,4 @@
-//! The command line (config.md §1).
+//! The command line (docs/config.md §1).
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! `CONFIG GET`, `CONFIG SET` and the `CONFIG` command dispatch
-//! (config.md §4, §5; commands.md §4.5).
+//! (docs/config.md §4, §5; docs/commands.md §4.5).
 
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -9,12 +9,12 @@ use super::text::{
     memtoll, one_line, parse_strict_i64, strerror, strtoll_whole, yes_no, yes_no_str,
 };
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, TlsAuthClients,
-    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 47] = [
+pub const GET_ORDER: [&str; 50] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -51,6 +51,9 @@ pub const GET_ORDER: [&str; 47] = [
     "unixsocketperm",
     "bind",
     "rereplicate",
+    "logformat",
+    "http-port",
+    "metrics-top-queues",
     "protected-mode",
     "enable-protected-configs",
     "enable-debug-command",
@@ -75,10 +78,12 @@ pub enum ConfigChange {
     TcpKeepalive,
     /// `loglevel`.
     LogLevel,
+    /// `logformat`.
+    LogFormat,
     /// `dir`: the working directory was already changed.
     Dir,
     /// `requirepass`: every open connection must become unauthenticated
-    /// (commands.md §4.3).
+    /// (docs/commands.md §4.3).
     RequirePass,
     /// `maxclients`: if the process cannot handle the new limit, put
     /// `previous` back into the config and reply
@@ -120,6 +125,15 @@ pub enum ConfigChange {
     AofEnqueueJobsOnce,
     /// `rereplicate` (decision D8).
     Rereplicate,
+    /// `http-port` (decision D19): the HTTP listener moves to the new port
+    /// (0 closes it). If the new port cannot be bound, put `previous` back
+    /// and reply with the error.
+    HttpPort {
+        /// The value before this SET.
+        previous: u16,
+    },
+    /// `metrics-top-queues` (decision D19).
+    MetricsTopQueues,
     /// `protected-mode` (decision D14).
     ProtectedMode,
     /// `cluster-password` (decision D12): applies to new bus links.
@@ -150,7 +164,7 @@ pub enum ConfigOutcome {
     /// A parameter was set: react to it, then reply `+OK` (or the error
     /// the variant names).
     Set(ConfigChange),
-    /// `CONFIG RESETSTAT`: reset the statistics (config.md §7), reply `+OK`.
+    /// `CONFIG RESETSTAT`: reset the statistics (docs/config.md §7), reply `+OK`.
     ResetStat,
 }
 
@@ -199,6 +213,8 @@ impl Config {
             "aof-load-truncated" => flag(self.aof_load_truncated),
             "aof-enqueue-jobs-once" => flag(self.aof_enqueue_jobs_once),
             "rereplicate" => flag(self.rereplicate),
+            "http-port" => num(i64::from(self.http_port)),
+            "metrics-top-queues" => num(self.metrics_top_queues),
             "protected-mode" => flag(self.protected_mode),
             "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
             "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
@@ -212,6 +228,7 @@ impl Config {
             "tls-protocols" => self.tls_protocols.clone().into_bytes(),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
+            "logformat" => self.logformat.name().as_bytes().to_vec(),
             "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
             "syslog-facility" => self.syslog_facility.name().as_bytes().to_vec(),
             "appendonly" => flag(self.appendonly),
@@ -296,6 +313,10 @@ impl Config {
                 self.loglevel = LogLevel::parse(value).ok_or_else(bad)?;
                 ConfigChange::LogLevel
             }
+            b"logformat" => {
+                self.logformat = LogFormat::parse(value).ok_or_else(bad)?;
+                ConfigChange::LogFormat
+            }
             b"dir" => {
                 protected()?;
                 let dir = String::from_utf8_lossy(value).into_owned();
@@ -373,6 +394,15 @@ impl Config {
             b"rereplicate" => {
                 self.rereplicate = boolean()?;
                 ConfigChange::Rereplicate
+            }
+            b"http-port" => {
+                let previous = self.http_port;
+                self.http_port = int_min(0).and_then(|v| u16::try_from(v).map_err(|_| bad()))?;
+                ConfigChange::HttpPort { previous }
+            }
+            b"metrics-top-queues" => {
+                self.metrics_top_queues = int_min(0)?;
+                ConfigChange::MetricsTopQueues
             }
             b"protected-mode" => {
                 self.protected_mode = boolean()?;
@@ -628,6 +658,9 @@ mod tests {
             ("unixsocketperm", "0"),
             ("bind", ""),
             ("rereplicate", "yes"),
+            ("logformat", "text"),
+            ("http-port", "0"),
+            ("metrics-top-queues", "100"),
             ("protected-mode", "yes"),
             ("enable-protected-configs", "local"),
             ("enable-debug-command", "local"),
@@ -734,6 +767,7 @@ mod tests {
             ("timeout", "5"),
             ("tcp-keepalive", "yes"),
             ("loglevel", "debug"),
+            ("logformat", "json"),
             ("requirepass", "pw"),
             ("maxclients", "10"),
             ("maxmemory", "2gb"),
@@ -816,6 +850,8 @@ mod tests {
         };
         set(&mut c, "loglevel", "WARNING");
         assert_eq!(get1(&mut c, "loglevel"), "warning");
+        set(&mut c, "logformat", "JSON");
+        assert_eq!(get1(&mut c, "logformat"), "json");
         set(&mut c, "maxmemory-policy", "ACKS");
         assert_eq!(get1(&mut c, "maxmemory-policy"), "acks");
         set(&mut c, "appendfsync", "ALWAYS");
@@ -894,6 +930,7 @@ mod tests {
             ("timeout", "99999999999999999999"),
             ("tcp-keepalive", "10"),
             ("loglevel", "loud"),
+            ("logformat", "yaml"),
             ("requirepass", &"p".repeat(513)),
             ("maxclients", "0"),
             ("maxmemory", "1x"),

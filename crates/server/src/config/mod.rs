@@ -1,6 +1,6 @@
 //! Server configuration: the command line, the config file, and the
 //! `CONFIG` command (GET / SET / RESETSTAT / REWRITE), as specified in
-//! config.md.
+//! docs/config.md.
 //!
 //! How the server uses it:
 //!
@@ -23,7 +23,7 @@
 //!    `CONFIG SET` comes back as [`ConfigChange`] so the server can react
 //!    (deauthenticate clients, start/stop the AOF, run eviction, ...).
 //! 4. [`Config::rewrite`] implements `CONFIG REWRITE` (also used for the
-//!    `aof-enqueue-jobs-once` auto-reset, persistence.md §4.5).
+//!    `aof-enqueue-jobs-once` auto-reset, docs/persistence.md §4.5).
 
 mod args;
 mod command;
@@ -93,6 +93,32 @@ impl LogLevel {
         ]
         .into_iter()
         .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+}
+
+/// `logformat` values (an extension: the original has only the text line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `text` (default): the original's `pid:M date mark message` line.
+    Text,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<LogFormat> {
+        [LogFormat::Text, LogFormat::Json]
+            .into_iter()
+            .find(|f| s.eq_ignore_ascii_case(f.name().as_bytes()))
     }
 }
 
@@ -267,7 +293,7 @@ pub struct ClientOutputBufferLimit {
     pub soft_seconds: i64,
 }
 
-/// Every directive of config.md §3, with its current value.
+/// Every directive of docs/config.md §3, with its current value.
 ///
 /// Integer fields keep what the original keeps, including values the
 /// lenient file parser lets through (e.g. a negative `slowlog-max-len`);
@@ -299,6 +325,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     /// `logfile` (`""` = standard output).
     pub logfile: String,
+    /// `logformat` (text).
+    pub logformat: LogFormat,
     /// `syslog-enabled` (no).
     pub syslog_enabled: bool,
     /// `syslog-ident` (`disque`).
@@ -341,6 +369,12 @@ pub struct Config {
     pub aof_enqueue_jobs_once: bool,
     /// `rereplicate` (yes): top up copies lost with a node (decision D8).
     pub rereplicate: bool,
+    /// `http-port` (0 = off): `/metrics`, `/api/...` and the dashboard
+    /// (decision D19).
+    pub http_port: u16,
+    /// `metrics-top-queues` (100): how many of the busiest queues `/metrics`
+    /// reports one by one (decision D19).
+    pub metrics_top_queues: i64,
     /// `cluster-config-file` (`nodes.conf`).
     pub cluster_config_file: String,
     /// `cluster-node-timeout` in ms (15000).
@@ -399,6 +433,7 @@ impl Default for Config {
             pidfile: "/var/run/disque.pid".to_owned(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            logformat: LogFormat::Text,
             syslog_enabled: false,
             syslog_ident: "disque".to_owned(),
             syslog_facility: SyslogFacility::Local(0),
@@ -420,6 +455,8 @@ impl Default for Config {
             aof_load_truncated: true,
             aof_enqueue_jobs_once: false,
             rereplicate: true,
+            http_port: 0,
+            metrics_top_queues: 100,
             cluster_config_file: "nodes.conf".to_owned(),
             cluster_node_timeout: 15000,
             slowlog_log_slower_than: 10000,
@@ -444,7 +481,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The startup checks of config.md §1 that only need the configuration:
+    /// The startup checks of docs/config.md §1 that only need the configuration:
     /// a client port above 55535 (the bus port would overflow) and a node
     /// that would listen nowhere (`port 0` without `unixsocket`). Returns the
     /// message to log before exiting with status 1.
@@ -586,6 +623,7 @@ mod robustness {
         "tcp-keepalive",
         "daemonize",
         "loglevel",
+        "logformat",
         "syslog-facility",
         "databases",
         "requirepass",

@@ -1,5 +1,5 @@
 //! The config file parser: line splitting, directives and their validation
-//! (config.md §2 and §3).
+//! (docs/config.md §2 and §3).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -7,8 +7,9 @@ use std::fs::OpenOptions;
 
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogLevel, MaxmemoryPolicy, ProtectedAction,
-    SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
+    ProtectedAction, SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
+    MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -44,7 +45,7 @@ impl Default for LoadOptions<'_> {
 /// A fatal configuration error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// A bad line: printed as the banner of config.md §2 (see
+    /// A bad line: printed as the banner of docs/config.md §2 (see
     /// [`ConfigError::banner`]) on stderr.
     Line {
         /// 1-based line number in the text being parsed (an `include`d file
@@ -113,7 +114,7 @@ impl From<&str> for DirectiveError {
 
 type DirResult = Result<(), DirectiveError>;
 
-/// Splits a config line into arguments (config.md §2); `None` when the
+/// Splits a config line into arguments (docs/config.md §2); `None` when the
 /// quotes are unbalanced.
 pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     disque_proto::split_args(line)
@@ -294,6 +295,11 @@ impl<'c, 'o> Loader<'c, 'o> {
                     "Invalid log level. Must be one of debug, verbose, notice, warning",
                 ))?;
             }
+            (b"logformat", 2) => {
+                c.logformat = LogFormat::parse(arg(1)).ok_or(DirectiveError::from(
+                    "Invalid log format. Must be one of text, json",
+                ))?;
+            }
             (b"logfile", 2) => {
                 let path = lossy(arg(1));
                 if !path.is_empty() {
@@ -404,6 +410,17 @@ impl<'c, 'o> Loader<'c, 'o> {
             (b"aof-load-truncated", 2) => c.aof_load_truncated = yes_no_arg()?,
             (b"aof-enqueue-jobs-once", 2) => c.aof_enqueue_jobs_once = yes_no_arg()?,
             (b"rereplicate", 2) => c.rereplicate = yes_no_arg()?,
+            (b"http-port", 2) => {
+                let v = atoi(arg(1));
+                c.http_port = u16::try_from(v).map_err(|_| DirectiveError::from("Invalid port"))?;
+            }
+            (b"metrics-top-queues", 2) => {
+                let v = strtoll_lenient(arg(1));
+                if v < 0 {
+                    return Err("metrics-top-queues can't be negative".into());
+                }
+                c.metrics_top_queues = v;
+            }
             (b"protected-mode", 2) => c.protected_mode = yes_no_arg()?,
             (b"enable-protected-configs", 2) => {
                 c.enable_protected_configs = protected_action(arg(1))?;
@@ -573,6 +590,10 @@ mod tests {
                 "Invalid log level. Must be one of debug, verbose, notice, warning",
             ),
             (
+                "logformat yaml",
+                "Invalid log format. Must be one of text, json",
+            ),
+            (
                 "syslog-facility local8",
                 "Invalid log facility. Must be one of USER or between LOCAL0-LOCAL7",
             ),
@@ -711,13 +732,14 @@ mod tests {
     #[test]
     fn enums_and_strings() {
         let c = load(
-            "loglevel WARNING\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
+            "loglevel WARNING\nlogformat JSON\nmaxmemory-policy NoEviction\nappendfsync ALWAYS\n\
              syslog-facility USER\nrequirepass secret\nunixsocket /tmp/d.sock\n\
              bind 127.0.0.1 ::1\ncluster-config-file n.conf\nappendfilename a.aof\n\
              syslog-ident dq\ndaemonize YES",
         )
         .unwrap();
         assert_eq!(c.loglevel, LogLevel::Warning);
+        assert_eq!(c.logformat, LogFormat::Json);
         assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::NoEviction);
         assert_eq!(c.appendfsync, AppendFsync::Always);
         assert_eq!(c.syslog_facility, SyslogFacility::User);

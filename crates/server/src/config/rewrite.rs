@@ -1,4 +1,4 @@
-//! `CONFIG REWRITE` (config.md §6): write the current configuration back
+//! `CONFIG REWRITE` (docs/config.md §6): write the current configuration back
 //! into the file the server was started with, keeping comments and the
 //! lines it does not handle.
 
@@ -158,6 +158,11 @@ impl Config {
             self.loglevel != d.loglevel,
         );
         push(
+            "logformat",
+            e("logformat", self.logformat.name()),
+            self.logformat != d.logformat,
+        );
+        push(
             "logfile",
             s("logfile", &self.logfile),
             self.logfile != d.logfile,
@@ -273,6 +278,16 @@ impl Config {
             self.rereplicate != d.rereplicate,
         );
         push(
+            "http-port",
+            n("http-port", i64::from(self.http_port)),
+            self.http_port != d.http_port,
+        );
+        push(
+            "metrics-top-queues",
+            n("metrics-top-queues", self.metrics_top_queues),
+            self.metrics_top_queues != d.metrics_top_queues,
+        );
+        push(
             "protected-mode",
             b("protected-mode", self.protected_mode),
             self.protected_mode != d.protected_mode,
@@ -361,7 +376,7 @@ impl Config {
     }
 
     /// The new contents of a config file whose current contents are `old`
-    /// (see config.md §6). `cwd` is the value written for `dir`.
+    /// (see docs/config.md §6). `cwd` is the value written for `dir`.
     pub fn rewritten_text(&self, old: &[u8], cwd: Option<&[u8]>) -> Vec<u8> {
         // The old lines, without their line terminators.
         let mut lines: Vec<Vec<u8>> = old
@@ -586,6 +601,7 @@ mod tests {
             hz: 50,
             maxmemory: 3 << 30,
             loglevel: super::super::LogLevel::Debug,
+            logformat: super::super::LogFormat::Json,
             requirepass: Some(b"p\x01w\n".to_vec()),
             pidfile: "/tmp/a b.pid".into(),
             aof_enqueue_jobs_once: true,
@@ -628,7 +644,7 @@ mod tests {
             ..Config::default()
         };
         c.aof_enqueue_jobs_once = true;
-        // The auto-reset of persistence.md §4.5.
+        // The auto-reset of docs/persistence.md §4.5.
         c.aof_enqueue_jobs_once = false;
         c.rewrite().unwrap();
         let cwd = std::env::current_dir().unwrap().display().to_string();

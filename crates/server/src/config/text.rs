@@ -92,7 +92,7 @@ pub fn atoi(s: &[u8]) -> i32 {
     strtoll_lenient(s) as i32
 }
 
-/// The integer argument rule of commands.md §1.4 (C `strtoll` checked
+/// The integer argument rule of docs/commands.md §1.4 (C `strtoll` checked
 /// strictly): optional `+`/`-`, leading zeros allowed, no leading white
 /// space, no trailing garbage, no overflow; the empty string is 0.
 pub fn parse_strict_i64(s: &[u8]) -> Option<i64> {

@@ -1,7 +1,7 @@
 //! Helpers for the persistence tests: a node that keeps its directory, port
 //! and config file across restarts (SHUTDOWN, SIGTERM, kill -9), a file-size
 //! limit to simulate a full disk, and AOF record reading/writing per
-//! persistence.md §2. (Clusters: see `cluster.rs`.)
+//! docs/persistence.md §2. (Clusters: see `cluster.rs`.)
 
 use super::*;
 
@@ -369,7 +369,7 @@ pub async fn missing_jobs(c: &mut Client, ids: &[String]) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// AOF records (persistence.md §2)
+// AOF records (docs/persistence.md §2)
 
 /// One record: its offset and its arguments.
 #[derive(Debug, Clone)]
@@ -429,7 +429,7 @@ pub fn record(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// A job in storage form, written by hand from persistence.md §2.3.
+/// A job in storage form, written by hand from docs/persistence.md §2.3.
 pub struct StoredJob<'a> {
     pub id: &'a str,
     /// 0 wait-repl, 1 active, 2 queued, 3 acked.

@@ -1,4 +1,4 @@
-//! Acknowledgements and garbage collection (cluster.md §7): SETACK, GOTACK,
+//! Acknowledgements and garbage collection (docs/cluster.md §7): SETACK, GOTACK,
 //! DELJOB, retries with back-off when a holder is missing, dummy ACKs,
 //! FASTACK.
 
@@ -8,7 +8,7 @@ use disque_core::job::JobState;
 use disque_proto::Reply;
 use disque_sim::Crash;
 
-/// The typical run (cluster.md §7.3): ACKJOB on A sends SETACK(3) to B and C,
+/// The typical run (docs/cluster.md §7.3): ACKJOB on A sends SETACK(3) to B and C,
 /// each acknowledges and answers GOTACK(1); then A sends DELJOB to both and
 /// every copy is gone. 2 + 2 + 2 messages.
 #[test]
@@ -60,7 +60,7 @@ fn ack_gc_waits_for_a_missing_holder() {
 }
 
 /// GC attempts after an ACKJOB come at about t = 0 (inside the command), 1 s,
-/// 5 s, 13 s (cluster.md §7.1: gaps 1, 4, 8 s, ± 250 ms).
+/// 5 s, 13 s (docs/cluster.md §7.1: gaps 1, 4, 8 s, ± 250 ms).
 #[test]
 fn ack_gc_retry_schedule() {
     let mut net = cluster_with_timeout(3, 1_000);
@@ -177,7 +177,7 @@ fn fastack_deletes_everywhere_without_confirmations() {
 }
 
 /// FASTACK of an id this node does not know sends DELJOB to every node with a
-/// link (commands.md §2.4), so copies elsewhere are deleted.
+/// link (docs/commands.md §2.4), so copies elsewhere are deleted.
 #[test]
 fn fastack_of_unknown_id_broadcasts_deljob() {
     let mut net = cluster(3);

@@ -1,4 +1,4 @@
-//! Federation (cluster.md §9): NEEDJOBS and YOURJOBS, the broadcast and ad-hoc
+//! Federation (docs/cluster.md §9): NEEDJOBS and YOURJOBS, the broadcast and ad-hoc
 //! back-offs, the import rate, the reached-zero rule, and decisions D1, D2,
 //! D4 and D9.
 

@@ -1,4 +1,4 @@
-//! Leaving mode (cluster.md §11) and PAUSE propagation (§10).
+//! Leaving mode (docs/cluster.md §11) and PAUSE propagation (§10).
 
 use crate::common::*;
 use disque_core::job::JobState;

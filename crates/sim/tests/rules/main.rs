@@ -1,5 +1,5 @@
-//! One test per state-machine rule of cluster.md (and the decisions D1-D9 of
-//! DECISIONS.md that concern the cluster), on an in-process network of real
+//! One test per state-machine rule of docs/cluster.md (and the decisions D1-D9 of
+//! docs/DECISIONS.md that concern the cluster), on an in-process network of real
 //! `disque-core` nodes with a fake clock (`disque_sim::Net`).
 //!
 //! Tests marked `#[ignore = "core bug: ..."]` show a defect of the core; the

@@ -1,4 +1,4 @@
-//! Membership (cluster.md §4): the MEET handshake, gossip discovery, handshake
+//! Membership (docs/cluster.md §4): the MEET handshake, gossip discovery, handshake
 //! expiry, PFAIL and FAIL (decision D7), FAIL cleared by a PONG, HELLO
 //! priorities.
 
@@ -107,7 +107,7 @@ fn pfail_after_node_timeout_then_fail_by_majority() {
     net.crash(2, Crash::Process);
     net.advance(500);
     assert_eq!(flags_of(&mut net, 0, 2), "noflags");
-    // Reachable until PFAIL (cluster.md §2).
+    // Reachable until PFAIL (docs/cluster.md §2).
     assert_eq!(net.node(0).reachable_count(), 2);
     let mark = net.trace.len();
     let mut pfail_seen = false;

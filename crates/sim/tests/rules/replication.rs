@@ -1,4 +1,4 @@
-//! Job replication (cluster.md §6): synchronous ADDJOB, its timeout and
+//! Job replication (docs/cluster.md §6): synchronous ADDJOB, its timeout and
 //! cleanup, the 50 ms add-a-node retry, the NOREPL errors, ASYNC, REPLJOB
 //! refusals, and external replication with ENQUEUE (decision D3).
 
@@ -346,7 +346,7 @@ fn enqueue_message_respects_input_pause() {
 }
 
 /// ACKJOB on the origin of a job still waiting for its copies acknowledges it
-/// (the ADDJOB client then waits for its timeout, jobs-and-ids.md §3), but the
+/// (the ADDJOB client then waits for its timeout, docs/jobs-and-ids.md §3), but the
 /// origin must not keep replicating an acknowledged job: a REPLJOB arriving
 /// after a replica collected its acked copy brings the job back to life
 /// there (REPLJOB of an unknown id registers it active), and it is delivered
@@ -401,7 +401,7 @@ fn acked_job_waiting_for_copies_is_not_replicated_again() {
 }
 
 /// After a synchronous external replication the ENQUEUE goes to one of the
-/// nodes that *confirmed* (cluster.md §6.5), never to a holder that was sent a
+/// nodes that *confirmed* (docs/cluster.md §6.5), never to a holder that was sent a
 /// copy but did not store it: here n1 refuses copies of `q` (paused in input)
 /// and n2 stores them, so the at-most-once job must end up queued on n2
 /// whatever the order in which the origin tried them.

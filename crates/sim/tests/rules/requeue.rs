@@ -1,4 +1,4 @@
-//! Requeue coordination (cluster.md §8): WILLQUEUE before a requeue, QUEUED
+//! Requeue coordination (docs/cluster.md §8): WILLQUEUE before a requeue, QUEUED
 //! after one, the rule that keeps one queued copy, WORKING, NACK counters.
 
 use crate::common::*;
@@ -55,7 +55,7 @@ fn willqueue_lead_is_500_ms() {
     assert!((499..=501).contains(&lead), "n{node} lead {lead} ms");
 }
 
-/// The spec's comparison (cluster.md §8): XOR each node id byte i with job id
+/// The spec's comparison (docs/cluster.md §8): XOR each node id byte i with job id
 /// byte 11 + (i mod 24), compare the results; true when `a` wins over `b`.
 fn wins(
     a: &disque_core::ids::NodeId,

@@ -444,7 +444,7 @@ fn new_copies_keep_the_job_and_are_active() {
     }
 }
 
-/// D-04 with D8 (behaviour-scenarios.md §D): after N1 (the origin) is marked
+/// D-04 with D8 (docs/behaviour-scenarios.md §D): after N1 (the origin) is marked
 /// failed, SHOW on a surviving holder lists a new holder in nodes-delivered,
 /// which holds an active copy. In a three-node cluster there is no node left
 /// to take it: the job stays under-replicated, counted in

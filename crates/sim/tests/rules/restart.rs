@@ -1,4 +1,4 @@
-//! Crashes and restarts with the AOF (persistence.md §4.4 in a cluster), the
+//! Crashes and restarts with the AOF (docs/persistence.md §4.4 in a cluster), the
 //! fsync model, and the determinism the simulator relies on.
 
 use crate::common::*;
@@ -19,7 +19,7 @@ fn restart_with_aof_restores_copies() {
 }
 
 /// Without its AOF a restarted node has its id and peers but no jobs
-/// (cluster.md §13); the other holders still deliver.
+/// (docs/cluster.md §13); the other holders still deliver.
 #[test]
 fn restart_without_aof_loses_copies() {
     let mut net = cluster(3);
@@ -50,7 +50,7 @@ fn power_loss_keeps_the_fsynced_prefix() {
     }
 }
 
-/// A restarted node restores each job's nodes-delivered (persistence.md §4.4:
+/// A restarted node restores each job's nodes-delivered (docs/persistence.md §4.4:
 /// "nodes still known"), so an ACKJOB there still reaches the other holders
 /// and they do not deliver the job again.
 #[test]

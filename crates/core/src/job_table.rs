@@ -1,0 +1,460 @@
+//! The job table: the one owner of every job record and of the indexes that
+//! must stay in step with them (the id index, the per-job timers, the list of
+//! evictable jobs and the JSCAN cursor space). Queue order lives in each
+//! [`Queue`](crate::queue::Queue) but names jobs by the [`JobRef`] handles
+//! handed out here.
+//!
+//! Layout, chosen for memory and for latency that does not grow with the
+//! number of jobs held (measured with `scripts/bench`, see the README):
+//!
+//! * **Slots.** Jobs live in chunks of [`CHUNK`] slots. A chunk, once full,
+//!   never moves: growth copies at most one chunk's jobs (the last one grows
+//!   like a vector, so a small node stays small), never all of them, and a
+//!   job costs its record and nothing else (no per-job allocation for the
+//!   record, no allocator header). A freed slot is reused; its generation
+//!   counter is bumped so that stale handles (timer and queue entries left
+//!   behind, see below) no longer match.
+//! * **Id index.** One hash table of 4-byte slot numbers per shard, hashed by
+//!   job id with a secret key (clients cannot aim at collisions); the id
+//!   itself is read from the slot. With [`SHARDS`] shards a growth rehashes
+//!   1/64 of the jobs, not all of them.
+//! * **Timers.** A min-heap of `(awake, slot, generation)` with lazy deletion:
+//!   rescheduling pushes a new entry and leaves the old one, which no longer
+//!   matches the job's `awake` and is dropped when it surfaces, or all at
+//!   once when stale entries outnumber the jobs. Only due entries are touched.
+//! * **Scan.** JSCAN's cursor is a slot number: slots never move, so every job
+//!   present for a whole scan is returned (commands.md §3.5) without an
+//!   ordered index of ids.
+//! * **Evictable jobs.** A FIFO of handles of acked and delivered at-most-once
+//!   jobs; each job is listed once (a mark in its record) and deleted jobs'
+//!   entries are dropped lazily.
+
+use crate::ids::JobId;
+use crate::job::{Job, JobState};
+use crate::scan::ScanLimits;
+use hashbrown::HashTable;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Slots per chunk (a power of two).
+const CHUNK_BITS: u32 = 10;
+/// Slots per chunk.
+pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
+/// Shards of the id index.
+const SHARDS: usize = 64;
+
+/// A handle on a job: its slot and the slot's generation when the handle was
+/// made. A handle outlives its job harmlessly: it stops resolving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct JobRef {
+    slot: u32,
+    gen: u32,
+}
+
+/// One slot: a job or nothing, and how many jobs it has held.
+struct Slot {
+    gen: u32,
+    job: Option<Job>,
+}
+
+/// Every job on this node, with its indexes.
+pub(crate) struct JobTable {
+    /// Full chunks of [`CHUNK`] slots, the last one growing.
+    chunks: Vec<Vec<Slot>>,
+    /// Free slots below `used`, reused last-freed first.
+    free: Vec<u32>,
+    /// Slots handed out at least once: `[0, used)`.
+    used: u32,
+    index: Vec<HashTable<u32>>,
+    hasher: ahash::RandomState,
+    len: usize,
+    timers: BinaryHeap<Reverse<(u64, JobRef)>>,
+    evictable: VecDeque<JobRef>,
+    /// Jobs marked as listed in `evictable` (entries may be more).
+    evictable_live: usize,
+}
+
+impl JobTable {
+    /// An empty table whose id hasher is keyed by `hasher`.
+    pub(crate) fn new(hasher: ahash::RandomState) -> JobTable {
+        JobTable {
+            chunks: Vec::new(),
+            free: Vec::new(),
+            used: 0,
+            index: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            hasher,
+            len: 0,
+            timers: BinaryHeap::new(),
+            evictable: VecDeque::new(),
+            evictable_live: 0,
+        }
+    }
+
+    fn slot(&self, slot: u32) -> &Slot {
+        &self.chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+    }
+
+    fn slot_mut(&mut self, slot: u32) -> &mut Slot {
+        &mut self.chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+    }
+
+    fn hash(&self, id: &JobId) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// The shard of a hash: middle bits, as the table itself uses the low
+    /// bits (bucket) and the top seven (tag).
+    fn shard(hash: u64) -> usize {
+        (hash >> 32) as usize % SHARDS
+    }
+
+    /// The slot holding the job with this id.
+    fn find(&self, id: &JobId) -> Option<u32> {
+        let hash = self.hash(id);
+        self.index[Self::shard(hash)]
+            .find(hash, |&s| {
+                self.slot(s).job.as_ref().is_some_and(|j| j.id == *id)
+            })
+            .copied()
+    }
+
+    /// The handle of the job with this id.
+    pub(crate) fn job_ref(&self, id: &JobId) -> Option<JobRef> {
+        self.find(id).map(|slot| JobRef {
+            slot,
+            gen: self.slot(slot).gen,
+        })
+    }
+
+    /// The job a handle names, if it is still there.
+    pub(crate) fn resolve(&self, r: JobRef) -> Option<&Job> {
+        let chunk = self.chunks.get((r.slot >> CHUNK_BITS) as usize)?;
+        let slot = chunk.get(r.slot as usize & (CHUNK - 1))?;
+        (slot.gen == r.gen).then_some(slot.job.as_ref()).flatten()
+    }
+
+    /// The job a handle names, to change it.
+    pub(crate) fn resolve_mut(&mut self, r: JobRef) -> Option<&mut Job> {
+        let chunk = self.chunks.get_mut((r.slot >> CHUNK_BITS) as usize)?;
+        let slot = chunk.get_mut(r.slot as usize & (CHUNK - 1))?;
+        if slot.gen == r.gen {
+            slot.job.as_mut()
+        } else {
+            None
+        }
+    }
+
+    /// The job with this id.
+    pub(crate) fn get(&self, id: &JobId) -> Option<&Job> {
+        self.find(id).and_then(|s| self.slot(s).job.as_ref())
+    }
+
+    /// The job with this id, to change it.
+    pub(crate) fn get_mut(&mut self, id: &JobId) -> Option<&mut Job> {
+        let slot = self.find(id)?;
+        self.slot_mut(slot).job.as_mut()
+    }
+
+    /// True when a job has this id.
+    pub(crate) fn contains_key(&self, id: &JobId) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// Adds a job (replacing one with the same id) and returns its handle.
+    pub(crate) fn insert(&mut self, job: Job) -> JobRef {
+        self.remove(&job.id);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                if self.used as usize == self.chunks.len() * CHUNK {
+                    self.chunks.push(Vec::new());
+                }
+                let chunk = self.chunks.last_mut().expect("just ensured");
+                chunk.push(Slot { gen: 0, job: None });
+                self.used += 1;
+                self.used - 1
+            }
+        };
+        let hash = self.hash(&job.id);
+        let chunks = &self.chunks;
+        let hasher = &self.hasher;
+        self.index[Self::shard(hash)].insert_unique(hash, slot, |&s| {
+            let job = chunks[(s >> CHUNK_BITS) as usize][s as usize & (CHUNK - 1)]
+                .job
+                .as_ref()
+                .expect("indexed slots hold jobs");
+            hasher.hash_one(job.id)
+        });
+        self.len += 1;
+        let entry = self.slot_mut(slot);
+        entry.job = Some(job);
+        JobRef {
+            slot,
+            gen: entry.gen,
+        }
+    }
+
+    /// Removes a job; its handles stop resolving.
+    pub(crate) fn remove(&mut self, id: &JobId) -> Option<Job> {
+        let hash = self.hash(id);
+        let chunks = &self.chunks;
+        let entry = self.index[Self::shard(hash)]
+            .find_entry(hash, |&s| {
+                chunks[(s >> CHUNK_BITS) as usize][s as usize & (CHUNK - 1)]
+                    .job
+                    .as_ref()
+                    .is_some_and(|j| j.id == *id)
+            })
+            .ok()?;
+        let (slot, _) = entry.remove();
+        let entry = self.slot_mut(slot);
+        let job = entry.job.take().expect("indexed slots hold jobs");
+        entry.gen = entry.gen.wrapping_add(1);
+        self.free.push(slot);
+        self.len -= 1;
+        if job.local.in_evictable {
+            self.evictable_live -= 1;
+        }
+        Some(job)
+    }
+
+    /// Number of jobs.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there is no job.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every job, in slot order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Job> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter().filter_map(|s| s.job.as_ref()))
+    }
+
+    /// Every job, to change them.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Job> {
+        self.chunks
+            .iter_mut()
+            .flat_map(|c| c.iter_mut().filter_map(|s| s.job.as_mut()))
+    }
+
+    /// Every id.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &JobId> {
+        self.values().map(|j| &j.id)
+    }
+
+    /// Removes every job and every index entry.
+    pub(crate) fn clear(&mut self) {
+        *self = JobTable::new(self.hasher.clone());
+    }
+
+    // ----- queue entries ---------------------------------------------------------
+
+    /// For a queue entry: the id of its job while the job is queued.
+    pub(crate) fn queued_id(&self, r: JobRef) -> Option<JobId> {
+        self.resolve(r)
+            .filter(|j| j.state == JobState::Queued)
+            .map(|j| j.id)
+    }
+
+    /// As [`JobTable::queued_id`], for an entry about to be dropped unless
+    /// live: a job that is no longer queued notes it has no entry any more.
+    pub(crate) fn take_queued_id(&mut self, r: JobRef) -> Option<JobId> {
+        let job = self.resolve_mut(r)?;
+        if job.state == JobState::Queued {
+            Some(job.id)
+        } else {
+            job.local.in_queue_order = false;
+            None
+        }
+    }
+
+    // ----- timers ----------------------------------------------------------------
+
+    /// Sets the time of a job's next check (0 = none). Returns false when the
+    /// job is missing or already due then.
+    pub(crate) fn set_awake(&mut self, id: &JobId, awake: u64) -> bool {
+        let Some(slot) = self.find(id) else {
+            return false;
+        };
+        let entry = self.slot_mut(slot);
+        let gen = entry.gen;
+        let job = entry.job.as_mut().expect("indexed slots hold jobs");
+        if job.local.awake == awake {
+            return false; // its entry is still in the heap
+        }
+        job.local.awake = awake;
+        if awake != 0 {
+            self.timers.push(Reverse((awake, JobRef { slot, gen })));
+            if self.timers.len() > 2 * self.len + 1024 {
+                self.drop_stale_timers();
+            }
+        }
+        true
+    }
+
+    fn drop_stale_timers(&mut self) {
+        let mut entries = std::mem::take(&mut self.timers).into_vec();
+        entries.retain(|Reverse((awake, r))| {
+            self.resolve(*r).is_some_and(|j| j.local.awake == *awake)
+        });
+        self.timers = BinaryHeap::from(entries);
+    }
+
+    /// The time of the earliest check (possibly of a stale entry, which only
+    /// makes the caller look early).
+    pub(crate) fn next_awake(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse((awake, _))| *awake)
+    }
+
+    /// Takes the next check due at or before `now_ms`: `Some(Some(id))` for a
+    /// job whose check this is (its awake time is cleared), `Some(None)` for a
+    /// stale entry dropped, `None` when nothing is due.
+    pub(crate) fn pop_due(&mut self, now_ms: u64) -> Option<Option<JobId>> {
+        let &Reverse((awake, r)) = self.timers.peek()?;
+        if awake > now_ms {
+            return None;
+        }
+        self.timers.pop();
+        Some(match self.resolve_mut(r) {
+            Some(job) if job.local.awake == awake => {
+                job.local.awake = 0;
+                Some(job.id)
+            }
+            _ => None,
+        })
+    }
+
+    // ----- evictable jobs ----------------------------------------------------------
+
+    /// Lists the job as evictable if it is so and not yet listed.
+    pub(crate) fn note_evictable(&mut self, id: &JobId) {
+        let Some(r) = self.job_ref(id) else { return };
+        let job = self.resolve_mut(r).expect("just found");
+        if job.local.in_evictable || !job.is_evictable() {
+            return;
+        }
+        job.local.in_evictable = true;
+        self.evictable_live += 1;
+        self.evictable.push_back(r);
+        if self.evictable.len() > 2 * self.evictable_live + 1024 {
+            let mut list = std::mem::take(&mut self.evictable);
+            list.retain(|r| self.resolve(*r).is_some_and(|j| j.local.in_evictable));
+            self.evictable = list;
+        }
+    }
+
+    /// Takes the evictable job listed first (it stays in the table).
+    pub(crate) fn pop_evictable(&mut self) -> Option<JobId> {
+        while let Some(r) = self.evictable.pop_front() {
+            if let Some(job) = self.resolve_mut(r).filter(|j| j.local.in_evictable) {
+                job.local.in_evictable = false;
+                let id = job.id;
+                self.evictable_live -= 1;
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    // ----- scan -------------------------------------------------------------------
+
+    /// One step of a JSCAN-style iteration from `cursor` (a slot number; 0 =
+    /// start): calls `visit` on jobs in slot order until the limits say stop
+    /// and returns the cursor to continue from (0 when complete). `visit`
+    /// returns true when the job matched the caller's filters. Empty slots
+    /// count as steps, so one call does bounded work.
+    pub(crate) fn scan(
+        &self,
+        cursor: u64,
+        limits: ScanLimits,
+        mut visit: impl FnMut(&Job) -> bool,
+    ) -> u64 {
+        let unlimited = limits.busyloop || limits.count < 0;
+        let wanted = (limits.count.max(0) as u64).max(1);
+        let max_steps = wanted.saturating_mul(10);
+        let (mut matched, mut steps) = (0u64, 0u64);
+        let start = cursor.min(self.used as u64) as u32;
+        for slot in start..self.used {
+            if !unlimited && (matched >= wanted || steps >= max_steps) {
+                return slot as u64;
+            }
+            steps += 1;
+            if let Some(job) = &self.slot(slot).job {
+                if visit(job) {
+                    matched += 1;
+                }
+            }
+        }
+        0
+    }
+
+    // ----- checks -----------------------------------------------------------------
+
+    /// Panics unless the indexes agree with the records: every job is indexed
+    /// under its id in its own slot, the free list names exactly the empty
+    /// slots, every job due for a check has a heap entry at that time, and
+    /// every job marked evictable is evictable and listed.
+    pub(crate) fn check_invariants(&self) {
+        let mut jobs = 0;
+        for slot in 0..self.used {
+            if let Some(job) = &self.slot(slot).job {
+                jobs += 1;
+                assert_eq!(self.find(&job.id), Some(slot), "job {:?} indexed", job.id);
+            }
+        }
+        assert_eq!(jobs, self.len, "job count");
+        let indexed: usize = self.index.iter().map(|t| t.len()).sum();
+        assert_eq!(indexed, self.len, "index size");
+        assert_eq!(self.free.len() + self.len, self.used as usize, "free slots");
+        assert!(
+            self.free.iter().all(|&s| self.slot(s).job.is_none()),
+            "free slots are empty"
+        );
+        let timers: std::collections::HashSet<(u64, JobRef)> =
+            self.timers.iter().map(|Reverse(e)| *e).collect();
+        let listed: std::collections::HashSet<JobRef> = self.evictable.iter().copied().collect();
+        let mut marked = 0;
+        for slot in 0..self.used {
+            let entry = self.slot(slot);
+            let Some(job) = &entry.job else { continue };
+            let r = JobRef {
+                slot,
+                gen: entry.gen,
+            };
+            if job.local.awake != 0 {
+                assert!(
+                    timers.contains(&(job.local.awake, r)),
+                    "job {:?} has its timer",
+                    job.id
+                );
+            }
+            if job.local.in_evictable {
+                marked += 1;
+                assert!(
+                    job.is_evictable(),
+                    "job {:?} listed evictable is so",
+                    job.id
+                );
+                assert!(
+                    listed.contains(&r),
+                    "job {:?} is in the evictable list",
+                    job.id
+                );
+            }
+        }
+        assert_eq!(marked, self.evictable_live, "evictable count");
+    }
+}
+
+impl std::ops::Index<&JobId> for JobTable {
+    type Output = Job;
+
+    fn index(&self, id: &JobId) -> &Job {
+        self.get(id).expect("a job that exists")
+    }
+}
