@@ -49,14 +49,15 @@ for _ in range(1000):
 PY
 }
 
-# Starts a server in directory $1 (default: $workdir); leaves its port in
-# $port and its pid in $pid.
+# Starts a server in directory $1 (default: $workdir) with the extra
+# options that follow; leaves its port in $port and its pid in $pid.
 start_server() {
     local attempt deadline dir=${1:-$workdir}
+    shift || true
     mkdir -p "$dir"
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
-        "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" "$@" \
             >"$dir/server.log" 2>&1 &
         pid=$!
         pids+=("$pid")
@@ -114,4 +115,35 @@ until joined; do
     sleep 0.05
 done
 "$python" "$root/tests/compat/pydisque_cluster_compat.py" "${cluster_ports[@]}" || status=1
+
+# TLS (decision D13): certificates made here with openssl, a node with a TLS
+# port, then redis-cli --tls, redis-py and pydisque over it.
+tls=$workdir/tls
+mkdir -p "$tls"
+(
+    cd "$tls"
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -days 2 -subj /CN=disque-test-ca -keyout ca.key -out ca.pem
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >node.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for who in node client; do
+        openssl req "${ec[@]}" -subj "/CN=$who" -keyout "$who.key" -out "$who.csr"
+        openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile "$who.ext" -out "$who.pem"
+    done
+) >/dev/null 2>&1
+tls_port=$(free_port)
+start_server "$workdir/tls-node" --tls-port "$tls_port" --tls-cert-file "$tls/node.pem" \
+    --tls-key-file "$tls/node.key" --tls-ca-cert-file "$tls/ca.pem"
+echo "compat: TLS node on port $tls_port"
+tls_cli=(redis-cli --tls --cacert "$tls/ca.pem" --cert "$tls/client.pem" --key "$tls/client.key"
+    -h 127.0.0.1 -p "$tls_port")
+if [[ "$("${tls_cli[@]}" ping 2>&1)" == PONG ]]; then
+    echo "ok   redis-cli --tls ping"
+else
+    echo "FAIL redis-cli --tls ping: $("${tls_cli[@]}" ping 2>&1)"
+    status=1
+fi
+"$python" "$root/tests/compat/tls_compat.py" "$tls_port" "$tls/ca.pem" "$tls/client.pem" \
+    "$tls/client.key" || status=1
 exit $status

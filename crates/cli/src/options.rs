@@ -37,6 +37,10 @@ Usage: disque [OPTIONS] [cmd [arg [arg ...]]]
   --stat             Print rolling stats about the server: jobs, queues,
                      memory, clients, requests (one line per second, or
                      per -i interval).
+  --tls              Establish a secure TLS connection.
+  --cacert <file>    CA Certificate file to verify with.
+  --cert <file>      Client certificate to authenticate with.
+  --key <file>       Private key file to authenticate with.
   --help             Output this help and exit.
   --version          Output version and exit.
 
@@ -80,6 +84,21 @@ pub struct Options {
     pub output: OutputMode,
     /// The command to run; empty for interactive mode.
     pub command: Vec<Vec<u8>>,
+    /// `--tls`, `--cacert`, `--cert`, `--key` (boxed: rarely used).
+    pub tls: Box<TlsOptions>,
+}
+
+/// The TLS options (redis-cli's names).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsOptions {
+    /// `--tls`: connect over TLS.
+    pub enabled: bool,
+    /// `--cacert`: the CA that signs the server's certificate.
+    pub cacert: Option<PathBuf>,
+    /// `--cert`: a client certificate to present.
+    pub cert: Option<PathBuf>,
+    /// `--key`: its private key.
+    pub key: Option<PathBuf>,
 }
 
 /// The session's mode.
@@ -129,6 +148,7 @@ where
             OutputMode::Raw
         },
         command: Vec::new(),
+        tls: Box::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -154,6 +174,10 @@ where
             (b"--csv", _) => options.output = OutputMode::Csv,
             (b"--latency", _) => options.mode = Mode::Latency,
             (b"--stat", _) => options.mode = Mode::Stat,
+            (b"--tls", _) => options.tls.enabled = true,
+            (b"--cacert", Some(v)) => options.tls.cacert = Some(PathBuf::from(text(v))),
+            (b"--cert", Some(v)) => options.tls.cert = Some(PathBuf::from(text(v))),
+            (b"--key", Some(v)) => options.tls.key = Some(PathBuf::from(text(v))),
             _ if arg.starts_with(b"-") => {
                 return Err(format!(
                     "Unrecognized option or bad number of args for: '{}'",
@@ -165,7 +189,19 @@ where
                 break;
             }
         }
-        if matches!(arg, b"-h" | b"-p" | b"-s" | b"-a" | b"-X" | b"-r" | b"-i") {
+        if matches!(
+            arg,
+            b"-h"
+                | b"-p"
+                | b"-s"
+                | b"-a"
+                | b"-X"
+                | b"-r"
+                | b"-i"
+                | b"--cacert"
+                | b"--cert"
+                | b"--key"
+        ) {
             i += 1;
         }
         i += 1;

@@ -112,6 +112,11 @@ impl Session {
         self.client = None;
         let connected = match &self.options.socket {
             Some(path) => self.runtime.block_on(connect_unix(path.clone())),
+            None if self.options.tls.enabled => self.runtime.block_on(crate::tls::connect(
+                &self.options.host,
+                self.options.port,
+                &self.options.tls,
+            )),
             None => self.runtime.block_on(Client::connect((
                 self.options.host.as_str(),
                 self.options.port,

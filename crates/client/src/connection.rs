@@ -122,6 +122,21 @@ impl Client {
         Ok(client)
     }
 
+    /// Wraps a stream already connected to a node (TLS over TCP, for
+    /// instance; `peer` is the node's address if known), with
+    /// [`ClientOptions::unbounded`]: no command timeout and no reconnection,
+    /// since the stream cannot be opened again.
+    pub fn over<S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>(
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> Client {
+        let target = Target::Tcp(peer.into_iter().collect());
+        let mut client = Client::new(target, ClientOptions::unbounded());
+        client.stream = Some(Box::new(stream));
+        client.peer = peer;
+        client
+    }
+
     fn new(target: Target, options: ClientOptions) -> Client {
         Client {
             stream: None,

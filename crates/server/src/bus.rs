@@ -9,18 +9,24 @@
 //! records are durable (written, and fsynced with `appendfsync always`), and
 //! every later action waits behind them: a peer told "I have this job" can rely
 //! on it surviving a crash of this process (issue 8, part 1).
+//!
+//! With `cluster-password` set, every connection, in both directions, first
+//! completes the handshake of [`crate::bus_auth`] (within 5 s), and every
+//! frame it then carries must come from the node id it authenticated
+//! (decision D12).
 
 use crate::state::Shared;
 use bytes::{Bytes, BytesMut};
 use disque_core::cluster::message::{Frame, Message, MAX_FRAME, MAX_UNTRUSTED_FRAME};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
+use disque_core::ids::NodeId;
 use disque_core::Effects;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -33,6 +39,20 @@ const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 /// Inbound connections not yet known to come from a node of the cluster
 /// that may be open at once; more are closed at once (decision D15).
 const MAX_UNTRUSTED_CONNECTIONS: usize = 256;
+/// How long the `cluster-password` handshake may take (decision D12).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A refused handshake is logged at most once per peer address in this time.
+const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(10);
+/// Peer addresses remembered for that rate limit (then forgotten at once).
+const REFUSAL_LOG_ADDRESSES: usize = 1024;
+
+/// A bus connection's byte stream (TCP, or TLS over TCP).
+pub trait BusStream: AsyncRead + AsyncWrite + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> BusStream for T {}
+
+/// A boxed [`BusStream`].
+type Stream = Box<dyn BusStream>;
 
 /// A writer: a queue of frames and the byte count waiting in it.
 struct Writer {
@@ -63,6 +83,8 @@ pub struct Bus {
     held: VecDeque<(u64, BusAction)>,
     /// Frames refused as malformed (logged, link closed).
     pub bad_frames: u64,
+    /// When a refused handshake from each address was last logged.
+    refusals_logged: HashMap<IpAddr, Instant>,
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
@@ -150,6 +172,77 @@ impl crate::state::State {
     }
 }
 
+/// Logs why a connection from or to `ip` was refused, at most once per
+/// [`REFUSAL_LOG_PERIOD`] per address.
+fn log_refusal(shared: &Shared, ip: IpAddr, what: &str) {
+    let mut state = shared.borrow_mut();
+    let logged = &mut state.bus.refusals_logged;
+    let now = Instant::now();
+    if logged
+        .get(&ip)
+        .is_some_and(|t| now.duration_since(*t) < REFUSAL_LOG_PERIOD)
+    {
+        return;
+    }
+    if logged.len() >= REFUSAL_LOG_ADDRESSES {
+        logged.clear();
+    }
+    logged.insert(ip, now);
+    crate::log::warning(what);
+}
+
+/// Makes a new connection ready for frames: the TLS handshake with
+/// `tls-cluster yes` (decision D13), then the `cluster-password` handshake
+/// when a password is set (decision D12), as the connector or, when
+/// `accepting`, the acceptor, within 5 s each. Returns the stream and the
+/// node id the peer proved (`None` without a password), or why not.
+async fn secure(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: IpAddr,
+    accepting: bool,
+) -> Result<(Stream, Option<NodeId>), String> {
+    let (tls, secret, my_id) = {
+        let state = shared.borrow();
+        let tls = state.tls.as_ref().and_then(|t| t.bus.clone());
+        (tls, state.config.cluster_password.clone(), state.node.id())
+    };
+    let mut stream: Stream = match tls {
+        None => Box::new(tcp),
+        Some((acceptor, connector)) => {
+            let tls: Result<Stream, std::io::Error> = if accepting {
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                    .await
+                    .map_err(|_| "no TLS handshake within 5 s")?
+                    .map(|s| Box::new(s) as Stream)
+            } else {
+                let name = rustls::pki_types::ServerName::IpAddress(peer.into());
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| "no TLS handshake within 5 s")?
+                    .map(|s| Box::new(s) as Stream)
+            };
+            tls.map_err(|e| format!("TLS handshake failed: {e}"))?
+        }
+    };
+    let Some(secret) = secret else {
+        return Ok((stream, None));
+    };
+    let handshake = async {
+        if accepting {
+            crate::bus_auth::accept(&mut stream, &secret, my_id).await
+        } else {
+            crate::bus_auth::connect(&mut stream, &secret, my_id).await
+        }
+    };
+    let id = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no cluster-password handshake within 5 s".to_string()),
+    };
+    Ok((stream, Some(id)))
+}
+
 /// Reports a lost link from one of the bus tasks.
 fn link_down(shared: &Shared, link: LinkId) {
     shared.borrow_mut().bus_link_down(link);
@@ -180,11 +273,14 @@ fn flush_point(shared: &Shared) {
 /// [`MAX_UNTRUSTED_FRAME`], and a connection that sends no valid frame
 /// within [`FIRST_FRAME_TIMEOUT`] is closed (decision D15). A MEET, or a
 /// frame from a member, makes an inbound connection trusted.
+/// `authenticated`: the node id the connection proved with the
+/// `cluster-password` handshake; every frame must then come from it.
 async fn read_frames(
     shared: &Shared,
-    mut reader: tokio::net::tcp::OwnedReadHalf,
+    mut reader: impl AsyncRead + Unpin,
     origin: impl Fn() -> Origin,
     trusted: &Cell<bool>,
+    authenticated: Option<NodeId>,
 ) -> Result<(), String> {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let first_frame_by = tokio::time::Instant::now() + FIRST_FRAME_TIMEOUT;
@@ -200,6 +296,14 @@ async fn read_frames(
             };
             match Frame::decode_limited(&mut buf, max) {
                 Ok(Some(frame)) => {
+                    if let Some(id) = authenticated.filter(|id| *id != frame.sender) {
+                        shared.borrow_mut().bus.bad_frames += 1;
+                        return Err(format!(
+                            "a frame from {} on a connection authenticated as {}",
+                            frame.sender.as_str(),
+                            id.as_str()
+                        ));
+                    }
                     got_frame = true;
                     if !trusted.get()
                         && (matches!(frame.message, Message::Meet(_))
@@ -240,7 +344,7 @@ async fn read_frames(
 
 /// Writes queued frames, everything pending at once.
 async fn write_frames(
-    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut writer: impl AsyncWrite + Unpin,
     mut frames: mpsc::UnboundedReceiver<Bytes>,
     queued: Rc<Cell<usize>>,
 ) {
@@ -251,7 +355,8 @@ async fn write_frames(
             out.extend_from_slice(&more);
         }
         queued.set(queued.get().saturating_sub(out.len()));
-        if writer.write_all(&out).await.is_err() {
+        // flush: a TLS stream may still hold the last records.
+        if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
         }
         crate::http::recorder::bus_bytes_out(out.len());
@@ -287,7 +392,21 @@ async fn outbound(
         _ => return link_down(&shared, link),
     };
     let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+    let ip = stream
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let (stream, authenticated) = match secure(&shared, stream, ip, false).await {
+        Ok(secured) => secured,
+        Err(e) => {
+            log_refusal(
+                &shared,
+                ip,
+                &format!("Cluster bus: could not join {addr}: {e}"),
+            );
+            return link_down(&shared, link);
+        }
+    };
+    let (reader, writer) = tokio::io::split(stream);
     // The writer ends by itself when the link's queue is dropped.
     tokio::task::spawn_local(write_frames(writer, frames, queued));
     {
@@ -299,7 +418,8 @@ async fn outbound(
         state.flush_point();
     }
     let trusted = Cell::new(true);
-    if let Err(e) = read_frames(&shared, reader, || Origin::Outbound(link), &trusted).await {
+    let origin = || Origin::Outbound(link);
+    if let Err(e) = read_frames(&shared, reader, origin, &trusted, authenticated).await {
         crate::log::notice(&format!("Cluster bus link to {addr} closed: {e}"));
     }
     link_down(&shared, link);
@@ -335,7 +455,25 @@ async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
         state.bus.untrusted += 1;
     }
     let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+    let (stream, authenticated) = match secure(&shared, stream, peer.ip(), true).await {
+        Ok(secured) => secured,
+        Err(e) => {
+            log_refusal(
+                &shared,
+                peer.ip(),
+                &format!("Cluster bus: refused connection from {peer}: {e}"),
+            );
+            shared.borrow_mut().bus.untrusted -= 1;
+            return;
+        }
+    };
+    let trusted = Cell::new(false);
+    if authenticated.is_some() {
+        // It proved the secret: a node of the cluster.
+        trusted.set(true);
+        shared.borrow_mut().bus.untrusted -= 1;
+    }
+    let (reader, writer) = tokio::io::split(stream);
     let (sink, frames, queued) = writer_pair();
     let conn = {
         let mut state = shared.borrow_mut();
@@ -350,8 +488,7 @@ async fn inbound(shared: Shared, stream: TcpStream, peer: SocketAddr) {
         peer_ip: peer_ip.clone(),
         local_ip: local_ip.clone(),
     };
-    let trusted = Cell::new(false);
-    if let Err(e) = read_frames(&shared, reader, origin, &trusted).await {
+    if let Err(e) = read_frames(&shared, reader, origin, &trusted, authenticated).await {
         crate::log::warning(&format!("Cluster bus: closing connection from {peer}: {e}"));
     }
     // Dropping the queue ends the writer.

@@ -41,6 +41,9 @@ pub struct Client {
     pub fd: i32,
     /// Connected through the unix socket.
     pub unix: bool,
+    /// Local (127.0.0.1, ::1 or the unix socket): may use what D14 keeps
+    /// for local clients.
+    pub local: bool,
     /// CLIENT SETNAME.
     pub name: Option<Bytes>,
     /// Connection time.

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use disque_core::Effects;
 use disque_proto::Reply;
 
-/// `CONFIG GET|SET|RESETSTAT|REWRITE ...`.
-pub fn config_command(state: &mut State, args: &[Bytes]) -> Reply {
-    match state.config.command(args) {
+/// `CONFIG GET|SET|RESETSTAT|REWRITE ...`; `allow_protected` tells whether
+/// the client may change a path (decision D14).
+pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) -> Reply {
+    match state.config.command_from(args, allow_protected) {
         ConfigOutcome::Reply(reply) => reply,
         ConfigOutcome::ResetStat => {
             state.stats = Default::default();
@@ -74,6 +75,11 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
                 return Reply::error_owned(format!("ERR Unable to listen on the HTTP port: {e}"));
             }
         }
+        ConfigChange::Tls => match crate::tls::setup(&state.config) {
+            Ok(tls) => state.tls = tls,
+            // Checked a moment ago; a file changed since keeps the old contexts.
+            Err(e) => crate::log::warning(&e),
+        },
         _ => {}
     }
     Reply::ok()

@@ -26,16 +26,24 @@ pub struct Peer {
     pub fd: i32,
     /// A unix-socket client.
     pub unix: bool,
+    /// A local client: 127.0.0.1, ::1 or the unix socket (decision D14).
+    pub local: bool,
 }
 
 /// Serves one client until it quits, is killed, times out or disconnects.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S, peer: Peer) {
     let (mut reader, mut writer) = tokio::io::split(stream);
+    if refused_by_protected_mode(&shared, &peer) {
+        let _ = writer.write_all(crate::security::DENIED.as_bytes()).await;
+        let _ = writer.shutdown().await;
+        return;
+    }
     let (outbox, mut inbox) = mpsc::unbounded_channel();
     let Some(id) = register(&shared, peer, outbox) else {
         let _ = writer
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = writer.shutdown().await;
         return;
     };
     let mut conn = Connection {
@@ -46,6 +54,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
         parser: RequestParser::new(),
         blocked: false,
         closing: false,
+        soft_limit_since: None,
     };
     let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
     let mut state = shared.borrow_mut();
@@ -55,6 +64,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     state.apply(fx);
     state.flush_point();
     state.clients.remove(id);
+}
+
+/// True (counted as a rejected connection) when protected mode refuses
+/// this client (decision D14).
+fn refused_by_protected_mode(shared: &Shared, peer: &Peer) -> bool {
+    let mut state = shared.borrow_mut();
+    let refused = crate::security::protected_mode_refuses(&state.config, peer.local);
+    if refused {
+        state.stats.rejected_connections += 1;
+    }
+    refused
 }
 
 /// Adds the client to the registry, or refuses it above `maxclients`.
@@ -71,6 +91,7 @@ fn register(shared: &Shared, peer: Peer, outbox: mpsc::UnboundedSender<Outbound>
         addr: peer.addr,
         fd: peer.fd,
         unix: peer.unix,
+        local: peer.local,
         name: None,
         created: Instant::now(),
         last_interaction: Instant::now(),
@@ -93,6 +114,21 @@ struct Connection {
     parser: RequestParser,
     blocked: bool,
     closing: bool,
+    /// Since when the pending output is above the soft limit of
+    /// `client-output-buffer-limit`.
+    soft_limit_since: Option<Instant>,
+}
+
+/// What to do with a connection's pending output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    /// Within the limits.
+    Ok,
+    /// Above the soft limit for less than its time: check again at this
+    /// instant.
+    SoftUntil(Instant),
+    /// Above the hard limit, or above the soft one for too long: close.
+    Exceeded,
 }
 
 impl Connection {
@@ -118,10 +154,8 @@ impl Connection {
             if let Some(target) = unsynced {
                 crate::group_commit::wait_durable(&self.shared, target).await;
             }
-            if !self.output.is_empty() {
-                writer.write_all(&self.output).await?;
-                self.shared.borrow_mut().stats.net_output_bytes += self.output.len() as u64;
-                self.output.clear();
+            if !self.output.is_empty() && !self.write_output(writer, inbox).await? {
+                return Ok(());
             }
             self.shrink_buffers();
             if self.closing {
@@ -154,16 +188,8 @@ impl Connection {
                     }
                 }
                 message = inbox.recv() => match message {
-                    Some(Outbound::Reply(reply)) => {
-                        self.blocked = false;
-                        // Time spent blocked is not idleness.
-                        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
-                            c.last_interaction = Instant::now();
-                        }
-                        reply.encode(&mut self.output);
-                    }
-                    Some(Outbound::Monitor(line)) => self.output.extend_from_slice(&line),
                     Some(Outbound::Kill) | None => return Ok(()),
+                    Some(message) => self.receive(message),
                 },
                 _ = &mut idle, if idle_deadline.is_some() => {
                     return Ok(());
@@ -171,6 +197,102 @@ impl Connection {
                 _ = &mut pause, if pause_wait.is_some() => {}
             }
         }
+    }
+
+    /// Writes the pending output. Deferred replies and MONITOR lines that
+    /// arrive meanwhile are added to it, and `client-output-buffer-limit`
+    /// is enforced on what is still to be written (Redis's semantics, class
+    /// `normal`). False when the connection must close (a limit was exceeded,
+    /// or CLIENT KILL).
+    async fn write_output<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        inbox: &mut mpsc::UnboundedReceiver<Outbound>,
+    ) -> std::io::Result<bool> {
+        let mut written = 0;
+        let soft = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(soft);
+        while written < self.output.len() {
+            let check_at = match self.check_output_limit(self.output.len() - written) {
+                Limit::Exceeded => return Ok(false),
+                Limit::SoftUntil(at) => {
+                    soft.as_mut().reset(tokio::time::Instant::from_std(at));
+                    true
+                }
+                Limit::Ok => false,
+            };
+            tokio::select! {
+                n = writer.write(&self.output[written..]) => {
+                    let n = n?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    written += n;
+                }
+                message = inbox.recv() => match message {
+                    Some(Outbound::Kill) | None => return Ok(false),
+                    Some(message) => self.receive(message),
+                },
+                _ = &mut soft, if check_at => {}
+            }
+        }
+        // A TLS stream may still hold the last records.
+        writer.flush().await?;
+        self.shared.borrow_mut().stats.net_output_bytes += written as u64;
+        self.output.clear();
+        self.soft_limit_since = None;
+        Ok(true)
+    }
+
+    /// Adds a deferred reply or a MONITOR line to the output.
+    fn receive(&mut self, message: Outbound) {
+        match message {
+            Outbound::Reply(reply) => {
+                self.blocked = false;
+                // Time spent blocked is not idleness.
+                if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+                    c.last_interaction = Instant::now();
+                }
+                reply.encode(&mut self.output);
+            }
+            Outbound::Monitor(line) => self.output.extend_from_slice(&line),
+            Outbound::Kill => self.closing = true,
+        }
+    }
+
+    /// `client-output-buffer-limit` for `pending` bytes of output, with
+    /// Redis's rules: at or above the hard limit the client is closed; at or
+    /// above the soft limit for more than the soft seconds too (a limit of 0
+    /// is none). Logs the close.
+    fn check_output_limit(&mut self, pending: usize) -> Limit {
+        let limit = self.shared.borrow().config.client_output_buffer_limit;
+        let pending = pending as u64;
+        let hard = limit.hard > 0 && pending >= limit.hard;
+        let mut result = Limit::Ok;
+        if limit.soft > 0 && pending >= limit.soft {
+            let since = *self.soft_limit_since.get_or_insert_with(Instant::now);
+            let allowed = Duration::from_secs(limit.soft_seconds.max(0) as u64);
+            result = if since.elapsed() > allowed {
+                Limit::Exceeded
+            } else {
+                // Just past the allowed time, when a check closes it.
+                Limit::SoftUntil(since + allowed + Duration::from_millis(1))
+            };
+        } else {
+            self.soft_limit_since = None;
+        }
+        if hard {
+            result = Limit::Exceeded;
+        }
+        if result == Limit::Exceeded {
+            let state = self.shared.borrow();
+            let addr = state.clients.get(self.id).map_or("", |c| c.addr.as_str());
+            crate::log::warning(&format!(
+                "Client id={} addr={addr} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.id
+            ));
+        }
+        result
     }
 
     /// Gives back the memory of a large request or reply once it is done
@@ -238,6 +360,12 @@ impl Connection {
                     reply.encode(&mut self.output);
                     self.closing = true;
                 }
+            }
+            // A batch of pipelined requests must not pile up replies past
+            // the limit before the first byte is written.
+            if self.check_output_limit(self.output.len()) == Limit::Exceeded {
+                self.output.clear();
+                self.closing = true;
             }
         }
         None

@@ -53,6 +53,14 @@ pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
             spec.name
         )));
     }
+    if spec.id == CommandId::Debug
+        && !state
+            .config
+            .enable_debug_command
+            .allows(is_local(state, client))
+    {
+        return Action::Reply(Reply::error(crate::security::DEBUG_DENIED));
+    }
     if state.config.requirepass.is_some()
         && spec.id != CommandId::Auth
         && !authenticated(state, client)
@@ -92,6 +100,11 @@ pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
     let usec = started.elapsed().as_micros() as u64;
     record_call(state, client, spec, &args, usec);
     apply_reply_mode(state, client, action)
+}
+
+/// A local client (decision D14).
+fn is_local(state: &State, client: u64) -> bool {
+    state.clients.get(client).is_some_and(|c| c.local)
 }
 
 fn authenticated(state: &State, client: u64) -> bool {

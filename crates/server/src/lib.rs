@@ -9,6 +9,9 @@
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
+//! * [`bus_auth`]: the `cluster-password` handshake of bus links;
+//! * [`tls`]: TLS for clients and the bus;
+//! * [`security`]: protected mode, who may run DEBUG or change paths;
 //! * [`http`]: `http-port`: `/metrics`, `/api/...` and the dashboard (D19);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
@@ -17,6 +20,7 @@ pub mod aof;
 pub mod aof_file;
 pub mod aof_load;
 pub mod bus;
+pub mod bus_auth;
 pub mod clients;
 pub mod commands;
 pub mod config;
@@ -28,7 +32,9 @@ pub mod http;
 pub mod latency;
 pub mod log;
 pub mod nodes_conf;
+pub mod security;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;
 pub mod state;
+pub mod tls;

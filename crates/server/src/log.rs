@@ -101,6 +101,11 @@ pub fn log(level: Level, text: &str) {
     }
 }
 
+/// Logs at verbose level.
+pub fn verbose(text: &str) {
+    log(Level::Verbose, text);
+}
+
 /// Logs at notice level.
 pub fn notice(text: &str) {
     log(Level::Notice, text);

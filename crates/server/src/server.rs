@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 /// The settings of the core derived from the configuration.
 pub fn node_config(config: &Config) -> NodeConfig {
     NodeConfig {
-        port: config.port,
+        port: config.announced_port(),
         maxmemory: config.maxmemory,
         maxmemory_policy: match config.maxmemory_policy {
             crate::config::MaxmemoryPolicy::Acks => MaxmemoryPolicy::Acks,
@@ -54,7 +54,7 @@ fn random_hex(rng: &mut StdRng) -> String {
 
 /// Runs the server until it exits. Returns an error message for startup failures.
 pub async fn run(config: Config) -> Result<(), String> {
-    if config.port > 55535 {
+    if config.announced_port() > 55535 {
         return Err("Disque port number too high. Cluster communication port is 10,000 port numbers higher than your Disque node port. Your Disque node port number must be lower than 55535.".into());
     }
     let mut rng = StdRng::from_entropy();
@@ -88,12 +88,18 @@ pub async fn run(config: Config) -> Result<(), String> {
             node_id.as_str()
         ));
     }
+    let tls = crate::tls::setup(&config)?;
     let tcp = bind_tcp(&config).await?;
+    let tls_tcp = if config.tls_port != 0 {
+        bind_addresses(&config, config.tls_port)?
+    } else {
+        Vec::new()
+    };
     let unix = match &config.unixsocket {
         Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
         None => None,
     };
-    if tcp.is_empty() && unix.is_none() {
+    if tcp.is_empty() && tls_tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
@@ -101,6 +107,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         RefCell::new(State {
             self_ref: me.clone(),
             bus: Default::default(),
+            tls,
             node,
             nodes_conf,
             aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
@@ -132,7 +139,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         std::process::id()
     ));
     for listener in tcp {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), listener));
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, false));
+    }
+    for listener in tls_tcp {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener, true));
     }
     if let Some((listener, path)) = unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener, path));
@@ -148,9 +158,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The cluster bus listeners: the same addresses, port + 10000.
+/// The cluster bus listeners: the same addresses, port + 10000 (tls-port
+/// + 10000 without a clear-text port).
 async fn bind_bus(config: &Config) -> Result<Vec<TcpListener>, String> {
-    bind_addresses(config, config.port + 10_000)
+    bind_addresses(config, config.announced_port() + 10_000)
 }
 
 async fn bind_tcp(config: &Config) -> Result<Vec<TcpListener>, String> {
@@ -218,7 +229,12 @@ fn bind_unix(path: &str, perm: u32) -> Result<(UnixListener, String), String> {
     Ok((listener, path.to_string()))
 }
 
-async fn accept_tcp(shared: Shared, listener: TcpListener) {
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts clients, over TLS when `tls` (`tls-port`), with the context of
+/// the moment (CONFIG SET may replace it).
+async fn accept_tcp(shared: Shared, listener: TcpListener, tls: bool) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -231,6 +247,7 @@ async fn accept_tcp(shared: Shared, listener: TcpListener) {
                 socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&params);
         }
+        let local = crate::security::is_local_ip(addr.ip());
         let addr = match addr {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
@@ -239,8 +256,39 @@ async fn accept_tcp(shared: Shared, listener: TcpListener) {
             addr,
             fd: stream.as_raw_fd(),
             unix: false,
+            local,
         };
-        tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+        let acceptor = if tls {
+            let state = shared.borrow();
+            let Some(acceptor) = state.tls.as_ref().and_then(|t| t.clients.clone()) else {
+                continue;
+            };
+            Some(acceptor)
+        } else {
+            None
+        };
+        match acceptor {
+            None => {
+                tokio::task::spawn_local(serve(shared.clone(), stream, peer));
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let shared = shared.clone();
+                tokio::task::spawn_local(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => serve(shared, stream, peer).await,
+                        Ok(Err(e)) => crate::log::verbose(&format!(
+                            "Error accepting a client connection: {e} (addr={})",
+                            peer.addr
+                        )),
+                        Err(_) => crate::log::verbose(&format!(
+                            "Error accepting a client connection: TLS handshake timed out (addr={})",
+                            peer.addr
+                        )),
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -254,6 +302,7 @@ async fn accept_unix(shared: Shared, listener: UnixListener, path: String) {
             addr: path.clone(),
             fd: stream.as_raw_fd(),
             unix: true,
+            local: true,
         };
         tokio::task::spawn_local(serve(shared.clone(), stream, peer));
     }

@@ -87,6 +87,9 @@ pub struct State {
     pub loading: Option<crate::aof_load::LoadingInfo>,
     /// The cluster bus transport.
     pub bus: crate::bus::Bus,
+    /// The TLS contexts (decision D13), rebuilt when CONFIG SET changes a
+    /// TLS setting; `None` without TLS.
+    pub tls: Option<crate::tls::Tls>,
     /// This state itself, for tasks started while it is borrowed.
     pub self_ref: std::rc::Weak<RefCell<State>>,
     /// The locked `nodes.conf`.

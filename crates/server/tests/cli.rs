@@ -118,3 +118,33 @@ async fn cli_reply_types() {
     let mut c = s.client().await;
     assert_eq!(qlen(&mut c, "q2").await, 1);
 }
+
+/// `--tls --cacert --cert --key`, redis-cli's options (decision D13).
+#[tokio::test]
+async fn cli_over_tls() {
+    let Some(cli) = cli_path() else { return };
+    let dir = TempDir::new();
+    let certs = common::tls::Certs::make(dir.path());
+    let tls_port = free_port();
+    let mut opts = Server::options().arg("tls-port", &tls_port.to_string());
+    for (name, value) in certs.node_args() {
+        opts = opts.arg(name, &value);
+    }
+    let _s = opts.start().await;
+    let (ca, cert, key) = (
+        certs.ca.display().to_string(),
+        certs.client_cert.display().to_string(),
+        certs.client_key.display().to_string(),
+    );
+    let tls = ["--tls", "--cacert", &ca, "--cert", &cert, "--key", &key];
+    let (code, out, err) = run_cli(&cli, tls_port, &[&tls[..], &["ping"]].concat()).await;
+    assert_eq!((code, out.as_str()), (Some(0), "PONG\n"), "stderr: {err}");
+    // Without the client certificate the node refuses the connection.
+    let (code, out, err) = run_cli(&cli, tls_port, &[&tls[..3], &["ping"]].concat()).await;
+    assert_ne!(out, "PONG\n", "stderr: {err}");
+    assert_eq!(code, Some(1), "stdout {out:?} stderr {err:?}");
+    // --tls without --cacert is explained.
+    let (code, _, err) = run_cli(&cli, tls_port, &["--tls", "ping"]).await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--tls needs --cacert"), "{err}");
+}

@@ -719,9 +719,15 @@ async fn http_port_is_a_setting() {
     let mut c = s.client().await;
     let all = cmd(&mut c, "CONFIG GET *").await;
     let names: Vec<String> = items(&all).iter().step_by(2).map(text).collect();
+    // After the original's parameters and the earlier extensions; later
+    // extensions (the security settings) follow them.
+    let at = names
+        .iter()
+        .position(|n| n == "logformat")
+        .expect("logformat listed");
     assert_eq!(
-        names[names.len() - 2..],
-        ["http-port", "metrics-top-queues"]
+        names[at..at + 3],
+        ["logformat", "http-port", "metrics-top-queues"]
     );
     assert_eq!(
         text(&items(&cmd(&mut c, "CONFIG GET http-port").await)[1]),

@@ -100,3 +100,40 @@ async fn a_large_refused_request_gives_its_memory_back() {
     });
     raw.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
+
+/// The attack of issue 10: 1,000 bus connections that never speak. At most
+/// 256 connections not yet known to come from a node are kept; the others
+/// are closed at once (logged), and the node keeps serving. With a
+/// `cluster-password` the connections still in the handshake count the same.
+#[tokio::test]
+async fn bus_connections_from_strangers_are_capped() {
+    for opts in [
+        Server::options(),
+        Server::options().arg("cluster-password", "s3cret"),
+    ] {
+        let s = opts.start().await;
+        let mut held = Vec::new();
+        for _ in 0..300 {
+            held.push(
+                TcpStream::connect(("127.0.0.1", s.port + 10_000))
+                    .await
+                    .unwrap(),
+            );
+        }
+        poll_until!(secs(10), "the refusals are logged", {
+            s.log_text()
+                .contains("too many connections from unknown nodes")
+        });
+        // The connections above the cap are closed at once, well before the
+        // 5 s deadline of the others.
+        let mut closed = 0;
+        for stream in held.iter_mut().rev().take(44) {
+            if closed_within(stream, secs(3)).await.is_some() {
+                closed += 1;
+            }
+        }
+        assert!(closed >= 40, "only {closed} of the last 44 were closed");
+        let mut c = s.client().await;
+        assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+    }
+}

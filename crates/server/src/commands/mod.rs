@@ -104,8 +104,10 @@ pub fn shutdown(state: &mut State, args: &[Bytes]) -> Action {
 }
 
 /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`, applying what a change means to the server.
-pub fn config(state: &mut State, _client: u64, args: &[Bytes]) -> Reply {
-    crate::config_glue::config_command(state, args)
+pub fn config(state: &mut State, client: u64, args: &[Bytes]) -> Reply {
+    let local = state.clients.get(client).is_some_and(|c| c.local);
+    let allow_protected = state.config.enable_protected_configs.allows(local);
+    crate::config_glue::config_command(state, args, allow_protected)
 }
 
 /// Quotes a string the way Redis shows arguments (MONITOR).

@@ -10,11 +10,11 @@ use super::text::{
 };
 use super::{
     AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
-    AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
+    TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
 };
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 39] = [
+pub const GET_ORDER: [&str; 50] = [
     "requirepass",
     "unixsocket",
     "logfile",
@@ -54,6 +54,17 @@ pub const GET_ORDER: [&str; 39] = [
     "logformat",
     "http-port",
     "metrics-top-queues",
+    "protected-mode",
+    "enable-protected-configs",
+    "enable-debug-command",
+    "cluster-password",
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
+    "tls-auth-clients",
+    "tls-cluster",
+    "tls-protocols",
 ];
 
 /// A successful `CONFIG SET`: which parameter changed (the new value is
@@ -123,6 +134,13 @@ pub enum ConfigChange {
     },
     /// `metrics-top-queues` (decision D19).
     MetricsTopQueues,
+    /// `protected-mode` (decision D14).
+    ProtectedMode,
+    /// `cluster-password` (decision D12): applies to new bus links.
+    ClusterPassword,
+    /// A TLS setting (decision D13): the contexts must be rebuilt (they were
+    /// checked to build); they apply to new connections.
+    Tls,
     /// `cluster-node-timeout`.
     ClusterNodeTimeout,
     /// `slowlog-log-slower-than`.
@@ -197,6 +215,17 @@ impl Config {
             "rereplicate" => flag(self.rereplicate),
             "http-port" => num(i64::from(self.http_port)),
             "metrics-top-queues" => num(self.metrics_top_queues),
+            "protected-mode" => flag(self.protected_mode),
+            "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
+            "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
+            "cluster-password" => self.cluster_password.clone().unwrap_or_default(),
+            "tls-port" => num(i64::from(self.tls_port)),
+            "tls-cert-file" => self.tls_cert_file.clone().into_bytes(),
+            "tls-key-file" => self.tls_key_file.clone().into_bytes(),
+            "tls-ca-cert-file" => self.tls_ca_cert_file.clone().into_bytes(),
+            "tls-auth-clients" => self.tls_auth_clients.name().as_bytes().to_vec(),
+            "tls-cluster" => flag(self.tls_cluster),
+            "tls-protocols" => self.tls_protocols.clone().into_bytes(),
             "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
             "loglevel" => self.loglevel.name().as_bytes().to_vec(),
             "logformat" => self.logformat.name().as_bytes().to_vec(),
@@ -239,8 +268,31 @@ impl Config {
     /// `-ERR Invalid argument '<value>' for CONFIG SET '<param>'` or
     /// `-ERR Changing directory: <strerror>`.
     pub fn set(&mut self, param: &[u8], value: &[u8]) -> Result<ConfigChange, Reply> {
+        self.set_from(param, value, true)
+    }
+
+    /// [`Config::set`] for a client that may change a protected config (a
+    /// path, decision D14) only when `allow_protected`; otherwise such a
+    /// change is refused with Redis 7's
+    /// `-ERR CONFIG SET failed (possibly related to argument '<param>') - can't set protected config`.
+    pub fn set_from(
+        &mut self,
+        param: &[u8],
+        value: &[u8],
+        allow_protected: bool,
+    ) -> Result<ConfigChange, Reply> {
         let name = param.to_ascii_lowercase();
         let bad = || invalid(value, param);
+        let protected = || {
+            if allow_protected {
+                Ok(())
+            } else {
+                Err(Reply::error_owned(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - can't set protected config",
+                    one_line(param)
+                )))
+            }
+        };
         // An integer read like a command argument, at least `min`.
         let int_min = |min: i64| {
             parse_strict_i64(value)
@@ -266,6 +318,7 @@ impl Config {
                 ConfigChange::LogFormat
             }
             b"dir" => {
+                protected()?;
                 let dir = String::from_utf8_lossy(value).into_owned();
                 std::env::set_current_dir(&dir).map_err(|e| {
                     Reply::error_owned(format!("ERR Changing directory: {}", strerror(&e)))
@@ -273,15 +326,12 @@ impl Config {
                 ConfigChange::Dir
             }
             b"requirepass" => {
-                if value.len() > AUTHPASS_MAX_LEN {
-                    return Err(bad());
-                }
-                self.requirepass = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.to_vec())
-                };
+                self.requirepass = password(value).ok_or_else(bad)?;
                 ConfigChange::RequirePass
+            }
+            b"cluster-password" => {
+                self.cluster_password = password(value).ok_or_else(bad)?;
+                ConfigChange::ClusterPassword
             }
             b"maxclients" => {
                 let previous = self.maxclients;
@@ -354,6 +404,10 @@ impl Config {
                 self.metrics_top_queues = int_min(0)?;
                 ConfigChange::MetricsTopQueues
             }
+            b"protected-mode" => {
+                self.protected_mode = boolean()?;
+                ConfigChange::ProtectedMode
+            }
             b"cluster-node-timeout" => {
                 self.cluster_node_timeout = int_min(0)?;
                 ConfigChange::ClusterNodeTimeout
@@ -382,6 +436,36 @@ impl Config {
                 self.watchdog_period = self.effective_watchdog_period(requested);
                 ConfigChange::WatchdogPeriod
             }
+            b"tls-cert-file" | b"tls-key-file" | b"tls-ca-cert-file" | b"tls-auth-clients"
+            | b"tls-protocols" => {
+                if name.ends_with(b"-file") {
+                    protected()?;
+                }
+                let mut next = self.clone();
+                let text = String::from_utf8_lossy(value).into_owned();
+                match name.as_slice() {
+                    b"tls-cert-file" => next.tls_cert_file = text,
+                    b"tls-key-file" => next.tls_key_file = text,
+                    b"tls-ca-cert-file" => next.tls_ca_cert_file = text,
+                    b"tls-auth-clients" => {
+                        next.tls_auth_clients = TlsAuthClients::parse(value).ok_or_else(bad)?
+                    }
+                    _ => {
+                        crate::tls::protocol_versions(&text).ok_or_else(bad)?;
+                        next.tls_protocols = text;
+                    }
+                }
+                // The new contexts must build before anything changes.
+                if let Err(e) = crate::tls::setup(&next) {
+                    crate::log::warning(&e);
+                    return Err(Reply::error_owned(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - Unable to update TLS configuration. Check server logs.",
+                        one_line(param)
+                    )));
+                }
+                *self = next;
+                ConfigChange::Tls
+            }
             _ => {
                 return Err(Reply::error_owned(format!(
                     "ERR Unsupported CONFIG parameter: {}",
@@ -395,6 +479,12 @@ impl Config {
     /// Runs `CONFIG <sub> ...`. `args` is the whole command including the
     /// `CONFIG` name itself (`args[0]`). REWRITE is carried out here.
     pub fn command(&mut self, args: &[Bytes]) -> ConfigOutcome {
+        self.command_from(args, true)
+    }
+
+    /// [`Config::command`] for a client that may change protected configs
+    /// only when `allow_protected` (see [`Config::set_from`]).
+    pub fn command_from(&mut self, args: &[Bytes], allow_protected: bool) -> ConfigOutcome {
         let Some(sub) = args.get(1) else {
             return ConfigOutcome::Reply(Reply::error(
                 "ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE",
@@ -411,10 +501,12 @@ impl Config {
             }
         };
         let result = if sub.eq_ignore_ascii_case(b"set") {
-            arity(4).map(|()| match self.set(&args[2], &args[3]) {
-                Ok(change) => ConfigOutcome::Set(change),
-                Err(reply) => ConfigOutcome::Reply(reply),
-            })
+            arity(4).map(
+                |()| match self.set_from(&args[2], &args[3], allow_protected) {
+                    Ok(change) => ConfigOutcome::Set(change),
+                    Err(reply) => ConfigOutcome::Reply(reply),
+                },
+            )
         } else if sub.eq_ignore_ascii_case(b"get") {
             arity(3).map(|()| ConfigOutcome::Reply(self.get(&args[2])))
         } else if sub.eq_ignore_ascii_case(b"resetstat") {
@@ -433,6 +525,11 @@ impl Config {
         };
         result.unwrap_or_else(|e| e)
     }
+}
+
+/// A password value: empty removes it; `None` when it is too long.
+fn password(value: &[u8]) -> Option<Option<Vec<u8>>> {
+    (value.len() <= AUTHPASS_MAX_LEN).then(|| (!value.is_empty()).then(|| value.to_vec()))
 }
 
 /// The value of `CONFIG SET client-output-buffer-limit`: words separated by
@@ -564,6 +661,17 @@ mod tests {
             ("logformat", "text"),
             ("http-port", "0"),
             ("metrics-top-queues", "100"),
+            ("protected-mode", "yes"),
+            ("enable-protected-configs", "local"),
+            ("enable-debug-command", "local"),
+            ("cluster-password", ""),
+            ("tls-port", "0"),
+            ("tls-cert-file", ""),
+            ("tls-key-file", ""),
+            ("tls-ca-cert-file", ""),
+            ("tls-auth-clients", "yes"),
+            ("tls-cluster", "no"),
+            ("tls-protocols", ""),
         ];
         let got: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expected.to_vec());

@@ -206,6 +206,82 @@ impl SyslogFacility {
     }
 }
 
+/// `enable-protected-configs` and `enable-debug-command` values (decision
+/// D14, Redis 7's names): who may use the protected action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectedAction {
+    /// `no`: nobody.
+    No,
+    /// `yes`: every client.
+    Yes,
+    /// `local` (default): clients on 127.0.0.1, ::1 or the unix socket.
+    Local,
+}
+
+impl ProtectedAction {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtectedAction::No => "no",
+            ProtectedAction::Yes => "yes",
+            ProtectedAction::Local => "local",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<ProtectedAction> {
+        [
+            ProtectedAction::No,
+            ProtectedAction::Yes,
+            ProtectedAction::Local,
+        ]
+        .into_iter()
+        .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+
+    /// Whether a client (local or not) may use the action.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAction::No => false,
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => local,
+        }
+    }
+}
+
+/// `tls-auth-clients` values (decision D13, Redis 6's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// `no`: clients are not asked for a certificate.
+    No,
+    /// `yes` (default): clients must present one signed by the CA.
+    Yes,
+    /// `optional`: a certificate a client presents must be valid.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<TlsAuthClients> {
+        [
+            TlsAuthClients::No,
+            TlsAuthClients::Yes,
+            TlsAuthClients::Optional,
+        ]
+        .into_iter()
+        .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+}
+
 /// `client-output-buffer-limit normal <hard> <soft> <soft-seconds>`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientOutputBufferLimit {
@@ -313,6 +389,30 @@ pub struct Config {
     pub client_output_buffer_limit: ClientOutputBufferLimit,
     /// `watchdog-period` in ms (0 = off; CONFIG SET only).
     pub watchdog_period: i64,
+    /// `protected-mode` (yes): without `requirepass` and `bind`, only local
+    /// clients are served (decision D14).
+    pub protected_mode: bool,
+    /// `enable-protected-configs` (local): who may CONFIG SET a path.
+    pub enable_protected_configs: ProtectedAction,
+    /// `enable-debug-command` (local): who may run DEBUG.
+    pub enable_debug_command: ProtectedAction,
+    /// `cluster-password` (none = the original's open bus): the secret every
+    /// bus link proves with a challenge-response first (decision D12).
+    pub cluster_password: Option<Vec<u8>>,
+    /// `tls-port` (0 = none): the TLS client listener (decision D13).
+    pub tls_port: u16,
+    /// `tls-cert-file`: this node's certificate chain (PEM).
+    pub tls_cert_file: String,
+    /// `tls-key-file`: its private key (PEM).
+    pub tls_key_file: String,
+    /// `tls-ca-cert-file`: the CA that signs clients' and peers' certificates.
+    pub tls_ca_cert_file: String,
+    /// `tls-auth-clients` (yes).
+    pub tls_auth_clients: TlsAuthClients,
+    /// `tls-cluster` (no): the bus over mutual TLS.
+    pub tls_cluster: bool,
+    /// `tls-protocols` (`""` = TLSv1.2 and TLSv1.3).
+    pub tls_protocols: String,
     /// `rename-command old new` pairs, validated, in file order (an empty
     /// new name removes the command).
     pub rename_commands: Vec<(String, String)>,
@@ -364,6 +464,17 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             client_output_buffer_limit: ClientOutputBufferLimit::default(),
             watchdog_period: 0,
+            protected_mode: true,
+            enable_protected_configs: ProtectedAction::Local,
+            enable_debug_command: ProtectedAction::Local,
+            cluster_password: None,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_cluster: false,
+            tls_protocols: String::new(),
             rename_commands: Vec::new(),
         }
     }
@@ -375,17 +486,28 @@ impl Config {
     /// that would listen nowhere (`port 0` without `unixsocket`). Returns the
     /// message to log before exiting with status 1.
     pub fn check_listen(&self) -> Result<(), &'static str> {
-        if self.port > MAX_CLIENT_PORT {
+        if self.port > MAX_CLIENT_PORT || (self.port == 0 && self.tls_port > MAX_CLIENT_PORT) {
             return Err(
                 "Disque port number too high. Cluster communication port is 10,000 port \
                  numbers higher than your Disque node port. Your Disque node port number must \
                  be lower than 55535.",
             );
         }
-        if self.port == 0 && self.unixsocket.is_none() {
+        if self.port == 0 && self.tls_port == 0 && self.unixsocket.is_none() {
             return Err("Configured to not listen anywhere, exiting.");
         }
         Ok(())
+    }
+
+    /// The client port the node announces to its peers, whose bus port is
+    /// 10000 above it: `port`, or `tls-port` when the clear-text port is
+    /// off (decision D13).
+    pub fn announced_port(&self) -> u16 {
+        if self.port == 0 {
+            self.tls_port
+        } else {
+            self.port
+        }
     }
 
     /// The watchdog period actually used for a requested one: 0 stays 0,
@@ -522,6 +644,14 @@ mod robustness {
         "latency-monitor-threshold",
         "client-output-buffer-limit",
         "watchdog-period",
+        "protected-mode",
+        "enable-protected-configs",
+        "enable-debug-command",
+        "cluster-password",
+        "tls-port",
+        "tls-auth-clients",
+        "tls-cluster",
+        "tls-protocols",
         "unknown",
     ];
 

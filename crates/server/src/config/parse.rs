@@ -8,7 +8,8 @@ use std::fs::OpenOptions;
 use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
 use super::{
     AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
-    SyslogFacility, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN, MAX_BIND_ADDRESSES,
+    ProtectedAction, SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
+    MAX_BIND_ADDRESSES,
 };
 
 /// `include` files may nest this deep (the original recursed without a
@@ -121,6 +122,22 @@ pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A `no|yes|local` value (decision D14), with Redis 7's error for an
+/// enum directive.
+fn protected_action(arg: &[u8]) -> Result<ProtectedAction, DirectiveError> {
+    ProtectedAction::parse(arg).ok_or(DirectiveError::from(
+        "argument(s) must be one of the following: no, yes, local",
+    ))
+}
+
+/// A password directive's value: empty means none.
+fn password(pass: &[u8]) -> Result<Option<Vec<u8>>, DirectiveError> {
+    if pass.len() > AUTHPASS_MAX_LEN {
+        return Err("Password is longer than CONFIG_AUTHPASS_MAX_LEN".into());
+    }
+    Ok((!pass.is_empty()).then(|| pass.to_vec()))
 }
 
 /// State of one load (the file, its includes and the command-line options).
@@ -311,16 +328,30 @@ impl<'c, 'o> Loader<'c, 'o> {
                 c.databases = v;
             }
             (b"include", 2) => return self.include(arg(1)),
-            (b"requirepass", 2) => {
-                let pass = arg(1);
-                if pass.len() > AUTHPASS_MAX_LEN {
-                    return Err("Password is longer than CONFIG_AUTHPASS_MAX_LEN".into());
+            (b"requirepass", 2) => c.requirepass = password(arg(1))?,
+            (b"cluster-password", 2) => c.cluster_password = password(arg(1))?,
+            (b"tls-port", 2) => {
+                let v = atoi(arg(1));
+                c.tls_port =
+                    u16::try_from(v).map_err(|_| DirectiveError::from("Invalid tls-port"))?;
+            }
+            (b"tls-cert-file", 2) => c.tls_cert_file = lossy(arg(1)),
+            (b"tls-key-file", 2) => c.tls_key_file = lossy(arg(1)),
+            (b"tls-ca-cert-file", 2) => c.tls_ca_cert_file = lossy(arg(1)),
+            (b"tls-auth-clients", 2) => {
+                c.tls_auth_clients = TlsAuthClients::parse(arg(1)).ok_or(DirectiveError::from(
+                    "argument(s) must be one of the following: no, yes, optional",
+                ))?;
+            }
+            (b"tls-cluster", 2) => c.tls_cluster = yes_no_arg()?,
+            (b"tls-protocols", 2) => {
+                let value = lossy(arg(1));
+                if crate::tls::protocol_versions(&value).is_none() {
+                    return Err(
+                        "Invalid tls-protocols value (TLSv1.2 and TLSv1.3 are supported)".into(),
+                    );
                 }
-                c.requirepass = if pass.is_empty() {
-                    None
-                } else {
-                    Some(pass.to_vec())
-                };
+                c.tls_protocols = value;
             }
             (b"rename-command", 3) => return self.rename_command(arg(1), arg(2)),
             (b"maxclients", 2) => {
@@ -390,6 +421,11 @@ impl<'c, 'o> Loader<'c, 'o> {
                 }
                 c.metrics_top_queues = v;
             }
+            (b"protected-mode", 2) => c.protected_mode = yes_no_arg()?,
+            (b"enable-protected-configs", 2) => {
+                c.enable_protected_configs = protected_action(arg(1))?;
+            }
+            (b"enable-debug-command", 2) => c.enable_debug_command = protected_action(arg(1))?,
             (b"cluster-config-file", 2) => c.cluster_config_file = lossy(arg(1)),
             (b"cluster-node-timeout", 2) => {
                 let v = strtoll_lenient(arg(1));

@@ -189,6 +189,12 @@ impl Config {
             .map(|p| quoted_line("requirepass", p));
         let has_pass = pass.is_some();
         push("requirepass", pass, has_pass);
+        let bus_pass = self
+            .cluster_password
+            .as_deref()
+            .map(|p| quoted_line("cluster-password", p));
+        let has_bus_pass = bus_pass.is_some();
+        push("cluster-password", bus_pass, has_bus_pass);
         push(
             "maxclients",
             n("maxclients", self.maxclients),
@@ -280,6 +286,51 @@ impl Config {
             "metrics-top-queues",
             n("metrics-top-queues", self.metrics_top_queues),
             self.metrics_top_queues != d.metrics_top_queues,
+        );
+        push(
+            "protected-mode",
+            b("protected-mode", self.protected_mode),
+            self.protected_mode != d.protected_mode,
+        );
+        push(
+            "enable-protected-configs",
+            e(
+                "enable-protected-configs",
+                self.enable_protected_configs.name(),
+            ),
+            self.enable_protected_configs != d.enable_protected_configs,
+        );
+        push(
+            "enable-debug-command",
+            e("enable-debug-command", self.enable_debug_command.name()),
+            self.enable_debug_command != d.enable_debug_command,
+        );
+        push(
+            "tls-port",
+            n("tls-port", i64::from(self.tls_port)),
+            self.tls_port != d.tls_port,
+        );
+        for (name, value, default) in [
+            ("tls-cert-file", &self.tls_cert_file, &d.tls_cert_file),
+            ("tls-key-file", &self.tls_key_file, &d.tls_key_file),
+            (
+                "tls-ca-cert-file",
+                &self.tls_ca_cert_file,
+                &d.tls_ca_cert_file,
+            ),
+            ("tls-protocols", &self.tls_protocols, &d.tls_protocols),
+        ] {
+            push(name, s(name, value), value != default);
+        }
+        push(
+            "tls-auth-clients",
+            e("tls-auth-clients", self.tls_auth_clients.name()),
+            self.tls_auth_clients != d.tls_auth_clients,
+        );
+        push(
+            "tls-cluster",
+            b("tls-cluster", self.tls_cluster),
+            self.tls_cluster != d.tls_cluster,
         );
         push(
             "cluster-config-file",

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod persist;
+pub mod tls;
 #[allow(unused_imports)]
 pub use cluster::*;
 
@@ -110,6 +111,8 @@ pub struct ServerOptions {
     pub config_file: Option<PathBuf>,
     /// A password to use for the readiness probe.
     pub password: Option<String>,
+    /// Start without `--bind 127.0.0.1` (the node listens everywhere).
+    pub no_bind: bool,
 }
 
 impl ServerOptions {
@@ -122,6 +125,12 @@ impl ServerOptions {
     pub fn password(mut self, pw: &str) -> Self {
         self.password = Some(pw.to_string());
         self.arg("requirepass", pw)
+    }
+
+    /// No `--bind`: the node listens on every address, as by default.
+    pub fn without_bind(mut self) -> Self {
+        self.no_bind = true;
+        self
     }
 
     pub async fn start(self) -> Server {
@@ -326,11 +335,11 @@ fn spawn_server(opts: &ServerOptions, port: u16, dir: &Path, log: &Path) -> Chil
     if let Some(file) = &opts.config_file {
         cmd.arg(file);
     }
-    cmd.arg("--port")
-        .arg(port.to_string())
-        .arg("--bind")
-        .arg("127.0.0.1")
-        .arg("--dir")
+    cmd.arg("--port").arg(port.to_string());
+    if !opts.no_bind {
+        cmd.arg("--bind").arg("127.0.0.1");
+    }
+    cmd.arg("--dir")
         .arg(dir)
         .args(&opts.args)
         .current_dir(dir)
@@ -380,6 +389,24 @@ pub struct Raw {
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("raw connect");
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Connects to 127.0.0.1:`port` from the source address `from` (e.g.
+    /// 127.0.0.2, which the server must not count as local).
+    pub async fn connect_from(from: &str, port: u16) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::new(from.parse().expect("ip"), 0))
+            .expect("bind the source address");
+        let stream = socket
+            .connect(([127, 0, 0, 1], port).into())
             .await
             .expect("raw connect");
         stream.set_nodelay(true).unwrap();
