@@ -246,7 +246,7 @@ impl Node {
                 break;
             };
             let job = &self.jobs[&id];
-            payloads.push(self.serialize_for_bus(job, env.now_s()));
+            payloads.push(self.serialize_for_bus(job, env.now_ms));
             if job.retry == 0 {
                 moved_at_most_once.push(id);
             }
@@ -300,7 +300,7 @@ impl Node {
         fx: &mut Effects,
     ) {
         for payload in payloads {
-            let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
+            let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
                 return;
             };
             let id = decoded.job.id;
