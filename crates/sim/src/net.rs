@@ -337,6 +337,7 @@ pub fn message_jobs(message: &Message) -> Vec<JobId> {
         | Message::Working(id)
         | Message::Enqueue { id, .. }
         | Message::Queued { id, .. }
+        | Message::NackDelay { id, .. }
         | Message::SetAck { id, .. }
         | Message::GotAck { id, .. } => vec![*id],
         _ => Vec::new(),
