@@ -55,7 +55,7 @@ impl Node {
     /// it): drop ours from the queue if it loses, and postpone our own requeue.
     /// A QUEUED that says the job moved to its dead-letter queue moves ours
     /// first (D17), so both copies meet in the same queue and one is kept.
-    /// WORKING never brings the end of a NACK DELAY closer (D16).
+    /// Neither brings the end of a NACK DELAY closer (D16).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_queued_or_working(
         &mut self,
@@ -75,7 +75,7 @@ impl Node {
             return;
         }
         if dead_lettered && self.move_to_dead_letter(id) {
-            self.log_moved(id, fx);
+            self.log_changed(id, fx);
         }
         let state = self.jobs[id].state;
         if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {
@@ -85,10 +85,8 @@ impl Node {
         let job = self.jobs.get_mut(id).expect("checked");
         if retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
-            if !working {
-                // Queued elsewhere: any NACK DELAY is over.
-                job.flags &= !FLAG_NACK_DELAY;
-            }
+            // A QUEUED sent before our NACK DELAY reached its sender must not
+            // end the delay early: the later time wins.
             if !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
                 job.qtime = next;
             }
@@ -134,6 +132,8 @@ impl Node {
             job.qtime = next;
         }
         self.reschedule(env, id);
+        // Logged like the NACKing node's copy: a restart keeps the delay.
+        self.log_changed(id, fx);
     }
 
     /// A requeue by RETRY timeout or NACK: into the dead-letter queue instead
@@ -160,7 +160,7 @@ impl Node {
         }
         self.move_to_dead_letter(id);
         let queued = self.enqueue_as(env, id, count, true, fx);
-        self.log_moved(id, fx);
+        self.log_changed(id, fx);
         queued
     }
 
@@ -191,7 +191,7 @@ impl Node {
 
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`
     /// then `LOADJOB`: an older loader replays both as it always did.
-    pub(crate) fn log_moved(&self, id: &JobId, fx: &mut Effects) {
+    pub(crate) fn log_changed(&self, id: &JobId, fx: &mut Effects) {
         if self
             .jobs
             .get(id)

@@ -88,7 +88,7 @@ impl Node {
         job.qtime = env.now_ms.saturating_add(delay_ms);
         self.reschedule(env, id);
         self.send_to_holders(id, Message::NackDelay { id: *id, delay_ms }, fx);
-        self.log_moved(id, fx);
+        self.log_changed(id, fx);
         true
     }
 
