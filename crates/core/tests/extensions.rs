@@ -327,13 +327,7 @@ fn nack_delay_errors() {
 /// Replays AOF bytes (LOADJOB and DELJOB records) into a fresh node with the
 /// same id, as a restart does.
 fn restart_from_aof(from: &Harness) -> Harness {
-    let mut to = Harness::with_config(NodeConfig::default());
-    to.now_ms = from.now_ms;
-    to.node = disque_core::Node::new(
-        from.node.id(),
-        NodeConfig::default(),
-        rand::SeedableRng::seed_from_u64(3),
-    );
+    let mut to = from.restarted();
     let env = to.env();
     let mut parser = disque_proto::RequestParser::new();
     let mut buf = bytes::BytesMut::from(&from.aof[..]);
