@@ -172,6 +172,13 @@ impl Job {
         }
     }
 
+    /// `at_ms`, but no later than a second after the job expires: a NACK
+    /// DELAY beyond the TTL just lets the job expire (D16), and a time from a
+    /// hostile peer or a corrupt record stays in range.
+    pub fn clamp_to_life(&self, at_ms: u64) -> u64 {
+        at_ms.min(self.etime.saturating_mul(1000).saturating_add(1000))
+    }
+
     /// Deliveries so far as D17 counts them: 1 + nacks + additional deliveries.
     pub fn deliveries(&self) -> u64 {
         1 + self.nacks as u64 + self.additional_deliveries as u64

@@ -33,6 +33,7 @@ pub struct ReplWait {
 /// A decoded copy of a job under a NACK DELAY (D16) is not requeued before
 /// the delay ends, whatever its own timer says.
 pub(crate) fn honour_nack_delay(job: &mut Job, until: u64) {
+    let until = job.clamp_to_life(until);
     if until != 0 && job.qtime != 0 && until >= job.qtime {
         job.qtime = until;
         job.flags |= crate::job::FLAG_NACK_DELAY;

@@ -86,9 +86,11 @@ impl Node {
         if retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
             // A QUEUED sent before our NACK DELAY reached its sender must not
-            // end the delay early: the later time wins.
+            // end the delay early: the later time wins, and the flag stays
+            // only while the delay's is the later one.
             if !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
                 job.qtime = next;
+                job.flags &= !FLAG_NACK_DELAY;
             }
         }
         match counter {
@@ -122,7 +124,7 @@ impl Node {
             JobState::Active | JobState::Queued => {}
         }
         self.dequeue(id);
-        let end = env.now_ms.saturating_add(delay_ms);
+        let end = self.jobs[id].clamp_to_life(env.now_ms.saturating_add(delay_ms));
         let retry = self.jobs[id].retry;
         let next = self.jittered(end, retry).max(end + 1);
         let job = self.jobs.get_mut(id).expect("checked");
@@ -206,6 +208,43 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostile_nack_delay_stays_within_the_jobs_life() {
+        use crate::commands::CommandId;
+        use rand::SeedableRng;
+        let mut node = Node::new(
+            NodeId([b'a'; 40]),
+            crate::NodeConfig::default(),
+            rand::rngs::StdRng::seed_from_u64(1),
+        );
+        let env = Env {
+            now_ms: 1_700_000_000_000,
+            used_memory: 0,
+        };
+        let mut fx = Effects::default();
+        let words = |w: &[&'static str]| -> Vec<bytes::Bytes> {
+            w.iter()
+                .map(|s| bytes::Bytes::from_static(s.as_bytes()))
+                .collect()
+        };
+        let add = words(&["ADDJOB", "q", "b", "0", "TTL", "100"]);
+        let Some(disque_proto::Reply::Status(id)) =
+            node.on_command(&env, 1, CommandId::Addjob, &add, &mut fx)
+        else {
+            panic!("ADDJOB")
+        };
+        let id = JobId::parse(&id).unwrap();
+        let get = words(&["GETJOB", "FROM", "q"]);
+        node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        node.on_nack_delay(&env, NodeId([b'b'; 40]), &id, u64::MAX, &mut fx);
+        let job = node.job(&id).unwrap();
+        assert_eq!(job.nacks, 1);
+        // At most RETRY (± jitter) after the expiry: the job expires first.
+        let life_end = job.etime * 1000 + 1000;
+        assert!(job.qtime > env.now_ms && job.qtime <= life_end + job.retry as u64 * 1000 + 250);
+        node.check_invariants();
+    }
 
     #[test]
     fn exactly_one_of_two_nodes_wins() {

@@ -85,7 +85,7 @@ impl Node {
         let job = self.jobs.get_mut(id).expect("checked");
         job.nacks = job.nacks.wrapping_add(1);
         job.flags |= FLAG_NACK_DELAY | FLAG_BCAST_WILLQUEUE;
-        job.qtime = env.now_ms.saturating_add(delay_ms);
+        job.qtime = job.clamp_to_life(env.now_ms.saturating_add(delay_ms));
         self.reschedule(env, id);
         self.send_to_holders(id, Message::NackDelay { id: *id, delay_ms }, fx);
         self.log_changed(id, fx);
@@ -140,6 +140,7 @@ impl Node {
         // WORKING never brings the end of a NACK DELAY closer (D16).
         if retry > 0 && !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
             job.qtime = next;
+            job.flags &= !FLAG_NACK_DELAY;
         }
         self.reschedule(env, id);
     }
