@@ -211,3 +211,37 @@ fn federation_hands_over_the_highest_priority_first() {
         "the priority travels with the job"
     );
 }
+
+/// A holder that missed the move's QUEUED gets the job through federation
+/// from the dead-letter queue: it moves its own copy and queues it there,
+/// not in the original queue.
+#[test]
+fn a_copy_imported_from_the_dead_letter_queue_moves_the_local_copy() {
+    let mut net = cluster(2);
+    let id = add(
+        &mut net,
+        0,
+        "q",
+        &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", "1"],
+    );
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.set_filter(Some(drop_to("QUEUED", 1)));
+    assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+    net.run_until_idle();
+    net.set_filter(None);
+    assert_eq!(queue_of(&net, 1, &id), b"q", "n1 missed the move");
+    let c = net.client();
+    assert!(net
+        .cmd_as(1, c, &["GETJOB", "TIMEOUT", "5000", "FROM", "dlq"])
+        .is_none());
+    net.run_until_idle();
+    let Some(Reply::Array(entries)) = net.take_reply(1, c) else {
+        panic!("served from the dead-letter queue")
+    };
+    let Reply::Array(entry) = &entries[0] else {
+        panic!()
+    };
+    assert_eq!(entry[0], Reply::Bulk(bytes::Bytes::from_static(b"dlq")));
+    assert_eq!(queue_of(&net, 1, &id), b"dlq");
+    assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
+}
