@@ -144,7 +144,11 @@ impl Queue {
     /// Drops the entry of a job that is not queued here any more and will not
     /// come back (it moved to a dead-letter queue, decision D17).
     pub(crate) fn forget_entry(&mut self, ctime: u64, priority: u8, job: JobRef) {
-        self.order_of(priority).remove((ctime, job));
+        if priority == crate::job::DEFAULT_PRIORITY {
+            self.jobs.remove((ctime, job));
+        } else if let Some((_, order)) = self.levels.iter_mut().find(|(p, _)| *p == priority) {
+            order.remove((ctime, job));
+        }
     }
 
     /// Counts a queued job as gone (dequeued or deleted). Its entry stays and
