@@ -16,7 +16,7 @@ impl Node {
     fn holders_of(&self, id: &JobId) -> Vec<NodeId> {
         self.jobs
             .get(id)
-            .map(|j| j.nodes_delivered.clone())
+            .map(|j| j.nodes_delivered.to_vec())
             .unwrap_or_default()
     }
 
@@ -117,7 +117,7 @@ impl Node {
             return;
         }
         let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
-        let mut targets = job.nodes_delivered.clone();
+        let mut targets = job.nodes_delivered.to_vec();
         if dummy || Self::holders_incomplete(job) {
             targets.extend(
                 self.cluster

@@ -328,7 +328,7 @@ impl Node {
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
                     let mut job = decoded.job;
                     job.state = JobState::Active;
-                    job.nodes_delivered = nodes;
+                    job.nodes_delivered = nodes.into();
                     if doubted {
                         job.flags |= FLAG_REREPLICATED;
                         // An empty list would mark a dummy ACK: the sender

@@ -44,8 +44,14 @@ impl JobId {
         id[1] = b'-';
         id[2..10].copy_from_slice(&node.0[..8]);
         id[10] = b'-';
-        for b in &mut id[11..35] {
-            *b = BASE64[rng.gen_range(0..64)];
+        // 144 random bits, 6 per character: one draw for the whole part.
+        let mut raw = [0u8; 18];
+        rng.fill_bytes(&mut raw);
+        for (chars, bytes) in id[11..35].chunks_mut(4).zip(raw.chunks(3)) {
+            let bits = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
+            for (k, c) in chars.iter_mut().enumerate() {
+                *c = BASE64[(bits >> (18 - 6 * k) & 63) as usize];
+            }
         }
         id[35] = b'-';
         let field = ttl_field(ttl_secs, retry_secs);

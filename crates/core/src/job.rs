@@ -2,6 +2,7 @@
 
 use crate::ids::{JobId, NodeId};
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Where a job is in its life on this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +118,7 @@ pub struct Job {
     /// Body (None for dummy ACKs).
     pub body: Option<Body>,
     /// Nodes that may hold a copy; empty marks a dummy ACK.
-    pub nodes_delivered: Vec<NodeId>,
+    pub nodes_delivered: Holders,
     /// GOTJOB confirmations while replicating, GOTACK confirmations while
     /// collecting (boxed: most jobs never have any, and pay one pointer).
     pub nodes_confirmed: Option<Box<Vec<NodeId>>>,
@@ -198,9 +199,87 @@ impl Job {
         std::mem::size_of::<Job>()
             + self.body.as_ref().map_or(0, |b| b.heap_len())
             + self.dead_letter.as_ref().map_or(0, |d| 48 + d.queue.len())
-            + 40 * (self.nodes_delivered.len()
-                + self.nodes_confirmed.as_ref().map_or(0, |c| c.len()))
+            + 40 * self.nodes_confirmed.as_ref().map_or(0, |c| c.len())
             + 64
+    }
+}
+
+/// A job's list of holders: an immutable shared list, so that the many jobs
+/// with the same holders (every job of a single node, the few replica sets
+/// of a cluster) can share one copy (the job table shares them on insert).
+/// Changing a list makes a new one.
+#[derive(Clone, Debug)]
+pub struct Holders(Arc<[NodeId]>);
+
+impl Holders {
+    /// Adds `node` at the end.
+    pub fn push(&mut self, node: NodeId) {
+        self.edit(|nodes| nodes.push(node));
+    }
+
+    /// Keeps the nodes `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&NodeId) -> bool) {
+        self.edit(|nodes| nodes.retain(keep));
+    }
+
+    /// Removes every node (a dummy ACK's list).
+    pub fn clear(&mut self) {
+        *self = Holders::default();
+    }
+
+    fn edit(&mut self, change: impl FnOnce(&mut Vec<NodeId>)) {
+        let mut nodes = self.0.to_vec();
+        change(&mut nodes);
+        self.0 = nodes.into();
+    }
+}
+
+impl Default for Holders {
+    fn default() -> Self {
+        Holders(Arc::from(Vec::new()))
+    }
+}
+
+impl std::ops::Deref for Holders {
+    type Target = [NodeId];
+
+    fn deref(&self) -> &[NodeId] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Holders {
+    type Item = &'a NodeId;
+    type IntoIter = std::slice::Iter<'a, NodeId>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<NodeId>> for Holders {
+    fn from(nodes: Vec<NodeId>) -> Self {
+        Holders(nodes.into())
+    }
+}
+
+impl FromIterator<NodeId> for Holders {
+    fn from_iter<I: IntoIterator<Item = NodeId>>(nodes: I) -> Self {
+        Holders(nodes.into_iter().collect())
+    }
+}
+
+impl PartialEq for Holders {
+    fn eq(&self, other: &Holders) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Holders {}
+
+impl PartialEq<Vec<NodeId>> for Holders {
+    fn eq(&self, other: &Vec<NodeId>) -> bool {
+        *self.0 == **other
     }
 }
 
@@ -283,7 +362,7 @@ mod tests {
     #[test]
     fn the_new_options_cost_no_more_than_a_pointer() {
         assert!(
-            std::mem::size_of::<Job>() <= 200,
+            std::mem::size_of::<Job>() <= 192,
             "{}",
             std::mem::size_of::<Job>()
         );

@@ -193,7 +193,7 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
         additional_deliveries,
         queue: Some(queue),
         body: Some(Body::new(&body)),
-        nodes_delivered: Vec::new(),
+        nodes_delivered: Default::default(),
         nodes_confirmed: None,
         dead_letter,
         qtime: 0,
@@ -268,7 +268,7 @@ mod tests {
             additional_deliveries: 4,
             queue: Some(Bytes::from_static(b"q")),
             body: Some(Body::new(b"body")),
-            nodes_delivered: vec![NodeId([b'a'; 40])],
+            nodes_delivered: vec![NodeId([b'a'; 40])].into(),
             nodes_confirmed: None,
             dead_letter: None,
             qtime: 0,
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(d.job.etime, 1000);
         assert_eq!(d.job.flags, job.flags);
         assert_eq!(d.job.body.as_deref(), Some(&b"body"[..]));
-        assert_eq!(d.nodes, job.nodes_delivered);
+        assert_eq!(job.nodes_delivered, d.nodes);
 
         let mut out = BytesMut::new();
         encode(&job, Form::Message, 990_000, &mut out);

@@ -14,10 +14,13 @@
 //!   record, no allocator header). A freed slot is reused; its generation
 //!   counter is bumped so that stale handles (timer and queue entries left
 //!   behind, see below) no longer match.
-//! * **Id index.** One hash table of 4-byte slot numbers per shard, hashed by
-//!   job id with a secret key (clients cannot aim at collisions); the id
-//!   itself is read from the slot. With [`SHARDS`] shards a growth rehashes
-//!   1/64 of the jobs, not all of them.
+//! * **Id index.** One hash table per shard of 8-byte entries: the slot
+//!   number and 32 bits of the id's hash, keyed with a secret (clients cannot
+//!   aim at collisions). The id itself is read from the slot only when the
+//!   hashes match, and growth rehashes from the stored bits without touching
+//!   any job (with the ids read from the slots, rehashing was 14% of the time
+//!   of pipelined ADDJOB, a cache miss per job). With [`SHARDS`] shards a
+//!   growth rehashes 1/64 of the jobs, not all of them.
 //! * **Timers.** A min-heap of `(awake, slot, generation)` with lazy deletion:
 //!   rescheduling pushes a new entry and leaves the old one, which no longer
 //!   matches the job's `awake` and is dropped when it surfaces, or all at
@@ -30,7 +33,7 @@
 //!   entries are dropped lazily.
 
 use crate::ids::JobId;
-use crate::job::{Job, JobState};
+use crate::job::{Holders, Job, JobState};
 use crate::scan::ScanLimits;
 use hashbrown::HashTable;
 use std::cmp::Reverse;
@@ -51,6 +54,33 @@ pub(crate) struct JobRef {
     gen: u32,
 }
 
+/// An entry of the id index: where the job is, and its id's hash.
+#[derive(Clone, Copy)]
+struct IndexEntry {
+    slot: u32,
+    hash: u32,
+}
+
+/// The hash an index table files a 32-bit id hash under: the low bits (the
+/// bucket) follow the hash's low bits, the top seven (the tag) all of them.
+fn table_hash(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The slot numbered `slot` of `chunks`.
+fn slot_at(chunks: &[Vec<Slot>], slot: u32) -> &Slot {
+    &chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+}
+
+/// True when index entry `e` is the one of the job `id` whose hash is `hash`.
+fn entry_is(chunks: &[Vec<Slot>], e: &IndexEntry, hash: u32, id: &JobId) -> bool {
+    e.hash == hash
+        && slot_at(chunks, e.slot)
+            .job
+            .as_ref()
+            .is_some_and(|j| j.id == *id)
+}
+
 /// One slot: a job or nothing, and how many jobs it has held.
 struct Slot {
     gen: u32,
@@ -65,14 +95,20 @@ pub(crate) struct JobTable {
     free: Vec<u32>,
     /// Slots handed out at least once: `[0, used)`.
     used: u32,
-    index: Vec<HashTable<u32>>,
+    index: Vec<HashTable<IndexEntry>>,
     hasher: ahash::RandomState,
     len: usize,
     timers: BinaryHeap<Reverse<(u64, JobRef)>>,
     evictable: VecDeque<JobRef>,
     /// Jobs marked as listed in `evictable` (entries may be more).
     evictable_live: usize,
+    /// Holder lists of recent jobs, for new jobs to share (see [`Holders`]).
+    recent_holders: Vec<Holders>,
 }
+
+/// Holder lists kept for sharing: a node's jobs have few distinct lists
+/// (one on a single node; the replica sets in use in a cluster).
+const RECENT_HOLDERS: usize = 8;
 
 impl JobTable {
     /// An empty table whose id hasher is keyed by `hasher`.
@@ -87,35 +123,33 @@ impl JobTable {
             timers: BinaryHeap::new(),
             evictable: VecDeque::new(),
             evictable_live: 0,
+            recent_holders: Vec::new(),
         }
     }
 
     fn slot(&self, slot: u32) -> &Slot {
-        &self.chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+        slot_at(&self.chunks, slot)
     }
 
     fn slot_mut(&mut self, slot: u32) -> &mut Slot {
         &mut self.chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
     }
 
-    fn hash(&self, id: &JobId) -> u64 {
-        self.hasher.hash_one(id)
+    fn hash(&self, id: &JobId) -> u32 {
+        self.hasher.hash_one(id) as u32
     }
 
-    /// The shard of a hash: middle bits, as the table itself uses the low
-    /// bits (bucket) and the top seven (tag).
-    fn shard(hash: u64) -> usize {
-        (hash >> 32) as usize % SHARDS
+    /// The shard of a hash: its top bits (buckets use the low ones).
+    fn shard(hash: u32) -> usize {
+        (hash >> (32 - SHARDS.trailing_zeros())) as usize
     }
 
     /// The slot holding the job with this id.
     fn find(&self, id: &JobId) -> Option<u32> {
         let hash = self.hash(id);
         self.index[Self::shard(hash)]
-            .find(hash, |&s| {
-                self.slot(s).job.as_ref().is_some_and(|j| j.id == *id)
-            })
-            .copied()
+            .find(table_hash(hash), |e| entry_is(&self.chunks, e, hash, id))
+            .map(|e| e.slot)
     }
 
     /// The handle of the job with this id.
@@ -161,30 +195,37 @@ impl JobTable {
     }
 
     /// Adds a job (replacing one with the same id) and returns its handle.
-    pub(crate) fn insert(&mut self, job: Job) -> JobRef {
-        self.remove(&job.id);
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                if self.used as usize == self.chunks.len() * CHUNK {
-                    self.chunks.push(Vec::new());
-                }
-                let chunk = self.chunks.last_mut().expect("just ensured");
-                chunk.push(Slot { gen: 0, job: None });
-                self.used += 1;
-                self.used - 1
-            }
-        };
+    /// A new id costs one probe of the index.
+    pub(crate) fn insert(&mut self, mut job: Job) -> JobRef {
+        self.share_holders(&mut job.nodes_delivered);
         let hash = self.hash(&job.id);
+        // The slot the job will take: the last freed one, or a new one.
+        let slot = self.free.last().copied().unwrap_or(self.used);
         let chunks = &self.chunks;
-        let hasher = &self.hasher;
-        self.index[Self::shard(hash)].insert_unique(hash, slot, |&s| {
-            let job = chunks[(s >> CHUNK_BITS) as usize][s as usize & (CHUNK - 1)]
-                .job
-                .as_ref()
-                .expect("indexed slots hold jobs");
-            hasher.hash_one(job.id)
-        });
+        match self.index[Self::shard(hash)].entry(
+            table_hash(hash),
+            |e| entry_is(chunks, e, hash, &job.id),
+            |e| table_hash(e.hash),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => {
+                self.remove(&job.id);
+                return self.insert(job);
+            }
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(IndexEntry { slot, hash });
+            }
+        }
+        if self.free.pop().is_none() {
+            if self.used as usize == self.chunks.len() * CHUNK {
+                // The first chunk grows as a vector does; later ones are
+                // allocated whole, so filling them copies nothing.
+                let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
+                self.chunks.push(Vec::with_capacity(capacity));
+            }
+            let chunk = self.chunks.last_mut().expect("just ensured");
+            chunk.push(Slot { gen: 0, job: None });
+            self.used += 1;
+        }
         self.len += 1;
         let entry = self.slot_mut(slot);
         entry.job = Some(job);
@@ -194,19 +235,29 @@ impl JobTable {
         }
     }
 
+    /// Makes `holders` share the list of a recent job with the same holders,
+    /// or makes it one of the recent lists.
+    fn share_holders(&mut self, holders: &mut Holders) {
+        match self.recent_holders.iter().position(|h| h == holders) {
+            Some(i) => *holders = self.recent_holders[i].clone(),
+            None if self.recent_holders.len() < RECENT_HOLDERS => {
+                self.recent_holders.push(holders.clone())
+            }
+            None => {
+                self.recent_holders.rotate_right(1);
+                self.recent_holders[0] = holders.clone();
+            }
+        }
+    }
+
     /// Removes a job; its handles stop resolving.
     pub(crate) fn remove(&mut self, id: &JobId) -> Option<Job> {
         let hash = self.hash(id);
         let chunks = &self.chunks;
         let entry = self.index[Self::shard(hash)]
-            .find_entry(hash, |&s| {
-                chunks[(s >> CHUNK_BITS) as usize][s as usize & (CHUNK - 1)]
-                    .job
-                    .as_ref()
-                    .is_some_and(|j| j.id == *id)
-            })
+            .find_entry(table_hash(hash), |e| entry_is(chunks, e, hash, id))
             .ok()?;
-        let (slot, _) = entry.remove();
+        let (IndexEntry { slot, .. }, _) = entry.remove();
         let entry = self.slot_mut(slot);
         let job = entry.job.take().expect("indexed slots hold jobs");
         entry.gen = entry.gen.wrapping_add(1);

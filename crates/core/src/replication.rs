@@ -188,7 +188,7 @@ impl Node {
         let holders: Vec<NodeId> = job
             .nodes_confirmed
             .as_deref()
-            .unwrap_or(&job.nodes_delivered)
+            .map_or(&job.nodes_delivered[..], |c| &c[..])
             .iter()
             .filter(|n| **n != self.myself)
             .copied()
@@ -216,7 +216,7 @@ impl Node {
             // Nodes that confirmed early may know fewer holders than were asked
             // since; this node forgets the job now, so it tells them the whole
             // list first (an ack on any holder must reach every copy).
-            let nodes = self.jobs[id].nodes_delivered.clone();
+            let nodes = self.jobs[id].nodes_delivered.to_vec();
             let message = Message::Holders { id: *id, nodes };
             self.send_to_holders(id, message, fx);
             self.enqueue_elsewhere(id, delay, fx);
@@ -355,7 +355,7 @@ impl Node {
             }
             job.state = JobState::Active;
             job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
-            job.nodes_delivered = nodes;
+            job.nodes_delivered = nodes.into();
             job.add_delivered(self.myself);
             let rereplicated = job.has(FLAG_REREPLICATED);
             if doubted {

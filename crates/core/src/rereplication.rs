@@ -686,7 +686,7 @@ impl Node {
             self.rerepl.schedule_announcement(id, None);
             return;
         }
-        let nodes = job.nodes_delivered.clone();
+        let nodes = job.nodes_delivered.to_vec();
         self.send_many(&targets, Message::Holders { id: *id, nodes }, fx);
         let a = self
             .rerepl

@@ -202,9 +202,22 @@ impl Connection {
     /// Runs every complete request in the input buffer. Returns the CLIENT PAUSE
     /// end time if processing had to stop because clients are paused.
     fn process_input(&mut self) -> Option<u64> {
+        let now = now_ms();
+        self.shared.borrow_mut().batch_now_ms = Some(now);
+        let paused = self.process_batch(now);
+        let mut state = self.shared.borrow_mut();
+        state.batch_now_ms = None;
+        if let Some(c) = state.clients.get_mut(self.id) {
+            c.query_buffer = self.input.len();
+        }
+        paused
+    }
+
+    /// [`Connection::process_input`] with the clock read at `now`.
+    fn process_batch(&mut self, now: u64) -> Option<u64> {
         while !self.blocked && !self.closing {
             let paused_until = self.shared.borrow().clients_paused_until;
-            if paused_until > now_ms() {
+            if paused_until > now {
                 return Some(paused_until);
             }
             let args = match self.parser.parse(&mut self.input) {
@@ -226,9 +239,6 @@ impl Connection {
                     self.closing = true;
                 }
             }
-        }
-        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
-            c.query_buffer = self.input.len();
         }
         None
     }

@@ -117,6 +117,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             started: Instant::now(),
             run_id,
             clients_paused_until: 0,
+            batch_now_ms: None,
             ticker: Rc::new(Notify::new()),
             ticker_planned: 0,
         })

@@ -109,6 +109,9 @@ pub struct State {
     pub run_id: String,
     /// CLIENT PAUSE: commands wait until this Unix ms time.
     pub clients_paused_until: u64,
+    /// The clock of the batch of requests being run, read once for all of
+    /// them (see [`State::env`]); None between batches.
+    pub batch_now_ms: Option<u64>,
     /// Command name renames from `rename-command` (lowercase new name → original name),
     /// and the original names that were renamed or removed.
     pub renames: Renames,
@@ -178,10 +181,11 @@ pub fn now_ms() -> u64 {
 }
 
 impl State {
-    /// The time and memory the core sees for one event.
+    /// The time and memory the core sees for one event. Within a batch of
+    /// pipelined requests the clock is the batch's (read once).
     pub fn env(&self) -> Env {
         Env {
-            now_ms: now_ms(),
+            now_ms: self.batch_now_ms.unwrap_or_else(now_ms),
             used_memory: crate::alloc::used_memory(),
         }
     }

@@ -63,7 +63,7 @@ impl Node {
             additional_deliveries: 0,
             queue: None,
             body: None,
-            nodes_delivered: Vec::new(),
+            nodes_delivered: Default::default(),
             nodes_confirmed: None,
             dead_letter: None,
             qtime: 0,

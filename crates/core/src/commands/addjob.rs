@@ -195,7 +195,7 @@ impl Node {
             additional_deliveries: 0,
             queue: Some(queue.clone()),
             body: Some(Body::new(body)),
-            nodes_delivered: vec![self.myself],
+            nodes_delivered: vec![self.myself].into(),
             nodes_confirmed: None,
             dead_letter: o.dead_letter.map(|(queue, max_deliveries)| {
                 Box::new(DeadLetter {
