@@ -139,10 +139,8 @@ fn a_poison_job_reaches_the_dead_letter_queue_once_while_two_nodes_race() {
     assert_eq!(got, 1);
 }
 
-/// A holder that requeues the job normally while another moves it: the
-/// move's QUEUED moves the receiver's queued copy out of the original queue.
-#[test]
-fn a_dead_letter_move_takes_a_copy_queued_elsewhere_out_of_the_original_queue() {
+/// Two nodes holding a job of `q` with `DEADLETTER dlq 1`, delivered once on n0.
+fn poison_delivered_on_n0() -> (disque_sim::Net, disque_core::ids::JobId) {
     let mut net = cluster(2);
     let id = add(
         &mut net,
@@ -151,6 +149,14 @@ fn a_dead_letter_move_takes_a_copy_queued_elsewhere_out_of_the_original_queue() 
         &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", "1"],
     );
     net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    (net, id)
+}
+
+/// A holder that requeues the job normally while another moves it: the
+/// move's QUEUED moves the receiver's queued copy out of the original queue.
+#[test]
+fn a_dead_letter_move_takes_a_copy_queued_elsewhere_out_of_the_original_queue() {
+    let (mut net, id) = poison_delivered_on_n0();
     // n1 queues its copy by hand (ENQUEUE is no requeue: no move).
     assert_eq!(int(&net.cmd(1, &["ENQUEUE", &s(&id)])), 1);
     net.run_until_idle();
@@ -217,14 +223,7 @@ fn federation_hands_over_the_highest_priority_first() {
 /// not in the original queue.
 #[test]
 fn a_copy_imported_from_the_dead_letter_queue_moves_the_local_copy() {
-    let mut net = cluster(2);
-    let id = add(
-        &mut net,
-        0,
-        "q",
-        &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", "1"],
-    );
-    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    let (mut net, id) = poison_delivered_on_n0();
     net.set_filter(Some(drop_to("QUEUED", 1)));
     assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
     net.run_until_idle();
