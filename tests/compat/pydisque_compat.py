@@ -201,6 +201,59 @@ def check_errors():
         raise AssertionError("MAXLEN not enforced")
 
 
+def check_extensions_as_raw_commands():
+    """Decisions D16-D18 sent as raw commands (pydisque predates them)."""
+    c = fresh_client()
+    # D18: PRIORITY, higher first; SHOW adds `priority` when it is not 5.
+    low = s(c.execute_command("ADDJOB", "py_prio", "low", 0, "PRIORITY", 1))
+    plain = s(c.execute_command("ADDJOB", "py_prio", "plain", 0))
+    high = s(c.execute_command("ADDJOB", "py_prio", "high", 0, "PRIORITY", 9))
+    assert [s(e[1]) for e in c.qpeek("py_prio", 10)] == [high, plain, low]
+    info = {s(k): v for k, v in c.show(high, return_dict=True).items()}
+    assert len(info) == 16 and info["priority"] == 9, info
+    assert len(c.show(plain, return_dict=True)) == 15
+    jobs = c.get_job(["py_prio"], count=3)
+    assert [s(j[1]) for j in jobs] == [high, plain, low], jobs
+    # D17: DEADLETTER, moved after max-deliveries.
+    poison = s(c.execute_command("ADDJOB", "py_dl", "x", 0, "RETRY", 60,
+                                 "DEADLETTER", "py_dead", 1))
+    info = {s(k): v for k, v in c.show(poison, return_dict=True).items()}
+    assert s(info["dead-letter-queue"]) == "py_dead", info
+    assert info["max-deliveries"] == 1, info
+    c.get_job(["py_dl"])
+    c.nack_job(poison)
+    assert c.qlen("py_dl") == 0 and c.qlen("py_dead") == 1
+    assert [s(j[1]) for j in c.get_job(["py_dead"])] == [poison]
+    # D16: NACK DELAY, queued again only after the delay.
+    job_id = s(c.add_job("py_nd", "n"))
+    c.get_job(["py_nd"])
+    t0 = time.time()
+    assert c.execute_command("NACK", "DELAY", 1, job_id) == 1
+    assert c.qlen("py_nd") == 0
+    while c.qlen("py_nd") == 0:
+        assert time.time() - t0 < 5, "never requeued"
+        time.sleep(0.05)
+    assert time.time() - t0 >= 1.0
+    assert c.show(job_id, return_dict=True)[b"nacks"] == 1
+    # Errors.
+    for command, text in [
+        (("ADDJOB", "py_e", "b", 0, "PRIORITY", 10),
+         "PRIORITY must be between 0 and 9"),
+        (("ADDJOB", "py_e", "b", 0, "DEADLETTER", "py_d", -1),
+         "DEADLETTER max-deliveries must be a positive number"),
+        (("ADDJOB", "py_e", "b", 0, "DEADLETTER", "py_e", 3),
+         "DEADLETTER queue must be different from the job queue"),
+        (("NACK", "DELAY", "abc", job_id),
+         "DELAY time must be a non negative number"),
+    ]:
+        try:
+            c.execute_command(*command)
+        except redis.exceptions.ResponseError as e:
+            assert str(e) == text, (command, str(e))
+        else:
+            raise AssertionError("%r succeeded" % (command,))
+
+
 def check_info():
     c = fresh_client()
     info = c.info()

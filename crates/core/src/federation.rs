@@ -246,7 +246,7 @@ impl Node {
                 break;
             };
             let job = &self.jobs[&id];
-            payloads.push(self.serialize_for_bus(job, env.now_s()));
+            payloads.push(self.serialize_for_bus(job, env.now_ms));
             if job.retry == 0 {
                 moved_at_most_once.push(id);
             }
@@ -300,7 +300,7 @@ impl Node {
         fx: &mut Effects,
     ) {
         for payload in payloads {
-            let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
+            let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
                 return;
             };
             let id = decoded.job.id;
@@ -313,7 +313,16 @@ impl Node {
                     self.send(&from, message, fx);
                     continue;
                 }
-                Some(_) => {}
+                Some(_) => {
+                    // The sender moved it to its dead-letter queue (D17): so do we.
+                    let moved_there = self
+                        .jobs
+                        .get(&id)
+                        .is_some_and(|j| j.dead_letter.as_ref().is_some_and(|d| d.queue == queue));
+                    if moved_there && self.move_to_dead_letter(&id) {
+                        self.log_changed(&id, fx);
+                    }
+                }
                 None => {
                     let (nodes, doubted) =
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);

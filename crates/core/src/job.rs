@@ -68,6 +68,23 @@ pub const FLAG_DELIVERED: u8 = 4;
 /// other: acknowledging it asks every node, as for an incomplete list. Travels
 /// with the job (bus and AOF); the original never sets it.
 pub const FLAG_REREPLICATED: u8 = 8;
+/// `qtime` is a NACK DELAY deadline (decision D16): no requeue before it, and
+/// WORKING does not bring it closer. Travels in the serialization's extension
+/// section, never in the header's flags byte.
+pub const FLAG_NACK_DELAY: u8 = 16;
+
+/// The default priority (decision D18): jobs added without PRIORITY.
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+/// Where a poison job goes (decision D17): boxed in the job, so jobs without
+/// DEADLETTER pay one pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The dead-letter queue.
+    pub queue: Bytes,
+    /// Deliveries without an ack after which a requeue goes there instead.
+    pub max_deliveries: u32,
+}
 
 /// One job as this node holds it.
 #[derive(Clone, Debug)]
@@ -90,6 +107,8 @@ pub struct Job {
     pub delay: u32,
     /// RETRY in seconds; 0 = at-most-once.
     pub retry: u32,
+    /// Priority 0–9, higher delivered first (decision D18; default 5).
+    pub priority: u8,
     /// NACKs seen by this node.
     pub nacks: u16,
     /// Re-queues other than NACK seen by this node.
@@ -103,7 +122,10 @@ pub struct Job {
     /// GOTJOB confirmations while replicating, GOTACK confirmations while
     /// collecting (boxed: most jobs never have any, and pay one pointer).
     pub nodes_confirmed: Option<Box<Vec<NodeId>>>,
+    /// DEADLETTER of the job, while it has not been moved (decision D17).
+    pub dead_letter: Option<Box<DeadLetter>>,
     /// Absolute ms time of the next (re)queue attempt; 0 = never queue again.
+    /// With [`FLAG_NACK_DELAY`] it is the end of a NACK DELAY.
     pub qtime: u64,
     /// This node's bookkeeping of the job in its indexes; never serialized.
     pub local: JobLocal,
@@ -151,10 +173,32 @@ impl Job {
         }
     }
 
+    /// `at_ms`, but no later than a second after the job expires: a NACK
+    /// DELAY beyond the TTL just lets the job expire (D16), and a time from a
+    /// hostile peer or a corrupt record stays in range.
+    pub fn clamp_to_life(&self, at_ms: u64) -> u64 {
+        at_ms.min(self.etime.saturating_mul(1000).saturating_add(1000))
+    }
+
+    /// Deliveries so far as D17 counts them: 1 + nacks + additional deliveries.
+    pub fn deliveries(&self) -> u64 {
+        1 + self.nacks as u64 + self.additional_deliveries as u64
+    }
+
+    /// The dead-letter queue a requeue must use instead of the job's own
+    /// queue: set when the job has DEADLETTER and reached its max deliveries.
+    pub fn dead_letter_due(&self) -> Option<&Bytes> {
+        self.dead_letter
+            .as_ref()
+            .filter(|d| self.deliveries() >= d.max_deliveries as u64)
+            .map(|d| &d.queue)
+    }
+
     /// Rough bytes this record takes, used to estimate what eviction frees.
     pub fn approx_size(&self) -> usize {
         std::mem::size_of::<Job>()
             + self.body.as_ref().map_or(0, |b| b.heap_len())
+            + self.dead_letter.as_ref().map_or(0, |d| 48 + d.queue.len())
             + 40 * self.nodes_confirmed.as_ref().map_or(0, |c| c.len())
             + 64
     }
@@ -313,5 +357,14 @@ mod tests {
             assert_eq!(body.heap_len(), if len <= INLINE_BODY { 0 } else { len });
         }
         assert_eq!(std::mem::size_of::<Option<Body>>(), 24);
+    }
+
+    #[test]
+    fn the_new_options_cost_no_more_than_a_pointer() {
+        assert!(
+            std::mem::size_of::<Job>() <= 192,
+            "{}",
+            std::mem::size_of::<Job>()
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::cluster::membership::Membership;
 use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
-use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
+use crate::job::{
+    Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED, FLAG_NACK_DELAY,
+};
 use crate::job_table::JobRef;
 use crate::queue::{queue_scan_key, Queue};
 use crate::scan::ScanIndex;
@@ -15,6 +17,17 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// How a queueing counts in the job's delivery counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Count {
+    /// A NACK: `nacks` + 1, told to the holders even on a first queueing.
+    Nack,
+    /// Any other requeue: `additional-deliveries` + 1 (not a first queueing).
+    Delivery,
+    /// Already counted when it was asked for (the end of a NACK DELAY).
+    Counted,
+}
 
 /// What to do when memory is above 95% of maxmemory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,12 +200,31 @@ impl Node {
     /// Panics unless the job table's indexes and every queue's order agree
     /// with the jobs: each queue counts exactly the jobs queued in it, each
     /// queued job has a live entry in its queue, and each entry that still
-    /// names a job names one of that queue. The simulator calls it after
-    /// every step.
+    /// names a job names one of that queue, in the order of its priority;
+    /// priorities are 0–9, a DEADLETTER never names the job's own queue, and
+    /// only an active job waits for the end of a NACK DELAY. The simulator
+    /// calls it after every step.
     pub fn check_invariants(&self) {
         self.jobs.check_invariants();
         let mut queued: Map<&[u8], usize> = HashMap::with_hasher(Default::default());
         for job in self.jobs.values() {
+            assert!(job.priority <= 9, "priority of {:?} is 0-9", job.id);
+            if let Some(d) = &job.dead_letter {
+                assert!(d.max_deliveries > 0, "max-deliveries of {:?}", job.id);
+                assert_ne!(
+                    job.queue.as_ref(),
+                    Some(&d.queue),
+                    "{:?} is not dead-lettered into its own queue",
+                    job.id
+                );
+            }
+            if job.has(FLAG_NACK_DELAY) {
+                assert!(
+                    job.state == JobState::Active && job.qtime != 0,
+                    "a NACK DELAY of {:?} holds an active job with a requeue time",
+                    job.id
+                );
+            }
             if job.state == JobState::Queued {
                 let name = job.queue.as_deref().expect("a queued job has a queue");
                 *queued.entry(name).or_default() += 1;
@@ -212,8 +244,13 @@ impl Node {
             let live = queued.get(&name[..]).copied().unwrap_or(0);
             assert_eq!(queue.live(), live, "queue {name:?} counts its jobs");
             let mut found = 0;
-            queue.for_each_entry(|ctime, entry| {
+            queue.for_each_entry(|priority, ctime, entry| {
                 if let Some(job) = self.jobs.resolve(entry) {
+                    assert_eq!(
+                        job.priority, priority,
+                        "entry of {:?} in its priority's order",
+                        job.id
+                    );
                     assert_eq!(
                         job.queue.as_ref(),
                         Some(name),
@@ -363,43 +400,67 @@ impl Node {
     /// Puts a job into its queue. False (no effect) if already queued, never to be
     /// queued again (qtime 0), or an at-most-once job already delivered.
     pub(crate) fn enqueue(&mut self, env: &Env, id: &JobId, nack: bool, fx: &mut Effects) -> bool {
-        let jitter = self.jitter();
-        let Some(job) = self.jobs.get_mut(id) else {
-            return false;
-        };
-        if job.state == JobState::Queued
-            || job.qtime == 0
-            || (job.retry == 0 && job.has(FLAG_DELIVERED))
-            || job.queue.is_none()
-        {
+        let count = if nack { Count::Nack } else { Count::Delivery };
+        self.enqueue_as(env, id, count, false, fx)
+    }
+
+    /// True when [`Node::enqueue`] would queue the job.
+    pub(crate) fn can_enqueue(&self, id: &JobId) -> bool {
+        self.jobs.get(id).is_some_and(|job| {
+            job.state != JobState::Queued
+                && job.qtime != 0
+                && !(job.retry == 0 && job.has(FLAG_DELIVERED))
+                && job.queue.is_some()
+        })
+    }
+
+    /// [`Node::enqueue`] counting the queueing as `count`; `dead_lettered`
+    /// marks the QUEUED sent to the other holders as a dead-letter move (D17).
+    pub(crate) fn enqueue_as(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        count: Count,
+        dead_lettered: bool,
+        fx: &mut Effects,
+    ) -> bool {
+        if !self.can_enqueue(id) {
             return false;
         }
+        let jitter = self.jitter();
+        let job = self.jobs.get_mut(id).expect("checked");
         job.state = JobState::Queued;
+        job.flags &= !FLAG_NACK_DELAY;
         if job.retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
             job.qtime = (env.now_ms as i64 + job.retry as i64 * 1000 + jitter).max(1) as u64;
         } else {
             job.qtime = 0;
         }
+        let nack = count == Count::Nack;
         let broadcast = job.has(FLAG_BCAST_QUEUED) || nack;
         if broadcast {
-            if nack {
-                job.nacks = job.nacks.wrapping_add(1);
-            } else {
-                job.additional_deliveries = job.additional_deliveries.wrapping_add(1);
+            match count {
+                Count::Nack => job.nacks = job.nacks.wrapping_add(1),
+                Count::Delivery => {
+                    job.additional_deliveries = job.additional_deliveries.wrapping_add(1)
+                }
+                Count::Counted => {}
             }
         } else {
             job.flags |= FLAG_BCAST_QUEUED;
         }
-        let (ctime, name) = (job.ctime, job.queue.clone().expect("checked above"));
+        let (ctime, priority) = (job.ctime, job.priority);
+        let name = job.queue.clone().expect("checked above");
         let has_entry = std::mem::replace(&mut job.local.in_queue_order, true);
-        if broadcast {
+        if broadcast || dead_lettered {
             self.send_to_holders(
                 id,
                 Message::Queued {
                     id: *id,
                     nack,
-                    count: true,
+                    count: count != Count::Counted,
+                    dead_letter: dead_lettered,
                 },
                 fx,
             );
@@ -407,7 +468,7 @@ impl Node {
         self.reschedule(env, id);
         let entry = self.jobs.job_ref(id).expect("present");
         let queue = self.queue_or_create(&name, env.now_s());
-        queue.push(ctime, entry, has_entry);
+        queue.push(ctime, priority, entry, has_entry);
         queue.atime = env.now_s();
         queue.jobs_in += 1;
         if !queue.pause.output && !queue.blocked.is_empty() {
@@ -470,6 +531,7 @@ impl Node {
         }
         let was_logged = job.state == JobState::Active;
         job.state = JobState::Acked;
+        job.flags &= !FLAG_NACK_DELAY;
         if was_logged {
             self.log_deljob(id, fx);
         }

@@ -30,7 +30,7 @@ impl Node {
         mode: LoadMode,
         fx: &mut Effects,
     ) -> Result<(), CorruptJob> {
-        let decoded = job_codec::decode(payload, Form::Storage, env.now_s())?;
+        let decoded = job_codec::decode(payload, Form::Storage, env.now_ms)?;
         let mut job = decoded.job;
         if job.etime <= env.now_s() || self.jobs.contains_key(&job.id) {
             return Ok(());
@@ -62,6 +62,7 @@ impl Node {
         } else {
             job.qtime = if exact && was_queued { env.now_ms } else { 0 };
         }
+        crate::replication::honour_nack_delay(&mut job, decoded.nack_delay_until);
         let id = job.id;
         self.register(env, job);
         if was_queued && mode != LoadMode::Normal {

@@ -38,8 +38,13 @@ impl Pause {
 pub struct Queue {
     /// The queue name (binary).
     pub name: Bytes,
-    /// Queued jobs by `(ctime, id)`: oldest first.
+    /// Queued jobs of the default priority 5 by `(ctime, id)`: oldest first.
     jobs: QueueOrder,
+    /// Jobs of the other priorities (decision D18), one order per priority,
+    /// highest first; empty (no allocation) while every job has priority 5.
+    levels: Vec<(u8, QueueOrder)>,
+    /// Jobs queued now, in every order (entries may be more).
+    live: usize,
     /// Creation time, Unix seconds.
     pub ctime: u64,
     /// Last access (creation, enqueue, fetch), Unix seconds.
@@ -62,6 +67,8 @@ impl Queue {
         Queue {
             name,
             jobs: QueueOrder::default(),
+            levels: Vec::new(),
+            live: 0,
             ctime: now_s,
             atime: now_s,
             blocked: VecDeque::new(),
@@ -74,41 +81,96 @@ impl Queue {
 
     /// Number of queued jobs.
     pub fn len(&self) -> usize {
-        self.jobs.live
+        self.live
     }
 
     /// True when no job is queued.
     pub fn is_empty(&self) -> bool {
-        self.jobs.live == 0
+        self.live == 0
+    }
+
+    /// How many orders there are: the default one and one per other priority.
+    fn order_count(&self) -> usize {
+        self.levels.len() + 1
+    }
+
+    /// Where the default order sits in delivery order (after higher priorities).
+    fn default_rank(&self) -> usize {
+        self.levels
+            .partition_point(|(p, _)| *p > crate::job::DEFAULT_PRIORITY)
+    }
+
+    /// The `rank`-th order in delivery order (highest priority first) with its priority.
+    fn order(&self, rank: usize) -> (u8, &QueueOrder) {
+        let split = self.default_rank();
+        match rank.cmp(&split) {
+            std::cmp::Ordering::Less => (self.levels[rank].0, &self.levels[rank].1),
+            std::cmp::Ordering::Equal => (crate::job::DEFAULT_PRIORITY, &self.jobs),
+            std::cmp::Ordering::Greater => (self.levels[rank - 1].0, &self.levels[rank - 1].1),
+        }
+    }
+
+    /// [`Queue::order`], mutable.
+    fn order_mut(&mut self, rank: usize) -> &mut QueueOrder {
+        let split = self.default_rank();
+        match rank.cmp(&split) {
+            std::cmp::Ordering::Less => &mut self.levels[rank].1,
+            std::cmp::Ordering::Equal => &mut self.jobs,
+            std::cmp::Ordering::Greater => &mut self.levels[rank - 1].1,
+        }
+    }
+
+    /// The order of `priority`, created if missing.
+    fn order_of(&mut self, priority: u8) -> &mut QueueOrder {
+        if priority == crate::job::DEFAULT_PRIORITY {
+            return &mut self.jobs;
+        }
+        let at = self.levels.partition_point(|(p, _)| *p > priority);
+        if self.levels.get(at).is_none_or(|(p, _)| *p != priority) {
+            self.levels.insert(at, (priority, QueueOrder::default()));
+        }
+        &mut self.levels[at].1
     }
 
     /// Counts a job as queued; `has_entry` says its entry (left by an earlier
     /// queueing, at the same place) is still in the order.
-    pub(crate) fn push(&mut self, ctime: u64, job: JobRef, has_entry: bool) {
+    pub(crate) fn push(&mut self, ctime: u64, priority: u8, job: JobRef, has_entry: bool) {
         if !has_entry {
-            self.jobs.insert((ctime, job));
+            self.order_of(priority).insert((ctime, job));
         }
-        self.jobs.live += 1;
+        self.live += 1;
+    }
+
+    /// Drops the entry of a job that is not queued here any more and will not
+    /// come back (it moved to a dead-letter queue, decision D17).
+    pub(crate) fn forget_entry(&mut self, ctime: u64, priority: u8, job: JobRef) {
+        if priority == crate::job::DEFAULT_PRIORITY {
+            self.jobs.remove((ctime, job));
+        } else if let Some((_, order)) = self.levels.iter_mut().find(|(p, _)| *p == priority) {
+            order.remove((ctime, job));
+        }
     }
 
     /// Counts a queued job as gone (dequeued or deleted). Its entry stays and
     /// is dropped when reached, as the job no longer answers as queued.
     pub fn remove(&mut self) {
-        self.jobs.live -= 1;
+        self.live -= 1;
     }
 
-    /// Takes the oldest live entry. `live(job)` gives the id of an entry's job
-    /// while it is still queued here; for a dead entry it must also note that
-    /// the job has no entry any more, and the caller does so for the job
-    /// returned.
+    /// Takes the first live entry: highest priority, then oldest. `live(job)`
+    /// gives the id of an entry's job while it is still queued here; for a
+    /// dead entry it must also note that the job has no entry any more, and
+    /// the caller does so for the job returned.
     pub(crate) fn pop_oldest(
         &mut self,
         mut live: impl FnMut(JobRef) -> Option<JobId>,
     ) -> Option<(JobRef, JobId)> {
-        while let Some((_, job)) = self.jobs.pop_first() {
-            if let Some(id) = live(job) {
-                self.jobs.live -= 1;
-                return Some((job, id));
+        for rank in 0..self.order_count() {
+            while let Some((_, job)) = self.order_mut(rank).pop_first() {
+                if let Some(id) = live(job) {
+                    self.live -= 1;
+                    return Some((job, id));
+                }
             }
         }
         None
@@ -135,43 +197,59 @@ impl Queue {
             }
             out.len() < count
         };
-        if from_tail {
-            self.jobs.for_each_rev(&mut keep);
-        } else {
-            self.jobs.for_each(&mut keep);
+        let n = self.order_count();
+        for rank in 0..n {
+            let order = self.order(if from_tail { n - 1 - rank } else { rank }).1;
+            let more = if from_tail {
+                order.for_each_rev(&mut keep)
+            } else {
+                order.for_each(&mut keep)
+            };
+            if !more {
+                break;
+            }
         }
         out
+    }
+
+    /// Entries in every order, live or not.
+    fn entry_count(&self) -> usize {
+        self.jobs.entries() + self.levels.iter().map(|(_, o)| o.entries()).sum::<usize>()
     }
 
     /// Drops dead entries once they outnumber the live ones; `live` as for
     /// [`Queue::pop_oldest`] (kept entries keep their mark).
     pub(crate) fn compact(&mut self, mut live: impl FnMut(JobRef) -> Option<JobId>) {
-        if self.jobs.entries() > 2 * self.jobs.live + 64 {
+        if self.entry_count() > 2 * self.live + 64 {
             self.jobs.retain(|job| live(*job).is_some());
+            for (_, order) in &mut self.levels {
+                order.retain(|job| live(*job).is_some());
+            }
+            self.levels.retain(|(_, o)| o.entries() > 0);
         }
     }
 
     /// Every job with an entry (live or not), for clearing their marks when
     /// the queue is destroyed.
     pub(crate) fn entries(&self) -> Vec<JobRef> {
-        let mut jobs = Vec::with_capacity(self.jobs.entries());
-        self.jobs.for_each(&mut |job| {
-            jobs.push(*job);
-            true
-        });
+        let mut jobs = Vec::with_capacity(self.entry_count());
+        self.for_each_entry(|_, _, job| jobs.push(job));
         jobs
     }
 
-    /// Every entry, oldest first, for consistency checks.
-    pub(crate) fn for_each_entry(&self, mut visit: impl FnMut(u64, JobRef)) {
-        for (ctime, job) in self.jobs.run.iter().chain(self.jobs.late.iter()) {
-            visit(*ctime, *job);
+    /// Every entry as `(priority, ctime, job)`, for consistency checks.
+    pub(crate) fn for_each_entry(&self, mut visit: impl FnMut(u8, u64, JobRef)) {
+        for rank in 0..self.order_count() {
+            let (priority, order) = self.order(rank);
+            for (ctime, job) in order.run.iter().chain(order.late.iter()) {
+                visit(priority, *ctime, *job);
+            }
         }
     }
 
     /// Jobs counted as queued here.
     pub(crate) fn live(&self) -> usize {
-        self.jobs.live
+        self.live
     }
 
     /// True when the queue may be destroyed: idle long enough, nothing queued,
@@ -184,7 +262,7 @@ impl Queue {
     }
 }
 
-/// The order of a queue's jobs, by `(ctime, handle)`. Jobs are nearly always
+/// The order of a queue's jobs of one priority, by `(ctime, handle)`. Jobs are nearly always
 /// appended newest and taken oldest, so most entries live in a deque (O(1) at
 /// both ends, 16 bytes each, no tree nodes); an entry older than the newest
 /// (a requeued or imported job) goes to a small ordered set beside it, and the
@@ -196,8 +274,6 @@ impl Queue {
 struct QueueOrder {
     run: VecDeque<(u64, JobRef)>,
     late: BTreeSet<(u64, JobRef)>,
-    /// Jobs queued now (entries may be more).
-    live: usize,
 }
 
 impl QueueOrder {
@@ -213,6 +289,16 @@ impl QueueOrder {
         self.run.len() + self.late.len()
     }
 
+    /// Removes one entry if present (the deque is sorted: it only takes
+    /// entries not older than its last).
+    fn remove(&mut self, key: (u64, JobRef)) {
+        if !self.late.remove(&key) {
+            if let Ok(at) = self.run.binary_search(&key) {
+                self.run.remove(at);
+            }
+        }
+    }
+
     fn pop_first(&mut self) -> Option<(u64, JobRef)> {
         match (self.run.front(), self.late.first()) {
             (Some(a), Some(b)) if b < a => self.late.pop_first(),
@@ -221,8 +307,9 @@ impl QueueOrder {
         }
     }
 
-    /// Visits ids oldest first while `visit` returns true.
-    fn for_each(&self, visit: &mut impl FnMut(&JobRef) -> bool) {
+    /// Visits ids oldest first while `visit` returns true; false when it
+    /// stopped early.
+    fn for_each(&self, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
         let (mut a, mut b) = (self.run.iter().peekable(), self.late.iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
@@ -231,14 +318,19 @@ impl QueueOrder {
                 (None, _) => b.next(),
             };
             match next {
-                Some((_, job)) if visit(job) => {}
-                _ => return,
+                Some((_, job)) => {
+                    if !visit(job) {
+                        return false;
+                    }
+                }
+                None => return true,
             }
         }
     }
 
-    /// Visits ids newest first while `visit` returns true.
-    fn for_each_rev(&self, visit: &mut impl FnMut(&JobRef) -> bool) {
+    /// Visits ids newest first while `visit` returns true; false when it
+    /// stopped early.
+    fn for_each_rev(&self, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
         let (mut a, mut b) = (
             self.run.iter().rev().peekable(),
             self.late.iter().rev().peekable(),
@@ -250,8 +342,12 @@ impl QueueOrder {
                 (None, _) => b.next(),
             };
             match next {
-                Some((_, job)) if visit(job) => {}
-                _ => return,
+                Some((_, job)) => {
+                    if !visit(job) {
+                        return false;
+                    }
+                }
+                None => return true,
             }
         }
     }

@@ -30,6 +30,16 @@ pub struct ReplWait {
     pub started_leaving: bool,
 }
 
+/// A decoded copy of a job under a NACK DELAY (D16) is not requeued before
+/// the delay ends, whatever its own timer says.
+pub(crate) fn honour_nack_delay(job: &mut Job, until: u64) {
+    let until = job.clamp_to_life(until);
+    if until != 0 && job.qtime != 0 && until >= job.qtime {
+        job.qtime = until;
+        job.flags |= crate::job::FLAG_NACK_DELAY;
+    }
+}
+
 /// `-NOREPL job removed (expired?) ...`
 pub(crate) fn job_removed() -> Reply {
     Reply::error(
@@ -39,9 +49,9 @@ pub(crate) fn job_removed() -> Reply {
 
 impl Node {
     /// The message-form serialization of a job.
-    pub(crate) fn serialize_for_bus(&self, job: &Job, now_s: u64) -> Bytes {
+    pub(crate) fn serialize_for_bus(&self, job: &Job, now_ms: u64) -> Bytes {
         let mut out = BytesMut::new();
-        job_codec::encode(job, Form::Message, now_s, &mut out);
+        job_codec::encode(job, Form::Message, now_ms, &mut out);
         out.freeze()
     }
 
@@ -75,7 +85,7 @@ impl Node {
                 added += 1;
             }
         }
-        let payload = self.serialize_for_bus(&self.jobs[id], env.now_s());
+        let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
         self.send_repljob(id, payload, added > 0, no_reply, fx);
         added
     }
@@ -315,7 +325,7 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) {
-        let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_s()) else {
+        let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
             return;
         };
         let (nodes, doubted) =
@@ -352,6 +362,7 @@ impl Node {
                 job.flags |= FLAG_REREPLICATED;
             }
             self.arm_replica_timer(env, &mut job);
+            honour_nack_delay(&mut job, decoded.nack_delay_until);
             self.register(env, job);
             self.log_loadjob(&id, fx);
             if !no_reply {

@@ -5,8 +5,8 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
-use crate::node::Node;
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
+use crate::node::{Count, Node};
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
 /// after mixing each byte with the job id's random part, so the winner varies per job.
@@ -37,6 +37,7 @@ impl Node {
                             id: *id,
                             nack: false,
                             count: false,
+                            dead_letter: false,
                         },
                         fx,
                     );
@@ -52,6 +53,10 @@ impl Node {
 
     /// QUEUED or WORKING: another holder queued the job (or a consumer works on
     /// it): drop ours from the queue if it loses, and postpone our own requeue.
+    /// A QUEUED that says the job moved to its dead-letter queue moves ours
+    /// first (D17), so both copies meet in the same queue and one is kept.
+    /// Neither brings the end of a NACK DELAY closer (D16).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_queued_or_working(
         &mut self,
         env: &Env,
@@ -59,6 +64,7 @@ impl Node {
         id: &JobId,
         counter: Option<bool>,
         working: bool,
+        dead_lettered: bool,
         fx: &mut Effects,
     ) {
         let Some(job) = self.jobs.get(id) else { return };
@@ -68,6 +74,10 @@ impl Node {
             self.send(&from, message, fx);
             return;
         }
+        if dead_lettered && self.move_to_dead_letter(id) {
+            self.log_changed(id, fx);
+        }
+        let state = self.jobs[id].state;
         if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {
             self.dequeue(id);
         }
@@ -75,7 +85,13 @@ impl Node {
         let job = self.jobs.get_mut(id).expect("checked");
         if retry > 0 {
             job.flags |= FLAG_BCAST_WILLQUEUE;
-            job.qtime = next;
+            // A QUEUED sent before our NACK DELAY reached its sender must not
+            // end the delay early: the later time wins, and the flag stays
+            // only while the delay's is the later one.
+            if !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
+                job.qtime = next;
+                job.flags &= !FLAG_NACK_DELAY;
+            }
         }
         match counter {
             Some(true) => job.nacks = job.nacks.wrapping_add(1),
@@ -84,11 +100,151 @@ impl Node {
         }
         self.reschedule(env, id);
     }
+
+    /// NACKDELAY: a consumer NACKed the job on another holder with a delay
+    /// (D16). Count the NACK, dequeue our copy, and requeue it no sooner than
+    /// RETRY after the delay ends (the NACKing node requeues it at the end;
+    /// we do only if it could not).
+    pub(crate) fn on_nack_delay(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        delay_ms: u64,
+        fx: &mut Effects,
+    ) {
+        let Some(job) = self.jobs.get(id) else { return };
+        match job.state {
+            JobState::Acked => {
+                let message = self.set_ack(id);
+                self.send(&from, message, fx);
+                return;
+            }
+            JobState::WaitRepl => return,
+            JobState::Active | JobState::Queued => {}
+        }
+        self.dequeue(id);
+        let end = self.jobs[id].clamp_to_life(env.now_ms.saturating_add(delay_ms));
+        let retry = self.jobs[id].retry;
+        let next = self.jittered(end, retry).max(end + 1);
+        let job = self.jobs.get_mut(id).expect("checked");
+        job.nacks = job.nacks.wrapping_add(1);
+        if job.qtime != 0 {
+            job.flags |= FLAG_BCAST_WILLQUEUE | FLAG_NACK_DELAY;
+            job.qtime = next;
+        }
+        self.reschedule(env, id);
+        // Logged like the NACKing node's copy: a restart keeps the delay.
+        self.log_changed(id, fx);
+    }
+
+    /// A requeue by RETRY timeout or NACK: into the dead-letter queue instead
+    /// when the job reached its max deliveries (D17), else as usual. `count`
+    /// is [`Count::Counted`] at the end of a NACK DELAY (the NACK counted then).
+    pub(crate) fn requeue(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        count: Count,
+        fx: &mut Effects,
+    ) -> bool {
+        let due = self.can_enqueue(id)
+            && self.jobs.get(id).is_some_and(|job| {
+                // A first queueing (a DELAY ending on the creating node) is no requeue.
+                let counted = u64::from(count == Count::Counted);
+                job.has(FLAG_BCAST_QUEUED)
+                    && job.dead_letter.as_ref().is_some_and(|d| {
+                        job.deliveries().saturating_sub(counted) >= d.max_deliveries as u64
+                    })
+            });
+        if !due {
+            return self.enqueue_as(env, id, count, false, fx);
+        }
+        self.move_to_dead_letter(id);
+        let queued = self.enqueue_as(env, id, count, true, fx);
+        self.log_changed(id, fx);
+        queued
+    }
+
+    /// Moves a job that has a DEADLETTER to that queue (dequeued first if
+    /// queued), clearing the option so it cannot move again. False when it
+    /// has none (already moved, or never had one). The caller logs it.
+    pub(crate) fn move_to_dead_letter(&mut self, id: &JobId) -> bool {
+        if self.jobs.get(id).is_none_or(|j| j.dead_letter.is_none()) {
+            return false;
+        }
+        self.dequeue(id);
+        let entry = self.jobs.job_ref(id).expect("present");
+        let job = self.jobs.get_mut(id).expect("present");
+        let target = job.dead_letter.take().expect("checked").queue;
+        let old = job.queue.replace(target.clone());
+        let (ctime, priority) = (job.ctime, job.priority);
+        if std::mem::replace(&mut job.local.in_queue_order, false) {
+            if let Some(q) = old.and_then(|name| self.queues.get_mut(&name)) {
+                q.forget_entry(ctime, priority, entry);
+            }
+        }
+        // The name is shared with the queue object when there is one.
+        if let Some(q) = self.queues.get(&target) {
+            self.jobs.get_mut(id).expect("present").queue = Some(q.name.clone());
+        }
+        true
+    }
+
+    /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`
+    /// then `LOADJOB`: an older loader replays both as it always did.
+    pub(crate) fn log_changed(&self, id: &JobId, fx: &mut Effects) {
+        if self
+            .jobs
+            .get(id)
+            .is_some_and(|j| matches!(j.state, JobState::Active | JobState::Queued))
+        {
+            self.log_deljob(id, fx);
+            self.log_loadjob(id, fx);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostile_nack_delay_stays_within_the_jobs_life() {
+        use crate::commands::CommandId;
+        use rand::SeedableRng;
+        let mut node = Node::new(
+            NodeId([b'a'; 40]),
+            crate::NodeConfig::default(),
+            rand::rngs::StdRng::seed_from_u64(1),
+        );
+        let env = Env {
+            now_ms: 1_700_000_000_000,
+            used_memory: 0,
+        };
+        let mut fx = Effects::default();
+        let words = |w: &[&'static str]| -> Vec<bytes::Bytes> {
+            w.iter()
+                .map(|s| bytes::Bytes::from_static(s.as_bytes()))
+                .collect()
+        };
+        let add = words(&["ADDJOB", "q", "b", "0", "TTL", "100"]);
+        let Some(disque_proto::Reply::Status(id)) =
+            node.on_command(&env, 1, CommandId::Addjob, &add, &mut fx)
+        else {
+            panic!("ADDJOB")
+        };
+        let id = JobId::parse(&id).unwrap();
+        let get = words(&["GETJOB", "FROM", "q"]);
+        node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        node.on_nack_delay(&env, NodeId([b'b'; 40]), &id, u64::MAX, &mut fx);
+        let job = node.job(&id).unwrap();
+        assert_eq!(job.nacks, 1);
+        // At most RETRY (± jitter) after the expiry: the job expires first.
+        let life_end = job.etime * 1000 + 1000;
+        assert!(job.qtime > env.now_ms && job.qtime <= life_end + job.retry as u64 * 1000 + 250);
+        node.check_invariants();
+    }
 
     #[test]
     fn exactly_one_of_two_nodes_wins() {

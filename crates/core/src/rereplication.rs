@@ -574,7 +574,7 @@ impl Node {
             .and_then(|e| e.round.as_mut())
             .expect("round started");
         round.asked.extend_from_slice(&fresh);
-        let payload = self.serialize_for_bus(&self.jobs[id], env.now_s());
+        let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
         let copies: Vec<NodeId> = resend.into_iter().chain(fresh).collect();
         self.send_many(
             &copies,

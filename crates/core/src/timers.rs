@@ -4,8 +4,8 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;
-use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
-use crate::node::Node;
+use crate::job::{JobState, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
+use crate::node::{Count, Node};
 
 /// Jobs processed at most per tick, so one tick never stalls the node.
 const MAX_JOBS_PER_TICK: usize = 10_000;
@@ -80,7 +80,13 @@ impl Node {
                 let next = self.jittered(env.now_ms, retry);
                 self.jobs.get_mut(id).expect("present").qtime = next;
             } else {
-                self.enqueue(env, id, false, fx);
+                // At the end of a NACK DELAY the NACK was counted already (D16).
+                let count = if self.jobs[id].has(FLAG_NACK_DELAY) {
+                    Count::Counted
+                } else {
+                    Count::Delivery
+                };
+                self.requeue(env, id, count, fx);
             }
         }
         // 4. Re-arm while queued: push the requeue time forward, nothing is sent.

@@ -3,7 +3,7 @@
 mod harness;
 
 use bytes::{Bytes, BytesMut};
-use disque_core::{Effects, LoadMode, NodeConfig};
+use disque_core::{Effects, LoadMode};
 use disque_proto::Reply;
 use harness::{bulk, Harness};
 
@@ -33,14 +33,7 @@ fn snapshot_payloads(h: &Harness) -> Vec<Bytes> {
 }
 
 fn reload(from: &Harness, mode: LoadMode) -> Harness {
-    let mut to = Harness::with_config(NodeConfig::default());
-    to.now_ms = from.now_ms;
-    // Same node id: a restarted node keeps its identity.
-    to.node = disque_core::Node::new(
-        from.node.id(),
-        NodeConfig::default(),
-        rand::SeedableRng::seed_from_u64(3),
-    );
+    let mut to = from.restarted();
     let env = to.env();
     for payload in snapshot_payloads(from) {
         to.node

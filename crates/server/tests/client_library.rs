@@ -231,3 +231,74 @@ async fn cluster_client_routes_job_commands_to_the_creating_node() {
     assert_eq!(client.qlen("rq").await.unwrap(), 0);
     assert_eq!(client.current_node().unwrap().id, cluster.ids[2]);
 }
+
+/// The typed API of the D16–D18 extensions against this server: DEADLETTER
+/// and PRIORITY options, the SHOW fields they add, NACK DELAY.
+#[tokio::test]
+async fn typed_api_of_nack_delay_dead_letters_and_priorities() {
+    use disque_client::{AddJobOptions, DeadLetter, GetJobOptions};
+    let server = Server::start().await;
+    let mut c = server.client().await;
+    let options = AddJobOptions {
+        retry: Some(60),
+        dead_letter: Some(DeadLetter {
+            queue: "tq-dead".into(),
+            max_deliveries: 2,
+        }),
+        priority: Some(8),
+        ..AddJobOptions::default()
+    };
+    let urgent = c.add_job("tq", "urgent", 0, &options).await.unwrap();
+    let plain = c
+        .add_job("tq", "plain", 0, &AddJobOptions::default())
+        .await
+        .unwrap();
+    let info = c.show(&urgent).await.unwrap().unwrap();
+    assert_eq!(info.priority, Some(8));
+    assert_eq!(info.dead_letter_queue.as_deref(), Some(&b"tq-dead"[..]));
+    assert_eq!(info.max_deliveries, Some(2));
+    let info = c.show(&plain).await.unwrap().unwrap();
+    assert_eq!(
+        (info.priority, info.dead_letter_queue, info.max_deliveries),
+        (None, None, None)
+    );
+    let peek: Vec<String> = c
+        .qpeek("tq", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(peek, vec![urgent.clone(), plain.clone()]);
+
+    let nohang = GetJobOptions {
+        nohang: true,
+        ..GetJobOptions::default()
+    };
+    let got = c.get_job(&["tq"], &nohang).await.unwrap();
+    assert_eq!(got[0].id, urgent);
+    assert_eq!(c.nack_with_delay(1, &[&urgent]).await.unwrap(), 1);
+    assert_eq!(c.show(&urgent).await.unwrap().unwrap().state, "active");
+    poll_until!(secs(5), "requeued after the delay", {
+        c.show(&urgent).await.unwrap().unwrap().state == "queued"
+    });
+    assert_eq!(c.get_job(&["tq"], &nohang).await.unwrap()[0].id, urgent);
+    // The second delivery without an ack: this NACK moves it.
+    assert_eq!(c.nack(&[&urgent]).await.unwrap(), 1);
+    let moved = c.get_job(&["tq-dead"], &nohang).await.unwrap();
+    assert_eq!(
+        (moved[0].id.as_str(), &moved[0].queue[..]),
+        (urgent.as_str(), &b"tq-dead"[..])
+    );
+
+    let bad = AddJobOptions {
+        priority: Some(10),
+        ..AddJobOptions::default()
+    };
+    match c.add_job("tq", "x", 0, &bad).await {
+        Err(disque_client::ClientError::Server(text)) => {
+            assert_eq!(text, "ERR PRIORITY must be between 0 and 9")
+        }
+        other => panic!("{other:?}"),
+    }
+}

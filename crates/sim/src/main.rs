@@ -102,6 +102,7 @@ fn main() {
     let (mut passed, mut failed) = (0u64, Vec::new());
     let (mut adds, mut deliveries, mut crashes, mut sim_ms) = (0u64, 0u64, 0u64, 0u64);
     let (mut sequential, mut repaired) = (0u64, 0u64);
+    let (mut nack_delays, mut dead_letters) = (0u64, 0u64);
     let single = args.seeds == 1;
     for seed in args.from..args.from.saturating_add(args.seeds) {
         let mut cfg = SimConfig::new(seed);
@@ -119,6 +120,8 @@ fn main() {
         adds += outcome.stats.added;
         deliveries += outcome.stats.deliveries;
         crashes += outcome.stats.crashes;
+        nack_delays += outcome.stats.nack_delays;
+        dead_letters += outcome.stats.dead_letter_deliveries;
         sim_ms += outcome.stats.sim_ms;
         if outcome.stats.profile == Profile::Sequential {
             sequential += 1;
@@ -153,7 +156,8 @@ fn main() {
     eprintln!();
     println!(
         "{} seeds from {}: {} passed, {} failed{} in {:.1} s ({} jobs added, {} deliveries, {} crashes, \
-         {} sequential-failure runs with {} failures repaired, {:.0} s simulated)",
+         {} sequential-failure runs with {} failures repaired, {} NACK DELAYs, {} dead-letter deliveries, \
+         {:.0} s simulated)",
         passed + failed.len() as u64,
         args.from,
         passed,
@@ -169,6 +173,8 @@ fn main() {
         crashes,
         sequential,
         repaired,
+        nack_delays,
+        dead_letters,
         sim_ms as f64 / 1000.0
     );
     if !failed.is_empty() {

@@ -337,6 +337,7 @@ pub fn message_jobs(message: &Message) -> Vec<JobId> {
         | Message::Working(id)
         | Message::Enqueue { id, .. }
         | Message::Queued { id, .. }
+        | Message::NackDelay { id, .. }
         | Message::SetAck { id, .. }
         | Message::GotAck { id, .. } => vec![*id],
         _ => Vec::new(),
@@ -525,14 +526,23 @@ impl Net {
 
     /// True when a frame carrying job `id` (REPLJOB, YOURJOBS) is in flight.
     pub fn job_in_flight(&self, id: &JobId) -> bool {
-        let carries = |f: &Frame| {
+        self.frame_in_flight(|f: &Frame| {
             matches!(f.message, Message::ReplJob { .. } | Message::YourJobs(_))
                 && message_jobs(&f.message).contains(id)
-        };
+        })
+    }
+
+    /// True when any frame about job `id` (QUEUED, NACKDELAY, ...) is in flight.
+    pub fn job_message_in_flight(&self, id: &JobId) -> bool {
+        self.frame_in_flight(|f: &Frame| message_jobs(&f.message).contains(id))
+    }
+
+    /// True when a frame for which `carries` holds is in flight.
+    fn frame_in_flight(&self, carries: impl Fn(&Frame) -> bool) -> bool {
         self.events.values().chain(&self.held).any(|e| match e {
             Event::Frame { frame, .. } => carries(frame),
             _ => false,
-        }) || self.links.values().any(|l| l.pending.iter().any(carries))
+        }) || self.links.values().any(|l| l.pending.iter().any(&carries))
     }
 
     // ----- partitions ------------------------------------------------------

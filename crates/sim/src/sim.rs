@@ -24,6 +24,12 @@
 //! 4. **Drain**: a consumer on every node fetches and acknowledges everything.
 //! 5. **Quiesce**: acknowledged jobs must be garbage-collected everywhere.
 //!
+//! In odd seeds the workload also uses decisions D16–D18 (drawn from an RNG
+//! of their own, so even seeds run exactly as before them): producers add
+//! some jobs with `PRIORITY` and some with `DEADLETTER <another queue> <1..3>`
+//! (the queues include `dlq`), consumers answer some deliveries with
+//! `NACK DELAY <1..3>`.
+//!
 //! Invariants, checked as things happen:
 //!
 //! * an at-most-once job (RETRY 0) is delivered at most once (unless the
@@ -49,6 +55,15 @@
 //!   ordering, frames before records);
 //! * the core never panics and only emits frames that decode; replies have
 //!   the expected shape and only expected errors;
+//! * a job is delivered from its own queue or, with DEADLETTER, from its
+//!   dead-letter queue; a job that undisturbed holders (every node up and
+//!   linked, no message faults, no frame about it in flight, no crash or
+//!   partition since it was added) moved to its dead-letter queue is moved
+//!   by every holder, queued on one node at most, and never again in its
+//!   own queue (D17);
+//! * a NACK DELAY sent in a healthy, quiet cluster (as for ACKJOB below) is
+//!   honoured: once its NACKDELAYs had time to arrive, no node delivers the
+//!   job before the delay ends, unless something breaks meanwhile (D16);
 //!
 //! and at the end:
 //!
@@ -219,6 +234,10 @@ pub struct Stats {
     pub deliveries: u64,
     /// Deliveries of a job that had been delivered before.
     pub redeliveries: u64,
+    /// Deliveries from a dead-letter queue (D17).
+    pub dead_letter_deliveries: u64,
+    /// NACK DELAYs sent by consumers (D16).
+    pub nack_delays: u64,
     /// ACKJOB/FASTACK issued by consumers.
     pub acks: u64,
     /// Crashes.
@@ -288,6 +307,13 @@ struct JobInfo {
     /// When a consumer's ACKJOB was sent in a healthy, quiet cluster (see
     /// [`Sim::ack`]); cleared by any later crash, restart or partition.
     clean_ack: Option<(u64, usize)>,
+    /// DEADLETTER queue (D17).
+    dead_letter: Option<Bytes>,
+    /// No crash, restart or partition since it was added.
+    undisturbed: bool,
+    /// A NACK DELAY sent in a healthy, quiet cluster: when, and when it ends
+    /// (D16); cleared by any later crash, restart or partition.
+    clean_nack_delay: Option<(u64, u64)>,
 }
 
 /// What the network did to frames about one job.
@@ -380,6 +406,8 @@ struct Sim {
     profile: Profile,
     /// Sequential profile: nodes killed for good.
     dead: BTreeSet<usize>,
+    /// Odd seeds: the RNG of the D16–D18 options the workload uses.
+    extensions: Option<StdRng>,
 }
 
 /// A job a node held when it crashed.
@@ -486,8 +514,13 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         paused_in: BTreeSet::new(),
         profile,
         dead: BTreeSet::new(),
+        extensions: (cfg.seed % 2 == 1)
+            .then(|| StdRng::seed_from_u64(cfg.seed ^ 0xd16d_17d1_8000_0000)),
         cfg,
     };
+    if sim.extensions.is_some() {
+        sim.queues.push(Bytes::from_static(b"dlq"));
+    }
     let result = catch_unwind(AssertUnwindSafe(|| sim.run_phases()));
     if let Err(panic) = result {
         let text = panic
@@ -594,6 +627,7 @@ impl Sim {
             self.advance_to(self.net.now + 10);
             if self.net.now >= next_check {
                 self.check_full_acks();
+                self.check_dead_letters();
                 next_check = self.net.now + 100;
             }
         }
@@ -643,6 +677,7 @@ impl Sim {
             self.advance_to(self.net.now + 10);
             if self.net.now >= next_check {
                 self.check_full_acks();
+                self.check_dead_letters();
                 next_check = self.net.now + 100;
                 if self.actions.is_empty() && self.obligations_met() {
                     break;
@@ -1394,6 +1429,22 @@ impl Sim {
         if asynchronous {
             words.push("ASYNC".into());
         }
+        let mut dead_letter = None;
+        if let Some(ext) = &mut self.extensions {
+            if ext.gen_bool(0.2) {
+                words.extend(["PRIORITY".into(), ext.gen_range(0..=9).to_string()]);
+            }
+            if retry > 0 && ext.gen_bool(0.25) {
+                let others: Vec<&Bytes> = self.queues.iter().filter(|q| **q != queue).collect();
+                let target = (*others.choose(ext).expect("dlq is another queue")).clone();
+                words.extend([
+                    "DEADLETTER".into(),
+                    String::from_utf8_lossy(&target).into_owned(),
+                    ext.gen_range(1..=3).to_string(),
+                ]);
+                dead_letter = Some(target);
+            }
+        }
         let size = self.net.node(node).cluster_size();
         let env = self.net.env(node);
         let external =
@@ -1414,6 +1465,9 @@ impl Sim {
             fully_acked_at: None,
             lossy_after_mark: false,
             clean_ack: None,
+            dead_letter,
+            undisturbed: true,
+            clean_nack_delay: None,
         });
         self.stats.adds += 1;
         let client = self.net.client();
@@ -1566,7 +1620,8 @@ impl Sim {
         };
         self.stats.deliveries += 1;
         let known = self.jobs[seq].id;
-        if known.is_some_and(|k| k != id) || self.jobs[seq].queue != *queue {
+        let dead_lettered = self.jobs[seq].dead_letter.as_ref() == Some(queue);
+        if known.is_some_and(|k| k != id) || (self.jobs[seq].queue != *queue && !dead_lettered) {
             return self.violate(
                 "a job keeps its id and queue",
                 Some(seq),
@@ -1579,6 +1634,27 @@ impl Sim {
         let stats = self.frames.get(&id).cloned().unwrap_or_default();
         if !job.deliveries.is_empty() {
             self.stats.redeliveries += 1;
+        }
+        if dead_lettered {
+            self.stats.dead_letter_deliveries += 1;
+        }
+        // D16: not before a NACK DELAY ends (once the holders heard of it).
+        let grace = self.chaos_faults.max_delay_ms + 1;
+        if let Some((sent, end)) = job.clean_nack_delay {
+            if at > sent + grace && at < end && !stats.federated && !stats.duplicated {
+                self.jobs[seq].deliveries.push((at, node));
+                return self.violate(
+                    "no delivery before a NACK DELAY ends on a healthy network",
+                    Some(seq),
+                    format!(
+                        "NACK DELAY at {} until {}, with every node up and linked and no \
+                         message faults, yet n{node} delivered it at {}",
+                        fmt_time(sent),
+                        fmt_time(end),
+                        fmt_time(at)
+                    ),
+                );
+            }
         }
         // At most once.
         if job.retry == 0 && !job.deliveries.is_empty() && !stats.duplicated {
@@ -1675,7 +1751,16 @@ impl Sim {
             }
             65..=74 => self.ack(job, node, true),
             75..=81 => {
-                self.net.cmd(node, &["NACK", &id]);
+                let delay = self
+                    .extensions
+                    .as_mut()
+                    .and_then(|ext| ext.gen_bool(0.5).then(|| ext.gen_range(1..=3u64)));
+                match delay {
+                    Some(secs) => self.nack_delay(job, node, secs),
+                    None => {
+                        self.net.cmd(node, &["NACK", &id]);
+                    }
+                }
             }
             82..=89 => {
                 self.net.cmd(node, &["WORKING", &id]);
@@ -1687,11 +1772,94 @@ impl Sim {
         }
     }
 
-    /// A crash, restart, partition or heal: acknowledgements sent before may
-    /// legitimately be lost.
+    /// A crash, restart, partition or heal: acknowledgements (and NACK
+    /// DELAYs, dead-letter moves) sent before may legitimately be lost.
     fn disturbed(&mut self) {
         for job in &mut self.jobs {
             job.clean_ack = None;
+            job.clean_nack_delay = None;
+            job.undisturbed = false;
+        }
+    }
+
+    /// A consumer answers a delivery with `NACK DELAY secs` (D16).
+    fn nack_delay(&mut self, job: usize, node: usize, secs: u64) {
+        let Some(job_id) = self.jobs[job].id else {
+            return;
+        };
+        let id = String::from_utf8_lossy(job_id.as_bytes()).into_owned();
+        let now = self.net.now;
+        let clean = self.ack_must_reach_everyone(&job_id) && !self.restored.contains(&job_id);
+        let r = self
+            .net
+            .cmd(node, &["NACK", "DELAY", &secs.to_string(), &id]);
+        match r {
+            Reply::Integer(1) if clean => {
+                self.jobs[job].clean_nack_delay = Some((now, now + secs * 1000));
+            }
+            Reply::Integer(_) => {}
+            other => self.violate(
+                "NACK DELAY replies a count",
+                Some(job),
+                format!("{other:?}"),
+            ),
+        }
+        self.stats.nack_delays += 1;
+    }
+
+    /// D17: a job that undisturbed holders moved to its dead-letter queue is
+    /// moved on every holder, queued on one node at most and never again in
+    /// its own queue, once no frame about it is in flight on a healthy network.
+    fn check_dead_letters(&mut self) {
+        if self.lossy_messages
+            || self.net.has_partition()
+            || (0..self.net.len()).any(|i| !self.net.is_up(i))
+            || !self.net.converged()
+        {
+            return;
+        }
+        for seq in 0..self.jobs.len() {
+            let job = &self.jobs[seq];
+            let (Some(id), Some(target), true) = (job.id, &job.dead_letter, job.undisturbed) else {
+                continue;
+            };
+            let frames = self.frames.get(&id).cloned().unwrap_or_default();
+            if frames.federated || frames.duplicated || frames.payload_lost {
+                continue;
+            }
+            let copies: Vec<(usize, Bytes, JobState)> = (0..self.net.len())
+                .filter_map(|i| {
+                    let j = self.net.node(i).job(&id)?;
+                    Some((i, j.queue.clone()?, j.state))
+                })
+                .collect();
+            if !copies.iter().any(|(_, q, _)| q == target) || self.net.job_message_in_flight(&id) {
+                continue;
+            }
+            let queued: Vec<&(usize, Bytes, JobState)> = copies
+                .iter()
+                .filter(|(_, _, st)| *st == JobState::Queued)
+                .collect();
+            let left_behind = copies
+                .iter()
+                .any(|(_, q, st)| matches!(st, JobState::Active | JobState::Queued) && q != target);
+            if queued.len() > 1 || left_behind {
+                let detail = format!(
+                    "moved to {}; copies: {:?}",
+                    String::from_utf8_lossy(target),
+                    copies
+                        .iter()
+                        .map(|(i, q, st)| {
+                            format!("n{i} {} in {}", st.name(), String::from_utf8_lossy(q))
+                        })
+                        .collect::<Vec<_>>()
+                );
+                return self.violate(
+                    "a dead-lettered job is queued once, in its dead-letter queue",
+                    Some(seq),
+                    detail,
+                );
+            }
         }
     }
 

@@ -215,15 +215,24 @@ impl Trace {
             ),
             Message::GotJob(id) => format!("GOTJOB {}", job(id)),
             Message::Enqueue { id, delay } => format!("ENQUEUE {} delay={delay}", job(id)),
-            Message::Queued { id, nack, count } => format!(
-                "QUEUED {}{}",
+            Message::Queued {
+                id,
+                nack,
+                count,
+                dead_letter,
+            } => format!(
+                "QUEUED {}{}{}",
                 job(id),
                 match (count, nack) {
                     (false, _) => "",
                     (true, true) => " +nacks",
                     (true, false) => " +deliveries",
-                }
+                },
+                if *dead_letter { " dead-lettered" } else { "" }
             ),
+            Message::NackDelay { id, delay_ms } => {
+                format!("NACKDELAY {} delay={delay_ms}ms", job(id))
+            }
             Message::SetAck { id, holders } => {
                 format!("SETACK {} holders [{}]", job(id), self.names(holders))
             }

@@ -11,6 +11,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Wire format version; frames of another version are refused. Version 2
 /// added EMPTIED, HASJOB and HOLDERS and the holder lists of SETACK and
 /// DELJOB (decision D8), so nodes of the two versions never misread each other.
+/// Decisions D16–D18 did not change it: what they add (NACKDELAY, bit 2 of
+/// QUEUED, the job extension section) is sent only for jobs that use them, so
+/// a node without them keeps working with this one until they are used.
 pub const VERSION: u8 = 2;
 /// Largest frame accepted (a YOURJOBS with many big jobs stays far below).
 pub const MAX_FRAME: usize = 1 << 30;
@@ -78,6 +81,9 @@ pub enum Message {
         nack: bool,
         /// Increment a counter at all (false for the answer to WILLQUEUE).
         count: bool,
+        /// The job was moved to its dead-letter queue (decision D17): move
+        /// yours too. Bit 2 of the flags byte, which older nodes ignore.
+        dead_letter: bool,
     },
     /// "This job is acknowledged", with the sender's holder list (the
     /// original sent only its size; a list lets the receiver see whether it
@@ -146,6 +152,15 @@ pub enum Message {
         /// Its holders.
         nodes: Vec<NodeId>,
     },
+    /// "A consumer NACKed it with a delay: count the NACK, dequeue it, and
+    /// requeue it no sooner than `delay_ms` from now" (decision D16; not in
+    /// the original protocol, sent only for NACK DELAY).
+    NackDelay {
+        /// The job.
+        id: JobId,
+        /// Milliseconds until the delay ends.
+        delay_ms: u64,
+    },
 }
 
 /// A message with the sender's header.
@@ -188,6 +203,7 @@ impl Message {
             Message::Emptied => 17,
             Message::HasJob(_) => 18,
             Message::Holders { .. } => 19,
+            Message::NackDelay { .. } => 20,
         }
     }
 
@@ -214,6 +230,7 @@ impl Message {
             "EMPTIED",
             "HASJOB",
             "HOLDERS",
+            "NACKDELAY",
         ][self.type_code() as usize]
     }
 }
@@ -256,9 +273,18 @@ impl Frame {
                 out.extend_from_slice(id.as_bytes());
                 out.put_u32(*delay);
             }
-            Message::Queued { id, nack, count } => {
+            Message::Queued {
+                id,
+                nack,
+                count,
+                dead_letter,
+            } => {
                 out.extend_from_slice(id.as_bytes());
-                out.put_u8(*nack as u8 | (*count as u8) << 1);
+                out.put_u8(*nack as u8 | (*count as u8) << 1 | (*dead_letter as u8) << 2);
+            }
+            Message::NackDelay { id, delay_ms } => {
+                out.extend_from_slice(id.as_bytes());
+                out.put_u64(*delay_ms);
             }
             Message::SetAck { id, holders: nodes }
             | Message::DelJob { id, holders: nodes }
@@ -380,6 +406,7 @@ impl Frame {
                     id,
                     nack: bits & 1 != 0,
                     count: bits & 2 != 0,
+                    dead_letter: bits & 4 != 0,
                 }
             }
             8 => Message::SetAck {
@@ -421,6 +448,10 @@ impl Frame {
             19 => Message::Holders {
                 id: r.job()?,
                 nodes: r.nodes()?,
+            },
+            20 => Message::NackDelay {
+                id: r.job()?,
+                delay_ms: r.u64()?,
             },
             _ => return Err(BadFrame("unknown message type")),
         };
@@ -472,6 +503,12 @@ impl Reader {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
+    fn u64(&mut self) -> Result<u64, BadFrame> {
+        let b = self.take(8)?;
+        Ok(u64::from_be_bytes(
+            b[..].try_into().map_err(|_| BadFrame("truncated frame"))?,
+        ))
+    }
     fn bytes(&mut self) -> Result<Bytes, BadFrame> {
         let n = self.u32()? as usize;
         self.take(n)
@@ -512,6 +549,7 @@ mod tests {
                 id,
                 nack: true,
                 count: true,
+                dead_letter: true,
             },
             Message::SetAck {
                 id,
@@ -543,6 +581,7 @@ mod tests {
                 id,
                 nodes: vec![node],
             },
+            Message::NackDelay { id, delay_ms: 1500 },
         ]
     }
 

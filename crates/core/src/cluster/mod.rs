@@ -72,10 +72,22 @@ impl crate::Node {
             M::ReplJob { job, no_reply } => self.on_repljob(env, from, &job, no_reply, fx),
             M::GotJob(id) => self.on_gotjob(env, from, &id, fx),
             M::Enqueue { id, delay } => self.on_enqueue_message(env, &id, delay, fx),
-            M::Queued { id, nack, count } => {
-                self.on_queued_or_working(env, from, &id, count.then_some(nack), false, fx)
-            }
-            M::Working(id) => self.on_queued_or_working(env, from, &id, None, true, fx),
+            M::Queued {
+                id,
+                nack,
+                count,
+                dead_letter,
+            } => self.on_queued_or_working(
+                env,
+                from,
+                &id,
+                count.then_some(nack),
+                false,
+                dead_letter,
+                fx,
+            ),
+            M::Working(id) => self.on_queued_or_working(env, from, &id, None, true, false, fx),
+            M::NackDelay { id, delay_ms } => self.on_nack_delay(env, from, &id, delay_ms, fx),
             M::WillQueue(id) => self.on_willqueue(from, &id, fx),
             M::SetAck { id, holders } => self.on_setack(env, from, &id, &holders, fx),
             M::GotAck { id, known } => self.on_gotack(from, &id, known, fx),

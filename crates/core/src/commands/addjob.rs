@@ -3,7 +3,7 @@
 use crate::args::{integer, is, timeout_deadline};
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
-use crate::job::{Body, Job, JobState};
+use crate::job::{Body, DeadLetter, Job, JobState, DEFAULT_PRIORITY};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -19,6 +19,10 @@ struct AddJobOptions {
     delay: i64,
     maxlen: Option<i64>,
     asynchronous: bool,
+    /// PRIORITY (decision D18).
+    priority: u8,
+    /// DEADLETTER queue and max deliveries (decision D17).
+    dead_letter: Option<(Bytes, u32)>,
 }
 
 fn parse_options(args: &[Bytes]) -> Result<AddJobOptions, Reply> {
@@ -29,6 +33,8 @@ fn parse_options(args: &[Bytes]) -> Result<AddJobOptions, Reply> {
         delay: 0,
         maxlen: None,
         asynchronous: false,
+        priority: DEFAULT_PRIORITY,
+        dead_letter: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -70,6 +76,24 @@ fn parse_options(args: &[Bytes]) -> Result<AddJobOptions, Reply> {
                         .filter(|n| *n > 0)
                         .ok_or_else(|| Reply::error("ERR MAXLEN must be a positive number"))?,
                 );
+            }
+            Some(v) if is(arg, "priority") => {
+                o.priority = integer(v)
+                    .ok()
+                    .filter(|n| (0..=9).contains(n))
+                    .ok_or_else(|| Reply::error("ERR PRIORITY must be between 0 and 9"))?
+                    as u8;
+            }
+            Some(queue) if is(arg, "deadletter") && i + 2 < args.len() => {
+                let max = integer(&args[i + 2])
+                    .ok()
+                    .filter(|n| (1..=u32::MAX as i64).contains(n))
+                    .ok_or_else(|| {
+                        Reply::error("ERR DEADLETTER max-deliveries must be a positive number")
+                    })?;
+                o.dead_letter = Some((queue.clone(), max as u32));
+                i += 3;
+                continue;
             }
             _ if is(arg, "async") => {
                 o.asynchronous = true;
@@ -121,6 +145,11 @@ impl Node {
                 "ERR The specified DELAY is greater than TTL. Job refused since would never be delivered",
             ));
         }
+        if o.dead_letter.as_ref().is_some_and(|(q, _)| q == queue) {
+            return Err(Reply::error(
+                "ERR DEADLETTER queue must be different from the job queue",
+            ));
+        }
         let retry = o.retry.unwrap_or_else(|| (ttl / 10).clamp(1, 300));
         self.check_reachability(env, replicate as usize)?;
         if let Some(q) = self.queues.get(queue) {
@@ -161,12 +190,19 @@ impl Node {
             ctime,
             delay,
             retry,
+            priority: o.priority,
             nacks: 0,
             additional_deliveries: 0,
             queue: Some(queue.clone()),
             body: Some(Body::new(body)),
             nodes_delivered: vec![self.myself].into(),
             nodes_confirmed: None,
+            dead_letter: o.dead_letter.map(|(queue, max_deliveries)| {
+                Box::new(DeadLetter {
+                    queue: Bytes::copy_from_slice(&queue),
+                    max_deliveries,
+                })
+            }),
             qtime,
             local: Default::default(),
         };

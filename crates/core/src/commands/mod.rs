@@ -196,7 +196,7 @@ impl Node {
             C::Qscan => Some(self.cmd_qscan(env, args)),
             C::Jscan => Some(self.cmd_jscan(env, args)),
             C::Enqueue => Some(self.cmd_enqueue(env, args, false, fx)),
-            C::Nack => Some(self.cmd_enqueue(env, args, true, fx)),
+            C::Nack => Some(self.cmd_nack(env, args, fx)),
             C::Dequeue => Some(self.cmd_dequeue(args)),
             C::Working => Some(self.cmd_working(env, args, fx)),
             C::Pause => Some(self.cmd_pause(env, args, fx)),

@@ -1,11 +1,12 @@
 //! ENQUEUE, NACK, DEQUEUE and WORKING (commands.md §2.6–§2.8).
 
 use super::ack::{bad_id, parse_ids};
+use crate::args::{integer, is};
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;
-use crate::job::{JobState, FLAG_BCAST_WILLQUEUE};
-use crate::node::Node;
+use crate::job::{JobState, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
+use crate::node::{Count, Node};
 use bytes::Bytes;
 use disque_proto::Reply;
 
@@ -24,16 +25,71 @@ impl Node {
         };
         let mut queued = 0;
         for id in &ids {
-            if self
+            let active = self
                 .jobs
                 .get(id)
-                .is_some_and(|j| j.state == JobState::Active)
-                && self.enqueue(env, id, nack, fx)
-            {
+                .is_some_and(|j| j.state == JobState::Active);
+            let done = active
+                && if nack {
+                    self.requeue(env, id, Count::Nack, fx)
+                } else {
+                    self.enqueue(env, id, false, fx)
+                };
+            if done {
                 queued += 1;
             }
         }
         Reply::Integer(queued)
+    }
+
+    /// `NACK [DELAY <seconds>] id...` (decision D16). Without DELAY (or with
+    /// `DELAY 0`) it is the original NACK. `DELAY` as the last argument is
+    /// no option, so it fails as an id would.
+    pub(crate) fn cmd_nack(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
+        let delay = match args.get(2) {
+            Some(value) if is(&args[1], "delay") => match integer(value) {
+                Ok(secs) if secs >= 0 => secs as u64,
+                _ => return Reply::error("ERR DELAY time must be a non negative number"),
+            },
+            _ => return self.cmd_enqueue(env, args, true, fx),
+        };
+        let ids_args = &args[2..];
+        if delay == 0 {
+            return self.cmd_enqueue(env, ids_args, true, fx);
+        }
+        let ids = match parse_ids(ids_args) {
+            Ok(ids) => ids,
+            Err(reply) => return reply,
+        };
+        let delay_ms = delay.saturating_mul(1000);
+        let mut delayed = 0;
+        for id in &ids {
+            if self.nack_later(env, id, delay_ms, fx) {
+                delayed += 1;
+            }
+        }
+        Reply::Integer(delayed)
+    }
+
+    /// One job of a NACK DELAY: counts the NACK now and requeues it (here)
+    /// when the delay ends; the other holders dequeue it and wait as long.
+    /// False for what NACK would not queue (not active, at-most-once).
+    fn nack_later(&mut self, env: &Env, id: &JobId, delay_ms: u64, fx: &mut Effects) -> bool {
+        let active = self
+            .jobs
+            .get(id)
+            .is_some_and(|j| j.state == JobState::Active);
+        if !active || !self.can_enqueue(id) {
+            return false;
+        }
+        let job = self.jobs.get_mut(id).expect("checked");
+        job.nacks = job.nacks.wrapping_add(1);
+        job.flags |= FLAG_NACK_DELAY | FLAG_BCAST_WILLQUEUE;
+        job.qtime = job.clamp_to_life(env.now_ms.saturating_add(delay_ms));
+        self.reschedule(env, id);
+        self.send_to_holders(id, Message::NackDelay { id: *id, delay_ms }, fx);
+        self.log_changed(id, fx);
+        true
     }
 
     /// `DEQUEUE id...`: take queued jobs out of their queues.
@@ -81,8 +137,10 @@ impl Node {
             return;
         }
         job.flags |= FLAG_BCAST_WILLQUEUE;
-        if retry > 0 {
+        // WORKING never brings the end of a NACK DELAY closer (D16).
+        if retry > 0 && !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
             job.qtime = next;
+            job.flags &= !FLAG_NACK_DELAY;
         }
         self.reschedule(env, id);
     }

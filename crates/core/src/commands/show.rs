@@ -6,7 +6,7 @@ use super::queues::parse_scan_common;
 use crate::args::is;
 use crate::effects::Env;
 use crate::ids::{JobId, NodeId};
-use crate::job::JobState;
+use crate::job::{JobState, DEFAULT_PRIORITY};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -51,7 +51,7 @@ impl Node {
             ms_until(job.local.awake)
         };
         let opt = |b: &Option<Bytes>| b.clone().map_or(Reply::Nil, Reply::Bulk);
-        Reply::Array(vec![
+        let mut reply = vec![
             field("id"),
             Reply::bulk_from(id.as_bytes()),
             field("queue"),
@@ -84,7 +84,20 @@ impl Node {
             job.body
                 .as_ref()
                 .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
-        ])
+        ];
+        // D17 and D18: fields after `body`, only for jobs that use them.
+        if let Some(d) = &job.dead_letter {
+            reply.extend([
+                field("dead-letter-queue"),
+                Reply::Bulk(d.queue.clone()),
+                field("max-deliveries"),
+                Reply::Integer(d.max_deliveries as i64),
+            ]);
+        }
+        if job.priority != DEFAULT_PRIORITY {
+            reply.extend([field("priority"), Reply::Integer(job.priority as i64)]);
+        }
+        Reply::Array(reply)
     }
 
     /// `JSCAN [cursor] [COUNT n] [BUSYLOOP] [QUEUE q] [STATE s...] [REPLY all|id]`.

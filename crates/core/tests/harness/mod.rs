@@ -44,6 +44,19 @@ impl Harness {
         }
     }
 
+    /// An empty node with this one's id and clock, as after a restart that
+    /// has not loaded anything yet (a restarted node keeps its identity).
+    pub fn restarted(&self) -> Harness {
+        let mut to = Harness::with_config(NodeConfig::default());
+        to.now_ms = self.now_ms;
+        to.node = Node::new(
+            self.node.id(),
+            NodeConfig::default(),
+            SeedableRng::seed_from_u64(3),
+        );
+        to
+    }
+
     pub fn env(&self) -> Env {
         Env {
             now_ms: self.now_ms,

@@ -7,6 +7,7 @@
 
 mod acks;
 mod common;
+mod extensions;
 mod federation;
 mod leaving;
 mod membership;

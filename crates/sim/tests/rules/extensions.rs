@@ -1,0 +1,246 @@
+//! Decisions D16 (NACK DELAY), D17 (DEADLETTER) and D18 (PRIORITY) across
+//! holders: NACKDELAY postpones every holder, a dead-letter move travels as
+//! a QUEUED that moves the receiver's copy, federation hands over the
+//! highest priorities first.
+
+use crate::common::*;
+use disque_core::cluster::message::Message;
+use disque_proto::Reply;
+use disque_sim::net::Verdict;
+use disque_sim::Crash;
+
+/// The queue a node's copy of the job belongs to.
+fn queue_of(net: &disque_sim::Net, node: usize, id: &disque_core::ids::JobId) -> Vec<u8> {
+    net.node(node)
+        .job(id)
+        .unwrap()
+        .queue
+        .as_ref()
+        .unwrap()
+        .to_vec()
+}
+
+/// A NACK DELAY on one holder reaches the others (NACKDELAY), which count the
+/// NACK and wait: nobody queues the job before the delay ends, then one does.
+#[test]
+fn nack_delay_postpones_every_holder() {
+    let mut net = cluster(3);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "2"]);
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    let mark = net.trace.len();
+    assert_eq!(int(&net.cmd(0, &["NACK", "DELAY", "7", &s(&id)])), 1);
+    let end = net.now + 7_000;
+    net.run_until_idle();
+    assert_eq!(delivered(&net, mark, "NACKDELAY").len(), 2);
+    for n in 0..3 {
+        assert_eq!(show_field(&mut net, n, &id, "nacks"), Reply::Integer(1));
+    }
+    while net.now < end {
+        net.advance(10);
+        assert!(
+            net.now >= end || queued_on(&net, &id).is_empty(),
+            "queued before the delay ended"
+        );
+    }
+    net.advance(600);
+    assert_eq!(
+        queued_on(&net, &id),
+        vec![0],
+        "the NACKing node requeues it"
+    );
+    net.advance(200);
+    for n in 0..3 {
+        assert_eq!(
+            show_field(&mut net, n, &id, "nacks"),
+            Reply::Integer(1),
+            "n{n} counted the NACK once"
+        );
+    }
+}
+
+/// The NACKing node dies right after the NACK DELAY: the other holders still
+/// wait for the end of the delay, and one of them requeues the job after it.
+#[test]
+fn nack_delay_is_honoured_when_the_nacking_node_dies() {
+    let mut net = cluster_with_timeout(3, 1_000);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "3", "RETRY", "2"]);
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.cmd(0, &["NACK", "DELAY", "8", &s(&id)]);
+    let end = net.now + 8_000;
+    net.run_until_idle();
+    net.crash(0, Crash::Disk);
+    let mut first = None;
+    while first.is_none() {
+        net.advance(10);
+        let queued = queued_on(&net, &id);
+        assert!(queued.len() <= 1, "queued on {queued:?}");
+        if !queued.is_empty() {
+            first = Some(net.now);
+        }
+        assert!(net.now < end + 20_000, "never requeued");
+    }
+    assert!(first.unwrap() > end, "requeued before the delay ended");
+}
+
+/// Two holders requeue a poison job at the same moment (the coordination
+/// frames between them are late): both move it to the dead-letter queue,
+/// the QUEUED each sends says so, and one copy stays queued, in `dlq`; the
+/// original queue never holds it again.
+#[test]
+fn a_poison_job_reaches_the_dead_letter_queue_once_while_two_nodes_race() {
+    let mut net = cluster_with_timeout(3, 60_000);
+    let id = add(
+        &mut net,
+        0,
+        "q",
+        &["REPLICATE", "3", "RETRY", "2", "DEADLETTER", "dlq", "1"],
+    );
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.crash(0, Crash::Process);
+    net.set_filter(Some(Box::new(|f: &disque_sim::net::FrameInfo| {
+        match f.frame.message.name() {
+            "WILLQUEUE" | "QUEUED" => Verdict::Delay(1_500),
+            _ => Verdict::Pass,
+        }
+    })));
+    let mark = net.trace.len();
+    let mut both = false;
+    for _ in 0..600 {
+        net.advance(10);
+        both |= queued_on(&net, &id).len() == 2;
+    }
+    assert!(both, "the race happened: both queued it");
+    net.set_filter(None);
+    net.run_until_idle();
+    net.advance(100);
+    assert_eq!(queued_on(&net, &id).len(), 1, "one queued copy is left");
+    for n in [1, 2] {
+        assert_eq!(queue_of(&net, n, &id), b"dlq", "n{n} moved its copy");
+        assert_eq!(int(&net.cmd(n, &["QLEN", "q"])), 0);
+    }
+    let moves = delivered(&net, mark, "QUEUED");
+    assert!(moves.iter().any(|(_, _, m)| matches!(
+        m,
+        Message::Queued {
+            dead_letter: true,
+            ..
+        }
+    )));
+    // Delivered from the dead-letter queue once; the original queue is empty.
+    let got: usize = [1, 2]
+        .iter()
+        .map(
+            |n| match net.cmd(*n, &["GETJOB", "NOHANG", "FROM", "dlq", "q"]) {
+                Reply::Array(a) => a.len(),
+                _ => 0,
+            },
+        )
+        .sum();
+    assert_eq!(got, 1);
+}
+
+/// Two nodes holding a job of `q` with `DEADLETTER dlq 1`, delivered once on n0.
+fn poison_delivered_on_n0() -> (disque_sim::Net, disque_core::ids::JobId) {
+    let mut net = cluster(2);
+    let id = add(
+        &mut net,
+        0,
+        "q",
+        &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", "1"],
+    );
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    (net, id)
+}
+
+/// A holder that requeues the job normally while another moves it: the
+/// move's QUEUED moves the receiver's queued copy out of the original queue.
+#[test]
+fn a_dead_letter_move_takes_a_copy_queued_elsewhere_out_of_the_original_queue() {
+    let (mut net, id) = poison_delivered_on_n0();
+    // n1 queues its copy by hand (ENQUEUE is no requeue: no move).
+    assert_eq!(int(&net.cmd(1, &["ENQUEUE", &s(&id)])), 1);
+    net.run_until_idle();
+    assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 1);
+    // A NACK on n0 moves the job there, and n1 hears of it.
+    let mark = net.trace.len();
+    assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+    net.run_until_idle();
+    assert!(delivered(&net, mark, "QUEUED")
+        .iter()
+        .any(|(f, t, m)| *f == 0
+            && *t == 1
+            && matches!(
+                m,
+                Message::Queued {
+                    dead_letter: true,
+                    ..
+                }
+            )));
+    assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
+    assert_eq!(queue_of(&net, 1, &id), b"dlq");
+    assert_eq!(queued_on(&net, &id).len(), 1);
+}
+
+/// Federation hands over the highest priorities first: a consumer on n1
+/// waiting on `q` gets n0's priority 9 job, then 7, then the default one.
+#[test]
+fn federation_hands_over_the_highest_priority_first() {
+    let mut net = cluster(2);
+    let plain = add(&mut net, 0, "q", &["REPLICATE", "1"]);
+    let high = add(&mut net, 0, "q", &["REPLICATE", "1", "PRIORITY", "9"]);
+    let mid = add(&mut net, 0, "q", &["REPLICATE", "1", "PRIORITY", "7"]);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let c = net.client();
+        // Served at once when an earlier import brought more than one job.
+        let mut reply = net.cmd_as(1, c, &["GETJOB", "TIMEOUT", "60000", "FROM", "q"]);
+        for _ in 0..600 {
+            if reply.is_some() {
+                break;
+            }
+            net.advance(100);
+            reply = net.take_reply(1, c);
+        }
+        let Some(Reply::Array(entries)) = reply else {
+            panic!("not served")
+        };
+        let Reply::Array(entry) = &entries[0] else {
+            panic!()
+        };
+        let Reply::Bulk(id) = &entry[1] else { panic!() };
+        got.push(disque_core::ids::JobId::parse(id).unwrap());
+    }
+    assert_eq!(got, vec![high, mid, plain]);
+    assert_eq!(
+        show_field(&mut net, 1, &high, "priority"),
+        Reply::Integer(9),
+        "the priority travels with the job"
+    );
+}
+
+/// A holder that missed the move's QUEUED gets the job through federation
+/// from the dead-letter queue: it moves its own copy and queues it there,
+/// not in the original queue.
+#[test]
+fn a_copy_imported_from_the_dead_letter_queue_moves_the_local_copy() {
+    let (mut net, id) = poison_delivered_on_n0();
+    net.set_filter(Some(drop_to("QUEUED", 1)));
+    assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+    net.run_until_idle();
+    net.set_filter(None);
+    assert_eq!(queue_of(&net, 1, &id), b"q", "n1 missed the move");
+    let c = net.client();
+    assert!(net
+        .cmd_as(1, c, &["GETJOB", "TIMEOUT", "5000", "FROM", "dlq"])
+        .is_none());
+    net.run_until_idle();
+    let Some(Reply::Array(entries)) = net.take_reply(1, c) else {
+        panic!("served from the dead-letter queue")
+    };
+    let Reply::Array(entry) = &entries[0] else {
+        panic!()
+    };
+    assert_eq!(entry[0], Reply::Bulk(bytes::Bytes::from_static(b"dlq")));
+    assert_eq!(queue_of(&net, 1, &id), b"dlq");
+    assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
+}
