@@ -1,4 +1,4 @@
-//! Acknowledgements and their garbage collection (cluster.md §7): GC attempts
+//! Acknowledgements and their garbage collection (docs/cluster.md §7): GC attempts
 //! with SETACK, GOTACK confirmations, DELJOB, dummy ACKs.
 //!
 //! Decision D1: "every holder confirmed" compares membership (this node counts

@@ -1,4 +1,4 @@
-//! Shared argument rules (commands.md §1.4): integers parsed like C `strtoll`,
+//! Shared argument rules (docs/commands.md §1.4): integers parsed like C `strtoll`,
 //! timeouts, case-insensitive keywords.
 
 use disque_proto::Reply;

@@ -1,4 +1,4 @@
-//! Blocked clients (jobs-and-ids.md §8.4): GETJOB waiting for a job, served in
+//! Blocked clients (docs/jobs-and-ids.md §8.4): GETJOB waiting for a job, served in
 //! FIFO order when jobs arrive; synchronous ADDJOB waiting for its copies;
 //! timeouts, leaving mode, and cleanup when a client goes away.
 

@@ -1,4 +1,4 @@
-//! Federation (cluster.md §9): a node whose consumers wait on an empty queue asks
+//! Federation (docs/cluster.md §9): a node whose consumers wait on an empty queue asks
 //! other nodes for jobs (NEEDJOBS) and they hand some over (YOURJOBS).
 //!
 //! Decision D9: a node whose consumers block on a queue tells every node

@@ -1,7 +1,7 @@
 //! Job ids and node ids: fixed 40-byte values, never heap strings.
 //!
 //! A job id is `D-<8 hex of the creating node's id>-<24 base64 chars>-<4 hex TTL field>`
-//! (jobs-and-ids.md §1). A node id is 40 lowercase hex characters.
+//! (docs/jobs-and-ids.md §1). A node id is 40 lowercase hex characters.
 
 use rand::Rng;
 use std::fmt;

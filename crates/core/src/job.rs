@@ -1,4 +1,4 @@
-//! The job record a node keeps (jobs-and-ids.md §2–§4).
+//! The job record a node keeps (docs/jobs-and-ids.md §2–§4).
 
 use crate::ids::{JobId, NodeId};
 use bytes::Bytes;

@@ -1,5 +1,5 @@
 //! The job serialization used by AOF `LOADJOB` records and by bus messages
-//! (persistence.md §2.3): a 68-byte fixed header, queue, body and nodes-delivered,
+//! (docs/persistence.md §2.3): a 68-byte fixed header, queue, body and nodes-delivered,
 //! then, only for jobs that use PRIORITY, DEADLETTER or NACK DELAY (decisions
 //! D16–D18), an extension section of tagged fields that older records lack.
 

@@ -26,7 +26,7 @@
 //!   matches the job's `awake` and is dropped when it surfaces, or all at
 //!   once when stale entries outnumber the jobs. Only due entries are touched.
 //! * **Scan.** JSCAN's cursor is a slot number: slots never move, so every job
-//!   present for a whole scan is returned (commands.md §3.5) without an
+//!   present for a whole scan is returned (docs/commands.md §3.5) without an
 //!   ordered index of ids.
 //! * **Evictable jobs.** A FIFO of handles of acked and delivered at-most-once
 //!   jobs; each job is listed once (a mark in its record) and deleted jobs'

@@ -1,4 +1,4 @@
-//! Memory pressure (jobs-and-ids.md §8.2, §9): warning levels, eviction of
+//! Memory pressure (docs/jobs-and-ids.md §8.2, §9): warning levels, eviction of
 //! evictable jobs, and idle queue eviction.
 
 use crate::effects::{Effects, Env};
@@ -29,7 +29,7 @@ impl Node {
         }
     }
 
-    /// The eviction attempt run before every command (commands.md §1.2 step 5).
+    /// The eviction attempt run before every command (docs/commands.md §1.2 step 5).
     /// Returns false when memory is above 95% and not enough could be freed, in
     /// which case deny-oom commands get `-OOM`.
     ///

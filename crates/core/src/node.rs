@@ -43,7 +43,7 @@ pub enum MaxmemoryPolicy {
 pub struct NodeConfig {
     /// Client port, announced by HELLO.
     pub port: u16,
-    /// `maxmemory` in bytes; 0 = no limit (with the quirk of jobs-and-ids.md §9).
+    /// `maxmemory` in bytes; 0 = no limit (with the quirk of docs/jobs-and-ids.md §9).
     pub maxmemory: u64,
     /// `maxmemory-policy`.
     pub maxmemory_policy: MaxmemoryPolicy,
@@ -320,7 +320,7 @@ impl Node {
         self.reschedule_ref(env, r);
     }
 
-    /// Recomputes a job's awake time (jobs-and-ids.md §5.1) and moves it in the timer set.
+    /// Recomputes a job's awake time (docs/jobs-and-ids.md §5.1) and moves it in the timer set.
     pub(crate) fn reschedule(&mut self, env: &Env, id: &JobId) {
         if let Some(r) = self.jobs.job_ref(id) {
             self.reschedule_ref(env, r);
@@ -351,7 +351,7 @@ impl Node {
         self.jobs.set_awake(r, awake);
     }
 
-    /// Deletes a job for any reason (jobs-and-ids.md §10).
+    /// Deletes a job for any reason (docs/jobs-and-ids.md §10).
     pub(crate) fn unregister(&mut self, id: &JobId, fx: &mut Effects) {
         if let Some(wait) = self.repl_waiters.remove(id) {
             // A synchronous ADDJOB loses its job: tell the client and the holders.
@@ -395,7 +395,7 @@ impl Node {
         self.send_many(&holders, msg, fx);
     }
 
-    // ----- queue operations on jobs (jobs-and-ids.md §6) ---------------------
+    // ----- queue operations on jobs (docs/jobs-and-ids.md §6) ---------------------
 
     /// Puts a job into its queue. False (no effect) if already queued, never to be
     /// queued again (qtime 0), or an at-most-once job already delivered.

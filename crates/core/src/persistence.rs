@@ -1,4 +1,4 @@
-//! What the core knows of the AOF (persistence.md §4, §5): replaying `LOADJOB` and
+//! What the core knows of the AOF (docs/persistence.md §4, §5): replaying `LOADJOB` and
 //! `DELJOB` records, and the snapshot a rewrite writes.
 
 use crate::effects::{Effects, Env};

@@ -1,5 +1,5 @@
 //! Queues: jobs ordered by creation time, blocked clients, pause flags, counters
-//! (jobs-and-ids.md §7, §8).
+//! (docs/jobs-and-ids.md §7, §8).
 
 use crate::ids::JobId;
 use crate::job_table::JobRef;

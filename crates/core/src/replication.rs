@@ -1,4 +1,4 @@
-//! Job replication (cluster.md §6): synchronous ADDJOB, REPLJOB/GOTJOB,
+//! Job replication (docs/cluster.md §6): synchronous ADDJOB, REPLJOB/GOTJOB,
 //! external replication and the ENQUEUE message.
 
 use crate::cluster::message::Message;
@@ -56,7 +56,7 @@ impl Node {
     }
 
     /// Adds up to `n` reachable nodes with a link to the job's holders, then sends
-    /// REPLJOB to the holders (cluster.md §6.1). Returns how many were added.
+    /// REPLJOB to the holders (docs/cluster.md §6.1). Returns how many were added.
     pub(crate) fn replicate(
         &mut self,
         env: &Env,

@@ -1,4 +1,4 @@
-//! Requeue coordination between holders (cluster.md §8): WILLQUEUE before a
+//! Requeue coordination between holders (docs/cluster.md §8): WILLQUEUE before a
 //! requeue, QUEUED after one, WORKING from a consumer, and the rule that decides
 //! which node keeps a job queued twice.
 

@@ -1,4 +1,4 @@
-//! Time passing: the per-job scheduler (jobs-and-ids.md §5.2), blocked client
+//! Time passing: the per-job scheduler (docs/jobs-and-ids.md §5.2), blocked client
 //! timeouts and the 100 ms duties.
 
 use crate::cluster::message::Message;

@@ -1,4 +1,4 @@
-//! AOF replay rules (persistence.md §4.3, §4.4) and decision D5, with a fake clock.
+//! AOF replay rules (docs/persistence.md §4.3, §4.4) and decision D5, with a fake clock.
 
 mod harness;
 

@@ -1,4 +1,4 @@
-//! Single-node behaviour with a fake clock: spec/behaviour-scenarios.md A and B.
+//! Single-node behaviour with a fake clock: docs/behaviour-scenarios.md A and B.
 
 mod harness;
 

@@ -1,4 +1,4 @@
-//! Membership (cluster.md §2–§4): known nodes and their flags, the MEET
+//! Membership (docs/cluster.md §2–§4): known nodes and their flags, the MEET
 //! handshake, gossip, PFAIL/FAIL failure detection, the 100 ms cluster cron,
 //! the reachable set, `nodes.conf` contents, HELLO and CLUSTER NODES.
 
@@ -150,7 +150,7 @@ pub struct Membership {
     /// Outbound links to their node.
     links: BTreeMap<LinkId, NodeId>,
     next_link: LinkId,
-    /// Reachable nodes, refreshed by the cron (cluster.md §2).
+    /// Reachable nodes, refreshed by the cron (docs/cluster.md §2).
     pub reachable: Vec<NodeId>,
     cron_runs: u64,
     /// Messages sent / received (CLUSTER INFO).
@@ -263,7 +263,7 @@ impl Node {
 
     // ----- startup ---------------------------------------------------------
 
-    /// Adds a node read from `nodes.conf` (cluster.md §3).
+    /// Adds a node read from `nodes.conf` (docs/cluster.md §3).
     pub fn add_saved_peer(&mut self, env: &Env, saved: SavedPeer) {
         let has = |name: &str| saved.flags.iter().any(|f| f == name);
         let flags = PeerFlags {

@@ -1,4 +1,4 @@
-//! Cluster bus messages (cluster.md §5.2) and their wire format.
+//! Cluster bus messages (docs/cluster.md §5.2) and their wire format.
 //!
 //! A frame is `u32 BE length of the rest | u8 version | u8 type | 40-byte sender id |
 //! u16 BE sender port | u16 BE sender flags | payload`. Decoding checks every

@@ -1,4 +1,4 @@
-//! ACKJOB, FASTACK and DELJOB (commands.md §2.3–§2.5).
+//! ACKJOB, FASTACK and DELJOB (docs/commands.md §2.3–§2.5).
 
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;

@@ -1,4 +1,4 @@
-//! ADDJOB (commands.md §2.1): validation in the spec's order, defaults, job creation.
+//! ADDJOB (docs/commands.md §2.1): validation in the spec's order, defaults, job creation.
 
 use crate::args::{integer, is, timeout_deadline};
 use crate::effects::{ClientId, Effects, Env};
@@ -185,7 +185,7 @@ impl Node {
             gc_retry: 0,
             flags: 0,
             repl: replicate as u16,
-            // The stored expire time is 32-bit (persistence.md §2.3): year 2106 at most.
+            // The stored expire time is 32-bit (docs/persistence.md §2.3): year 2106 at most.
             etime: env.now_s().saturating_add(ttl).min(u32::MAX as u64),
             ctime,
             delay,

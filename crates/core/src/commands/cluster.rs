@@ -1,4 +1,4 @@
-//! HELLO and CLUSTER (commands.md §4.1, §4.4). CLUSTER SAVECONFIG is the shell's
+//! HELLO and CLUSTER (docs/commands.md §4.1, §4.4). CLUSTER SAVECONFIG is the shell's
 //! (it writes the file and reports its errors).
 
 use crate::args::{is, parse_i64};

@@ -1,4 +1,4 @@
-//! GETJOB (commands.md §2.2): round-robin passes over the listed queues, then
+//! GETJOB (docs/commands.md §2.2): round-robin passes over the listed queues, then
 //! blocking.
 
 use crate::args::{integer, is, timeout_deadline};

@@ -1,4 +1,4 @@
-//! The command table (commands.md §1.3) and the job and queue commands the core
+//! The command table (docs/commands.md §1.3) and the job and queue commands the core
 //! executes. Server-level commands (CONFIG, CLIENT, INFO, ...) live in the shell.
 
 mod ack;

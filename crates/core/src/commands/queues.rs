@@ -1,4 +1,4 @@
-//! QLEN, QPEEK, QSTAT, QSCAN and PAUSE (commands.md §3).
+//! QLEN, QPEEK, QSTAT, QSCAN and PAUSE (docs/commands.md §3).
 
 use crate::args::{integer, is, parse_cursor};
 use crate::cluster::message::Message;

@@ -1,4 +1,4 @@
-//! ENQUEUE, NACK, DEQUEUE and WORKING (commands.md §2.6–§2.8).
+//! ENQUEUE, NACK, DEQUEUE and WORKING (docs/commands.md §2.6–§2.8).
 
 use super::ack::{bad_id, parse_ids};
 use crate::args::{integer, is};

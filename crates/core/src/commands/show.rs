@@ -1,4 +1,4 @@
-//! SHOW and JSCAN (commands.md §2.9, §3.5): the 30-element job description and
+//! SHOW and JSCAN (docs/commands.md §2.9, §3.5): the 30-element job description and
 //! the job table iterator.
 
 use super::ack::bad_id;
