@@ -120,38 +120,34 @@ impl Loader {
         args: &[bytes::Bytes],
     ) -> Result<(), LoadError> {
         let is = |word: &[u8]| args.len() == 2 && args[0].eq_ignore_ascii_case(word);
-        match () {
-            _ if is(b"loadjob") => {
-                let env = state.env();
-                let mut fx = Effects::default();
-                state
-                    .node
-                    .load_job(&env, &args[1], self.mode, &mut fx)
-                    .map_err(|_| {
-                        LoadError::Corrupt(format!("corrupted LOADJOB data at offset {offset}"))
-                    })?;
-                self.loaded_jobs += 1;
-            }
-            _ if is(b"deljob") => {
-                let id = JobId::parse(&args[1]).ok_or_else(|| {
-                    LoadError::Corrupt(format!("bad job id in DELJOB at offset {offset}"))
+        if is(b"loadjob") {
+            let env = state.env();
+            let mut fx = Effects::default();
+            state
+                .node
+                .load_job(&env, &args[1], self.mode, &mut fx)
+                .map_err(|_| {
+                    LoadError::Corrupt(format!("corrupted LOADJOB data at offset {offset}"))
                 })?;
-                state.node.load_deljob(&id);
-            }
-            _ if is(b"aofmeta") && self.enqueue_once => {
+            self.loaded_jobs += 1;
+        } else if is(b"deljob") {
+            let id = JobId::parse(&args[1]).ok_or_else(|| {
+                LoadError::Corrupt(format!("bad job id in DELJOB at offset {offset}"))
+            })?;
+            state.node.load_deljob(&id);
+        } else if is(b"aofmeta") {
+            if self.enqueue_once {
                 self.mode = if &args[1][..] == b"snapshot-begin" {
                     LoadMode::ExactState
                 } else {
                     LoadMode::EnqueueOnce
                 };
             }
-            _ if is(b"aofmeta") => {}
-            _ => {
-                return Err(LoadError::Corrupt(format!(
-                    "unknown command '{}' at offset {offset}",
-                    String::from_utf8_lossy(&args[0])
-                )))
-            }
+        } else {
+            return Err(LoadError::Corrupt(format!(
+                "unknown command '{}' at offset {offset}",
+                String::from_utf8_lossy(&args[0])
+            )));
         }
         Ok(())
     }

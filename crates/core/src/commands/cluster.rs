@@ -29,52 +29,63 @@ impl Node {
     pub(crate) fn cmd_cluster(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
         let sub = &args[1][..];
         let argc = args.len();
-        match () {
-            _ if is(sub, "myid") && argc == 2 => Reply::bulk_from(self.myself.as_bytes()),
-            _ if is(sub, "nodes") && argc == 2 => Reply::bulk_string(self.nodes_description()),
-            _ if is(sub, "info") && argc == 2 => Reply::bulk_string(format!(
+        if is(sub, "myid") && argc == 2 {
+            Reply::bulk_from(self.myself.as_bytes())
+        } else if is(sub, "nodes") && argc == 2 {
+            Reply::bulk_string(self.nodes_description())
+        } else if is(sub, "info") && argc == 2 {
+            Reply::bulk_string(format!(
                 "cluster_state:ok\r\ncluster_known_nodes:{}\r\ncluster_reachable_nodes:{}\r\ncluster_size:{}\r\ncluster_stats_messages_sent:{}\r\ncluster_stats_messages_received:{}\r\n",
                 self.cluster.peers.len() + 1,
                 self.reachable_count(),
                 self.cluster_size(),
                 self.cluster.messages_sent,
                 self.cluster.messages_received,
-            )),
-            _ if is(sub, "leaving") && argc == 2 => Reply::status(if self.leaving { "yes" } else { "no" }),
-            _ if is(sub, "leaving") && argc == 3 => {
-                let arg = &args[2][..];
-                if !(is(arg, "yes") || is(arg, "no")) {
-                    return Reply::error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'");
-                }
-                self.set_leaving(is(arg, "yes"));
-                fx.save_cluster_config = true;
-                Reply::ok()
+            ))
+        } else if is(sub, "leaving") && argc == 2 {
+            Reply::status(if self.leaving { "yes" } else { "no" })
+        } else if is(sub, "leaving") && argc == 3 {
+            let arg = &args[2][..];
+            if !(is(arg, "yes") || is(arg, "no")) {
+                return Reply::error("ERR Wrong argument for CLUSTER LEAVING. Use 'yes' or 'no'");
             }
+            self.set_leaving(is(arg, "yes"));
+            fx.save_cluster_config = true;
+            Reply::ok()
+        } else if is(sub, "forget") && argc == 3 {
             // Only the length is checked: 40 other characters are an unknown node.
-            _ if is(sub, "forget") && argc == 3 => match NodeId::parse(&args[2]) {
-                _ if args[2].len() != crate::ids::ID_LEN => Reply::error("ERR Invalid node identifier"),
-                Some(id) if id == self.myself => Reply::error("ERR I tried hard but I can't forget myself..."),
+            match NodeId::parse(&args[2]) {
+                _ if args[2].len() != crate::ids::ID_LEN => {
+                    Reply::error("ERR Invalid node identifier")
+                }
+                Some(id) if id == self.myself => {
+                    Reply::error("ERR I tried hard but I can't forget myself...")
+                }
                 Some(id) if self.forget(env, &id, fx) => Reply::ok(),
-                _ => Reply::error_owned(format!("ERR Unknown node {}", String::from_utf8_lossy(&args[2]))),
-            },
-            _ if is(sub, "meet") && argc == 4 => match parse_meet(&args[2], &args[3]) {
+                _ => Reply::error_owned(format!(
+                    "ERR Unknown node {}",
+                    String::from_utf8_lossy(&args[2])
+                )),
+            }
+        } else if is(sub, "meet") && argc == 4 {
+            match parse_meet(&args[2], &args[3]) {
                 Ok((ip, port)) => {
                     self.meet(env, ip, port);
                     Reply::ok()
                 }
                 Err(reply) => reply,
-            },
-            _ if is(sub, "reset") && (argc == 2 || argc == 3) => {
-                let hard = match args.get(2) {
-                    None => false,
-                    Some(a) if is(a, "soft") => false,
-                    Some(a) if is(a, "hard") => true,
-                    Some(_) => return Reply::error("ERR syntax error"),
-                };
-                self.reset(env, hard, fx);
-                Reply::ok()
             }
-            _ => Reply::error(WRONG_SUBCOMMAND),
+        } else if is(sub, "reset") && (argc == 2 || argc == 3) {
+            let hard = match args.get(2) {
+                None => false,
+                Some(a) if is(a, "soft") => false,
+                Some(a) if is(a, "hard") => true,
+                Some(_) => return Reply::error("ERR syntax error"),
+            };
+            self.reset(env, hard, fx);
+            Reply::ok()
+        } else {
+            Reply::error(WRONG_SUBCOMMAND)
         }
     }
 

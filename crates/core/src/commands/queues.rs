@@ -115,11 +115,14 @@ impl Node {
     pub(crate) fn cmd_qscan(&self, env: &Env, args: &[Bytes]) -> Reply {
         let (mut minlen, mut maxlen, mut importrate) = (-1i64, -1i64, -1i64);
         let common = parse_scan_common(args, |keyword, value| {
-            let slot = match () {
-                _ if is(keyword, "minlen") => &mut minlen,
-                _ if is(keyword, "maxlen") => &mut maxlen,
-                _ if is(keyword, "importrate") => &mut importrate,
-                _ => return Ok(false),
+            let slot = if is(keyword, "minlen") {
+                &mut minlen
+            } else if is(keyword, "maxlen") {
+                &mut maxlen
+            } else if is(keyword, "importrate") {
+                &mut importrate
+            } else {
+                return Ok(false);
             };
             *slot = integer(value)?;
             Ok(true)
@@ -153,22 +156,22 @@ impl Node {
         let mut new = Pause::default();
         let (mut change, mut bcast) = (false, false);
         for arg in &args[2..] {
-            match () {
-                _ if is(arg, "in") => (new.input, change) = (true, true),
-                _ if is(arg, "out") => (new.output, change) = (true, true),
-                _ if is(arg, "all") => {
-                    (new, change) = (
-                        Pause {
-                            input: true,
-                            output: true,
-                        },
-                        true,
-                    )
-                }
-                _ if is(arg, "none") => (new, change) = (Pause::default(), true),
-                _ if is(arg, "state") => {}
-                _ if is(arg, "bcast") => bcast = true,
-                _ => return Reply::error("ERR syntax error"),
+            if is(arg, "in") {
+                (new.input, change) = (true, true);
+            } else if is(arg, "out") {
+                (new.output, change) = (true, true);
+            } else if is(arg, "all") {
+                let all = Pause {
+                    input: true,
+                    output: true,
+                };
+                (new, change) = (all, true);
+            } else if is(arg, "none") {
+                (new, change) = (Pause::default(), true);
+            } else if is(arg, "bcast") {
+                bcast = true;
+            } else if !is(arg, "state") {
+                return Reply::error("ERR syntax error");
             }
         }
         let name = &args[1];

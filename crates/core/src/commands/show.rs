@@ -114,10 +114,12 @@ impl Node {
                         .ok_or_else(|| Reply::error("ERR Invalid job state name"))?,
                 );
             } else if is(keyword, "reply") {
-                reply_all = match () {
-                    _ if is(value, "all") => true,
-                    _ if is(value, "id") => false,
-                    _ => return Err(Reply::error("ERR Invalid REPLY type, try ID or ALL")),
+                reply_all = if is(value, "all") {
+                    true
+                } else if is(value, "id") {
+                    false
+                } else {
+                    return Err(Reply::error("ERR Invalid REPLY type, try ID or ALL"));
                 };
             } else {
                 return Ok(false);

@@ -90,11 +90,14 @@ fn setname(state: &mut State, me: u64, name: &Bytes) -> Reply {
 }
 
 fn reply_mode(state: &mut State, me: u64, mode: &[u8]) -> Action {
-    let new = match () {
-        _ if is(mode, "on") => ReplyMode::On,
-        _ if is(mode, "off") => ReplyMode::Off,
-        _ if is(mode, "skip") => ReplyMode::Skip,
-        _ => return Action::Reply(Reply::error("ERR syntax error")),
+    let new = if is(mode, "on") {
+        ReplyMode::On
+    } else if is(mode, "off") {
+        ReplyMode::Off
+    } else if is(mode, "skip") {
+        ReplyMode::Skip
+    } else {
+        return Action::Reply(Reply::error("ERR syntax error"));
     };
     if let Some(c) = state.clients.get_mut(me) {
         c.reply_mode = new;
@@ -139,30 +142,34 @@ fn kill_filtered(state: &State, me: u64, filters: &[Bytes]) -> Action {
     let (mut id, mut addr, mut skipme) = (None, None, true);
     for pair in filters.chunks(2) {
         let (key, value) = (&pair[0][..], &pair[1]);
-        match () {
-            _ if is(key, "id") => match disque_core::args::parse_i64(value) {
+        if is(key, "id") {
+            match disque_core::args::parse_i64(value) {
                 Some(n) => id = Some(n),
                 None => {
                     return Action::Reply(Reply::error(
                         "ERR value is not an integer or out of range",
                     ))
                 }
-            },
-            _ if is(key, "type") => {
-                if !is(value, "normal") {
-                    return Action::Reply(Reply::error_owned(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(value)
-                    )));
-                }
             }
-            _ if is(key, "addr") => addr = Some(value.clone()),
-            _ if is(key, "skipme") => match () {
-                _ if is(value, "yes") => skipme = true,
-                _ if is(value, "no") => skipme = false,
-                _ => return Action::Reply(Reply::error("ERR syntax error")),
-            },
-            _ => return Action::Reply(Reply::error("ERR syntax error")),
+        } else if is(key, "type") {
+            if !is(value, "normal") {
+                return Action::Reply(Reply::error_owned(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(value)
+                )));
+            }
+        } else if is(key, "addr") {
+            addr = Some(value.clone());
+        } else if is(key, "skipme") {
+            if is(value, "yes") {
+                skipme = true;
+            } else if is(value, "no") {
+                skipme = false;
+            } else {
+                return Action::Reply(Reply::error("ERR syntax error"));
+            }
+        } else {
+            return Action::Reply(Reply::error("ERR syntax error"));
         }
     }
     let victims: Vec<u64> = state
