@@ -103,10 +103,12 @@
 //! There is no quiesce: an acked job that lists a dead holder is never
 //! garbage-collected (its GOTACK never comes).
 //!
-//! Replays are exact only as far as the core is deterministic: it iterates
-//! std `HashMap`s, whose order changes from run to run (see the ignored test
-//! `same_seed_same_run`), so a failing seed usually, not always, fails again.
-//! The report of the failing run carries its own trace for that reason.
+//! Replays are exact: the simulator keeps its own state in ordered maps, and
+//! the core's hash maps are keyed with secrets drawn from each node's seeded
+//! RNG, so their iteration order too follows from the seed (the test
+//! `same_seed_same_run` checks that one seed gives the same trace twice). A
+//! failing seed fails again; the report also carries the trace around the
+//! first violation.
 
 use crate::net::{message_jobs, Crash, Faults, Fsync, Net, NetConfig, PartitionMode, START_MS};
 use crate::trace::{short_job, Fate, TraceKind};
