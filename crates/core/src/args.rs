@@ -87,4 +87,22 @@ mod tests {
         assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
         assert_eq!(parse_cursor(b"18446744073709551616"), None);
     }
+
+    /// The same rule is `CONFIG SET`'s (and SLOWLOG GET's) integer rule.
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b""), Some(0));
+        assert_eq!(parse_i64(b"+5"), Some(5));
+        assert_eq!(parse_i64(b"007"), Some(7));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b" 5"), None);
+        assert_eq!(parse_i64(b"5 "), None);
+        assert_eq!(parse_i64(b"1.5"), None);
+        assert_eq!(parse_i64(b"-"), None);
+        assert_eq!(parse_i64(b"+"), None);
+        assert_eq!(parse_i64(b"abc"), None);
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+    }
 }

@@ -175,7 +175,7 @@ fn truncate_args(args: &[Bytes]) -> Vec<Bytes> {
 
 /// Integer argument rule of docs/commands.md §1.4 (C `strtoll`, strict).
 fn parse_count(raw: &[u8]) -> Option<i64> {
-    crate::config::parse_strict_i64(raw)
+    disque_core::args::parse_i64(raw)
 }
 
 #[cfg(test)]

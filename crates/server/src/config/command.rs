@@ -5,9 +5,7 @@ use bytes::Bytes;
 use disque_proto::Reply;
 
 use super::glob::glob_match;
-use super::text::{
-    memtoll, one_line, parse_strict_i64, strerror, strtoll_whole, yes_no, yes_no_str,
-};
+use super::text::{memtoll, one_line, strerror, strtoll_whole, yes_no, yes_no_str};
 use super::{
     AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
     TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
@@ -295,7 +293,7 @@ impl Config {
         };
         // An integer read like a command argument, at least `min`.
         let int_min = |min: i64| {
-            parse_strict_i64(value)
+            disque_core::args::parse_i64(value)
                 .filter(|v| *v >= min)
                 .ok_or_else(bad)
         };

@@ -39,7 +39,7 @@ pub use command::{ConfigChange, ConfigOutcome, GET_ORDER};
 pub use glob::glob_match;
 pub use parse::{ConfigError, LoadOptions};
 pub use rewrite::RewriteError;
-pub use text::{format_memory, memtoll, parse_strict_i64, strerror};
+pub use text::{format_memory, memtoll, strerror};
 
 /// Version reported by `--version` and INFO.
 pub const DISQUE_VERSION: &str = "1.0-rc1";

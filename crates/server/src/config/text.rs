@@ -1,6 +1,7 @@
 //! Number parsing and string quoting with the exact C library semantics the
-//! configuration needs: lenient `atoi`/`strtoll` for the file, strict
-//! `strtoll` for `CONFIG SET`, memory units, octal, and `"..."` quoting.
+//! configuration needs: lenient `atoi`/`strtoll` for the file, memory units,
+//! octal, and `"..."` quoting. The strict `strtoll` of `CONFIG SET` is the
+//! command argument rule, `disque_core::args::parse_i64`.
 
 use std::io;
 
@@ -19,12 +20,10 @@ struct Scan {
 
 /// C `strtoll`/`strtol` in the given base (8 or 10): leading white space,
 /// optional sign, digits; saturates on overflow like glibc.
-fn scan(s: &[u8], base: u32, skip_space: bool) -> Scan {
+fn scan(s: &[u8], base: u32) -> Scan {
     let mut i = 0;
-    if skip_space {
-        while i < s.len() && is_c_space(s[i]) {
-            i += 1;
-        }
+    while i < s.len() && is_c_space(s[i]) {
+        i += 1;
     }
     let mut negative = false;
     if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
@@ -83,7 +82,7 @@ fn scan(s: &[u8], base: u32, skip_space: bool) -> Scan {
 
 /// C `strtoll(s, NULL, 10)`: lenient, trailing garbage ignored, saturating.
 pub fn strtoll_lenient(s: &[u8]) -> i64 {
-    scan(s, 10, true).value
+    scan(s, 10).value
 }
 
 /// glibc `atoi(s)`, i.e. `(int) strtol(s, NULL, 10)`: lenient, and a value
@@ -92,28 +91,11 @@ pub fn atoi(s: &[u8]) -> i32 {
     strtoll_lenient(s) as i32
 }
 
-/// The integer argument rule of docs/commands.md §1.4 (C `strtoll` checked
-/// strictly): optional `+`/`-`, leading zeros allowed, no leading white
-/// space, no trailing garbage, no overflow; the empty string is 0.
-pub fn parse_strict_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() {
-        return Some(0);
-    }
-    if is_c_space(s[0]) {
-        return None;
-    }
-    let r = scan(s, 10, false);
-    if r.end != s.len() || r.overflow {
-        return None;
-    }
-    Some(r.value)
-}
-
 /// C `strtol(s, &end, 10)` followed by a check that the whole string was
 /// consumed (leading white space allowed, overflow saturates): the rule of
 /// the words of `CONFIG SET client-output-buffer-limit`.
 pub fn strtoll_whole(s: &[u8]) -> Option<i64> {
-    let r = scan(s, 10, true);
+    let r = scan(s, 10);
     if r.end != s.len() {
         return None;
     }
@@ -123,7 +105,7 @@ pub fn strtoll_whole(s: &[u8]) -> Option<i64> {
 /// C `strtol(s, NULL, 8)` with `errno` reporting: returns the value and
 /// whether it overflowed.
 pub fn strtol_octal(s: &[u8]) -> (i64, bool) {
-    let r = scan(s, 8, true);
+    let r = scan(s, 8);
     (r.value, r.overflow)
 }
 
@@ -263,20 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn strict_integers() {
-        assert_eq!(parse_strict_i64(b""), Some(0));
-        assert_eq!(parse_strict_i64(b"+5"), Some(5));
-        assert_eq!(parse_strict_i64(b"007"), Some(7));
-        assert_eq!(parse_strict_i64(b"-12"), Some(-12));
-        assert_eq!(parse_strict_i64(b" 5"), None);
-        assert_eq!(parse_strict_i64(b"5 "), None);
-        assert_eq!(parse_strict_i64(b"1.5"), None);
-        assert_eq!(parse_strict_i64(b"-"), None);
-        assert_eq!(parse_strict_i64(b"+"), None);
-        assert_eq!(parse_strict_i64(b"abc"), None);
-        assert_eq!(parse_strict_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_strict_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_strict_i64(b"-9223372036854775808"), Some(i64::MIN));
+    fn strtoll_whole_rules() {
         assert_eq!(strtoll_whole(b""), Some(0));
         assert_eq!(strtoll_whole(b"\t5"), Some(5));
         assert_eq!(strtoll_whole(b"5x"), None);
