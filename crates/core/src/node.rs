@@ -38,6 +38,23 @@ pub enum MaxmemoryPolicy {
     NoEviction,
 }
 
+impl MaxmemoryPolicy {
+    /// The lower-case `maxmemory-policy` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MaxmemoryPolicy::Acks => "acks",
+            MaxmemoryPolicy::NoEviction => "noeviction",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &[u8]) -> Option<MaxmemoryPolicy> {
+        [MaxmemoryPolicy::Acks, MaxmemoryPolicy::NoEviction]
+            .into_iter()
+            .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
+    }
+}
+
 /// The settings the core needs (the rest of the configuration lives in the shell).
 #[derive(Clone, Debug)]
 pub struct NodeConfig {

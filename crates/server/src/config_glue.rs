@@ -2,7 +2,7 @@
 //! parses and validates; here the server reacts to each change.
 
 use crate::aof::AofState;
-use crate::config::{ConfigChange, ConfigOutcome, LogFormat, LogLevel, MaxmemoryPolicy};
+use crate::config::{ConfigChange, ConfigOutcome};
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::Effects;
@@ -24,20 +24,12 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
         ConfigChange::RequirePass => state.auth_epoch += 1,
-        ConfigChange::LogFormat => crate::log::set_format(log_format(state.config.logformat)),
-        ConfigChange::LogLevel => crate::log::set_level(match state.config.loglevel {
-            LogLevel::Debug => crate::log::Level::Debug,
-            LogLevel::Verbose => crate::log::Level::Verbose,
-            LogLevel::Notice => crate::log::Level::Notice,
-            LogLevel::Warning => crate::log::Level::Warning,
-        }),
+        ConfigChange::LogFormat => crate::log::set_format(state.config.logformat),
+        ConfigChange::LogLevel => crate::log::set_level(state.config.loglevel),
         ConfigChange::MaxMemory | ConfigChange::MaxMemoryPolicy => {
             let core = state.node.config_mut();
             core.maxmemory = state.config.maxmemory;
-            core.maxmemory_policy = match state.config.maxmemory_policy {
-                MaxmemoryPolicy::Acks => disque_core::MaxmemoryPolicy::Acks,
-                MaxmemoryPolicy::NoEviction => disque_core::MaxmemoryPolicy::NoEviction,
-            };
+            core.maxmemory_policy = state.config.maxmemory_policy;
             let env = state.env();
             let mut fx = Effects::default();
             state.node.evict_for_memory(&env, &mut fx);
@@ -83,12 +75,4 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
         _ => {}
     }
     Reply::ok()
-}
-
-/// The log module's format for a `logformat` value.
-pub fn log_format(format: LogFormat) -> crate::log::Format {
-    match format {
-        LogFormat::Text => crate::log::Format::Text,
-        LogFormat::Json => crate::log::Format::Json,
-    }
 }

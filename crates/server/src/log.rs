@@ -7,39 +7,10 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Log levels, least to most severe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// `debug`
-    Debug,
-    /// `verbose`
-    Verbose,
-    /// `notice`
-    Notice,
-    /// `warning`
-    Warning,
-}
-
-impl Level {
-    /// The `loglevel` name, used in JSON lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Debug => "debug",
-            Level::Verbose => "verbose",
-            Level::Notice => "notice",
-            Level::Warning => "warning",
-        }
-    }
-}
-
-/// How a line is written (`logformat`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// The original's line: `pid:M 21 Nov 12:00:00.000 * text`.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+/// Log levels, least to most severe, and the line formats: the `loglevel`
+/// and `logformat` values of the configuration, whose names are also the
+/// JSON lines' `level`.
+pub use crate::config::{LogFormat as Format, LogLevel as Level};
 
 struct Logger {
     min: Level,

@@ -31,8 +31,8 @@ fn main() {
     if config.daemonize {
         daemonize(&config.pidfile);
     }
-    log::set_format(disque_server::config_glue::log_format(config.logformat));
-    if let Err(e) = log::configure(log_level(&config), &config.logfile) {
+    log::set_format(config.logformat);
+    if let Err(e) = log::configure(config.loglevel, &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         std::process::exit(1);
     }
@@ -50,16 +50,6 @@ fn main() {
     if let Err(message) = local.block_on(&runtime, server::run(config)) {
         log::warning(&message);
         std::process::exit(1);
-    }
-}
-
-fn log_level(config: &disque_server::config::Config) -> log::Level {
-    use disque_server::config::LogLevel;
-    match config.loglevel {
-        LogLevel::Debug => log::Level::Debug,
-        LogLevel::Verbose => log::Level::Verbose,
-        LogLevel::Notice => log::Level::Notice,
-        LogLevel::Warning => log::Level::Warning,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::nodes_conf::NodesConf;
 use crate::state::{now_ms, Renames, Shared, State};
 use disque_core::commands::lookup;
 use disque_core::ids::NodeId;
-use disque_core::{Effects, MaxmemoryPolicy, Node, NodeConfig};
+use disque_core::{Effects, Node, NodeConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::cell::RefCell;
@@ -23,10 +23,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     NodeConfig {
         port: config.announced_port(),
         maxmemory: config.maxmemory,
-        maxmemory_policy: match config.maxmemory_policy {
-            crate::config::MaxmemoryPolicy::Acks => MaxmemoryPolicy::Acks,
-            crate::config::MaxmemoryPolicy::NoEviction => MaxmemoryPolicy::NoEviction,
-        },
+        maxmemory_policy: config.maxmemory_policy,
         aof_logging: false,
         rereplicate: config.rereplicate,
     }

@@ -122,31 +122,9 @@ impl LogFormat {
     }
 }
 
-/// `maxmemory-policy` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MaxmemoryPolicy {
-    /// `acks` (default): evict acknowledged jobs.
-    Acks,
-    /// `noeviction`.
-    NoEviction,
-}
-
-impl MaxmemoryPolicy {
-    /// The lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            MaxmemoryPolicy::Acks => "acks",
-            MaxmemoryPolicy::NoEviction => "noeviction",
-        }
-    }
-
-    /// Parses a name, case-insensitively.
-    pub fn parse(s: &[u8]) -> Option<MaxmemoryPolicy> {
-        [MaxmemoryPolicy::Acks, MaxmemoryPolicy::NoEviction]
-            .into_iter()
-            .find(|l| s.eq_ignore_ascii_case(l.name().as_bytes()))
-    }
-}
+/// `maxmemory-policy` values: `acks` (default) evicts acknowledged jobs,
+/// `noeviction` nothing. The core's type, so the setting needs no mapping.
+pub use disque_core::MaxmemoryPolicy;
 
 /// `appendfsync` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
