@@ -40,6 +40,7 @@ use disque_core::{ClientId, Effects, Env, LoadMode, Node, NodeConfig};
 use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 
 /// The fake wall clock starts here (Unix ms), so that second boundaries and
@@ -294,7 +295,7 @@ pub struct Net {
     /// Message faults, applied at send time.
     pub faults: Faults,
     cfg: NetConfig,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     nodes: Vec<SimNode>,
     events: BTreeMap<(u64, u64), Event>,
     seq: u64,
@@ -315,12 +316,16 @@ pub struct Net {
     pub trace: Trace,
 }
 
+/// The RNG of one node incarnation. The core takes a `StdRng` (the server
+/// draws it from the OS); its seed comes from a ChaCha8 stream of the run's
+/// seed.
 fn node_rng(seed: u64, index: usize, incarnation: u64) -> StdRng {
-    StdRng::seed_from_u64(
+    let mut seeds = ChaCha8Rng::seed_from_u64(
         seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ (index as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)
             ^ incarnation.wrapping_mul(0x94D0_49BB_1331_11EB),
-    )
+    );
+    StdRng::from_seed(seeds.gen())
 }
 
 /// The job ids a message is about (payload messages carry whole jobs).
@@ -347,7 +352,7 @@ pub fn message_jobs(message: &Message) -> Vec<JobId> {
 impl Net {
     /// A network of unconnected nodes (each alone in its cluster).
     pub fn new(cfg: NetConfig) -> Net {
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut names = Vec::new();
         for i in 0..cfg.nodes {

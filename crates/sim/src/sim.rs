@@ -119,9 +119,9 @@ use disque_core::job::JobState;
 use disque_core::job_codec;
 use disque_core::ClientId;
 use disque_proto::Reply;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -191,7 +191,7 @@ impl Profile {
     /// [`Profile::Sequential`]. The draw has its own RNG, so the chaos runs are
     /// the runs they were before the sequential profile existed.
     pub fn of_seed(seed: u64) -> Profile {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0xbb67_ae85_84ca_a73b);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xbb67_ae85_84ca_a73b);
         if rng.gen_bool(0.1) {
             Profile::Sequential
         } else {
@@ -367,7 +367,7 @@ enum Action {
 /// One simulation run.
 struct Sim {
     cfg: SimConfig,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     net: Net,
     queues: Vec<Bytes>,
     jobs: Vec<JobInfo>,
@@ -409,7 +409,7 @@ struct Sim {
     /// Sequential profile: nodes killed for good.
     dead: BTreeSet<usize>,
     /// Odd seeds: the RNG of the D16–D18 options the workload uses.
-    extensions: Option<StdRng>,
+    extensions: Option<ChaCha8Rng>,
 }
 
 /// A job a node held when it crashed.
@@ -433,14 +433,14 @@ const MAX_CONFIRM_CRASHES: u64 = 2;
 /// so that the runs it leaves alone are the runs they were without it.
 struct ConfirmCrash {
     chance: f64,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     /// Trace entries before this one were looked at.
     cursor: usize,
 }
 
 impl ConfirmCrash {
     fn new(seed: u64, faults: bool) -> ConfirmCrash {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x6a09_e667_f3bc_c908);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6a09_e667_f3bc_c908);
         let chance = if faults && rng.gen_bool(0.25) {
             *[0.02, 0.1].choose(&mut rng).expect("non-empty")
         } else {
@@ -456,7 +456,7 @@ impl ConfirmCrash {
 
 /// Runs one seed. Never panics: a panic in the core is reported as a violation.
 pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let profile = cfg.profile();
     let nodes = cfg.nodes.unwrap_or_else(|| match profile {
         Profile::Chaos => rng.gen_range(3..=7),
@@ -517,7 +517,7 @@ pub fn run(cfg: SimConfig, full_trace: bool) -> Outcome {
         profile,
         dead: BTreeSet::new(),
         extensions: (cfg.seed % 2 == 1)
-            .then(|| StdRng::seed_from_u64(cfg.seed ^ 0xd16d_17d1_8000_0000)),
+            .then(|| ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xd16d_17d1_8000_0000)),
         cfg,
     };
     if sim.extensions.is_some() {
