@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use disque_bench::cluster::LocalCluster;
+use disque_stress::cluster::LocalCluster;
 use serde_json::Value;
 
 /// Runs the benchmark against `port` with `args` and returns its JSON report.

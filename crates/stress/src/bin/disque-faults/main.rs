@@ -37,9 +37,9 @@
 mod sequential;
 
 use bytes::Bytes;
-use disque_bench::checker::{History, Kind};
-use disque_bench::cluster::{connect, LocalCluster};
 use disque_client::{Client, Reply};
+use disque_stress::checker::{History, Kind};
+use disque_stress::cluster::{connect, LocalCluster};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -25,8 +25,8 @@
 //! the last repair left three copies on three distinct nodes.
 
 use super::call;
-use disque_bench::cluster::{connect, LocalCluster};
 use disque_client::{Client, Reply};
+use disque_stress::cluster::{connect, LocalCluster};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

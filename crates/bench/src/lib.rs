@@ -1,6 +1,0 @@
-//! Tools that drive real `disque-server` processes: the total-queue fault checker
-//! (`disque-faults`) and its pieces: [`cluster`] (start, stop, kill, pause nodes)
-//! and [`checker`] (what was added, what was delivered, what went wrong).
-
-pub mod checker;
-pub mod cluster;
