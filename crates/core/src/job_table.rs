@@ -35,6 +35,7 @@
 use crate::ids::JobId;
 use crate::job::{Holders, Job, JobState};
 use crate::scan::ScanLimits;
+use bytes::Bytes;
 use hashbrown::HashTable;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -103,12 +104,46 @@ pub(crate) struct JobTable {
     /// Jobs marked as listed in `evictable` (entries may be more).
     evictable_live: usize,
     /// Holder lists of recent jobs, for new jobs to share (see [`Holders`]).
-    recent_holders: Vec<Holders>,
+    recent_holders: Recent<Holders>,
+    /// Queue names of recent jobs whose queue object does not exist here
+    /// (copies held for other nodes), for new jobs to share.
+    recent_queues: Recent<Bytes>,
 }
 
-/// Holder lists kept for sharing: a node's jobs have few distinct lists
-/// (one on a single node; the replica sets in use in a cluster).
-const RECENT_HOLDERS: usize = 8;
+/// Values kept for sharing: a node's jobs have few distinct holder lists
+/// (one on a single node; the replica sets in use in a cluster) and queues.
+const RECENT: usize = 8;
+
+/// The last [`RECENT`] distinct values seen, newest first, so that new jobs
+/// share one copy of an equal value instead of holding their own.
+struct Recent<T>(Vec<T>);
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent(Vec::new())
+    }
+}
+
+impl<T: Clone + PartialEq> Recent<T> {
+    /// The kept value equal to `value`, or `value` itself, kept from now on
+    /// (`own` makes the copy that is kept and returned).
+    fn share(&mut self, value: &T, own: impl FnOnce(&T) -> T) -> T {
+        if let Some(kept) = self.0.iter().find(|v| *v == value) {
+            return kept.clone();
+        }
+        let owned = own(value);
+        self.keep(owned.clone());
+        owned
+    }
+
+    /// Keeps `value` as the newest, dropping the oldest when full.
+    fn keep(&mut self, value: T) {
+        if self.0.len() == RECENT {
+            self.0.pop();
+        }
+        self.0.insert(0, value);
+    }
+}
 
 impl JobTable {
     /// An empty table whose id hasher is keyed by `hasher`.
@@ -123,7 +158,8 @@ impl JobTable {
             timers: BinaryHeap::new(),
             evictable: VecDeque::new(),
             evictable_live: 0,
-            recent_holders: Vec::new(),
+            recent_holders: Recent::default(),
+            recent_queues: Recent::default(),
         }
     }
 
@@ -238,16 +274,15 @@ impl JobTable {
     /// Makes `holders` share the list of a recent job with the same holders,
     /// or makes it one of the recent lists.
     fn share_holders(&mut self, holders: &mut Holders) {
-        match self.recent_holders.iter().position(|h| h == holders) {
-            Some(i) => *holders = self.recent_holders[i].clone(),
-            None if self.recent_holders.len() < RECENT_HOLDERS => {
-                self.recent_holders.push(holders.clone())
-            }
-            None => {
-                self.recent_holders.rotate_right(1);
-                self.recent_holders[0] = holders.clone();
-            }
-        }
+        *holders = self.recent_holders.share(holders, Holders::clone);
+    }
+
+    /// A queue name for a new job whose queue object does not exist here:
+    /// a recent job's equal name, or an exact copy (never a slice of the
+    /// buffer the name was read from).
+    pub(crate) fn share_queue_name(&mut self, name: &Bytes) -> Bytes {
+        self.recent_queues
+            .share(name, |n| Bytes::copy_from_slice(n))
     }
 
     /// Removes a job; its handles stop resolving.
@@ -512,5 +547,23 @@ impl std::ops::Index<&JobId> for JobTable {
 
     fn index(&self, id: &JobId) -> &Job {
         self.get(id).expect("a job that exists")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_are_copied_once_and_shared() {
+        let mut table = JobTable::new(ahash::RandomState::with_seeds(1, 2, 3, 4));
+        let buffer = Bytes::from_static(b"....queue-a....");
+        let first = table.share_queue_name(&buffer.slice(4..11));
+        assert_eq!(&first[..], b"queue-a");
+        assert_ne!(first.as_ptr(), buffer[4..].as_ptr(), "a copy, not a slice");
+        let again = table.share_queue_name(&Bytes::copy_from_slice(b"queue-a"));
+        assert_eq!(again.as_ptr(), first.as_ptr(), "the kept copy is shared");
+        let other = table.share_queue_name(&Bytes::from_static(b"queue-b"));
+        assert_ne!(other.as_ptr(), first.as_ptr());
     }
 }

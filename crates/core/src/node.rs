@@ -329,8 +329,10 @@ impl Node {
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
         job.local = Default::default();
         if let Some(name) = &job.queue {
-            let shared = self.queues.get(name).map(|q| q.name.clone());
-            job.queue = Some(shared.unwrap_or_else(|| Bytes::copy_from_slice(name)));
+            job.queue = Some(match self.queues.get(name) {
+                Some(q) => q.name.clone(),
+                None => self.jobs.share_queue_name(name),
+            });
         }
         let r = self.jobs.insert(job);
         self.jobs.note_evictable_ref(r);
