@@ -286,47 +286,21 @@ async fn read_frames(
     let first_frame_by = tokio::time::Instant::now() + FIRST_FRAME_TIMEOUT;
     let mut got_frame = trusted.get();
     loop {
-        // One clock read for the frames of one read (see `State::env`).
+        // One clock read for the frames of one read (see `State::env`); the
+        // batch ends, whatever stops it, with the clock live again and the
+        // records and bus actions of the frames delivered flushed.
         shared.borrow_mut().batch_now_ms = Some(crate::state::now_ms());
-        loop {
-            let max = if trusted.get() {
-                MAX_FRAME
-            } else {
-                MAX_UNTRUSTED_FRAME
-            };
-            match Frame::decode_limited(&mut buf, max) {
-                Ok(Some(frame)) => {
-                    if let Some(id) = authenticated.filter(|id| *id != frame.sender) {
-                        shared.borrow_mut().bus.bad_frames += 1;
-                        return Err(format!(
-                            "a frame from {} on a connection authenticated as {}",
-                            frame.sender.as_str(),
-                            id.as_str()
-                        ));
-                    }
-                    got_frame = true;
-                    if !trusted.get()
-                        && (matches!(frame.message, Message::Meet(_))
-                            || shared.borrow().node.is_member(&frame.sender))
-                    {
-                        trusted.set(true);
-                        shared.borrow_mut().bus.untrusted -= 1;
-                    }
-                    deliver(shared, origin(), frame)
-                }
-                Ok(None) => {
-                    shared.borrow_mut().batch_now_ms = None;
-                    flush_point(shared);
-                    break;
-                }
-                Err(bad) => {
-                    let mut state = shared.borrow_mut();
-                    state.batch_now_ms = None;
-                    state.bus.bad_frames += 1;
-                    return Err(bad.0.to_string());
-                }
-            }
-        }
+        let batch = deliver_buffered(
+            shared,
+            &mut buf,
+            &origin,
+            trusted,
+            authenticated,
+            &mut got_frame,
+        );
+        shared.borrow_mut().batch_now_ms = None;
+        flush_point(shared);
+        batch?;
         let read = if got_frame {
             reader.read_buf(&mut buf).await
         } else {
@@ -339,6 +313,50 @@ async fn read_frames(
             Ok(n) => crate::http::recorder::bus_bytes_in(n),
             Err(e) => return Err(e.to_string()),
         }
+    }
+}
+
+/// Delivers every complete frame in `buf` (see [`read_frames`]); an error
+/// closes the connection.
+fn deliver_buffered(
+    shared: &Shared,
+    buf: &mut BytesMut,
+    origin: &impl Fn() -> Origin,
+    trusted: &Cell<bool>,
+    authenticated: Option<NodeId>,
+    got_frame: &mut bool,
+) -> Result<(), String> {
+    loop {
+        let max = if trusted.get() {
+            MAX_FRAME
+        } else {
+            MAX_UNTRUSTED_FRAME
+        };
+        let frame = match Frame::decode_limited(buf, max) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(bad) => {
+                shared.borrow_mut().bus.bad_frames += 1;
+                return Err(bad.0.to_string());
+            }
+        };
+        if let Some(id) = authenticated.filter(|id| *id != frame.sender) {
+            shared.borrow_mut().bus.bad_frames += 1;
+            return Err(format!(
+                "a frame from {} on a connection authenticated as {}",
+                frame.sender.as_str(),
+                id.as_str()
+            ));
+        }
+        *got_frame = true;
+        if !trusted.get()
+            && (matches!(frame.message, Message::Meet(_))
+                || shared.borrow().node.is_member(&frame.sender))
+        {
+            trusted.set(true);
+            shared.borrow_mut().bus.untrusted -= 1;
+        }
+        deliver(shared, origin(), frame)
     }
 }
 
