@@ -32,7 +32,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
@@ -127,22 +127,11 @@ async fn accept(shared: Shared, listener: TcpListener) {
     }
 }
 
-/// True for the addresses D14 calls local: 127.0.0.1 and ::1 only.
-pub fn is_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4 == Ipv4Addr::LOCALHOST,
-        IpAddr::V6(v6) => {
-            v6 == Ipv6Addr::LOCALHOST || v6.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST)
-        }
-    }
-}
-
-/// Protected mode for HTTP: a node with no `requirepass` and no explicit
-/// `bind` serves only local peers. (The `protected-mode` setting of
-/// decision D14 turns this off when it is `no`; until the setting exists
-/// the rule always applies.)
+/// Protected mode for HTTP, the clients' rule (decision D14): with
+/// `protected-mode yes`, no `requirepass` and no explicit `bind`, only local
+/// peers are served.
 pub fn allowed_peer(config: &Config, peer: IpAddr) -> bool {
-    config.requirepass.is_some() || !config.bind.is_empty() || is_local(peer)
+    !crate::security::protected_mode_refuses(config, crate::security::is_local_ip(peer))
 }
 
 /// True when the request carries `requirepass` as basic auth (any user).
@@ -403,6 +392,7 @@ mod tests {
 
     #[test]
     fn only_loopback_is_local() {
+        use crate::security::is_local_ip as is_local;
         assert!(is_local("127.0.0.1".parse().unwrap()));
         assert!(is_local("::1".parse().unwrap()));
         assert!(!is_local("127.0.0.2".parse().unwrap()));
