@@ -185,15 +185,6 @@ impl Job {
         1 + self.nacks as u64 + self.additional_deliveries as u64
     }
 
-    /// The dead-letter queue a requeue must use instead of the job's own
-    /// queue: set when the job has DEADLETTER and reached its max deliveries.
-    pub fn dead_letter_due(&self) -> Option<&Bytes> {
-        self.dead_letter
-            .as_ref()
-            .filter(|d| self.deliveries() >= d.max_deliveries as u64)
-            .map(|d| &d.queue)
-    }
-
     /// Rough bytes this record takes, used to estimate what eviction frees.
     pub fn approx_size(&self) -> usize {
         std::mem::size_of::<Job>()

@@ -153,7 +153,10 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
             EXT_PRIORITY if value.len() == 1 && value[0] <= 9 => priority = value[0],
             EXT_DEAD_LETTER if value.len() >= 4 => {
                 let max_deliveries = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
-                if max_deliveries == 0 {
+                // ADDJOB's rules: a positive count, a queue other than the
+                // job's own (a peer or a damaged file could send what ADDJOB
+                // refuses).
+                if max_deliveries == 0 || value[4..] == queue[..] {
                     return Err(CorruptJob);
                 }
                 // A copy: the name must not keep a bus frame or AOF buffer alive.
@@ -364,6 +367,9 @@ mod tests {
         assert!(with(&[EXT_PRIORITY, 2, 0, 0, 0, 1, 1]).is_err());
         assert!(with(&[EXT_DEAD_LETTER, 5, 0, 0, 0, 0, 0, 0, 0, b'q']).is_err());
         assert!(with(&[EXT_NACK_DELAY, 1, 0, 0, 0, 1]).is_err());
+        // A dead-letter queue equal to the job's own ("q"), as ADDJOB refuses.
+        assert!(with(&[EXT_DEAD_LETTER, 5, 0, 0, 0, 3, 0, 0, 0, b'q']).is_err());
+        assert!(with(&[EXT_DEAD_LETTER, 5, 0, 0, 0, 3, 0, 0, 0, b'd']).is_ok());
         assert_eq!(
             with(&[EXT_PRIORITY, 1, 0, 0, 0, 0]).unwrap().job.priority,
             0
