@@ -21,8 +21,10 @@
 //! * **A round.** The listed live holders are asked whether they hold the job
 //!   ([`Message::HasJob`], which never creates a copy), and as many new
 //!   reachable nodes as are missing receive REPLJOB (they join the holder list
-//!   first, so acks reach them); each retry asks again and adds one more node,
-//!   until `repl` live nodes confirmed with GOTJOB. Then every holder learns
+//!   first, so acks reach them, and so does this node, which may hold a copy
+//!   imported through YOURJOBS without being listed); each retry asks again,
+//!   sends REPLJOB to listed holders that did not answer the check, and adds
+//!   one more node, until `repl` live nodes confirmed with GOTJOB. Then every holder learns
 //!   the final holder list ([`Message::Holders`], which never creates a copy
 //!   either, and is answered with GOTJOB), so acks, GC, WILLQUEUE/QUEUED and
 //!   federation use it; it is sent again, up to `INFORM_TRIES` times, until
@@ -529,8 +531,8 @@ impl Node {
         // Nodes this round gave a copy to and that did not confirm: again.
         let resend: Vec<NodeId> = asked.iter().filter(pending).copied().collect();
         // Other listed holders are asked whether they hold it (a check that
-        // never creates a copy, so it cannot resurrect a collected job).
-        let checks: Vec<NodeId> = job
+        // never creates a copy).
+        let mut checks: Vec<NodeId> = job
             .nodes_delivered
             .iter()
             .filter(pending)
@@ -538,11 +540,20 @@ impl Node {
             .copied()
             .collect();
         // The first time the listed holders get the benefit of the doubt; on a
-        // retry only confirmations count, and one more node is asked.
-        let missing = if retry {
-            (job.repl as usize).saturating_sub(confirmed.len() + resend.len()) + 1
+        // retry only confirmations count, and one more node is asked. A listed
+        // holder that did not answer the check lost its copy unannounced (or
+        // collected it after an ack that never reached this copy): the job is
+        // alive here, so it gets a copy like a new node.
+        let (missing, listed_copies) = if retry {
+            let listed_copies = std::mem::take(&mut checks);
+            let copies = confirmed.len() + resend.len() + listed_copies.len();
+            (
+                (job.repl as usize).saturating_sub(copies) + 1,
+                listed_copies,
+            )
         } else {
-            (job.repl as usize).saturating_sub(confirmed.len() + checks.len())
+            let copies = confirmed.len() + checks.len();
+            ((job.repl as usize).saturating_sub(copies), Vec::new())
         };
         let mut fresh: Vec<NodeId> = self
             .cluster
@@ -555,16 +566,19 @@ impl Node {
             .collect();
         fresh.shuffle(&mut self.rng);
         fresh.truncate(missing);
-        if resend.is_empty() && checks.is_empty() && fresh.is_empty() {
+        if resend.is_empty() && checks.is_empty() && listed_copies.is_empty() && fresh.is_empty() {
             self.rerepl.set_slot(id, Slot::Stuck);
             return;
         }
         // New nodes join the holder list before they are asked, as with ADDJOB:
-        // they may hold a copy from now on, so acks must reach them. The list
-        // now differs from other holders' lists: acks will ask every node.
+        // they may hold a copy from now on, so acks must reach them. So does
+        // this node, which may hold a copy it imported (YOURJOBS) without
+        // being listed. The list now differs from other holders' lists: acks
+        // will ask every node.
+        let myself = (!self.leaving).then_some(self.myself);
         let job = self.jobs.get_mut(id).expect("checked above");
         job.flags |= FLAG_REREPLICATED;
-        for node in &fresh {
+        for node in fresh.iter().chain(&myself) {
             job.add_delivered(*node);
         }
         let round = self
@@ -573,9 +587,13 @@ impl Node {
             .get_mut(id)
             .and_then(|e| e.round.as_mut())
             .expect("round started");
-        round.asked.extend_from_slice(&fresh);
+        round.asked.extend(listed_copies.iter().chain(&fresh));
         let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
-        let copies: Vec<NodeId> = resend.into_iter().chain(fresh).collect();
+        let copies: Vec<NodeId> = resend
+            .into_iter()
+            .chain(listed_copies)
+            .chain(fresh)
+            .collect();
         self.send_many(
             &copies,
             Message::ReplJob {
