@@ -132,12 +132,17 @@ pub struct Job {
 }
 
 /// What a node notes about a job in its own indexes (the job table and the
-/// queue order); starts empty and never travels.
-#[derive(Clone, Debug, Default)]
+/// queue order); starts empty and never travels. Packed (13 bytes, read and
+/// written by value) so that it fills the record's padding.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, packed)]
 pub struct JobLocal {
     /// Absolute ms time of the next scheduled check (its key in the timer
     /// heap); 0 while none is scheduled.
     pub awake: u64,
+    /// The generation of the job table slot holding the job (see
+    /// `JobRef`); set by the table.
+    pub gen: u32,
     /// The job has an entry in its queue's order (live, or left by an earlier
     /// queueing).
     pub in_queue_order: bool,
@@ -198,9 +203,10 @@ impl Job {
 /// A job's list of holders: an immutable shared list, so that the many jobs
 /// with the same holders (every job of a single node, the few replica sets
 /// of a cluster) can share one copy (the job table shares them on insert).
-/// Changing a list makes a new one.
-#[derive(Clone, Debug)]
-pub struct Holders(Arc<[NodeId]>);
+/// Changing a list makes a new one. A thin pointer (8 bytes in the record),
+/// none for the empty list of a dummy ACK.
+#[derive(Clone, Debug, Default)]
+pub struct Holders(Option<Arc<Vec<NodeId>>>);
 
 impl Holders {
     /// Adds `node` at the end.
@@ -219,15 +225,9 @@ impl Holders {
     }
 
     fn edit(&mut self, change: impl FnOnce(&mut Vec<NodeId>)) {
-        let mut nodes = self.0.to_vec();
+        let mut nodes = self.to_vec();
         change(&mut nodes);
-        self.0 = nodes.into();
-    }
-}
-
-impl Default for Holders {
-    fn default() -> Self {
-        Holders(Arc::from(Vec::new()))
+        *self = Holders::from(nodes);
     }
 }
 
@@ -235,7 +235,7 @@ impl std::ops::Deref for Holders {
     type Target = [NodeId];
 
     fn deref(&self) -> &[NodeId] {
-        &self.0
+        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -244,25 +244,28 @@ impl<'a> IntoIterator for &'a Holders {
     type IntoIter = std::slice::Iter<'a, NodeId>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
 impl From<Vec<NodeId>> for Holders {
     fn from(nodes: Vec<NodeId>) -> Self {
-        Holders(nodes.into())
+        Holders((!nodes.is_empty()).then(|| Arc::new(nodes)))
     }
 }
 
 impl FromIterator<NodeId> for Holders {
     fn from_iter<I: IntoIterator<Item = NodeId>>(nodes: I) -> Self {
-        Holders(nodes.into_iter().collect())
+        Holders::from(nodes.into_iter().collect::<Vec<_>>())
     }
 }
 
 impl PartialEq for Holders {
     fn eq(&self, other: &Holders) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => **self == **other,
+        }
     }
 }
 
@@ -270,7 +273,7 @@ impl Eq for Holders {}
 
 impl PartialEq<Vec<NodeId>> for Holders {
     fn eq(&self, other: &Vec<NodeId>) -> bool {
-        *self.0 == **other
+        **self == **other
     }
 }
 
@@ -353,7 +356,7 @@ mod tests {
     #[test]
     fn the_new_options_cost_no_more_than_a_pointer() {
         assert!(
-            std::mem::size_of::<Job>() <= 192,
+            std::mem::size_of::<Job>() <= 176,
             "{}",
             std::mem::size_of::<Job>()
         );

@@ -11,9 +11,10 @@
 //!   never moves: growth copies at most one chunk's jobs (the last one grows
 //!   like a vector, so a small node stays small), never all of them, and a
 //!   job costs its record and nothing else (no per-job allocation for the
-//!   record, no allocator header). A freed slot is reused; its generation
-//!   counter is bumped so that stale handles (timer and queue entries left
-//!   behind, see below) no longer match.
+//!   record, no allocator header, the slot's generation kept in the record's
+//!   padding). A freed slot is reused; its generation counter is bumped so
+//!   that stale handles (queue and evictable entries left behind, see below)
+//!   no longer match.
 //! * **Id index.** One hash table per shard of 8-byte entries: the slot
 //!   number and 32 bits of the id's hash, keyed with a secret (clients cannot
 //!   aim at collisions). The id itself is read from the slot only when the
@@ -21,10 +22,11 @@
 //!   any job (with the ids read from the slots, rehashing was 14% of the time
 //!   of pipelined ADDJOB, a cache miss per job). With [`SHARDS`] shards a
 //!   growth rehashes 1/64 of the jobs, not all of them.
-//! * **Timers.** A min-heap of `(awake, slot, generation)` with lazy deletion:
-//!   rescheduling pushes a new entry and leaves the old one, which no longer
-//!   matches the job's `awake` and is dropped when it surfaces, or all at
-//!   once when stale entries outnumber the jobs. Only due entries are touched.
+//! * **Timers.** A min-heap of 12-byte `(awake, slot)` entries with lazy
+//!   deletion: rescheduling pushes a new entry and leaves the old one, which
+//!   no longer matches the job's `awake` and is dropped when it surfaces, or
+//!   all at once when stale entries outnumber the jobs. Only due entries are
+//!   touched.
 //! * **Scan.** JSCAN's cursor is a slot number: slots never move, so every job
 //!   present for a whole scan is returned (docs/commands.md §3.5) without an
 //!   ordered index of ids.
@@ -77,15 +79,65 @@ fn slot_at(chunks: &[Vec<Slot>], slot: u32) -> &Slot {
 fn entry_is(chunks: &[Vec<Slot>], e: &IndexEntry, hash: u32, id: &JobId) -> bool {
     e.hash == hash
         && slot_at(chunks, e.slot)
-            .job
-            .as_ref()
+            .job()
             .is_some_and(|j| j.id == *id)
 }
 
-/// One slot: a job or nothing, and how many jobs it has held.
-struct Slot {
-    gen: u32,
-    job: Option<Job>,
+/// One slot: a job, or nothing and how many jobs it has held (a job keeps
+/// its slot's generation in its record, `JobLocal::gen`, so a slot costs
+/// exactly a job record).
+enum Slot {
+    Vacant { gen: u32 },
+    Full(Job),
+}
+
+impl Slot {
+    /// How many jobs the slot held before the current one (or so far).
+    fn gen(&self) -> u32 {
+        match self {
+            Slot::Vacant { gen } => *gen,
+            Slot::Full(job) => job.local.gen,
+        }
+    }
+
+    fn job(&self) -> Option<&Job> {
+        match self {
+            Slot::Vacant { .. } => None,
+            Slot::Full(job) => Some(job),
+        }
+    }
+
+    fn job_mut(&mut self) -> Option<&mut Job> {
+        match self {
+            Slot::Vacant { .. } => None,
+            Slot::Full(job) => Some(job),
+        }
+    }
+}
+
+/// A timer heap entry: when, and the slot of the job then due (12 bytes; no
+/// generation: an entry is live only while the slot's job has this awake
+/// time, and a later job of the slot due at that very time is due anyway).
+/// Ordered by time, then slot.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Timer {
+    awake_high: u32,
+    awake_low: u32,
+    slot: u32,
+}
+
+impl Timer {
+    fn new(awake: u64, slot: u32) -> Timer {
+        Timer {
+            awake_high: (awake >> 32) as u32,
+            awake_low: awake as u32,
+            slot,
+        }
+    }
+
+    fn awake(self) -> u64 {
+        (u64::from(self.awake_high) << 32) | u64::from(self.awake_low)
+    }
 }
 
 /// Every job on this node, with its indexes.
@@ -99,7 +151,7 @@ pub(crate) struct JobTable {
     index: Vec<HashTable<IndexEntry>>,
     hasher: ahash::RandomState,
     len: usize,
-    timers: BinaryHeap<Reverse<(u64, JobRef)>>,
+    timers: BinaryHeap<Reverse<Timer>>,
     evictable: VecDeque<JobRef>,
     /// Jobs marked as listed in `evictable` (entries may be more).
     evictable_live: usize,
@@ -192,7 +244,7 @@ impl JobTable {
     pub(crate) fn job_ref(&self, id: &JobId) -> Option<JobRef> {
         self.find(id).map(|slot| JobRef {
             slot,
-            gen: self.slot(slot).gen,
+            gen: self.slot(slot).gen(),
         })
     }
 
@@ -200,29 +252,25 @@ impl JobTable {
     pub(crate) fn resolve(&self, r: JobRef) -> Option<&Job> {
         let chunk = self.chunks.get((r.slot >> CHUNK_BITS) as usize)?;
         let slot = chunk.get(r.slot as usize & (CHUNK - 1))?;
-        (slot.gen == r.gen).then_some(slot.job.as_ref()).flatten()
+        slot.job().filter(|j| j.local.gen == r.gen)
     }
 
     /// The job a handle names, to change it.
     pub(crate) fn resolve_mut(&mut self, r: JobRef) -> Option<&mut Job> {
         let chunk = self.chunks.get_mut((r.slot >> CHUNK_BITS) as usize)?;
         let slot = chunk.get_mut(r.slot as usize & (CHUNK - 1))?;
-        if slot.gen == r.gen {
-            slot.job.as_mut()
-        } else {
-            None
-        }
+        slot.job_mut().filter(|j| j.local.gen == r.gen)
     }
 
     /// The job with this id.
     pub(crate) fn get(&self, id: &JobId) -> Option<&Job> {
-        self.find(id).and_then(|s| self.slot(s).job.as_ref())
+        self.find(id).and_then(|s| self.slot(s).job())
     }
 
     /// The job with this id, to change it.
     pub(crate) fn get_mut(&mut self, id: &JobId) -> Option<&mut Job> {
         let slot = self.find(id)?;
-        self.slot_mut(slot).job.as_mut()
+        self.slot_mut(slot).job_mut()
     }
 
     /// True when a job has this id.
@@ -259,16 +307,15 @@ impl JobTable {
                 self.chunks.push(Vec::with_capacity(capacity));
             }
             let chunk = self.chunks.last_mut().expect("just ensured");
-            chunk.push(Slot { gen: 0, job: None });
+            chunk.push(Slot::Vacant { gen: 0 });
             self.used += 1;
         }
         self.len += 1;
         let entry = self.slot_mut(slot);
-        entry.job = Some(job);
-        JobRef {
-            slot,
-            gen: entry.gen,
-        }
+        let gen = entry.gen();
+        job.local.gen = gen;
+        *entry = Slot::Full(job);
+        JobRef { slot, gen }
     }
 
     /// Makes `holders` share the list of a recent job with the same holders,
@@ -294,8 +341,10 @@ impl JobTable {
             .ok()?;
         let (IndexEntry { slot, .. }, _) = entry.remove();
         let entry = self.slot_mut(slot);
-        let job = entry.job.take().expect("indexed slots hold jobs");
-        entry.gen = entry.gen.wrapping_add(1);
+        let gen = entry.gen().wrapping_add(1);
+        let Slot::Full(job) = std::mem::replace(entry, Slot::Vacant { gen }) else {
+            unreachable!("indexed slots hold jobs")
+        };
         self.free.push(slot);
         self.len -= 1;
         if job.local.in_evictable {
@@ -318,14 +367,14 @@ impl JobTable {
     pub(crate) fn values(&self) -> impl Iterator<Item = &Job> {
         self.chunks
             .iter()
-            .flat_map(|c| c.iter().filter_map(|s| s.job.as_ref()))
+            .flat_map(|c| c.iter().filter_map(Slot::job))
     }
 
     /// Every job, to change them.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Job> {
         self.chunks
             .iter_mut()
-            .flat_map(|c| c.iter_mut().filter_map(|s| s.job.as_mut()))
+            .flat_map(|c| c.iter_mut().filter_map(Slot::job_mut))
     }
 
     /// Every id.
@@ -372,7 +421,7 @@ impl JobTable {
         }
         job.local.awake = awake;
         if awake != 0 {
-            self.timers.push(Reverse((awake, r)));
+            self.timers.push(Reverse(Timer::new(awake, r.slot)));
             if self.timers.len() > 2 * self.len + 1024 {
                 self.drop_stale_timers();
             }
@@ -382,8 +431,10 @@ impl JobTable {
 
     fn drop_stale_timers(&mut self) {
         let mut entries = std::mem::take(&mut self.timers).into_vec();
-        entries.retain(|Reverse((awake, r))| {
-            self.resolve(*r).is_some_and(|j| j.local.awake == *awake)
+        entries.retain(|Reverse(t)| {
+            self.slot(t.slot)
+                .job()
+                .is_some_and(|j| j.local.awake == t.awake())
         });
         self.timers = BinaryHeap::from(entries);
     }
@@ -391,19 +442,20 @@ impl JobTable {
     /// The time of the earliest check (possibly of a stale entry, which only
     /// makes the caller look early).
     pub(crate) fn next_awake(&self) -> Option<u64> {
-        self.timers.peek().map(|Reverse((awake, _))| *awake)
+        self.timers.peek().map(|Reverse(t)| t.awake())
     }
 
     /// Takes the next check due at or before `now_ms`: `Some(Some(id))` for a
     /// job whose check this is (its awake time is cleared), `Some(None)` for a
     /// stale entry dropped, `None` when nothing is due.
     pub(crate) fn pop_due(&mut self, now_ms: u64) -> Option<Option<JobId>> {
-        let &Reverse((awake, r)) = self.timers.peek()?;
+        let &Reverse(timer) = self.timers.peek()?;
+        let awake = timer.awake();
         if awake > now_ms {
             return None;
         }
         self.timers.pop();
-        Some(match self.resolve_mut(r) {
+        Some(match self.slot_mut(timer.slot).job_mut() {
             Some(job) if job.local.awake == awake => {
                 job.local.awake = 0;
                 Some(job.id)
@@ -475,7 +527,7 @@ impl JobTable {
                 return slot as u64;
             }
             steps += 1;
-            if let Some(job) = &self.slot(slot).job {
+            if let Some(job) = self.slot(slot).job() {
                 if visit(job) {
                     matched += 1;
                 }
@@ -493,7 +545,7 @@ impl JobTable {
     pub(crate) fn check_invariants(&self) {
         let mut jobs = 0;
         for slot in 0..self.used {
-            if let Some(job) = &self.slot(slot).job {
+            if let Some(job) = self.slot(slot).job() {
                 jobs += 1;
                 assert_eq!(self.find(&job.id), Some(slot), "job {:?} indexed", job.id);
             }
@@ -503,23 +555,24 @@ impl JobTable {
         assert_eq!(indexed, self.len, "index size");
         assert_eq!(self.free.len() + self.len, self.used as usize, "free slots");
         assert!(
-            self.free.iter().all(|&s| self.slot(s).job.is_none()),
+            self.free.iter().all(|&s| self.slot(s).job().is_none()),
             "free slots are empty"
         );
-        let timers: std::collections::HashSet<(u64, JobRef)> =
-            self.timers.iter().map(|Reverse(e)| *e).collect();
+        let timers: std::collections::HashSet<Timer> =
+            self.timers.iter().map(|Reverse(t)| *t).collect();
         let listed: std::collections::HashSet<JobRef> = self.evictable.iter().copied().collect();
         let mut marked = 0;
         for slot in 0..self.used {
-            let entry = self.slot(slot);
-            let Some(job) = &entry.job else { continue };
+            let Some(job) = self.slot(slot).job() else {
+                continue;
+            };
             let r = JobRef {
                 slot,
-                gen: entry.gen,
+                gen: job.local.gen,
             };
             if job.local.awake != 0 {
                 assert!(
-                    timers.contains(&(job.local.awake, r)),
+                    timers.contains(&Timer::new(job.local.awake, slot)),
                     "job {:?} has its timer",
                     job.id
                 );
