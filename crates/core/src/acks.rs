@@ -150,12 +150,13 @@ impl Node {
         {
             self.replication_achieved(env, id, fx);
         }
+        let mut learned = false;
         if self.jobs.contains_key(id) {
             self.acknowledge(env, id, fx);
             // Learn the sender's holders, so two nodes that each know a holder
             // the other does not converge on the union instead of handing the
             // GC back and forth.
-            self.merge_holders(env, from, id, sender_holders);
+            learned = self.merge_holders(env, from, id, sender_holders);
         }
         // Only holders this node knows count: the sender cannot learn the
         // others (a forgotten node), so two nodes listing different ones would
@@ -177,15 +178,24 @@ impl Node {
                 // take-over sends it no SETACK that could make it take over in
                 // turn.
                 let myself = self.myself;
+                let mut newly_confirmed = false;
                 if let Some(job) = self.jobs.get_mut(id) {
                     let confirmed = job
                         .nodes_confirmed
                         .get_or_insert_with(|| Box::new(vec![myself]));
                     if !confirmed.contains(&from) {
                         confirmed.push(from);
+                        newly_confirmed = true;
                     }
                 }
-                self.gc_attempt(id, fx);
+                // A SETACK that taught nothing new (a retry, a duplicate, or one
+                // from a node whose list this node cannot learn, such as a
+                // holder in its EMPTIED quarantine) leaves the GC to its timer:
+                // answering each one with a round of SETACKs let holders whose
+                // lists differ for good keep each other busy without end.
+                if newly_confirmed || learned {
+                    self.gc_attempt(id, fx);
+                }
             }
         }
     }

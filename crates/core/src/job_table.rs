@@ -77,10 +77,7 @@ fn slot_at(chunks: &[Vec<Slot>], slot: u32) -> &Slot {
 
 /// True when index entry `e` is the one of the job `id` whose hash is `hash`.
 fn entry_is(chunks: &[Vec<Slot>], e: &IndexEntry, hash: u32, id: &JobId) -> bool {
-    e.hash == hash
-        && slot_at(chunks, e.slot)
-            .job()
-            .is_some_and(|j| j.id == *id)
+    e.hash == hash && slot_at(chunks, e.slot).job().is_some_and(|j| j.id == *id)
 }
 
 /// One slot: a job, or nothing and how many jobs it has held (a job keeps

@@ -809,12 +809,19 @@ impl Node {
     }
 
     /// Adds the credible nodes of `nodes`, a holder list sent by `from`, to the
-    /// holder list of a copy held here.
-    pub(crate) fn merge_holders(&mut self, env: &Env, from: NodeId, id: &JobId, nodes: &[NodeId]) {
+    /// holder list of a copy held here. True when a node was added.
+    pub(crate) fn merge_holders(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        nodes: &[NodeId],
+    ) -> bool {
         let Some(ctime_ms) = self.jobs.get(id).map(|j| j.ctime_ms()) else {
-            return;
+            return false;
         };
         let (known, doubted) = self.credible_holders(env, &from, ctime_ms, nodes);
+        let mut added = false;
         if let Some(job) = self.jobs.get_mut(id) {
             if doubted {
                 job.flags |= FLAG_REREPLICATED;
@@ -823,9 +830,11 @@ impl Node {
                 if !job.nodes_delivered.contains(&node) {
                     job.nodes_delivered.push(node);
                     job.flags |= FLAG_REREPLICATED;
+                    added = true;
                 }
             }
         }
+        added
     }
 
     /// Sends [`Message::Emptied`] on a new link to `peer` if this node restarted
