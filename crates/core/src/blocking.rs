@@ -230,7 +230,9 @@ impl Node {
             return Reply::Nil;
         };
         let mut entry = vec![
-            job.queue.clone().map_or(Reply::Nil, Reply::Bulk),
+            job.queue
+                .as_deref()
+                .map_or(Reply::Nil, |q| Reply::Bulk(q.clone())),
             Reply::bulk_from(id.as_bytes()),
             job.body
                 .as_ref()

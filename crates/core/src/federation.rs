@@ -304,7 +304,7 @@ impl Node {
                 return;
             };
             let id = decoded.job.id;
-            let Some(queue) = decoded.job.queue.clone() else {
+            let Some(queue) = decoded.job.queue.as_deref().cloned() else {
                 return;
             };
             match self.jobs.get(&id).map(|j| j.state) {
@@ -318,7 +318,7 @@ impl Node {
                     let moved_there = self
                         .jobs
                         .get(&id)
-                        .is_some_and(|j| j.dead_letter.as_ref().is_some_and(|d| d.queue == queue));
+                        .is_some_and(|j| j.dead_letter.as_ref().is_some_and(|d| d.queue == *queue));
                     if moved_there && self.move_to_dead_letter(&id) {
                         self.log_changed(&id, fx);
                     }

@@ -114,7 +114,7 @@ pub struct Job {
     /// Re-queues other than NACK seen by this node.
     pub additional_deliveries: u16,
     /// Queue name (None for dummy ACKs).
-    pub queue: Option<Bytes>,
+    pub queue: Option<QueueName>,
     /// Body (None for dummy ACKs).
     pub body: Option<Body>,
     /// Nodes that may hold a copy; empty marks a dummy ACK.
@@ -239,6 +239,12 @@ impl std::ops::Deref for Holders {
     }
 }
 
+impl std::borrow::Borrow<[NodeId]> for Holders {
+    fn borrow(&self) -> &[NodeId] {
+        self
+    }
+}
+
 impl<'a> IntoIterator for &'a Holders {
     type Item = &'a NodeId;
     type IntoIter = std::slice::Iter<'a, NodeId>;
@@ -274,6 +280,63 @@ impl Eq for Holders {}
 impl PartialEq<Vec<NodeId>> for Holders {
     fn eq(&self, other: &Vec<NodeId>) -> bool {
         **self == **other
+    }
+}
+
+/// A queue name as jobs hold it: one copy per queue shared by all its jobs
+/// (the queue's own, see `Node::register`), behind a thin pointer (8 bytes
+/// in the record instead of a 32-byte `Bytes`).
+#[derive(Clone, Eq)]
+pub struct QueueName(Arc<Bytes>);
+
+impl QueueName {
+    /// A name of its own: an exact copy of `name` (never a slice of the
+    /// buffer it was read from).
+    pub fn new(name: &[u8]) -> QueueName {
+        QueueName(Arc::new(Bytes::copy_from_slice(name)))
+    }
+
+    /// The name.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for QueueName {
+    type Target = Bytes;
+
+    fn deref(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl PartialEq for QueueName {
+    fn eq(&self, other: &QueueName) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl PartialEq<Bytes> for QueueName {
+    fn eq(&self, other: &Bytes) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl std::hash::Hash for QueueName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for QueueName {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for QueueName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -356,7 +419,7 @@ mod tests {
     #[test]
     fn the_new_options_cost_no_more_than_a_pointer() {
         assert!(
-            std::mem::size_of::<Job>() <= 176,
+            std::mem::size_of::<Job>() <= 152,
             "{}",
             std::mem::size_of::<Job>()
         );

@@ -5,7 +5,7 @@
 
 use crate::ids::{JobId, NodeId, ID_LEN};
 use crate::job::{
-    Body, DeadLetter, Job, JobState, DEFAULT_PRIORITY, FLAG_DELIVERED, FLAG_NACK_DELAY,
+    Body, DeadLetter, Job, JobState, QueueName, DEFAULT_PRIORITY, FLAG_DELIVERED, FLAG_NACK_DELAY,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -66,7 +66,7 @@ fn extension(job: &Job, form: Form, now_ms: u64) -> Vec<(u8, Vec<u8>)> {
 /// Appends the serialized job to `out`. `now_ms` is used by the message form.
 pub fn encode(job: &Job, form: Form, now_ms: u64, out: &mut BytesMut) {
     let now_s = now_ms / 1000;
-    let queue = job.queue.as_deref().unwrap_or(b"");
+    let queue: &[u8] = job.queue.as_deref().map_or(b"", |q| q);
     let body = job.body.as_deref().unwrap_or(b"");
     let ext = extension(job, form, now_ms);
     let ext_len: usize = ext.iter().map(|(_, v)| EXT_FIELD_HEADER + v.len()).sum();
@@ -194,7 +194,7 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
         priority,
         nacks,
         additional_deliveries,
-        queue: Some(queue),
+        queue: Some(QueueName::new(&queue)),
         body: Some(Body::new(&body)),
         nodes_delivered: Default::default(),
         nodes_confirmed: None,
@@ -269,7 +269,7 @@ mod tests {
             priority: DEFAULT_PRIORITY,
             nacks: 3,
             additional_deliveries: 4,
-            queue: Some(Bytes::from_static(b"q")),
+            queue: Some(QueueName::new(b"q")),
             body: Some(Body::new(b"body")),
             nodes_delivered: vec![NodeId([b'a'; 40])].into(),
             nodes_confirmed: None,

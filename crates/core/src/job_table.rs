@@ -34,10 +34,9 @@
 //!   jobs; each job is listed once (a mark in its record) and deleted jobs'
 //!   entries are dropped lazily.
 
-use crate::ids::JobId;
-use crate::job::{Holders, Job, JobState};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Holders, Job, JobState, QueueName};
 use crate::scan::ScanLimits;
-use bytes::Bytes;
 use hashbrown::HashTable;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -156,7 +155,7 @@ pub(crate) struct JobTable {
     recent_holders: Recent<Holders>,
     /// Queue names of recent jobs whose queue object does not exist here
     /// (copies held for other nodes), for new jobs to share.
-    recent_queues: Recent<Bytes>,
+    recent_queues: Recent<QueueName>,
 }
 
 /// Values kept for sharing: a node's jobs have few distinct holder lists
@@ -173,11 +172,15 @@ impl<T> Default for Recent<T> {
     }
 }
 
-impl<T: Clone + PartialEq> Recent<T> {
-    /// The kept value equal to `value`, or `value` itself, kept from now on
-    /// (`own` makes the copy that is kept and returned).
-    fn share(&mut self, value: &T, own: impl FnOnce(&T) -> T) -> T {
-        if let Some(kept) = self.0.iter().find(|v| *v == value) {
+impl<T: Clone> Recent<T> {
+    /// The kept value equal to `value`, or one made of it by `own`, kept
+    /// from now on.
+    fn share<K>(&mut self, value: &K, own: impl FnOnce(&K) -> T) -> T
+    where
+        K: PartialEq + ?Sized,
+        T: std::borrow::Borrow<K>,
+    {
+        if let Some(kept) = self.0.iter().find(|v| (*v).borrow() == value) {
             return kept.clone();
         }
         let owned = own(value);
@@ -318,15 +321,25 @@ impl JobTable {
     /// Makes `holders` share the list of a recent job with the same holders,
     /// or makes it one of the recent lists.
     fn share_holders(&mut self, holders: &mut Holders) {
-        *holders = self.recent_holders.share(holders, Holders::clone);
+        let given = holders.clone();
+        *holders = self.recent_holders.share(&**holders, |_| given);
+    }
+
+    /// A holder list equal to `nodes` for a new job: a recent job's (no
+    /// allocation), or a new one kept for the next jobs.
+    pub(crate) fn holders(&mut self, nodes: &[NodeId]) -> Holders {
+        self.recent_holders
+            .share(nodes, |n| Holders::from(n.to_vec()))
     }
 
     /// A queue name for a new job whose queue object does not exist here:
-    /// a recent job's equal name, or an exact copy (never a slice of the
-    /// buffer the name was read from).
-    pub(crate) fn share_queue_name(&mut self, name: &Bytes) -> Bytes {
-        self.recent_queues
-            .share(name, |n| Bytes::copy_from_slice(n))
+    /// a recent job's equal name, or the one `own` makes, kept from now on.
+    pub(crate) fn share_queue_name(
+        &mut self,
+        name: &[u8],
+        own: impl FnOnce(&[u8]) -> QueueName,
+    ) -> QueueName {
+        self.recent_queues.share(name, own)
     }
 
     /// Removes a job; its handles stop resolving.
@@ -603,17 +616,27 @@ impl std::ops::Index<&JobId> for JobTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn queue_names_are_copied_once_and_shared() {
         let mut table = JobTable::new(ahash::RandomState::with_seeds(1, 2, 3, 4));
         let buffer = Bytes::from_static(b"....queue-a....");
-        let first = table.share_queue_name(&buffer.slice(4..11));
+        let first = table.share_queue_name(&buffer[4..11], QueueName::new);
         assert_eq!(&first[..], b"queue-a");
         assert_ne!(first.as_ptr(), buffer[4..].as_ptr(), "a copy, not a slice");
-        let again = table.share_queue_name(&Bytes::copy_from_slice(b"queue-a"));
+        let again = table.share_queue_name(b"queue-a", |_| unreachable!("kept"));
         assert_eq!(again.as_ptr(), first.as_ptr(), "the kept copy is shared");
-        let other = table.share_queue_name(&Bytes::from_static(b"queue-b"));
+        let other = table.share_queue_name(b"queue-b", QueueName::new);
         assert_ne!(other.as_ptr(), first.as_ptr());
+    }
+
+    #[test]
+    fn holder_lists_are_shared() {
+        let mut table = JobTable::new(ahash::RandomState::with_seeds(1, 2, 3, 4));
+        let node = NodeId([b'a'; crate::ids::ID_LEN]);
+        let first = table.holders(&[node]);
+        let again = table.holders(&[node]);
+        assert!(std::ptr::eq(&first[0], &again[0]), "one list for both");
     }
 }

@@ -8,7 +8,8 @@ use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
 use crate::job::{
-    Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED, FLAG_NACK_DELAY,
+    Job, JobState, QueueName, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED,
+    FLAG_NACK_DELAY,
 };
 use crate::job_table::JobRef;
 use crate::queue::{queue_scan_key, Queue};
@@ -229,7 +230,7 @@ impl Node {
             if let Some(d) = &job.dead_letter {
                 assert!(d.max_deliveries > 0, "max-deliveries of {:?}", job.id);
                 assert_ne!(
-                    job.queue.as_ref(),
+                    job.queue.as_deref(),
                     Some(&d.queue),
                     "{:?} is not dead-lettered into its own queue",
                     job.id
@@ -269,7 +270,7 @@ impl Node {
                         job.id
                     );
                     assert_eq!(
-                        job.queue.as_ref(),
+                        job.queue.as_deref(),
                         Some(name),
                         "entry of {:?} in its queue",
                         job.id
@@ -299,12 +300,24 @@ impl Node {
 
     // ----- queues -------------------------------------------------------------
 
+    /// The name a new job of queue `name` holds: the queue's own copy, or a
+    /// recent job's (no allocation either way once the queue is known).
+    pub(crate) fn queue_name(&mut self, name: &[u8]) -> QueueName {
+        match self.queues.get(name) {
+            Some(q) => q.name.clone(),
+            None => self.jobs.share_queue_name(name, QueueName::new),
+        }
+    }
+
     /// The queue named `name`, created if missing.
     pub(crate) fn queue_or_create(&mut self, name: &Bytes, now_s: u64) -> &mut Queue {
         if !self.queues.contains_key(name) {
-            self.queue_index.insert(queue_scan_key(name), name.clone());
-            self.queues
-                .insert(name.clone(), Queue::new(name.clone(), now_s));
+            // The queue's own copy of its name (never a slice of a request),
+            // shared by the map, the scan index and its jobs.
+            let queue = Queue::new(QueueName::new(name), now_s);
+            let name = queue.name.bytes().clone();
+            self.queue_index.insert(queue_scan_key(&name), name.clone());
+            self.queues.insert(name, queue);
         }
         self.queues.get_mut(name).expect("queue just ensured")
     }
@@ -328,10 +341,10 @@ impl Node {
     /// own ([`crate::job::Body`]) and its queue name is the queue's.
     pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
         job.local = Default::default();
-        if let Some(name) = &job.queue {
-            job.queue = Some(match self.queues.get(name) {
+        if let Some(name) = job.queue.take() {
+            job.queue = Some(match self.queues.get(name.bytes()) {
                 Some(q) => q.name.clone(),
-                None => self.jobs.share_queue_name(name),
+                None => self.jobs.share_queue_name(&name.clone(), |_| name),
             });
         }
         let r = self.jobs.insert(job);
@@ -470,7 +483,7 @@ impl Node {
             job.flags |= FLAG_BCAST_QUEUED;
         }
         let (ctime, priority) = (job.ctime, job.priority);
-        let name = job.queue.clone().expect("checked above");
+        let name = job.queue.as_deref().cloned().expect("checked above");
         let has_entry = std::mem::replace(&mut job.local.in_queue_order, true);
         if broadcast || dead_lettered {
             self.send_to_holders(
@@ -507,7 +520,7 @@ impl Node {
             return false;
         }
         job.state = JobState::Active;
-        if let Some(name) = job.queue.clone() {
+        if let Some(name) = job.queue.as_deref().cloned() {
             self.queue_lost_one(&name);
         }
         true

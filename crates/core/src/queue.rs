@@ -2,9 +2,9 @@
 //! (docs/jobs-and-ids.md §7, §8).
 
 use crate::ids::JobId;
+use crate::job::QueueName;
 use crate::job_table::JobRef;
 use crate::ClientId;
-use bytes::Bytes;
 use std::collections::{BTreeSet, VecDeque};
 
 /// Input/output pause flags of a queue.
@@ -37,7 +37,7 @@ impl Pause {
 #[derive(Debug)]
 pub struct Queue {
     /// The queue name (binary).
-    pub name: Bytes,
+    pub name: QueueName,
     /// Queued jobs of the default priority 5 by `(ctime, id)`: oldest first.
     jobs: QueueOrder,
     /// Jobs of the other priorities (decision D18), one order per priority,
@@ -63,7 +63,7 @@ pub struct Queue {
 
 impl Queue {
     /// A new, empty queue created at `now_s`.
-    pub fn new(name: Bytes, now_s: u64) -> Queue {
+    pub fn new(name: QueueName, now_s: u64) -> Queue {
         Queue {
             name,
             jobs: QueueOrder::default(),

@@ -343,7 +343,7 @@ impl Node {
         } else {
             let paused = job
                 .queue
-                .as_ref()
+                .as_deref()
                 .and_then(|q| self.queues.get(q))
                 .is_some_and(|q| q.pause.input);
             if self.memory_warning_level(env) >= 1
@@ -434,7 +434,7 @@ impl Node {
         }
         if job
             .queue
-            .as_ref()
+            .as_deref()
             .and_then(|q| self.queues.get(q))
             .is_some_and(|q| q.pause.input)
         {

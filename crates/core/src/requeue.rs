@@ -175,18 +175,16 @@ impl Node {
         }
         self.dequeue(id);
         let entry = self.jobs.job_ref(id).expect("present");
+        let target = self.jobs.get_mut(id).expect("present").dead_letter.take();
+        // The name is shared with the queue object when there is one.
+        let name = self.queue_name(&target.expect("checked").queue);
         let job = self.jobs.get_mut(id).expect("present");
-        let target = job.dead_letter.take().expect("checked").queue;
-        let old = job.queue.replace(target.clone());
+        let old = job.queue.replace(name);
         let (ctime, priority) = (job.ctime, job.priority);
         if std::mem::replace(&mut job.local.in_queue_order, false) {
-            if let Some(q) = old.and_then(|name| self.queues.get_mut(&name)) {
+            if let Some(q) = old.and_then(|name| self.queues.get_mut(name.bytes())) {
                 q.forget_entry(ctime, priority, entry);
             }
-        }
-        // The name is shared with the queue object when there is one.
-        if let Some(q) = self.queues.get(&target) {
-            self.jobs.get_mut(id).expect("present").queue = Some(q.name.clone());
         }
         true
     }

@@ -73,7 +73,7 @@ impl Node {
         if state == JobState::Active && qtime != 0 && qtime <= env.now_ms {
             let paused_in = self.jobs[id]
                 .queue
-                .as_ref()
+                .as_deref()
                 .and_then(|q| self.queues.get(q))
                 .is_some_and(|q| q.pause.input);
             if retry > 0 && paused_in {

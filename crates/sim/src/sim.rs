@@ -1335,7 +1335,7 @@ impl Sim {
                     Message::ReplJob { job, .. } if *fate == Fate::Delivered => {
                         let queue = job_codec::decode(job, job_codec::Form::Message, 0)
                             .ok()
-                            .and_then(|d| d.job.queue);
+                            .and_then(|d| d.job.queue.as_deref().cloned());
                         self.net.try_node(*to).is_some_and(|n| {
                             n.is_leaving() || n.memory_warning_level(&self.net.env(*to)) >= 1
                         }) || queue.is_some_and(|q| self.paused_in.contains(&(*to, q)))
@@ -1832,7 +1832,7 @@ impl Sim {
             let copies: Vec<(usize, Bytes, JobState)> = (0..self.net.len())
                 .filter_map(|i| {
                     let j = self.net.node(i).job(&id)?;
-                    Some((i, j.queue.clone()?, j.state))
+                    Some((i, j.queue.as_deref()?.clone(), j.state))
                 })
                 .collect();
             if !copies.iter().any(|(_, q, _)| q == target) || self.net.job_message_in_flight(&id) {

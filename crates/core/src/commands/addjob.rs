@@ -193,9 +193,9 @@ impl Node {
             priority: o.priority,
             nacks: 0,
             additional_deliveries: 0,
-            queue: Some(queue.clone()),
+            queue: Some(self.queue_name(queue)),
             body: Some(Body::new(body)),
-            nodes_delivered: vec![self.myself].into(),
+            nodes_delivered: self.jobs.holders(&[self.myself]),
             nodes_confirmed: None,
             dead_letter: o.dead_letter.map(|(queue, max_deliveries)| {
                 Box::new(DeadLetter {

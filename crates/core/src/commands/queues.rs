@@ -83,7 +83,7 @@ impl Node {
         let now = env.now_s();
         Reply::Array(vec![
             field("name"),
-            Reply::Bulk(q.name.clone()),
+            Reply::Bulk(q.name.bytes().clone()),
             field("len"),
             Reply::Integer(q.len() as i64),
             field("age"),

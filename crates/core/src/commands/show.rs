@@ -55,7 +55,7 @@ impl Node {
             field("id"),
             Reply::bulk_from(id.as_bytes()),
             field("queue"),
-            opt(&job.queue),
+            opt(&job.queue.as_deref().cloned()),
             field("state"),
             field(job.state.name()),
             field("repl"),
@@ -134,7 +134,7 @@ impl Node {
         let next = self.jobs.scan(cursor, limits, |job| {
             let id = &job.id;
             let wanted = !job.is_dummy_ack()
-                && queue.is_none_or(|q| job.queue.as_ref() == Some(q))
+                && queue.is_none_or(|q| job.queue.as_deref() == Some(q))
                 && (states.is_empty() || states.contains(&job.state));
             if wanted {
                 items.push(if reply_all {
