@@ -339,7 +339,14 @@ impl Node {
     /// Adds a job to the table and schedules its first check. The job keeps
     /// neither a client's read buffer nor a bus frame alive: its body is its
     /// own ([`crate::job::Body`]) and its queue name is the queue's.
-    pub(crate) fn register(&mut self, env: &Env, mut job: Job) {
+    pub(crate) fn register(&mut self, env: &Env, job: Job) {
+        let r = self.register_unscheduled(job);
+        self.reschedule_ref(env, r);
+    }
+
+    /// [`Node::register`] for a job that the caller schedules at once (by
+    /// queueing it): no timer entry that would be stale right away.
+    pub(crate) fn register_unscheduled(&mut self, mut job: Job) -> JobRef {
         job.local = Default::default();
         if let Some(name) = job.queue.take() {
             job.queue = Some(match self.queues.get(name.bytes()) {
@@ -349,7 +356,7 @@ impl Node {
         }
         let r = self.jobs.insert(job);
         self.jobs.note_evictable_ref(r);
-        self.reschedule_ref(env, r);
+        r
     }
 
     /// Recomputes a job's awake time (docs/jobs-and-ids.md §5.1) and moves it in the timer set.

@@ -212,18 +212,25 @@ impl Node {
             job.nodes_delivered.clear();
             job.state = JobState::WaitRepl;
         }
-        self.register(env, job);
+        let synchronous = (replicate > 1 || external) && !o.asynchronous;
+        let queue_now = delay == 0 && !synchronous && !external;
+        if queue_now {
+            // Queueing schedules it (a first schedule would be stale at once).
+            self.register_unscheduled(job);
+            if !self.enqueue(env, &id, false, fx) {
+                self.reschedule(env, &id);
+            }
+        } else {
+            self.register(env, job);
+        }
         let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
-        if (replicate > 1 || external) && !o.asynchronous {
+        if synchronous {
             self.start_sync_replication(env, client, id, external, deadline, fx);
             return Ok(None);
         }
         if external {
             self.replicate_async(env, &id, true, fx);
             return Ok(Some(reply));
-        }
-        if delay == 0 {
-            self.enqueue(env, &id, false, fx);
         }
         if replicate > 1 {
             self.replicate_async(env, &id, false, fx);
