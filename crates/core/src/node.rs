@@ -262,7 +262,8 @@ impl Node {
             let live = queued.get(&name[..]).copied().unwrap_or(0);
             assert_eq!(queue.live(), live, "queue {name:?} counts its jobs");
             let mut found = 0;
-            queue.for_each_entry(|priority, ctime, entry| {
+            queue.check_order(&self.jobs);
+            queue.for_each_entry(|priority, entry| {
                 if let Some(job) = self.jobs.resolve(entry) {
                     assert_eq!(
                         job.priority, priority,
@@ -275,7 +276,6 @@ impl Node {
                         "entry of {:?} in its queue",
                         job.id
                     );
-                    assert_eq!(job.ctime, ctime, "entry of {:?} keyed by its ctime", job.id);
                     assert!(job.local.in_queue_order, "entry of {:?} is marked", job.id);
                     found += usize::from(job.state == JobState::Queued);
                 }
@@ -418,7 +418,7 @@ impl Node {
         let (queues, jobs) = (&mut self.queues, &mut self.jobs);
         if let Some(q) = queues.get_mut(name) {
             q.remove();
-            q.compact(|entry| jobs.take_queued_id(entry));
+            q.compact(jobs);
         }
     }
 
@@ -540,7 +540,7 @@ impl Node {
             return None;
         }
         let jobs = &mut self.jobs;
-        let (entry, id) = queue.pop_oldest(|entry| jobs.take_queued_id(entry))?;
+        let (entry, id) = queue.pop_oldest(jobs)?;
         queue.atime = env.now_s();
         queue.jobs_out += 1;
         if let Some(job) = self.jobs.resolve_mut(entry) {

@@ -3,7 +3,7 @@
 
 use crate::ids::JobId;
 use crate::job::QueueName;
-use crate::job_table::JobRef;
+use crate::job_table::{JobRef, JobTable};
 use crate::ClientId;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -157,17 +157,13 @@ impl Queue {
         self.live -= 1;
     }
 
-    /// Takes the first live entry: highest priority, then oldest. `live(job)`
-    /// gives the id of an entry's job while it is still queued here; for a
-    /// dead entry it must also note that the job has no entry any more, and
-    /// the caller does so for the job returned.
-    pub(crate) fn pop_oldest(
-        &mut self,
-        mut live: impl FnMut(JobRef) -> Option<JobId>,
-    ) -> Option<(JobRef, JobId)> {
+    /// Takes the first live entry: highest priority, then oldest. A dead
+    /// entry's job (if any) notes it has no entry any more
+    /// ([`JobTable::take_queued_id`]); the caller does so for the job returned.
+    pub(crate) fn pop_oldest(&mut self, jobs: &mut JobTable) -> Option<(JobRef, JobId)> {
         for rank in 0..self.order_count() {
-            while let Some((_, job)) = self.order_mut(rank).pop_first() {
-                if let Some(id) = live(job) {
+            while let Some(job) = self.order_mut(rank).pop_first(jobs) {
+                if let Some(id) = jobs.take_queued_id(job) {
                     self.live -= 1;
                     return Some((job, id));
                 }
@@ -177,21 +173,15 @@ impl Queue {
     }
 
     /// Up to `count` queued ids from the head (oldest first) or, if
-    /// `from_tail`, newest first; `live` as for [`Queue::pop_oldest`] but
-    /// without noting anything.
-    pub(crate) fn peek(
-        &self,
-        count: usize,
-        from_tail: bool,
-        live: impl Fn(JobRef) -> Option<JobId>,
-    ) -> Vec<JobId> {
+    /// `from_tail`, newest first.
+    pub(crate) fn peek(&self, count: usize, from_tail: bool, jobs: &JobTable) -> Vec<JobId> {
         // A re-registered job may have two entries: each is listed once (a
         // set, so a large QPEEK stays linear).
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<JobId> = Vec::new();
         let mut keep = |job: &JobRef| {
             if out.len() < count {
-                if let Some(id) = live(*job).filter(|id| seen.insert(*id)) {
+                if let Some(id) = jobs.queued_id(*job).filter(|id| seen.insert(*id)) {
                     out.push(id);
                 }
             }
@@ -201,9 +191,9 @@ impl Queue {
         for rank in 0..n {
             let order = self.order(if from_tail { n - 1 - rank } else { rank }).1;
             let more = if from_tail {
-                order.for_each_rev(&mut keep)
+                order.for_each_rev(jobs, &mut keep)
             } else {
-                order.for_each(&mut keep)
+                order.for_each(jobs, &mut keep)
             };
             if !more {
                 break;
@@ -217,13 +207,14 @@ impl Queue {
         self.jobs.entries() + self.levels.iter().map(|(_, o)| o.entries()).sum::<usize>()
     }
 
-    /// Drops dead entries once they outnumber the live ones; `live` as for
+    /// Drops dead entries once they outnumber the live ones, noting as in
     /// [`Queue::pop_oldest`] (kept entries keep their mark).
-    pub(crate) fn compact(&mut self, mut live: impl FnMut(JobRef) -> Option<JobId>) {
+    pub(crate) fn compact(&mut self, jobs: &mut JobTable) {
         if self.entry_count() > 2 * self.live + 64 {
-            self.jobs.retain(|job| live(*job).is_some());
+            let mut live = |job: &JobRef| jobs.take_queued_id(*job).is_some();
+            self.jobs.retain(&mut live);
             for (_, order) in &mut self.levels {
-                order.retain(|job| live(*job).is_some());
+                order.retain(&mut live);
             }
             self.levels.retain(|(_, o)| o.entries() > 0);
         }
@@ -233,17 +224,26 @@ impl Queue {
     /// the queue is destroyed.
     pub(crate) fn entries(&self) -> Vec<JobRef> {
         let mut jobs = Vec::with_capacity(self.entry_count());
-        self.for_each_entry(|_, _, job| jobs.push(job));
+        self.for_each_entry(|_, job| jobs.push(job));
         jobs
     }
 
-    /// Every entry as `(priority, ctime, job)`, for consistency checks.
-    pub(crate) fn for_each_entry(&self, mut visit: impl FnMut(u8, u64, JobRef)) {
+    /// Every entry as `(priority, job)`, for consistency checks.
+    pub(crate) fn for_each_entry(&self, mut visit: impl FnMut(u8, JobRef)) {
         for rank in 0..self.order_count() {
             let (priority, order) = self.order(rank);
-            for (ctime, job) in order.run.iter().chain(order.late.iter()) {
-                visit(priority, *ctime, *job);
+            let late = order.late.iter().map(|(_, job)| job);
+            for job in order.run.iter().chain(late) {
+                visit(priority, *job);
             }
+        }
+    }
+
+    /// Panics unless every order is sorted by its jobs' ctimes (the entries
+    /// whose jobs still exist).
+    pub(crate) fn check_order(&self, jobs: &JobTable) {
+        for rank in 0..self.order_count() {
+            self.order(rank).1.check(jobs);
         }
     }
 
@@ -262,24 +262,35 @@ impl Queue {
     }
 }
 
-/// The order of a queue's jobs of one priority, by `(ctime, handle)`. Jobs are nearly always
-/// appended newest and taken oldest, so most entries live in a deque (O(1) at
-/// both ends, 16 bytes each, no tree nodes); an entry older than the newest
-/// (a requeued or imported job) goes to a small ordered set beside it, and the
-/// oldest of both heads is taken first. Removal is lazy: a dequeued or deleted
-/// job's entry stays until it reaches the head or a compaction, and is dropped
-/// then because its job no longer answers as queued; a job queued again while
-/// its entry is still there reuses it (the key, hence the place, is the same).
+/// The order of a queue's jobs of one priority, by `(ctime, handle)`. Jobs
+/// are nearly always appended newest and taken oldest, so most entries live
+/// in a deque of handles (O(1) at both ends, 8 bytes each, no tree nodes;
+/// an entry's ctime is read from its job); an entry older than the newest
+/// (a requeued or imported job) goes to a small ordered set beside it, and
+/// the oldest of both heads is taken first. Removal is lazy: a dequeued or
+/// deleted job's entry stays until it reaches the head or a compaction, and
+/// is dropped then because its job no longer answers as queued (a deleted
+/// job's entry has no ctime any more: it is simply taken first, and
+/// dropped); a job queued again while its entry is still there reuses it
+/// (the key, hence the place, is the same).
 #[derive(Debug, Default)]
 struct QueueOrder {
-    run: VecDeque<(u64, JobRef)>,
+    run: VecDeque<JobRef>,
+    /// The key of the newest entry appended to `run`.
+    run_last: Option<(u64, JobRef)>,
     late: BTreeSet<(u64, JobRef)>,
+}
+
+/// The key of a deque entry: its job's ctime, `None` once the job is gone.
+fn run_key(jobs: &JobTable, job: JobRef) -> Option<(u64, JobRef)> {
+    jobs.resolve(job).map(|j| (j.ctime, job))
 }
 
 impl QueueOrder {
     fn insert(&mut self, key: (u64, JobRef)) {
-        if self.run.back().is_none_or(|last| *last <= key) {
-            self.run.push_back(key);
+        if self.run.is_empty() || self.run_last.is_none_or(|last| last <= key) {
+            self.run.push_back(key.1);
+            self.run_last = Some(key);
         } else {
             self.late.insert(key);
         }
@@ -289,36 +300,44 @@ impl QueueOrder {
         self.run.len() + self.late.len()
     }
 
-    /// Removes one entry if present (the deque is sorted: it only takes
-    /// entries not older than its last).
+    /// Removes one entry if present (a linear search of the deque: only a
+    /// dead-letter move does this).
     fn remove(&mut self, key: (u64, JobRef)) {
         if !self.late.remove(&key) {
-            if let Ok(at) = self.run.binary_search(&key) {
+            if let Some(at) = self.run.iter().position(|job| *job == key.1) {
                 self.run.remove(at);
             }
         }
     }
 
-    fn pop_first(&mut self) -> Option<(u64, JobRef)> {
+    /// True when the late set's head `late` comes before the deque's head
+    /// `run` (a dead deque entry comes first).
+    fn late_first(jobs: &JobTable, run: JobRef, late: &(u64, JobRef)) -> bool {
+        run_key(jobs, run).is_some_and(|key| *late < key)
+    }
+
+    fn pop_first(&mut self, jobs: &JobTable) -> Option<JobRef> {
         match (self.run.front(), self.late.first()) {
-            (Some(a), Some(b)) if b < a => self.late.pop_first(),
+            (Some(&a), Some(b)) if Self::late_first(jobs, a, b) => {
+                self.late.pop_first().map(|(_, job)| job)
+            }
             (Some(_), _) => self.run.pop_front(),
-            (None, _) => self.late.pop_first(),
+            (None, _) => self.late.pop_first().map(|(_, job)| job),
         }
     }
 
     /// Visits ids oldest first while `visit` returns true; false when it
     /// stopped early.
-    fn for_each(&self, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
+    fn for_each(&self, jobs: &JobTable, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
         let (mut a, mut b) = (self.run.iter().peekable(), self.late.iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if y < x => b.next(),
+                (Some(&&x), Some(y)) if Self::late_first(jobs, x, y) => b.next().map(|e| &e.1),
                 (Some(_), _) => a.next(),
-                (None, _) => b.next(),
+                (None, _) => b.next().map(|e| &e.1),
             };
             match next {
-                Some((_, job)) => {
+                Some(job) => {
                     if !visit(job) {
                         return false;
                     }
@@ -330,19 +349,21 @@ impl QueueOrder {
 
     /// Visits ids newest first while `visit` returns true; false when it
     /// stopped early.
-    fn for_each_rev(&self, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
+    fn for_each_rev(&self, jobs: &JobTable, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
         let (mut a, mut b) = (
             self.run.iter().rev().peekable(),
             self.late.iter().rev().peekable(),
         );
         loop {
+            let late_next =
+                |x: JobRef, y: &(u64, JobRef)| run_key(jobs, x).is_some_and(|key| *y > key);
             let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if y > x => b.next(),
+                (Some(&&x), Some(y)) if late_next(x, y) => b.next().map(|e| &e.1),
                 (Some(_), _) => a.next(),
-                (None, _) => b.next(),
+                (None, _) => b.next().map(|e| &e.1),
             };
             match next {
-                Some((_, job)) => {
+                Some(job) => {
                     if !visit(job) {
                         return false;
                     }
@@ -353,8 +374,23 @@ impl QueueOrder {
     }
 
     fn retain(&mut self, mut live: impl FnMut(&JobRef) -> bool) {
-        self.run.retain(|(_, job)| live(job));
+        self.run.retain(&mut live);
         self.late.retain(|(_, job)| live(job));
+    }
+
+    /// Panics unless the live deque entries are sorted, no newer than
+    /// `run_last`, and each late entry's key is its job's ctime.
+    fn check(&self, jobs: &JobTable) {
+        let keys: Vec<(u64, JobRef)> = self.run.iter().filter_map(|j| run_key(jobs, *j)).collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "queue order sorted");
+        if let (Some(last), Some(newest)) = (self.run_last, keys.last()) {
+            assert!(*newest <= last, "queue order's newest key noted");
+        }
+        for (ctime, job) in &self.late {
+            if let Some(j) = jobs.resolve(*job) {
+                assert_eq!(j.ctime, *ctime, "entry of {:?} keyed by its ctime", j.id);
+            }
+        }
     }
 }
 

@@ -71,7 +71,7 @@ impl Node {
             return Reply::Array(vec![]);
         };
         let n = count.unsigned_abs().min(usize::MAX as u64) as usize;
-        let ids = queue.peek(n, count < 0, |entry| self.jobs.queued_id(entry));
+        let ids = queue.peek(n, count < 0, &self.jobs);
         Reply::Array(ids.iter().map(|id| self.job_entry(id, false)).collect())
     }
 
