@@ -35,6 +35,8 @@ const MAX_RESERVE_AHEAD: usize = 64 * 1024;
 /// At most this many argument slots are allocated before the arguments
 /// themselves arrive (a client may declare `*1048576` and send nothing).
 const MAX_ARGS_PREALLOC: usize = 1024;
+/// The largest argument vector a parser keeps for reuse (16 slots, 512 bytes).
+const SPARE_ARGS: usize = 16;
 
 /// A malformed request. The server replies `-ERR <message>` and closes the
 /// connection once the reply is written.
@@ -124,12 +126,32 @@ pub struct RequestParser {
     /// Bytes at the front of the buffer already searched for the terminator
     /// of the line that starts there.
     scanned: usize,
+    /// An argument vector given back by [`RequestParser::recycle`], reused
+    /// by the next request (no allocation per request).
+    spare: Vec<Bytes>,
 }
 
 impl RequestParser {
     /// A parser at the start of a connection.
     pub fn new() -> RequestParser {
         RequestParser::default()
+    }
+
+    /// Gives back the arguments of a request once executed, so that the next
+    /// request reuses their vector (a small one only: a connection keeps no
+    /// more than [`SPARE_ARGS`] argument slots).
+    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
+        if args.capacity() <= SPARE_ARGS {
+            args.clear();
+            self.spare = args;
+        }
+    }
+
+    /// An empty argument vector with room for `count`: the spare one if any.
+    fn take_spare(&mut self, count: usize) -> Vec<Bytes> {
+        let mut args = std::mem::take(&mut self.spare);
+        args.reserve(count);
+        args
     }
 
     /// Bytes of a partly received multi-bulk request already taken out of the
@@ -176,7 +198,7 @@ impl RequestParser {
                         if count > 0 {
                             self.state = State::Multibulk {
                                 remaining: count,
-                                args: Vec::with_capacity(count.min(MAX_ARGS_PREALLOC)),
+                                args: self.take_spare(count.min(MAX_ARGS_PREALLOC)),
                                 held: 0,
                                 bulk: None,
                             };

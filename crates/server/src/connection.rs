@@ -351,7 +351,8 @@ impl Connection {
                     break;
                 }
             };
-            let action = execute(&mut self.shared.borrow_mut(), self.id, args);
+            let action = execute(&mut self.shared.borrow_mut(), self.id, &args);
+            self.parser.recycle(args);
             match action {
                 Action::Reply(reply) => reply.encode(&mut self.output),
                 Action::NoReply => {}

@@ -37,7 +37,7 @@ pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> 
 }
 
 /// Runs one request from `client`.
-pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
+pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
     if args[0].eq_ignore_ascii_case(b"quit") {
         return Action::ReplyAndClose(Reply::ok());
     }
@@ -93,12 +93,12 @@ pub fn execute(state: &mut State, client: u64, args: Vec<Bytes>) -> Action {
     if state.clients.has_monitors() {
         state
             .clients
-            .feed_monitors(monitor_line(state, client, &args));
+            .feed_monitors(monitor_line(state, client, args));
     }
     let started = Instant::now();
-    let action = run(state, client, spec, &args);
+    let action = run(state, client, spec, args);
     let usec = started.elapsed().as_micros() as u64;
-    record_call(state, client, spec, &args, usec);
+    record_call(state, client, spec, args, usec);
     apply_reply_mode(state, client, action)
 }
 
