@@ -108,15 +108,17 @@ impl Node {
             return;
         }
         job.gc_retry = (job.gc_retry + 1).min(10);
-        job.nodes_confirmed
-            .get_or_insert_with(|| Box::new(vec![myself]));
         let job = &self.jobs[id];
         let dummy = job.is_dummy_ack();
         if (!dummy && self.ack_collected(job)) || (dummy && single) {
             self.unregister(id, fx);
             return;
         }
-        let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
+        let job = self.jobs.get_mut(id).expect("present");
+        job.nodes_confirmed
+            .get_or_insert_with(|| Box::new(vec![myself]));
+        let job = &self.jobs[id];
+        let confirmed = job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..]);
         let mut targets = job.nodes_delivered.to_vec();
         if dummy || Self::holders_incomplete(job) {
             targets.extend(

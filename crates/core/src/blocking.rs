@@ -4,6 +4,8 @@
 
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
+use crate::job::Job;
+use crate::job_table::JobRef;
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -201,10 +203,10 @@ impl Node {
                     continue;
                 };
                 let with_counters = *with_counters;
-                let Some(id) = self.fetch(env, &name) else {
+                let Some((job, _)) = self.fetch_entry(env, &name) else {
                     break;
                 };
-                let entry = self.job_entry(&id, with_counters);
+                let entry = self.job_entry_at(job, with_counters);
                 self.unblock_with(env, client, Reply::Array(vec![entry]), fx);
             }
         }
@@ -226,14 +228,24 @@ impl Node {
 
     /// `[queue, id, body]` or, with counters, `[..., "nacks", n, "additional-deliveries", n]`.
     pub(crate) fn job_entry(&self, id: &JobId, with_counters: bool) -> Reply {
-        let Some(job) = self.jobs.get(id) else {
-            return Reply::Nil;
-        };
+        self.jobs
+            .get(id)
+            .map_or(Reply::Nil, |job| Self::entry_of(job, with_counters))
+    }
+
+    /// [`Node::job_entry`] for the job a handle names.
+    pub(crate) fn job_entry_at(&self, r: JobRef, with_counters: bool) -> Reply {
+        self.jobs
+            .resolve(r)
+            .map_or(Reply::Nil, |job| Self::entry_of(job, with_counters))
+    }
+
+    fn entry_of(job: &Job, with_counters: bool) -> Reply {
         let mut entry = vec![
             job.queue
                 .as_deref()
                 .map_or(Reply::Nil, |q| Reply::Bulk(q.clone())),
-            Reply::bulk_from(id.as_bytes()),
+            Reply::bulk_from(job.id.as_bytes()),
             job.body
                 .as_ref()
                 .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),

@@ -535,6 +535,12 @@ impl Node {
 
     /// Pops the oldest job of a queue for delivery (GETJOB, blocked clients).
     pub(crate) fn fetch(&mut self, env: &Env, name: &Bytes) -> Option<JobId> {
+        self.fetch_entry(env, name).map(|(_, id)| id)
+    }
+
+    /// [`Node::fetch`], with the job's handle (for a reply built without
+    /// looking the id up again).
+    pub(crate) fn fetch_entry(&mut self, env: &Env, name: &Bytes) -> Option<(JobRef, JobId)> {
         let queue = self.queues.get_mut(name)?;
         if queue.pause.output {
             return None;
@@ -556,7 +562,7 @@ impl Node {
         if emptied {
             self.reached_zero.push(name.clone());
         }
-        Some(id)
+        Some((entry, id))
     }
 
     /// Acknowledges a job (ACKJOB, SETACK): out of its queue, state `acked`, logged.

@@ -68,16 +68,16 @@ impl Node {
             Ok(o) => o,
             Err(reply) => return Some(reply),
         };
-        let mut taken = Vec::new();
+        let mut taken = Vec::with_capacity(o.count.min(16));
         'passes: loop {
             let mut took_any = false;
             for name in o.queues {
                 if taken.len() == o.count {
                     break 'passes;
                 }
-                match self.fetch(env, name) {
-                    Some(id) => {
-                        taken.push(self.job_entry(&id, o.with_counters));
+                match self.fetch_entry(env, name) {
+                    Some((job, _)) => {
+                        taken.push(self.job_entry_at(job, o.with_counters));
                         took_any = true;
                     }
                     // A queue that gave nothing gets a queue object and asks other
