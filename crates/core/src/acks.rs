@@ -75,7 +75,7 @@ impl Node {
     /// True when some holders may be unknown here: the list is shorter than
     /// the replication factor (a holder-list update was lost), or it changed
     /// after creation (decision D8).
-    fn holders_incomplete(job: &Job) -> bool {
+    pub(crate) fn holders_incomplete(job: &Job) -> bool {
         job.nodes_delivered.len() < job.repl as usize || job.has(FLAG_REREPLICATED)
     }
 

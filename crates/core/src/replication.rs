@@ -332,8 +332,13 @@ impl Node {
             self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
         let mut job = decoded.job;
         let id = job.id;
+        let mut confirm = !no_reply;
         if let Some(existing) = self.jobs.get_mut(&id) {
-            // A copy we hold: learn the new holder list (even when refusing new copies).
+            // A copy we hold: learn the new holder list (even when refusing new
+            // copies). The copy of an ADDJOB still replicating here is not
+            // logged yet: it is not confirmed as a copy that survives a crash
+            // (as for HASJOB).
+            confirm &= existing.state != JobState::WaitRepl;
             for node in nodes {
                 existing.add_delivered(node);
             }
@@ -375,7 +380,7 @@ impl Node {
             }
             return;
         }
-        if !no_reply {
+        if confirm {
             self.send(&from, Message::GotJob(id), fx);
         }
     }

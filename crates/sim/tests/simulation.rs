@@ -99,10 +99,18 @@ fn seeds_that_found_bugs_pass() {
     // 2021: holders whose lists differed for good (one left out a holder in
     // its EMPTIED quarantine, another listed itself) answered every SETACK
     // with a round of SETACKs, a storm of messages at one instant.
+    // 5408: a re-replication round sent REPLJOB to a listed holder whose own
+    // ADDJOB was still replicating; it confirmed a copy not logged yet, and
+    // lost it in a power cut.
+    // 7565: a NACK DELAY told only the holders its node believed, which left
+    // out one that had come back empty and taken a new copy; that one
+    // delivered the job before the delay ended.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
         (2021, Profile::Chaos),
+        (5408, Profile::Chaos),
+        (7565, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);
