@@ -27,9 +27,11 @@
 
 mod args;
 mod command;
+mod custom;
 mod glob;
 mod parse;
 mod rewrite;
+mod setting;
 mod text;
 
 use std::path::PathBuf;
