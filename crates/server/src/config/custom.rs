@@ -6,20 +6,14 @@
 use std::fs::OpenOptions;
 
 use super::parse::DirectiveError;
-use super::setting::{integer, Custom, IntField, Narrow, OptionalField, Read, Refusal, Setting};
+use super::setting::{
+    integer, stored, Custom, IntField, Narrow, OptionalField, Read, Refusal, Setting,
+};
 use super::text::{
     format_memory, is_bare_word, lossy, memtoll, push_quoted, strerror, strtoll_lenient,
     strtoll_whole,
 };
-use super::{
-    ClientOutputBufferLimit, Config, ConfigChange, ConfigError, LoadOptions, MAX_BIND_ADDRESSES,
-};
-
-/// The reaction of most settings: none, the new value is read where it is
-/// used.
-pub(super) fn stored(_: &Config, _: &Config) -> ConfigChange {
-    ConfigChange::Stored
-}
+use super::{ClientOutputBufferLimit, Config, ConfigError, LoadOptions, MAX_BIND_ADDRESSES};
 
 /// `unixsocket`: a path, none when empty.
 pub(super) const UNIXSOCKET: OptionalField = OptionalField {
@@ -31,7 +25,7 @@ pub(super) const UNIXSOCKET: OptionalField = OptionalField {
 /// `CONFIG SET` only.
 #[rustfmt::skip]
 pub(super) static SET_ONLY: &[Setting] = &[
-    integer(b"watchdog-period", WATCHDOG_PERIOD, Read::Strtoll).get(16).set(stored).not_rewritten(),
+    integer(b"watchdog-period", WATCHDOG_PERIOD, Read::Strtoll).get(16).set(stored),
 ];
 
 /// `watchdog-period`: a requested period is raised to what the cron

@@ -5,12 +5,11 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::custom::{
-    log_file_opens, not_a_path, stored, tls_protocols, BIND, CLIENT_OUTPUT_BUFFER_LIMIT, DIR,
-    UNIXSOCKET,
+    log_file_opens, not_a_path, tls_protocols, BIND, CLIENT_OUTPUT_BUFFER_LIMIT, DIR, UNIXSOCKET,
 };
 use super::setting::{
-    boolean, directive, field, int, integer, keyword, one_of, opt_bytes, optional, setting, string,
-    Kind, Read, SetInt, Setting, Show,
+    boolean, directive, field, int, integer, keyword, one_of, opt_bytes, optional, setting, stored,
+    string, Kind, Read, SetInt, Setting, Show,
 };
 use super::text::{lossy, trim};
 use super::{

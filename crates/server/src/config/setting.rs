@@ -271,6 +271,12 @@ pub(super) enum Kind {
     Custom(&'static Custom),
 }
 
+/// The reaction of most settings: none, the new value is read where it is
+/// used.
+pub(super) fn stored(_: &Config, _: &Config) -> ConfigChange {
+    ConfigChange::Stored
+}
+
 /// What `CONFIG SET` may do with a setting.
 pub(super) struct Set {
     /// Only clients allowed to change protected configs may (decision D14).
