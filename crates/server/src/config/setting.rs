@@ -541,28 +541,11 @@ impl Setting {
     }
 
     /// Takes a `CONFIG SET` value into `c` (which is the configuration
-    /// being built: on a refusal it is thrown away).
+    /// being built: on a refusal it is thrown away). Integers and custom
+    /// settings have rules of their own; other values are read as in the
+    /// config file.
     pub(super) fn assign(&self, c: &mut Config, value: &[u8]) -> Result<(), Refusal> {
         match &self.kind {
-            Kind::Bool(field) => *(field.slot)(c) = yes_no(value).ok_or(Refusal::Invalid)?,
-            Kind::Str { field, check } => {
-                let text = lossy(value);
-                if check.is_some_and(|check| check(&text).is_err()) {
-                    return Err(Refusal::Invalid);
-                }
-                *(field.slot)(c) = text;
-            }
-            Kind::Optional { field, max_len } => {
-                if value.len() > *max_len {
-                    return Err(Refusal::Invalid);
-                }
-                (field.put)(c, (!value.is_empty()).then_some(value));
-            }
-            Kind::Keyword { field, .. } => {
-                if !(field.put)(c, value) {
-                    return Err(Refusal::Invalid);
-                }
-            }
             Kind::Int(int) => {
                 let v = match int.set {
                     SetInt::AtLeast(min) => disque_core::args::parse_i64(value)
@@ -583,12 +566,14 @@ impl Setting {
                     (None, _) => return Err(Refusal::Invalid),
                 };
                 (int.field.put)(c, v);
+                Ok(())
             }
-            Kind::Custom(custom) => {
-                return custom.set.map_or(Err(Refusal::Invalid), |f| f(c, value))
-            }
+            Kind::Custom(custom) => custom.set.map_or(Err(Refusal::Invalid), |f| f(c, value)),
+            // The load options only matter to custom settings.
+            _ => self
+                .load(c, &[value.to_vec()], &LoadOptions::default())
+                .map_err(|_| Refusal::Invalid),
         }
-        Ok(())
     }
 
     /// The `CONFIG REWRITE` line, `None` when the setting has no value to
