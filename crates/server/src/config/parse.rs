@@ -110,7 +110,8 @@ impl std::error::Error for ConfigError {}
 pub(super) enum DirectiveError {
     /// A message for the banner, at the current line.
     Message(String),
-    /// An error that already has its own location (from an `include`).
+    /// An error that already has its own location (from an `include`) or
+    /// none (`dir` naming a directory that cannot be entered).
     Nested(ConfigError),
 }
 
