@@ -21,20 +21,15 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
     }
 }
 
+/// Carries out a successful `CONFIG SET` (the [`ConfigChange`] its row of
+/// the table of settings names) and gives the reply.
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
+        ConfigChange::Stored | ConfigChange::Dir | ConfigChange::MaxClients { .. } => {}
         ConfigChange::RequirePass => state.auth_epoch += 1,
         ConfigChange::LogFormat => crate::log::set_format(state.config.logformat),
         ConfigChange::LogLevel => crate::log::set_level(state.config.loglevel),
-        ConfigChange::MaxMemory | ConfigChange::MaxMemoryPolicy => {
-            let core = state.node.config_mut();
-            core.maxmemory = state.config.maxmemory;
-            core.maxmemory_policy = state.config.maxmemory_policy;
-            let env = state.env();
-            let mut fx = Effects::default();
-            state.node.evict_for_memory(&env, &mut fx);
-            state.apply(fx);
-        }
+        ConfigChange::MaxMemory => apply_maxmemory(state),
         ConfigChange::Hz => state.ticker.notify_one(),
         ConfigChange::Rereplicate => {
             state.node.config_mut().rereplicate = state.config.rereplicate;
@@ -44,21 +39,7 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             let timeout = state.config.cluster_node_timeout.max(1) as u64;
             state.node.set_node_timeout(timeout);
         }
-        ConfigChange::AppendOnly { enabled: true } if state.aof.state == AofState::Off => {
-            if let Err(e) = state.aof.open(AofState::WaitRewrite) {
-                state.config.appendonly = false;
-                crate::log::warning(&format!("Can't open the append-only file: {e}"));
-                return Reply::error("ERR Unable to turn on AOF. Check server logs.");
-            }
-            state.node.config_mut().aof_logging = true;
-            if !state.start_aof_rewrite() {
-                crate::log::notice("AOF turned on; a rewrite was already running");
-            }
-        }
-        ConfigChange::AppendOnly { enabled: false } => {
-            state.aof.close();
-            state.node.config_mut().aof_logging = false;
-        }
+        ConfigChange::AppendOnly { enabled } => return apply_appendonly(state, enabled),
         ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
         ConfigChange::HttpPort { previous } => {
             if let Err(e) = crate::http::apply_port(state) {
@@ -72,7 +53,37 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
             // Checked a moment ago; a file changed since keeps the old contexts.
             Err(e) => crate::log::warning(&e),
         },
-        _ => {}
+    }
+    Reply::ok()
+}
+
+/// `maxmemory`, `maxmemory-policy`: the core gets both and evicts now.
+fn apply_maxmemory(state: &mut State) {
+    let core = state.node.config_mut();
+    core.maxmemory = state.config.maxmemory;
+    core.maxmemory_policy = state.config.maxmemory_policy;
+    let env = state.env();
+    let mut fx = Effects::default();
+    state.node.evict_for_memory(&env, &mut fx);
+    state.apply(fx);
+}
+
+/// `appendonly`: opens the AOF and starts a rewrite when turned on while
+/// off, closes it when turned off.
+fn apply_appendonly(state: &mut State, enabled: bool) -> Reply {
+    if !enabled {
+        state.aof.close();
+        state.node.config_mut().aof_logging = false;
+    } else if state.aof.state == AofState::Off {
+        if let Err(e) = state.aof.open(AofState::WaitRewrite) {
+            state.config.appendonly = false;
+            crate::log::warning(&format!("Can't open the append-only file: {e}"));
+            return Reply::error("ERR Unable to turn on AOF. Check server logs.");
+        }
+        state.node.config_mut().aof_logging = true;
+        if !state.start_aof_rewrite() {
+            crate::log::notice("AOF turned on; a rewrite was already running");
+        }
     }
     Reply::ok()
 }

@@ -1,106 +1,52 @@
 //! `CONFIG GET`, `CONFIG SET` and the `CONFIG` command dispatch
-//! (docs/config.md §4, §5; docs/commands.md §4.5).
+//! (docs/config.md §4, §5; docs/commands.md §4.5), driven by the table of
+//! settings.
+
+use std::sync::LazyLock;
 
 use bytes::Bytes;
 use disque_proto::Reply;
 
 use super::glob::glob_match;
-use super::text::{memtoll, one_line, strerror, strtoll_whole, yes_no, yes_no_str};
-use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
-    TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
-};
+use super::setting::{find, Refusal, GET_SETTINGS};
+use super::text::one_line;
+use super::Config;
 
 /// The parameters `CONFIG GET` knows, in the order it lists them.
-pub const GET_ORDER: [&str; 50] = [
-    "requirepass",
-    "unixsocket",
-    "logfile",
-    "pidfile",
-    "maxmemory",
-    "maxmemory-samples",
-    "timeout",
-    "auto-aof-rewrite-percentage",
-    "auto-aof-rewrite-min-size",
-    "slowlog-log-slower-than",
-    "latency-monitor-threshold",
-    "slowlog-max-len",
-    "port",
-    "tcp-backlog",
-    "databases",
-    "maxclients",
-    "watchdog-period",
-    "hz",
-    "cluster-node-timeout",
-    "tcp-keepalive",
-    "no-appendfsync-on-rewrite",
-    "daemonize",
-    "activerehashing",
-    "aof-rewrite-incremental-fsync",
-    "aof-load-truncated",
-    "aof-enqueue-jobs-once",
-    "maxmemory-policy",
-    "loglevel",
-    "appendfsync",
-    "syslog-facility",
-    "appendonly",
-    "dir",
-    "client-output-buffer-limit",
-    "unixsocketperm",
-    "bind",
-    "rereplicate",
-    "logformat",
-    "http-port",
-    "metrics-top-queues",
-    "protected-mode",
-    "enable-protected-configs",
-    "enable-debug-command",
-    "cluster-password",
-    "tls-port",
-    "tls-cert-file",
-    "tls-key-file",
-    "tls-ca-cert-file",
-    "tls-auth-clients",
-    "tls-cluster",
-    "tls-protocols",
-];
+pub static GET_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| GET_SETTINGS.iter().map(|s| s.name).collect());
 
-/// A successful `CONFIG SET`: which parameter changed (the new value is
-/// already in the [`Config`]), so the server can react. The reply is `+OK`
-/// unless the reaction fails as noted.
+/// A successful `CONFIG SET`: what the server must do about it (the new
+/// value is already in the [`Config`]). The reply is `+OK` unless the
+/// reaction fails as noted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigChange {
-    /// `timeout`.
-    Timeout,
-    /// `tcp-keepalive` (set to 1 or 0 from `yes`/`no`).
-    TcpKeepalive,
-    /// `loglevel`.
-    LogLevel,
-    /// `logformat`.
-    LogFormat,
+    /// Nothing: the new value is read where it is used.
+    Stored,
     /// `dir`: the working directory was already changed.
     Dir,
     /// `requirepass`: every open connection must become unauthenticated
     /// (docs/commands.md §4.3).
     RequirePass,
-    /// `maxclients`: if the process cannot handle the new limit, put
-    /// `previous` back into the config and reply
-    /// `-ERR The operating system is not able to handle the specified number of clients, try with <n>`
-    /// (or the event-loop variant).
+    /// `loglevel`: the logger's level.
+    LogLevel,
+    /// `logformat`: the logger's format.
+    LogFormat,
+    /// `maxmemory` or `maxmemory-policy`: hand both to the core and run the
+    /// eviction procedure now.
+    MaxMemory,
+    /// `maxclients`: `previous` is the value before this SET, for a server
+    /// that cannot handle the new limit to put back.
     MaxClients {
         /// The value before this SET.
         previous: i64,
     },
-    /// `maxmemory`: run the eviction procedure now.
-    MaxMemory,
-    /// `maxmemory-policy`.
-    MaxMemoryPolicy,
-    /// `maxmemory-samples`.
-    MaxMemorySamples,
-    /// `activerehashing`.
-    ActiveRehashing,
-    /// `hz` (already clamped to 1..=500).
+    /// `hz` (already clamped to 1..=500): the cron's period.
     Hz,
+    /// `rereplicate` (decision D8): the core's setting.
+    Rereplicate,
+    /// `cluster-node-timeout`: the core's node timeout.
+    ClusterNodeTimeout,
     /// `appendonly`: start the AOF (if it is off and `enabled`) or stop it
     /// (if it is on and not `enabled`). When starting fails, set
     /// `config.appendonly = false` and reply
@@ -109,20 +55,8 @@ pub enum ConfigChange {
         /// The new value.
         enabled: bool,
     },
-    /// `appendfsync`.
+    /// `appendfsync`: the AOF's fsync policy.
     AppendFsync,
-    /// `auto-aof-rewrite-percentage`.
-    AutoAofRewritePercentage,
-    /// `auto-aof-rewrite-min-size`.
-    AutoAofRewriteMinSize,
-    /// `aof-rewrite-incremental-fsync`.
-    AofRewriteIncrementalFsync,
-    /// `aof-load-truncated`.
-    AofLoadTruncated,
-    /// `aof-enqueue-jobs-once`.
-    AofEnqueueJobsOnce,
-    /// `rereplicate` (decision D8).
-    Rereplicate,
     /// `http-port` (decision D19): the HTTP listener moves to the new port
     /// (0 closes it). If the new port cannot be bound, put `previous` back
     /// and reply with the error.
@@ -130,28 +64,9 @@ pub enum ConfigChange {
         /// The value before this SET.
         previous: u16,
     },
-    /// `metrics-top-queues` (decision D19).
-    MetricsTopQueues,
-    /// `protected-mode` (decision D14).
-    ProtectedMode,
-    /// `cluster-password` (decision D12): applies to new bus links.
-    ClusterPassword,
     /// A TLS setting (decision D13): the contexts must be rebuilt (they were
     /// checked to build); they apply to new connections.
     Tls,
-    /// `cluster-node-timeout`.
-    ClusterNodeTimeout,
-    /// `slowlog-log-slower-than`.
-    SlowlogLogSlowerThan,
-    /// `slowlog-max-len`.
-    SlowlogMaxLen,
-    /// `latency-monitor-threshold`.
-    LatencyMonitorThreshold,
-    /// `client-output-buffer-limit`.
-    ClientOutputBufferLimit,
-    /// `watchdog-period`: already raised to the minimum; 0 disables the
-    /// watchdog, anything else (re)arms it with the new period.
-    WatchdogPeriod,
 }
 
 /// What the `CONFIG` command asks of the server.
@@ -166,81 +81,11 @@ pub enum ConfigOutcome {
     ResetStat,
 }
 
-fn bulk(s: impl Into<Vec<u8>>) -> Reply {
-    Reply::Bulk(Bytes::from(s.into()))
-}
-
-fn invalid(value: &[u8], param: &[u8]) -> Reply {
-    Reply::error_owned(format!(
-        "ERR Invalid argument '{}' for CONFIG SET '{}'",
-        one_line(value),
-        one_line(param)
-    ))
-}
-
 impl Config {
     /// The `CONFIG GET` value of one parameter (a name from [`GET_ORDER`]).
     pub fn get_value(&self, name: &str) -> Option<Vec<u8>> {
-        let num = |n: i64| n.to_string().into_bytes();
-        let flag = |b: bool| yes_no_str(b).as_bytes().to_vec();
-        Some(match name {
-            "requirepass" => self.requirepass.clone().unwrap_or_default(),
-            "unixsocket" => self.unixsocket.clone().unwrap_or_default().into_bytes(),
-            "logfile" => self.logfile.clone().into_bytes(),
-            "pidfile" => self.pidfile.clone().into_bytes(),
-            "maxmemory" => self.maxmemory.to_string().into_bytes(),
-            "maxmemory-samples" => num(self.maxmemory_samples),
-            "timeout" => num(self.timeout),
-            "auto-aof-rewrite-percentage" => num(self.auto_aof_rewrite_percentage),
-            "auto-aof-rewrite-min-size" => num(self.auto_aof_rewrite_min_size),
-            "slowlog-log-slower-than" => num(self.slowlog_log_slower_than),
-            "latency-monitor-threshold" => num(self.latency_monitor_threshold),
-            "slowlog-max-len" => num(self.slowlog_max_len),
-            "port" => num(i64::from(self.port)),
-            "tcp-backlog" => num(i64::from(self.tcp_backlog)),
-            "databases" => num(i64::from(self.databases)),
-            "maxclients" => num(self.maxclients),
-            "watchdog-period" => num(self.watchdog_period),
-            "hz" => num(self.hz),
-            "cluster-node-timeout" => num(self.cluster_node_timeout),
-            "tcp-keepalive" => flag(self.tcp_keepalive != 0),
-            "no-appendfsync-on-rewrite" => flag(self.no_appendfsync_on_rewrite),
-            "daemonize" => flag(self.daemonize),
-            "activerehashing" => flag(self.activerehashing),
-            "aof-rewrite-incremental-fsync" => flag(self.aof_rewrite_incremental_fsync),
-            "aof-load-truncated" => flag(self.aof_load_truncated),
-            "aof-enqueue-jobs-once" => flag(self.aof_enqueue_jobs_once),
-            "rereplicate" => flag(self.rereplicate),
-            "http-port" => num(i64::from(self.http_port)),
-            "metrics-top-queues" => num(self.metrics_top_queues),
-            "protected-mode" => flag(self.protected_mode),
-            "enable-protected-configs" => self.enable_protected_configs.name().as_bytes().to_vec(),
-            "enable-debug-command" => self.enable_debug_command.name().as_bytes().to_vec(),
-            "cluster-password" => self.cluster_password.clone().unwrap_or_default(),
-            "tls-port" => num(i64::from(self.tls_port)),
-            "tls-cert-file" => self.tls_cert_file.clone().into_bytes(),
-            "tls-key-file" => self.tls_key_file.clone().into_bytes(),
-            "tls-ca-cert-file" => self.tls_ca_cert_file.clone().into_bytes(),
-            "tls-auth-clients" => self.tls_auth_clients.name().as_bytes().to_vec(),
-            "tls-cluster" => flag(self.tls_cluster),
-            "tls-protocols" => self.tls_protocols.clone().into_bytes(),
-            "maxmemory-policy" => self.maxmemory_policy.name().as_bytes().to_vec(),
-            "loglevel" => self.loglevel.name().as_bytes().to_vec(),
-            "logformat" => self.logformat.name().as_bytes().to_vec(),
-            "appendfsync" => self.appendfsync.name().as_bytes().to_vec(),
-            "syslog-facility" => self.syslog_facility.name().as_bytes().to_vec(),
-            "appendonly" => flag(self.appendonly),
-            "dir" => std::env::current_dir()
-                .map(|d| d.to_string_lossy().into_owned().into_bytes())
-                .unwrap_or_default(),
-            "client-output-buffer-limit" => {
-                let l = &self.client_output_buffer_limit;
-                format!("normal {} {} {}", l.hard, l.soft, l.soft_seconds).into_bytes()
-            }
-            "unixsocketperm" => format!("{:o}", self.unixsocketperm).into_bytes(),
-            "bind" => self.bind.join(" ").into_bytes(),
-            _ => return None,
-        })
+        let setting = GET_SETTINGS.iter().find(|s| s.name == name)?;
+        Some(setting.show(self))
     }
 
     /// `CONFIG GET <pattern>`: the flat `[name, value, ...]` array of every
@@ -248,12 +93,10 @@ impl Config {
     /// [`GET_ORDER`]; `*0` when nothing matches.
     pub fn get(&self, pattern: &[u8]) -> Reply {
         let mut items = Vec::new();
-        for name in GET_ORDER {
-            if glob_match(pattern, name.as_bytes()) {
-                if let Some(value) = self.get_value(name) {
-                    items.push(Reply::bulk_from(name.as_bytes()));
-                    items.push(bulk(value));
-                }
+        for setting in GET_SETTINGS.iter() {
+            if glob_match(pattern, setting.name.as_bytes()) {
+                items.push(Reply::bulk_from(setting.name.as_bytes()));
+                items.push(Reply::Bulk(Bytes::from(setting.show(self))));
             }
         }
         Reply::Array(items)
@@ -279,198 +122,43 @@ impl Config {
         value: &[u8],
         allow_protected: bool,
     ) -> Result<ConfigChange, Reply> {
-        let name = param.to_ascii_lowercase();
-        let bad = || invalid(value, param);
-        let protected = || {
-            if allow_protected {
-                Ok(())
-            } else {
-                Err(Reply::error_owned(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{}') - can't set protected config",
+        let failed = |why: &str| {
+            Reply::error_owned(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+                one_line(param)
+            ))
+        };
+        let Some((setting, set)) = find(param).and_then(|s| Some((s, s.set.as_ref()?))) else {
+            return Err(Reply::error_owned(format!(
+                "ERR Unsupported CONFIG parameter: {}",
+                one_line(param)
+            )));
+        };
+        if set.protected && !allow_protected {
+            return Err(failed("can't set protected config"));
+        }
+        let mut next = self.clone();
+        setting
+            .assign(&mut next, value)
+            .map_err(|refusal| match refusal {
+                Refusal::Invalid => Reply::error_owned(format!(
+                    "ERR Invalid argument '{}' for CONFIG SET '{}'",
+                    one_line(value),
                     one_line(param)
-                )))
+                )),
+                Refusal::Error(text) => Reply::error_owned(text),
+            })?;
+        // The new TLS contexts must build before anything changes.
+        if set.tls {
+            if let Err(e) = crate::tls::setup(&next) {
+                crate::log::warning(&e);
+                return Err(failed(
+                    "Unable to update TLS configuration. Check server logs.",
+                ));
             }
-        };
-        // An integer read like a command argument, at least `min`.
-        let int_min = |min: i64| {
-            disque_core::args::parse_i64(value)
-                .filter(|v| *v >= min)
-                .ok_or_else(bad)
-        };
-        let boolean = || yes_no(value).ok_or_else(bad);
-        let change = match name.as_slice() {
-            b"timeout" => {
-                self.timeout = int_min(0)?;
-                ConfigChange::Timeout
-            }
-            b"tcp-keepalive" => {
-                self.tcp_keepalive = i64::from(boolean()?);
-                ConfigChange::TcpKeepalive
-            }
-            b"loglevel" => {
-                self.loglevel = LogLevel::parse(value).ok_or_else(bad)?;
-                ConfigChange::LogLevel
-            }
-            b"logformat" => {
-                self.logformat = LogFormat::parse(value).ok_or_else(bad)?;
-                ConfigChange::LogFormat
-            }
-            b"dir" => {
-                protected()?;
-                let dir = String::from_utf8_lossy(value).into_owned();
-                std::env::set_current_dir(&dir).map_err(|e| {
-                    Reply::error_owned(format!("ERR Changing directory: {}", strerror(&e)))
-                })?;
-                ConfigChange::Dir
-            }
-            b"requirepass" => {
-                self.requirepass = password(value).ok_or_else(bad)?;
-                ConfigChange::RequirePass
-            }
-            b"cluster-password" => {
-                self.cluster_password = password(value).ok_or_else(bad)?;
-                ConfigChange::ClusterPassword
-            }
-            b"maxclients" => {
-                let previous = self.maxclients;
-                self.maxclients = int_min(1)?;
-                ConfigChange::MaxClients { previous }
-            }
-            b"maxmemory" => {
-                let (v, unknown_unit) = memtoll(value);
-                if unknown_unit || v < 0 {
-                    return Err(bad());
-                }
-                self.maxmemory = v as u64;
-                ConfigChange::MaxMemory
-            }
-            b"maxmemory-policy" => {
-                self.maxmemory_policy = MaxmemoryPolicy::parse(value).ok_or_else(bad)?;
-                ConfigChange::MaxMemoryPolicy
-            }
-            b"maxmemory-samples" => {
-                self.maxmemory_samples = int_min(1)?;
-                ConfigChange::MaxMemorySamples
-            }
-            b"activerehashing" => {
-                self.activerehashing = boolean()?;
-                ConfigChange::ActiveRehashing
-            }
-            b"hz" => {
-                self.hz = int_min(0)?.clamp(HZ_MIN, HZ_MAX);
-                ConfigChange::Hz
-            }
-            b"appendonly" => {
-                let enabled = boolean()?;
-                self.appendonly = enabled;
-                ConfigChange::AppendOnly { enabled }
-            }
-            b"appendfsync" => {
-                self.appendfsync = AppendFsync::parse(value).ok_or_else(bad)?;
-                ConfigChange::AppendFsync
-            }
-            b"auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage = int_min(0)?;
-                ConfigChange::AutoAofRewritePercentage
-            }
-            b"auto-aof-rewrite-min-size" => {
-                self.auto_aof_rewrite_min_size = int_min(0)?;
-                ConfigChange::AutoAofRewriteMinSize
-            }
-            b"aof-rewrite-incremental-fsync" => {
-                self.aof_rewrite_incremental_fsync = boolean()?;
-                ConfigChange::AofRewriteIncrementalFsync
-            }
-            b"aof-load-truncated" => {
-                self.aof_load_truncated = boolean()?;
-                ConfigChange::AofLoadTruncated
-            }
-            b"aof-enqueue-jobs-once" => {
-                self.aof_enqueue_jobs_once = boolean()?;
-                ConfigChange::AofEnqueueJobsOnce
-            }
-            b"rereplicate" => {
-                self.rereplicate = boolean()?;
-                ConfigChange::Rereplicate
-            }
-            b"http-port" => {
-                let previous = self.http_port;
-                self.http_port = int_min(0).and_then(|v| u16::try_from(v).map_err(|_| bad()))?;
-                ConfigChange::HttpPort { previous }
-            }
-            b"metrics-top-queues" => {
-                self.metrics_top_queues = int_min(0)?;
-                ConfigChange::MetricsTopQueues
-            }
-            b"protected-mode" => {
-                self.protected_mode = boolean()?;
-                ConfigChange::ProtectedMode
-            }
-            b"cluster-node-timeout" => {
-                self.cluster_node_timeout = int_min(0)?;
-                ConfigChange::ClusterNodeTimeout
-            }
-            b"slowlog-log-slower-than" => {
-                self.slowlog_log_slower_than = int_min(0)?;
-                ConfigChange::SlowlogLogSlowerThan
-            }
-            b"slowlog-max-len" => {
-                self.slowlog_max_len = int_min(0)?;
-                ConfigChange::SlowlogMaxLen
-            }
-            b"latency-monitor-threshold" => {
-                self.latency_monitor_threshold = int_min(0)?;
-                ConfigChange::LatencyMonitorThreshold
-            }
-            b"client-output-buffer-limit" => {
-                let limits = parse_client_limits(value).ok_or_else(bad)?;
-                if let Some(last) = limits.last() {
-                    self.client_output_buffer_limit = *last;
-                }
-                ConfigChange::ClientOutputBufferLimit
-            }
-            b"watchdog-period" => {
-                let requested = int_min(0)?;
-                self.watchdog_period = self.effective_watchdog_period(requested);
-                ConfigChange::WatchdogPeriod
-            }
-            b"tls-cert-file" | b"tls-key-file" | b"tls-ca-cert-file" | b"tls-auth-clients"
-            | b"tls-protocols" => {
-                if name.ends_with(b"-file") {
-                    protected()?;
-                }
-                let mut next = self.clone();
-                let text = String::from_utf8_lossy(value).into_owned();
-                match name.as_slice() {
-                    b"tls-cert-file" => next.tls_cert_file = text,
-                    b"tls-key-file" => next.tls_key_file = text,
-                    b"tls-ca-cert-file" => next.tls_ca_cert_file = text,
-                    b"tls-auth-clients" => {
-                        next.tls_auth_clients = TlsAuthClients::parse(value).ok_or_else(bad)?
-                    }
-                    _ => {
-                        crate::tls::protocol_versions(&text).ok_or_else(bad)?;
-                        next.tls_protocols = text;
-                    }
-                }
-                // The new contexts must build before anything changes.
-                if let Err(e) = crate::tls::setup(&next) {
-                    crate::log::warning(&e);
-                    return Err(Reply::error_owned(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{}') - Unable to update TLS configuration. Check server logs.",
-                        one_line(param)
-                    )));
-                }
-                *self = next;
-                ConfigChange::Tls
-            }
-            _ => {
-                return Err(Reply::error_owned(format!(
-                    "ERR Unsupported CONFIG parameter: {}",
-                    one_line(param)
-                )))
-            }
-        };
+        }
+        let change = (set.change)(self, &next);
+        *self = next;
         Ok(change)
     }
 
@@ -523,42 +211,6 @@ impl Config {
         };
         result.unwrap_or_else(|e| e)
     }
-}
-
-/// A password value: empty removes it; `None` when it is too long.
-fn password(value: &[u8]) -> Option<Option<Vec<u8>>> {
-    (value.len() <= AUTHPASS_MAX_LEN).then(|| (!value.is_empty()).then(|| value.to_vec()))
-}
-
-/// The value of `CONFIG SET client-output-buffer-limit`: words separated by
-/// single spaces, in groups of four (`<class> <hard> <soft> <seconds>`),
-/// class `normal`, numbers plain non-negative integers. The whole value is
-/// checked before anything is applied; an empty value gives no group.
-fn parse_client_limits(value: &[u8]) -> Option<Vec<ClientOutputBufferLimit>> {
-    if value.is_empty() {
-        return Some(Vec::new());
-    }
-    let words: Vec<&[u8]> = value.split(|&b| b == b' ').collect();
-    let groups = words.chunks_exact(4);
-    if !groups.remainder().is_empty() {
-        return None;
-    }
-    let mut out = Vec::new();
-    for group in groups {
-        if !group[0].eq_ignore_ascii_case(b"normal") {
-            return None;
-        }
-        let mut nums = [0i64; 3];
-        for (slot, word) in nums.iter_mut().zip(&group[1..]) {
-            *slot = strtoll_whole(word).filter(|v| *v >= 0)?;
-        }
-        out.push(ClientOutputBufferLimit {
-            hard: nums[0] as u64,
-            soft: nums[1] as u64,
-            soft_seconds: nums[2],
-        });
-    }
-    Some(out)
 }
 
 #[cfg(test)]

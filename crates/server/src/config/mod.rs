@@ -24,12 +24,24 @@
 //!    (deauthenticate clients, start/stop the AOF, run eviction, ...).
 //! 4. [`Config::rewrite`] implements `CONFIG REWRITE` (also used for the
 //!    `aof-enqueue-jobs-once` auto-reset, docs/persistence.md §4.5).
+//!
+//! One table of settings drives all four: each setting is a row of the
+//! directives table in `parse.rs` (or, for the few that are not directives,
+//! of `custom.rs`) naming its [`Config`] field, its kind of value with its
+//! limits and messages, its place in `CONFIG GET *`, whether `CONFIG SET`
+//! may change it and the [`ConfigChange`] the server then carries out
+//! (`config_glue.rs`). `setting.rs` implements the file, GET, SET and
+//! REWRITE rules once per kind of value; `text.rs` holds the C-compatible
+//! number and quoting rules they use. Adding a setting: a field of
+//! [`Config`] with its default, and a row.
 
 mod args;
 mod command;
+mod custom;
 mod glob;
 mod parse;
 mod rewrite;
+mod setting;
 mod text;
 
 use std::path::PathBuf;

@@ -1,16 +1,24 @@
-//! The config file parser: line splitting, directives and their validation
-//! (docs/config.md §2 and §3).
+//! The config file parser: line splitting, the table of directives and
+//! their validation (docs/config.md §2 and §3).
 
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::OpenOptions;
 
-use super::text::{atoi, memtoll, strerror, strtol_octal, strtoll_lenient, trim, yes_no};
-use super::{
-    AppendFsync, ClientOutputBufferLimit, Config, LogFormat, LogLevel, MaxmemoryPolicy,
-    ProtectedAction, SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
-    MAX_BIND_ADDRESSES,
+use super::custom::{
+    log_file_opens, not_a_path, tls_protocols, BIND, CLIENT_OUTPUT_BUFFER_LIMIT, DIR, UNIXSOCKET,
 };
+use super::setting::{
+    boolean, directive, field, int, integer, keyword, one_of, opt_bytes, optional, setting, stored,
+    string, Kind, Read, SetInt, Setting, Show,
+};
+use super::text::{lossy, trim};
+use super::{
+    AppendFsync, Config, ConfigChange as C, LogFormat, LogLevel, MaxmemoryPolicy, ProtectedAction,
+    SyslogFacility, TlsAuthClients, AUTHPASS_MAX_LEN, HZ_MAX, HZ_MIN,
+};
+// The tests name it through `use super::*`.
+#[cfg(test)]
+use super::ClientOutputBufferLimit;
 
 /// `include` files may nest this deep (the original recursed without a
 /// limit until it crashed).
@@ -99,10 +107,11 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// What a directive handler reports.
-enum DirectiveError {
+pub(super) enum DirectiveError {
     /// A message for the banner, at the current line.
     Message(String),
-    /// An error that already has its own location (from an `include`).
+    /// An error that already has its own location (from an `include`) or
+    /// none (`dir` naming a directory that cannot be entered).
     Nested(ConfigError),
 }
 
@@ -120,25 +129,95 @@ pub(crate) fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     disque_proto::split_args(line)
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+const NO_YES_LOCAL: &str = "argument(s) must be one of the following: no, yes, local";
 
-/// A `no|yes|local` value (decision D14), with Redis 7's error for an
-/// enum directive.
-fn protected_action(arg: &[u8]) -> Result<ProtectedAction, DirectiveError> {
-    ProtectedAction::parse(arg).ok_or(DirectiveError::from(
-        "argument(s) must be one of the following: no, yes, local",
-    ))
-}
-
-/// A password directive's value: empty means none.
-fn password(pass: &[u8]) -> Result<Option<Vec<u8>>, DirectiveError> {
-    if pass.len() > AUTHPASS_MAX_LEN {
-        return Err("Password is longer than CONFIG_AUTHPASS_MAX_LEN".into());
-    }
-    Ok((!pass.is_empty()).then(|| pass.to_vec()))
-}
+/// The config file's directives, each a setting, in the order
+/// `CONFIG REWRITE` appends them (docs/config.md §3). A row names the
+/// setting and its field, the kind of value and its limits with the config
+/// file's messages, where `CONFIG GET *` lists it (`.get(n)`), and whether
+/// `CONFIG SET` may change it and what the server then does (`.set(...)`,
+/// a [`ConfigChange`](super::ConfigChange) that `config_glue.rs` carries
+/// out). The defaults are [`Config::default`]; settings with rules of their
+/// own and those that are not directives are in `custom.rs`. Adding a
+/// setting: a field of [`Config`] with its default, and a row here.
+/// (`include` and `rename-command` are the loader's own directives.)
+#[rustfmt::skip]
+pub(super) static DIRECTIVES: &[Setting] = &[
+    boolean(b"daemonize", field!(daemonize)).get(21),
+    string(b"pidfile", field!(pidfile)).get(3),
+    integer(b"port", int!(port), Read::Atoi).range(0, 65535, "Invalid port").get(12),
+    integer(b"tcp-backlog", int!(tcp_backlog), Read::Atoi).at_least(0, "Invalid backlog value").get(13),
+    setting(b"bind", Kind::Custom(&BIND)).get(34),
+    optional(b"unixsocket", UNIXSOCKET, usize::MAX).get(1),
+    integer(b"unixsocketperm", int!(unixsocketperm), Read::Octal)
+        .range(0, 0o777, "Invalid socket file permissions").show_as(Show::Octal).get(33),
+    integer(b"timeout", int!(timeout), Read::Atoi).at_least(0, "Invalid timeout value")
+        .get(6).set(stored),
+    integer(b"tcp-keepalive", int!(tcp_keepalive), Read::Atoi).at_least(0, "Invalid tcp-keepalive value")
+        .show_as(Show::Flag).set_rule(SetInt::YesNo).get(19).set(stored),
+    one_of(b"loglevel", keyword!(loglevel: LogLevel),
+        "Invalid log level. Must be one of debug, verbose, notice, warning").get(27).set(|_, _| C::LogLevel),
+    one_of(b"logformat", keyword!(logformat: LogFormat),
+        "Invalid log format. Must be one of text, json").get(36).set(|_, _| C::LogFormat),
+    string(b"logfile", field!(logfile)).check(log_file_opens).get(2),
+    boolean(b"syslog-enabled", field!(syslog_enabled)),
+    string(b"syslog-ident", field!(syslog_ident)),
+    one_of(b"syslog-facility", keyword!(syslog_facility: SyslogFacility),
+        "Invalid log facility. Must be one of USER or between LOCAL0-LOCAL7").get(29),
+    integer(b"databases", int!(databases), Read::Atoi).at_least(1, "Invalid number of databases")
+        .get(14).not_rewritten(),
+    setting(b"dir", Kind::Custom(&DIR)).get(31).set(|_, _| C::Dir).protected(),
+    optional(b"requirepass", opt_bytes!(requirepass), AUTHPASS_MAX_LEN).get(0).set(|_, _| C::RequirePass),
+    optional(b"cluster-password", opt_bytes!(cluster_password), AUTHPASS_MAX_LEN).get(42).set(stored),
+    integer(b"maxclients", int!(maxclients), Read::Atoi).at_least(1, "Invalid max clients limit")
+        .set_rule(SetInt::AtLeast(1)).get(15).set(|was, _| C::MaxClients { previous: was.maxclients }),
+    integer(b"maxmemory", int!(maxmemory), Read::MemoryUnsigned)
+        .at_least(1, "You need to specify a memory limit greater than zero")
+        .set_rule(SetInt::Memory).show_as(Show::Memory).get(4).set(|_, _| C::MaxMemory),
+    one_of(b"maxmemory-policy", keyword!(maxmemory_policy: MaxmemoryPolicy), "Invalid maxmemory policy")
+        .get(26).set(|_, _| C::MaxMemory),
+    integer(b"maxmemory-samples", int!(maxmemory_samples), Read::Atoi)
+        .at_least(1, "maxmemory-samples must be 1 or greater").set_rule(SetInt::AtLeast(1)).get(5).set(stored),
+    boolean(b"activerehashing", field!(activerehashing)).get(22).set(stored),
+    integer(b"hz", int!(hz), Read::Atoi).clamp(HZ_MIN as i128, HZ_MAX as i128).get(17).set(|_, _| C::Hz),
+    boolean(b"appendonly", field!(appendonly)).get(30)
+        .set(|_, now| C::AppendOnly { enabled: now.appendonly }),
+    string(b"appendfilename", field!(appendfilename)).check(not_a_path),
+    one_of(b"appendfsync", keyword!(appendfsync: AppendFsync),
+        "argument must be 'no', 'always' or 'everysec'").get(28).set(|_, _| C::AppendFsync),
+    boolean(b"no-appendfsync-on-rewrite", field!(no_appendfsync_on_rewrite)).get(20),
+    integer(b"auto-aof-rewrite-percentage", int!(auto_aof_rewrite_percentage), Read::Atoi)
+        .at_least(0, "Invalid negative percentage for AOF auto rewrite").get(7).set(stored),
+    integer(b"auto-aof-rewrite-min-size", int!(auto_aof_rewrite_min_size), Read::Memory)
+        .show_as(Show::Memory).get(8).set(stored),
+    boolean(b"aof-rewrite-incremental-fsync", field!(aof_rewrite_incremental_fsync)).get(23).set(stored),
+    boolean(b"aof-load-truncated", field!(aof_load_truncated)).get(24).set(stored),
+    boolean(b"aof-enqueue-jobs-once", field!(aof_enqueue_jobs_once)).get(25).set(stored),
+    boolean(b"rereplicate", field!(rereplicate)).get(35).set(|_, _| C::Rereplicate),
+    integer(b"http-port", int!(http_port), Read::Atoi).range(0, 65535, "Invalid port")
+        .get(37).set(|was, _| C::HttpPort { previous: was.http_port }),
+    integer(b"metrics-top-queues", int!(metrics_top_queues), Read::Strtoll)
+        .at_least(0, "metrics-top-queues can't be negative").get(38).set(stored),
+    boolean(b"protected-mode", field!(protected_mode)).get(39).set(stored),
+    one_of(b"enable-protected-configs", keyword!(enable_protected_configs: ProtectedAction), NO_YES_LOCAL).get(40),
+    one_of(b"enable-debug-command", keyword!(enable_debug_command: ProtectedAction), NO_YES_LOCAL).get(41),
+    integer(b"tls-port", int!(tls_port), Read::Atoi).range(0, 65535, "Invalid tls-port").get(43),
+    string(b"tls-cert-file", field!(tls_cert_file)).get(44).set(|_, _| C::Tls).protected().tls(),
+    string(b"tls-key-file", field!(tls_key_file)).get(45).set(|_, _| C::Tls).protected().tls(),
+    string(b"tls-ca-cert-file", field!(tls_ca_cert_file)).get(46).set(|_, _| C::Tls).protected().tls(),
+    string(b"tls-protocols", field!(tls_protocols)).check(tls_protocols).get(49).set(|_, _| C::Tls).tls(),
+    one_of(b"tls-auth-clients", keyword!(tls_auth_clients: TlsAuthClients),
+        "argument(s) must be one of the following: no, yes, optional").get(47).set(|_, _| C::Tls).tls(),
+    boolean(b"tls-cluster", field!(tls_cluster)).get(48),
+    string(b"cluster-config-file", field!(cluster_config_file)),
+    integer(b"cluster-node-timeout", int!(cluster_node_timeout), Read::Strtoll)
+        .at_least(1, "cluster node timeout must be 1 or greater").get(18).set(|_, _| C::ClusterNodeTimeout),
+    integer(b"slowlog-log-slower-than", int!(slowlog_log_slower_than), Read::Strtoll).get(9).set(stored),
+    integer(b"slowlog-max-len", int!(slowlog_max_len), Read::Strtoll).get(11).set(stored),
+    integer(b"latency-monitor-threshold", int!(latency_monitor_threshold), Read::Strtoll)
+        .at_least(0, "The latency threshold can't be negative").get(10).set(stored),
+    setting(b"client-output-buffer-limit", Kind::Custom(&CLIENT_OUTPUT_BUFFER_LIMIT)).get(32).set(stored),
+];
 
 /// State of one load (the file, its includes and the command-line options).
 pub(crate) struct Loader<'c, 'o> {
@@ -216,252 +295,17 @@ impl<'c, 'o> Loader<'c, 'o> {
         Ok(())
     }
 
-    fn change_dir(&mut self, dir: &[u8]) -> DirResult {
-        let dir = lossy(dir);
-        let result = if self.opts.change_dir {
-            std::env::set_current_dir(&dir)
-        } else {
-            std::fs::read_dir(&dir).map(|_| ())
-        };
-        result.map_err(|e| {
-            DirectiveError::Nested(ConfigError::Fatal(format!(
-                "Can't chdir to '{dir}': {}",
-                strerror(&e)
-            )))
-        })
-    }
-
     /// One directive line, already split; `argv[0]` is the name.
     fn directive(&mut self, argv: &[Vec<u8>]) -> DirResult {
         let name = argv[0].to_ascii_lowercase();
-        let argc = argv.len();
-        let c = &mut *self.config;
-        let arg = |i: usize| -> &[u8] { argv.get(i).map_or(&[][..], |a| &a[..]) };
-        let yes_no_arg =
-            || yes_no(arg(1)).ok_or(DirectiveError::from("argument must be 'yes' or 'no'"));
-
-        match (name.as_slice(), argc) {
-            (b"timeout", 2) => {
-                let v = atoi(arg(1));
-                if v < 0 {
-                    return Err("Invalid timeout value".into());
-                }
-                c.timeout = i64::from(v);
-            }
-            (b"tcp-keepalive", 2) => {
-                let v = atoi(arg(1));
-                if v < 0 {
-                    return Err("Invalid tcp-keepalive value".into());
-                }
-                c.tcp_keepalive = i64::from(v);
-            }
-            (b"port", 2) => {
-                let v = atoi(arg(1));
-                c.port = u16::try_from(v).map_err(|_| DirectiveError::from("Invalid port"))?;
-            }
-            (b"tcp-backlog", 2) => {
-                let v = atoi(arg(1));
-                if v < 0 {
-                    return Err("Invalid backlog value".into());
-                }
-                c.tcp_backlog = v;
-            }
-            (b"bind", n) if n >= 2 => {
-                if n - 1 > MAX_BIND_ADDRESSES {
-                    return Err("Too many bind addresses specified".into());
-                }
-                c.bind = argv[1..].iter().map(|a| lossy(a)).collect();
-            }
-            (b"unixsocket", 2) => {
-                c.unixsocket = if arg(1).is_empty() {
-                    None
-                } else {
-                    Some(lossy(arg(1)))
-                };
-            }
-            (b"unixsocketperm", 2) => {
-                let (v, overflow) = strtol_octal(arg(1));
-                // The original stores the value in an unsigned mode_t.
-                let perm = v as u32;
-                if overflow || v < 0 || perm > 0o777 {
-                    return Err("Invalid socket file permissions".into());
-                }
-                c.unixsocketperm = perm;
-            }
-            (b"daemonize", 2) => c.daemonize = yes_no_arg()?,
-            (b"pidfile", 2) => c.pidfile = lossy(arg(1)),
-            (b"loglevel", 2) => {
-                c.loglevel = LogLevel::parse(arg(1)).ok_or(DirectiveError::from(
-                    "Invalid log level. Must be one of debug, verbose, notice, warning",
-                ))?;
-            }
-            (b"logformat", 2) => {
-                c.logformat = LogFormat::parse(arg(1)).ok_or(DirectiveError::from(
-                    "Invalid log format. Must be one of text, json",
-                ))?;
-            }
-            (b"logfile", 2) => {
-                let path = lossy(arg(1));
-                if !path.is_empty() {
-                    if let Err(e) = OpenOptions::new().append(true).create(true).open(&path) {
-                        return Err(DirectiveError::Message(format!(
-                            "Can't open the log file: {}",
-                            strerror(&e)
-                        )));
-                    }
-                }
-                c.logfile = path;
-            }
-            (b"syslog-enabled", 2) => c.syslog_enabled = yes_no_arg()?,
-            (b"syslog-ident", 2) => c.syslog_ident = lossy(arg(1)),
-            (b"syslog-facility", 2) => {
-                c.syslog_facility = SyslogFacility::parse(arg(1)).ok_or(DirectiveError::from(
-                    "Invalid log facility. Must be one of USER or between LOCAL0-LOCAL7",
-                ))?;
-            }
-            (b"dir", 2) => return self.change_dir(arg(1)),
-            (b"databases", 2) => {
-                let v = atoi(arg(1));
-                if v < 1 {
-                    return Err("Invalid number of databases".into());
-                }
-                c.databases = v;
-            }
-            (b"include", 2) => return self.include(arg(1)),
-            (b"requirepass", 2) => c.requirepass = password(arg(1))?,
-            (b"cluster-password", 2) => c.cluster_password = password(arg(1))?,
-            (b"tls-port", 2) => {
-                let v = atoi(arg(1));
-                c.tls_port =
-                    u16::try_from(v).map_err(|_| DirectiveError::from("Invalid tls-port"))?;
-            }
-            (b"tls-cert-file", 2) => c.tls_cert_file = lossy(arg(1)),
-            (b"tls-key-file", 2) => c.tls_key_file = lossy(arg(1)),
-            (b"tls-ca-cert-file", 2) => c.tls_ca_cert_file = lossy(arg(1)),
-            (b"tls-auth-clients", 2) => {
-                c.tls_auth_clients = TlsAuthClients::parse(arg(1)).ok_or(DirectiveError::from(
-                    "argument(s) must be one of the following: no, yes, optional",
-                ))?;
-            }
-            (b"tls-cluster", 2) => c.tls_cluster = yes_no_arg()?,
-            (b"tls-protocols", 2) => {
-                let value = lossy(arg(1));
-                if crate::tls::protocol_versions(&value).is_none() {
-                    return Err(
-                        "Invalid tls-protocols value (TLSv1.2 and TLSv1.3 are supported)".into(),
-                    );
-                }
-                c.tls_protocols = value;
-            }
-            (b"rename-command", 3) => return self.rename_command(arg(1), arg(2)),
-            (b"maxclients", 2) => {
-                let v = atoi(arg(1));
-                if v < 1 {
-                    return Err("Invalid max clients limit".into());
-                }
-                c.maxclients = i64::from(v);
-            }
-            (b"maxmemory", 2) => {
-                // Stored unsigned, as in the original: a negative size wraps.
-                let v = memtoll(arg(1)).0 as u64;
-                if v == 0 {
-                    return Err("You need to specify a memory limit greater than zero".into());
-                }
-                c.maxmemory = v;
-            }
-            (b"maxmemory-policy", 2) => {
-                c.maxmemory_policy = MaxmemoryPolicy::parse(arg(1))
-                    .ok_or(DirectiveError::from("Invalid maxmemory policy"))?;
-            }
-            (b"maxmemory-samples", 2) => {
-                let v = atoi(arg(1));
-                if v < 1 {
-                    return Err("maxmemory-samples must be 1 or greater".into());
-                }
-                c.maxmemory_samples = i64::from(v);
-            }
-            (b"activerehashing", 2) => c.activerehashing = yes_no_arg()?,
-            (b"hz", 2) => c.hz = i64::from(atoi(arg(1))).clamp(HZ_MIN, HZ_MAX),
-            (b"appendonly", 2) => c.appendonly = yes_no_arg()?,
-            (b"appendfilename", 2) => {
-                let name = arg(1);
-                if name.contains(&b'/') || name.contains(&b'\\') {
-                    return Err("appendfilename can't be a path, just a filename".into());
-                }
-                c.appendfilename = lossy(name);
-            }
-            (b"appendfsync", 2) => {
-                c.appendfsync = AppendFsync::parse(arg(1)).ok_or(DirectiveError::from(
-                    "argument must be 'no', 'always' or 'everysec'",
-                ))?;
-            }
-            (b"no-appendfsync-on-rewrite", 2) => c.no_appendfsync_on_rewrite = yes_no_arg()?,
-            (b"auto-aof-rewrite-percentage", 2) => {
-                let v = atoi(arg(1));
-                if v < 0 {
-                    return Err("Invalid negative percentage for AOF auto rewrite".into());
-                }
-                c.auto_aof_rewrite_percentage = i64::from(v);
-            }
-            (b"auto-aof-rewrite-min-size", 2) => c.auto_aof_rewrite_min_size = memtoll(arg(1)).0,
-            (b"aof-rewrite-incremental-fsync", 2) => {
-                c.aof_rewrite_incremental_fsync = yes_no_arg()?;
-            }
-            (b"aof-load-truncated", 2) => c.aof_load_truncated = yes_no_arg()?,
-            (b"aof-enqueue-jobs-once", 2) => c.aof_enqueue_jobs_once = yes_no_arg()?,
-            (b"rereplicate", 2) => c.rereplicate = yes_no_arg()?,
-            (b"http-port", 2) => {
-                let v = atoi(arg(1));
-                c.http_port = u16::try_from(v).map_err(|_| DirectiveError::from("Invalid port"))?;
-            }
-            (b"metrics-top-queues", 2) => {
-                let v = strtoll_lenient(arg(1));
-                if v < 0 {
-                    return Err("metrics-top-queues can't be negative".into());
-                }
-                c.metrics_top_queues = v;
-            }
-            (b"protected-mode", 2) => c.protected_mode = yes_no_arg()?,
-            (b"enable-protected-configs", 2) => {
-                c.enable_protected_configs = protected_action(arg(1))?;
-            }
-            (b"enable-debug-command", 2) => c.enable_debug_command = protected_action(arg(1))?,
-            (b"cluster-config-file", 2) => c.cluster_config_file = lossy(arg(1)),
-            (b"cluster-node-timeout", 2) => {
-                let v = strtoll_lenient(arg(1));
-                if v <= 0 {
-                    return Err("cluster node timeout must be 1 or greater".into());
-                }
-                c.cluster_node_timeout = v;
-            }
-            (b"slowlog-log-slower-than", 2) => c.slowlog_log_slower_than = strtoll_lenient(arg(1)),
-            (b"slowlog-max-len", 2) => c.slowlog_max_len = strtoll_lenient(arg(1)),
-            (b"latency-monitor-threshold", 2) => {
-                let v = strtoll_lenient(arg(1));
-                if v < 0 {
-                    return Err("The latency threshold can't be negative".into());
-                }
-                c.latency_monitor_threshold = v;
-            }
-            (b"client-output-buffer-limit", 5) => {
-                if !arg(1).eq_ignore_ascii_case(b"normal") {
-                    return Err("Unrecognized client limit class".into());
-                }
-                let hard = memtoll(arg(2)).0 as u64;
-                let soft = memtoll(arg(3)).0 as u64;
-                let soft_seconds = strtoll_lenient(arg(4));
-                if soft_seconds < 0 {
-                    return Err("Negative number of seconds in soft limit is invalid".into());
-                }
-                c.client_output_buffer_limit = ClientOutputBufferLimit {
-                    hard,
-                    soft,
-                    soft_seconds,
-                };
-            }
-            _ => return Err("Bad directive or wrong number of arguments".into()),
+        match (name.as_slice(), &argv[1..]) {
+            (b"include", [path]) => self.include(path),
+            (b"rename-command", [old, new]) => self.rename_command(old, new),
+            (_, values) => match directive(&name) {
+                Some(s) if s.takes(values.len()) => s.load(self.config, values, self.opts),
+                _ => Err("Bad directive or wrong number of arguments".into()),
+            },
         }
-        Ok(())
     }
 }
 

@@ -9,8 +9,10 @@ use std::path::Path;
 
 use disque_proto::Reply;
 
+use super::custom::cwd;
 use super::parse::split_line;
-use super::text::{format_memory, is_bare_word, push_quoted, strerror, trim, yes_no_str};
+use super::parse::DIRECTIVES;
+use super::text::{strerror, trim};
 use super::Config;
 
 /// The line that precedes directives appended by a rewrite.
@@ -63,316 +65,25 @@ struct Rewritten {
     force: bool,
 }
 
-fn line_of(name: &str, value: &[u8]) -> Vec<u8> {
-    let mut l = Vec::with_capacity(name.len() + 1 + value.len());
-    l.extend_from_slice(name.as_bytes());
-    l.push(b' ');
-    l.extend_from_slice(value);
-    l
-}
-
-fn quoted_line(name: &str, value: &[u8]) -> Vec<u8> {
-    let mut l = name.as_bytes().to_vec();
-    l.push(b' ');
-    push_quoted(&mut l, value);
-    l
-}
-
 impl Config {
-    /// The directives CONFIG REWRITE writes, in the order they are appended.
+    /// The directives CONFIG REWRITE writes, in the order they are appended:
+    /// a line is appended when it differs from the default's.
     /// `cwd` is the value written for `dir` (`None`: leave `dir` out).
     fn rewritten_directives(&self, cwd: Option<&[u8]>) -> Vec<Rewritten> {
-        let d = Config::default();
-        let mut out = Vec::new();
-        let mut push = |name: &'static str, line: Option<Vec<u8>>, force: bool| {
-            out.push(Rewritten { name, line, force })
-        };
-        let n = |name: &'static str, v: i64| Some(line_of(name, v.to_string().as_bytes()));
-        let b = |name: &'static str, v: bool| Some(line_of(name, yes_no_str(v).as_bytes()));
-        let s = |name: &'static str, v: &str| Some(quoted_line(name, v.as_bytes()));
-        let e = |name: &'static str, v: &'static str| Some(line_of(name, v.as_bytes()));
-        let mem = |name: &'static str, v: u64| Some(line_of(name, format_memory(v).as_bytes()));
-        // A possibly negative memory value is written in bytes.
-        let mem_i = |name: &'static str, v: i64| match u64::try_from(v) {
-            Ok(u) => mem(name, u),
-            Err(_) => n(name, v),
-        };
-
-        push(
-            "daemonize",
-            b("daemonize", self.daemonize),
-            self.daemonize != d.daemonize,
-        );
-        push(
-            "pidfile",
-            s("pidfile", &self.pidfile),
-            self.pidfile != d.pidfile,
-        );
-        push("port", n("port", i64::from(self.port)), self.port != d.port);
-        push(
-            "tcp-backlog",
-            n("tcp-backlog", i64::from(self.tcp_backlog)),
-            self.tcp_backlog != d.tcp_backlog,
-        );
-        let bind = (!self.bind.is_empty()).then(|| {
-            let mut l = b"bind".to_vec();
-            for addr in &self.bind {
-                l.push(b' ');
-                if is_bare_word(addr.as_bytes()) {
-                    l.extend_from_slice(addr.as_bytes());
-                } else {
-                    push_quoted(&mut l, addr.as_bytes());
+        let defaults = Config::default();
+        DIRECTIVES
+            .iter()
+            .filter(|s| s.rewritten)
+            .map(|s| {
+                let line = s.line(self, cwd);
+                let force = line != s.line(&defaults, None);
+                Rewritten {
+                    name: s.name,
+                    line,
+                    force,
                 }
-            }
-            l
-        });
-        let has_bind = bind.is_some();
-        push("bind", bind, has_bind);
-        let unixsocket = self
-            .unixsocket
-            .as_deref()
-            .map(|p| quoted_line("unixsocket", p.as_bytes()));
-        let has_unixsocket = unixsocket.is_some();
-        push("unixsocket", unixsocket, has_unixsocket);
-        push(
-            "unixsocketperm",
-            Some(line_of(
-                "unixsocketperm",
-                format!("{:o}", self.unixsocketperm).as_bytes(),
-            )),
-            self.unixsocketperm != d.unixsocketperm,
-        );
-        push(
-            "timeout",
-            n("timeout", self.timeout),
-            self.timeout != d.timeout,
-        );
-        push(
-            "tcp-keepalive",
-            n("tcp-keepalive", self.tcp_keepalive),
-            self.tcp_keepalive != d.tcp_keepalive,
-        );
-        push(
-            "loglevel",
-            e("loglevel", self.loglevel.name()),
-            self.loglevel != d.loglevel,
-        );
-        push(
-            "logformat",
-            e("logformat", self.logformat.name()),
-            self.logformat != d.logformat,
-        );
-        push(
-            "logfile",
-            s("logfile", &self.logfile),
-            self.logfile != d.logfile,
-        );
-        push(
-            "syslog-enabled",
-            b("syslog-enabled", self.syslog_enabled),
-            self.syslog_enabled != d.syslog_enabled,
-        );
-        push(
-            "syslog-ident",
-            s("syslog-ident", &self.syslog_ident),
-            self.syslog_ident != d.syslog_ident,
-        );
-        push(
-            "syslog-facility",
-            e("syslog-facility", self.syslog_facility.name()),
-            self.syslog_facility != d.syslog_facility,
-        );
-        push("dir", cwd.map(|dir| quoted_line("dir", dir)), cwd.is_some());
-        let pass = self
-            .requirepass
-            .as_deref()
-            .map(|p| quoted_line("requirepass", p));
-        let has_pass = pass.is_some();
-        push("requirepass", pass, has_pass);
-        let bus_pass = self
-            .cluster_password
-            .as_deref()
-            .map(|p| quoted_line("cluster-password", p));
-        let has_bus_pass = bus_pass.is_some();
-        push("cluster-password", bus_pass, has_bus_pass);
-        push(
-            "maxclients",
-            n("maxclients", self.maxclients),
-            self.maxclients != d.maxclients,
-        );
-        push(
-            "maxmemory",
-            mem("maxmemory", self.maxmemory),
-            self.maxmemory != d.maxmemory,
-        );
-        push(
-            "maxmemory-policy",
-            e("maxmemory-policy", self.maxmemory_policy.name()),
-            self.maxmemory_policy != d.maxmemory_policy,
-        );
-        push(
-            "maxmemory-samples",
-            n("maxmemory-samples", self.maxmemory_samples),
-            self.maxmemory_samples != d.maxmemory_samples,
-        );
-        push(
-            "activerehashing",
-            b("activerehashing", self.activerehashing),
-            self.activerehashing != d.activerehashing,
-        );
-        push("hz", n("hz", self.hz), self.hz != d.hz);
-        push(
-            "appendonly",
-            b("appendonly", self.appendonly),
-            self.appendonly != d.appendonly,
-        );
-        push(
-            "appendfilename",
-            s("appendfilename", &self.appendfilename),
-            self.appendfilename != d.appendfilename,
-        );
-        push(
-            "appendfsync",
-            e("appendfsync", self.appendfsync.name()),
-            self.appendfsync != d.appendfsync,
-        );
-        push(
-            "no-appendfsync-on-rewrite",
-            b("no-appendfsync-on-rewrite", self.no_appendfsync_on_rewrite),
-            self.no_appendfsync_on_rewrite != d.no_appendfsync_on_rewrite,
-        );
-        push(
-            "auto-aof-rewrite-percentage",
-            n(
-                "auto-aof-rewrite-percentage",
-                self.auto_aof_rewrite_percentage,
-            ),
-            self.auto_aof_rewrite_percentage != d.auto_aof_rewrite_percentage,
-        );
-        push(
-            "auto-aof-rewrite-min-size",
-            mem_i("auto-aof-rewrite-min-size", self.auto_aof_rewrite_min_size),
-            self.auto_aof_rewrite_min_size != d.auto_aof_rewrite_min_size,
-        );
-        push(
-            "aof-rewrite-incremental-fsync",
-            b(
-                "aof-rewrite-incremental-fsync",
-                self.aof_rewrite_incremental_fsync,
-            ),
-            self.aof_rewrite_incremental_fsync != d.aof_rewrite_incremental_fsync,
-        );
-        push(
-            "aof-load-truncated",
-            b("aof-load-truncated", self.aof_load_truncated),
-            self.aof_load_truncated != d.aof_load_truncated,
-        );
-        push(
-            "aof-enqueue-jobs-once",
-            b("aof-enqueue-jobs-once", self.aof_enqueue_jobs_once),
-            self.aof_enqueue_jobs_once != d.aof_enqueue_jobs_once,
-        );
-        push(
-            "rereplicate",
-            b("rereplicate", self.rereplicate),
-            self.rereplicate != d.rereplicate,
-        );
-        push(
-            "http-port",
-            n("http-port", i64::from(self.http_port)),
-            self.http_port != d.http_port,
-        );
-        push(
-            "metrics-top-queues",
-            n("metrics-top-queues", self.metrics_top_queues),
-            self.metrics_top_queues != d.metrics_top_queues,
-        );
-        push(
-            "protected-mode",
-            b("protected-mode", self.protected_mode),
-            self.protected_mode != d.protected_mode,
-        );
-        push(
-            "enable-protected-configs",
-            e(
-                "enable-protected-configs",
-                self.enable_protected_configs.name(),
-            ),
-            self.enable_protected_configs != d.enable_protected_configs,
-        );
-        push(
-            "enable-debug-command",
-            e("enable-debug-command", self.enable_debug_command.name()),
-            self.enable_debug_command != d.enable_debug_command,
-        );
-        push(
-            "tls-port",
-            n("tls-port", i64::from(self.tls_port)),
-            self.tls_port != d.tls_port,
-        );
-        for (name, value, default) in [
-            ("tls-cert-file", &self.tls_cert_file, &d.tls_cert_file),
-            ("tls-key-file", &self.tls_key_file, &d.tls_key_file),
-            (
-                "tls-ca-cert-file",
-                &self.tls_ca_cert_file,
-                &d.tls_ca_cert_file,
-            ),
-            ("tls-protocols", &self.tls_protocols, &d.tls_protocols),
-        ] {
-            push(name, s(name, value), value != default);
-        }
-        push(
-            "tls-auth-clients",
-            e("tls-auth-clients", self.tls_auth_clients.name()),
-            self.tls_auth_clients != d.tls_auth_clients,
-        );
-        push(
-            "tls-cluster",
-            b("tls-cluster", self.tls_cluster),
-            self.tls_cluster != d.tls_cluster,
-        );
-        push(
-            "cluster-config-file",
-            s("cluster-config-file", &self.cluster_config_file),
-            self.cluster_config_file != d.cluster_config_file,
-        );
-        push(
-            "cluster-node-timeout",
-            n("cluster-node-timeout", self.cluster_node_timeout),
-            self.cluster_node_timeout != d.cluster_node_timeout,
-        );
-        push(
-            "slowlog-log-slower-than",
-            n("slowlog-log-slower-than", self.slowlog_log_slower_than),
-            self.slowlog_log_slower_than != d.slowlog_log_slower_than,
-        );
-        push(
-            "slowlog-max-len",
-            n("slowlog-max-len", self.slowlog_max_len),
-            self.slowlog_max_len != d.slowlog_max_len,
-        );
-        push(
-            "latency-monitor-threshold",
-            n("latency-monitor-threshold", self.latency_monitor_threshold),
-            self.latency_monitor_threshold != d.latency_monitor_threshold,
-        );
-        let l = &self.client_output_buffer_limit;
-        push(
-            "client-output-buffer-limit",
-            Some(line_of(
-                "client-output-buffer-limit",
-                format!(
-                    "normal {} {} {}",
-                    format_memory(l.hard),
-                    format_memory(l.soft),
-                    l.soft_seconds
-                )
-                .as_bytes(),
-            )),
-            *l != d.client_output_buffer_limit,
-        );
-        out
+            })
+            .collect()
     }
 
     /// The new contents of a config file whose current contents are `old`
@@ -459,10 +170,7 @@ impl Config {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        let cwd = std::env::current_dir()
-            .ok()
-            .map(|d| d.to_string_lossy().into_owned().into_bytes());
-        let new = self.rewritten_text(&old, cwd.as_deref());
+        let new = self.rewritten_text(&old, cwd().as_deref());
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)

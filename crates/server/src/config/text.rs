@@ -214,6 +214,11 @@ pub fn trim(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+/// `b` as text (invalid UTF-8 replaced).
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Replaces CR and LF with spaces so that text can go into an error reply.
 pub fn one_line(s: &[u8]) -> String {
     String::from_utf8_lossy(s).replace(['\r', '\n'], " ")
