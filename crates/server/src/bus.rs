@@ -255,7 +255,7 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     if state.bus.blocked.contains(&frame.sender) {
         return;
     }
-    crate::http::recorder::bus_message(frame.message.name());
+    crate::http::recorder::bus_message(&frame.message);
     let env = state.env();
     let mut fx = Effects::default();
     state.node.on_frame(&env, origin, frame, &mut fx);
