@@ -39,4 +39,4 @@ mod timers;
 
 pub use effects::{ClientId, Effects, Env};
 pub use node::{MaxmemoryPolicy, Node, NodeConfig, NodeStats};
-pub use persistence::{AofError, LoadMode, Replay, Replayed};
+pub use persistence::{AofError, HeldBus, LoadMode, Replay, Replayed};

@@ -1,8 +1,10 @@
 //! What the core knows of the AOF (docs/persistence.md §4, §5): replaying `LOADJOB`,
 //! `DELJOB` and `AOFMETA` records ([`Replay`], used by the server's loader and
-//! the simulator's restarts), the snapshot a rewrite writes, and taking back
-//! what `nodes.conf` said.
+//! the simulator's restarts), the snapshot a rewrite writes, taking back what
+//! `nodes.conf` said, and the rule that holds bus actions until the records of
+//! their event are durable ([`HeldBus`]).
 
+use crate::cluster::BusAction;
 use crate::effects::{Effects, Env};
 use crate::files::{Identity, Next};
 use crate::ids::JobId;
@@ -10,6 +12,7 @@ use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVER
 use crate::job_codec::{self, CorruptJob, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
 
 /// How a `LOADJOB` record is replayed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,42 @@ pub enum LoadMode {
     /// `aof-enqueue-jobs-once`: jobs come back exactly as they were, queued
     /// at-most-once jobs included.
     ExactState,
+}
+
+/// The shell's rule for bus actions and AOF records (issue 8, part 1): the
+/// actions of an event that produced records leave once those records are as
+/// durable as the fsync policy promises (written, and fsynced with
+/// `appendfsync always`), and every later action waits behind them, so a
+/// peer told "I have this job" can rely on the copy surviving a crash.
+/// Positions count the AOF bytes a process has produced since it started.
+/// The server and the simulator both send through it.
+#[derive(Debug, Default)]
+pub struct HeldBus {
+    held: VecDeque<(u64, BusAction)>,
+}
+
+impl HeldBus {
+    /// Queues `actions` to go out once the AOF is durable up to `needs` (as
+    /// soon as the actions before them when `None`).
+    pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
+        let needs = needs.unwrap_or(0);
+        self.held.extend(actions.into_iter().map(|a| (needs, a)));
+    }
+
+    /// True while actions wait.
+    pub fn has_held(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Removes and returns the leading actions that need at most `durable`.
+    pub fn take_ready(&mut self, durable: u64) -> Vec<BusAction> {
+        let n = self
+            .held
+            .iter()
+            .take_while(|(needs, _)| *needs <= durable)
+            .count();
+        self.held.drain(..n).map(|(_, action)| action).collect()
+    }
 }
 
 /// Why an AOF cannot be loaded.
@@ -215,5 +254,26 @@ impl Node {
             job_codec::encode(job, Form::Storage, 0, &mut payload);
             disque_proto::encode_request(&[&b"LOADJOB"[..], &payload], out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_bus_actions_leave_in_order_once_their_records_are_durable() {
+        let mut bus = HeldBus::default();
+        bus.send_after(None, vec![BusAction::Close(1)]);
+        bus.send_after(Some(10), vec![BusAction::Close(2)]);
+        // Nothing to wait for, but behind an action that waits.
+        bus.send_after(None, vec![BusAction::Close(3)]);
+        assert_eq!(bus.take_ready(9), vec![BusAction::Close(1)]);
+        assert!(bus.has_held());
+        assert_eq!(
+            bus.take_ready(10),
+            vec![BusAction::Close(2), BusAction::Close(3)]
+        );
+        assert!(!bus.has_held());
     }
 }

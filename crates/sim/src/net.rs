@@ -16,10 +16,11 @@
 //! event are carried out in the server's order (`State::apply`,
 //! `State::flush_point`, the group commit): the records are written, and
 //! fsynced with [`Fsync::Always`], before the replies of the event leave
-//! and before its bus frames ([`NetConfig::bus_after_durable`]; off, it
-//! models the server before that rule); `nodes.conf` is saved before
-//! either. A restart reads `nodes.conf` and replays the AOF through the same
-//! core code as the server ([`disque_core::files`], [`Replay`]).
+//! and before its bus frames, which wait in the server's own [`HeldBus`]
+//! ([`NetConfig::bus_after_durable`]; off, it models the server before that
+//! rule); `nodes.conf` is saved before either. A restart reads `nodes.conf`
+//! and replays the AOF through the same core code as the server
+//! ([`disque_core::files`], [`Replay`]).
 //!
 //! Faults are knobs ([`Faults`] and the methods [`Net::partition`],
 //! [`Net::crash`], [`Net::restart`], [`Net::set_filter`]); all randomness comes
@@ -41,7 +42,7 @@ use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::commands::{lookup, FLAG_DENYOOM};
 use disque_core::files::{parse_nodes_conf, RecordSplitter};
 use disque_core::ids::{JobId, NodeId};
-use disque_core::{ClientId, Effects, Env, Node, NodeConfig, Replay, Replayed};
+use disque_core::{ClientId, Effects, Env, HeldBus, Node, NodeConfig, Replay, Replayed};
 use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -239,6 +240,11 @@ struct SimNode {
     incarnation: u64,
     /// AOF records produced but not written yet (the process's buffer).
     unwritten: BytesMut,
+    /// AOF bytes this incarnation has written (the server's `Aof` position,
+    /// which never goes back).
+    written: u64,
+    /// Bus actions waiting for the AOF to be durable, as in the server.
+    held: HeldBus,
     /// Bytes written to the AOF file.
     aof: BytesMut,
     /// Length of the fsynced prefix.
@@ -371,6 +377,8 @@ impl Net {
                 node: None,
                 incarnation: 0,
                 unwritten: BytesMut::new(),
+                written: 0,
+                held: HeldBus::default(),
                 aof: BytesMut::new(),
                 synced: 0,
                 last_fsync: START_MS,
@@ -610,6 +618,8 @@ impl Net {
         let n = &mut self.nodes[i];
         let before = n.aof.len() + n.unwritten.len();
         n.unwritten.clear();
+        n.written = 0;
+        n.held = HeldBus::default();
         let keep = match how {
             Crash::Process => n.aof.len(),
             Crash::Power => n.synced,
@@ -914,10 +924,13 @@ impl Net {
         }
         let mut out = BytesMut::new();
         node.aof_snapshot(&mut out);
-        // The snapshot holds the jobs in memory: buffered records are moot.
+        // The snapshot holds the jobs in memory: buffered records are moot,
+        // as durable as the snapshot.
+        n.written += n.unwritten.len() as u64;
         n.unwritten.clear();
         n.aof = out;
         n.synced = n.aof.len();
+        self.release_bus(i);
         self.trace_fault(format!("n{i} AOF rewritten"));
     }
 
@@ -1113,6 +1126,7 @@ impl Net {
             return;
         }
         n.aof.extend_from_slice(&n.unwritten);
+        n.written += n.unwritten.len() as u64;
         n.unwritten.clear();
         match self.cfg.fsync {
             Fsync::Always => n.synced = n.aof.len(),
@@ -1130,13 +1144,16 @@ impl Net {
         }
     }
 
-    /// Executes node `i`'s effects in the server's order: AOF records
-    /// written (fsynced with [`Fsync::Always`]), `nodes.conf` saved, replies,
-    /// then bus actions (after the records are durable, or at once with the
-    /// old ordering, see [`NetConfig::bus_after_durable`]).
+    /// Executes node `i`'s effects in the server's order (`State::apply`):
+    /// AOF records written (fsynced with [`Fsync::Always`]), `nodes.conf`
+    /// saved, replies, then bus actions through the server's [`HeldBus`]
+    /// (after the records are durable, or at once with the old ordering, see
+    /// [`NetConfig::bus_after_durable`]).
     fn apply(&mut self, i: usize, fx: Effects) {
         let n = &mut self.nodes[i];
         n.unwritten.extend_from_slice(&fx.aof);
+        let needs = (!fx.aof.is_empty()).then_some(n.written + n.unwritten.len() as u64);
+        n.held.send_after(needs, fx.bus);
         if self.cfg.bus_after_durable || !fx.replies.is_empty() {
             self.write_aof(i);
         }
@@ -1164,7 +1181,21 @@ impl Net {
                 reply,
             });
         }
-        for action in fx.bus {
+        self.release_bus(i);
+    }
+
+    /// Sends node `i`'s held bus actions whose records are durable, in order,
+    /// as the server's `State::release_bus` (written is durable here: with
+    /// [`Fsync::Always`] the group commit's fsync is instant). With the old
+    /// ordering they all leave at once.
+    fn release_bus(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        let durable = if self.cfg.bus_after_durable {
+            n.written
+        } else {
+            u64::MAX
+        };
+        for action in n.held.take_ready(durable) {
             self.bus_action(i, action);
         }
     }
