@@ -89,3 +89,34 @@ async fn poll_client(s: &Server) -> Client {
         tokio::time::sleep(ms(20)).await;
     }
 }
+
+/// With `aof-enqueue-jobs-once`, DEBUG LOADAOF queues a job stored `queued`
+/// again and tells the other holder: the QUEUED that replaying the record
+/// produces is sent, not dropped, so the other copy counts one more delivery.
+#[tokio::test]
+async fn debug_loadaof_with_enqueue_once_sends_queued_to_the_other_holder() {
+    let cl = Cluster::start_with(2, Server::options().arg("appendonly", "yes")).await;
+    let mut c0 = cl.client(0).await;
+    let mut c1 = cl.client(1).await;
+    let id = addjob(&mut c0, "eoq body 0 REPLICATE 2 RETRY 300").await;
+    let deliveries = |r: &Reply| show_int(r, "additional-deliveries");
+    assert_eq!(deliveries(&show_some(&mut c1, &id).await), 0);
+    assert_eq!(
+        cmd(&mut c0, "CONFIG SET aof-enqueue-jobs-once yes").await,
+        status("OK")
+    );
+    assert_eq!(cmd(&mut c0, "DEBUG LOADAOF").await, status("OK"));
+    assert_eq!(qlen(&mut c0, "eoq").await, 1);
+    let deadline = std::time::Instant::now() + secs(10);
+    loop {
+        let seen = deliveries(&show_some(&mut c1, &id).await);
+        if seen == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 1 never heard the QUEUED (additional-deliveries {seen})"
+        );
+        tokio::time::sleep(ms(20)).await;
+    }
+}
