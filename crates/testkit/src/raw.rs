@@ -24,7 +24,13 @@ impl Raw {
         let stream = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("raw connect");
-        stream.set_nodelay(true).unwrap();
+        Raw::on(stream)
+    }
+
+    /// A raw connection over `stream` (Nagle off: each command goes out at
+    /// once).
+    fn on(stream: TcpStream) -> Raw {
+        stream.set_nodelay(true).expect("TCP_NODELAY");
         Raw {
             stream,
             buf: BytesMut::new(),
@@ -42,11 +48,7 @@ impl Raw {
             .connect(([127, 0, 0, 1], port).into())
             .await
             .expect("raw connect");
-        stream.set_nodelay(true).unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
+        Raw::on(stream)
     }
 
     /// Sends exact bytes.

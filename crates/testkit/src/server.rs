@@ -284,23 +284,12 @@ impl Server {
 
     /// The exit status if the process has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+        exit_status(&mut self.child)
     }
 
     /// Waits for the process to exit (polling), at most `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_wait() {
-                return Some(s);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_exit(&mut self.child, timeout).await
     }
 
     /// Kills the process with SIGKILL (`kill -9`) and reaps it.
@@ -409,6 +398,26 @@ fn spawn_server(opts: &ServerOptions, port: u16, dir: &Path, log: &Path) -> Chil
         .stdout(Stdio::from(file));
     kill_with_parent(&mut cmd);
     cmd.spawn().expect("spawn disque-server")
+}
+
+/// The exit status of `child` if it has exited.
+pub fn exit_status(child: &mut Option<Child>) -> Option<ExitStatus> {
+    child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+}
+
+/// Polls `child` every 10 ms until it exits, at most `timeout`; its exit
+/// status, or None if it still runs.
+pub async fn wait_exit(child: &mut Option<Child>, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = exit_status(child) {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Belt and braces: if the thread that starts the server dies without

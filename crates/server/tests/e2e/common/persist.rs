@@ -213,25 +213,17 @@ impl Node {
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+        exit_status(&mut self.child)
     }
 
     /// Waits for the process to exit, at most `timeout`; forgets the child
     /// once it has exited.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_wait() {
-                self.child = None;
-                return Some(s);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(ms(10)).await;
+        let status = wait_exit(&mut self.child, timeout).await;
+        if status.is_some() {
+            self.child = None;
         }
+        status
     }
 
     /// SIGKILL and reap.
