@@ -4,9 +4,7 @@
 //! closed and the close logged. Clients that never read: many large SHOW
 //! replies pipelined, and a MONITOR.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tokio::io::AsyncReadExt;
 
 const BODY: usize = 100_000;

@@ -1,20 +1,25 @@
-//! A local cluster of real `disque-server` processes for the cluster
-//! end-to-end tests: start N nodes on free loopback ports, join them with
-//! `CLUSTER MEET`, wait until every node reaches every other one; kill -9,
-//! restart (same port, same directory, so same nodes.conf and AOF),
-//! SIGSTOP/SIGCONT; and helpers that read CLUSTER INFO/NODES, HELLO and SHOW.
+//! A local cluster of real `disque-server` processes, for the cluster
+//! end-to-end tests and the fault checker (`disque-faults`): start N nodes
+//! on free loopback ports, join them with `CLUSTER MEET`, wait until every
+//! node reaches every other one; kill -9, restart (same port, same
+//! directory, so same nodes.conf and AOF), SIGSTOP/SIGCONT; and helpers that
+//! read CLUSTER INFO/NODES, HELLO and SHOW.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::*;
+use disque_client::{Client, Reply};
+
 use crate::poll_until;
+use crate::reply::*;
+use crate::server::{info_field, Server, ServerOptions};
 
 /// How long a fresh cluster may take to join.
 pub const JOIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// N running nodes; every one is killed on drop.
 pub struct Cluster {
+    /// The nodes, by index.
     pub nodes: Vec<Server>,
     /// `CLUSTER MYID` of each node, by index.
     pub ids: Vec<String>,
@@ -63,14 +68,23 @@ impl Cluster {
         self.nodes.len() - 1
     }
 
+    /// How many nodes it has (killed ones included).
+    #[expect(clippy::len_without_is_empty, reason = "a cluster has nodes")]
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Node `i`'s client port.
     pub fn port(&self, i: usize) -> u16 {
         self.nodes[i].port
     }
 
+    /// Every node's client port, by index.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|s| s.port).collect()
+    }
+
+    /// A connection to node `i`.
     pub async fn client(&self, i: usize) -> Client {
         self.nodes[i].client().await
     }
@@ -167,6 +181,7 @@ impl Cluster {
         self.nodes[i].restart().await;
     }
 
+    /// [`Cluster::restart`] with extra `--name value` arguments.
     pub async fn restart_with(&mut self, i: usize, extra: &[(&str, &str)]) {
         self.nodes[i].restart_with(extra).await;
     }
@@ -176,11 +191,12 @@ impl Cluster {
         self.nodes[i].signal(libc::SIGSTOP);
     }
 
+    /// SIGCONT node `i`.
     pub fn resume(&self, i: usize) {
         self.nodes[i].signal(libc::SIGCONT);
     }
 
-    /// The first node (by index) whose SHOW of `id` is not nil, or None.
+    /// The nodes (by index) whose SHOW of `id` is not nil.
     pub async fn holders(&self, id: &str) -> Vec<usize> {
         let mut v = Vec::new();
         for i in 0..self.len() {
@@ -205,6 +221,7 @@ impl Server {
 // ---------------------------------------------------------------------------
 // Reading cluster state
 
+/// CLUSTER MYID.
 pub async fn myid(c: &mut Client) -> String {
     match cmd(c, "CLUSTER MYID").await {
         Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
@@ -220,6 +237,7 @@ pub async fn cluster_info(c: &mut Client) -> String {
     }
 }
 
+/// One field of CLUSTER INFO.
 pub async fn cluster_info_value(c: &mut Client, key: &str) -> String {
     let text = cluster_info(c).await;
     info_field(&text, key).unwrap_or_else(|| panic!("no {key} in CLUSTER INFO:\n{text}"))
@@ -228,13 +246,18 @@ pub async fn cluster_info_value(c: &mut Client, key: &str) -> String {
 /// One line of CLUSTER NODES.
 #[derive(Debug, Clone)]
 pub struct NodeLine {
+    /// The node id.
     pub id: String,
+    /// `ip:port`.
     pub addr: String,
+    /// `myself`, `fail?`, `handshake`, ...
     pub flags: Vec<String>,
+    /// `connected` or `disconnected`.
     pub link: String,
 }
 
 impl NodeLine {
+    /// True when it has flag `f`.
     pub fn has_flag(&self, f: &str) -> bool {
         self.flags.iter().any(|x| x == f)
     }
@@ -275,9 +298,13 @@ pub async fn node_flags(c: &mut Client, id: &str) -> Vec<String> {
 /// One HELLO node entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HelloNode {
+    /// The node id.
     pub id: String,
+    /// Its address ("" for itself on a fresh node).
     pub ip: String,
+    /// Its client port.
     pub port: String,
+    /// Its priority: 1 (reachable), 10 (PFAIL) or 100 (FAIL).
     pub priority: String,
 }
 

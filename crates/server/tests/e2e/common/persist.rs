@@ -7,6 +7,9 @@ use super::*;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where `disque-check-aof` was built.
 pub fn check_aof_bin() -> &'static str {
@@ -100,17 +103,6 @@ impl Node {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Every run's log, oldest first.
-    pub fn all_logs(&self) -> String {
-        let mut out = String::new();
-        for run in 1..=self.runs {
-            let path = self.path(&format!("server-{run}.log"));
-            let _ = writeln!(out, "--- run {run} ---");
-            out.push_str(&std::fs::read_to_string(path).unwrap_or_default());
-        }
-        out
     }
 
     /// Starts the process without waiting for it to answer.
@@ -221,25 +213,17 @@ impl Node {
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+        exit_status(&mut self.child)
     }
 
     /// Waits for the process to exit, at most `timeout`; forgets the child
     /// once it has exited.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_wait() {
-                self.child = None;
-                return Some(s);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(ms(10)).await;
+        let status = wait_exit(&mut self.child, timeout).await;
+        if status.is_some() {
+            self.child = None;
         }
+        status
     }
 
     /// SIGKILL and reap.

@@ -12,10 +12,8 @@
 //! machine crash could lose what was written but not fsynced, which these
 //! tests cannot simulate.)
 
-mod common;
-
-use common::persist::*;
-use common::*;
+use crate::common::persist::*;
+use crate::common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -100,9 +98,7 @@ async fn d09_expired_jobs_are_not_reloaded() {
     let long = addjob(&mut c, "eq keep 0").await;
     n.shutdown(&[]).await;
     // The expire time has whole-second resolution: at most t0 + 1 + TTL.
-    while unix_now() < t0 + 3 {
-        tokio::time::sleep(ms(100)).await;
-    }
+    poll_until!(secs(4), "the TTL has passed", unix_now() >= t0 + 3);
     n.start(&[]).await;
     let mut c = n.client().await;
     assert_eq!(job_count(&mut c).await, 1);
@@ -646,8 +642,9 @@ async fn d6_debug_loadaof_then_restart_keeps_jobs() {
         assert_eq!(state_of(&mut c, id).await.as_deref(), Some("active"));
     }
     // Give a misplaced DELJOB every chance to reach the file.
-    tokio::time::sleep(ms(300)).await;
-    assert_eq!(n.aof_bytes(), before, "DEBUG LOADAOF changed the AOF");
+    assert_during!(ms(300), "DEBUG LOADAOF changed the AOF", {
+        n.aof_bytes() == before
+    });
     drop((raw, c));
     n.shutdown(&[]).await;
     n.start(&[]).await;

@@ -2,9 +2,7 @@
 //! CONFIG SET requirepass, CLIENT, MONITOR, INFO, COMMAND, DEBUG, SHUTDOWN,
 //! config-file errors (D-15, D-16) and CONFIG GET/SET (D-17).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -52,6 +50,7 @@ async fn idle_timeout_closes_idle_clients() {
     let busy_task = tokio::spawn(async move {
         for _ in 0..12 {
             busy.roundtrip(&["PING"], b"+PONG\r\n").await;
+            // The client's pace: a PING every 250 ms.
             tokio::time::sleep(ms(250)).await;
         }
         busy
@@ -81,19 +80,20 @@ async fn blocked_client_is_not_closed_for_idleness() {
     blocked.expect(b"*-1\r\n").await;
     assert!(t0.elapsed() >= ms(2400));
     // Still open right after being unblocked.
-    tokio::time::sleep(ms(300)).await;
+    blocked.expect_silence(ms(300)).await;
     blocked.roundtrip(&["PING"], b"+PONG\r\n").await;
 
-    // Also when served by a job rather than by the timeout.
+    // Also when served by a job rather than by the timeout: blocked (open
+    // and silent) for more than twice the idle timeout.
     blocked.cmd(&["GETJOB", "FROM", "tq2"]).await;
-    tokio::time::sleep(ms(2200)).await;
+    blocked.expect_silence(ms(2200)).await;
     // A fresh producer: an idle one would itself be closed by `timeout 1`.
     let mut c = s.client().await;
     let id = addjob(&mut c, "tq2 x 0").await;
     blocked
         .expect(format!("*1\r\n*3\r\n$3\r\ntq2\r\n$40\r\n{id}\r\n$1\r\nx\r\n").as_bytes())
         .await;
-    tokio::time::sleep(ms(300)).await;
+    blocked.expect_silence(ms(300)).await;
     blocked.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
 
@@ -639,6 +639,7 @@ async fn debug_commands() {
             let t = Instant::now();
             other.roundtrip(&["PING"], b"+PONG\r\n").await;
             worst = worst.max(t.elapsed());
+            // The pinger's pace.
             tokio::time::sleep(ms(10)).await;
         }
         worst

@@ -4,9 +4,7 @@
 //! moment ADDJOB answers and restarting it from its AOF finds the copy.
 //! Two real nodes on loopback.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// ADDJOB REPLICATE 2 on node 0, kill -9 node 1 as soon as it answers, restart
 /// node 1 from its AOF: the number of tries whose copy was missing.

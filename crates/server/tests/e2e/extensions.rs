@@ -4,10 +4,8 @@
 //! "nothing happens during T" observations, and the one that lets two
 //! stopped nodes' requeue timers fall due.
 
-mod common;
-
-use common::persist::{state_of, Node};
-use common::*;
+use crate::common::persist::{state_of, Node};
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 /// SHOW's `queue` of a job on one node ("" when the node does not hold it).
@@ -45,14 +43,10 @@ async fn nack_delay_is_honoured_by_the_other_holders_when_the_first_node_dies() 
     }
     cl.kill(0);
     // Nothing is queued before the delay ends (an observation, polled).
-    while Instant::now() + Duration::from_millis(100) < end {
-        assert_eq!(
-            qlen_sum(&mut others, &q).await,
-            0,
-            "queued before the delay ended"
-        );
-        tokio::time::sleep(ms(100)).await;
-    }
+    let left = end.saturating_duration_since(Instant::now() + ms(100));
+    assert_during!(left, "queued before the delay ended", {
+        qlen_sum(&mut others, &q).await == 0
+    });
     poll_until!(secs(15), "a surviving holder queues the job", {
         qlen_sum(&mut others, &q).await == 1
     });
@@ -90,6 +84,7 @@ async fn a_poison_job_reaches_the_dead_letter_queue_once_while_two_nodes_race() 
     }
     cl.pause(1);
     cl.pause(2);
+    // Both stay stopped until their timers are due: the race itself.
     tokio::time::sleep(ms(due_in as u64 + 300)).await;
     cl.resume(1);
     cl.resume(2);
@@ -103,12 +98,9 @@ async fn a_poison_job_reaches_the_dead_letter_queue_once_while_two_nodes_race() 
     poll_until!(secs(10), "one queued copy in the dead-letter queue", {
         qlen_sum(&mut others, &dlq).await == 1
     });
-    let watch_until = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < watch_until {
-        assert_eq!(qlen_sum(&mut others, &dlq).await, 1);
-        assert_eq!(qlen_sum(&mut others, &q).await, 0);
-        tokio::time::sleep(ms(100)).await;
-    }
+    assert_during!(ms(1500), "queued once, in the dead-letter queue only", {
+        qlen_sum(&mut others, &dlq).await == 1 && qlen_sum(&mut others, &q).await == 0
+    });
     for c in others.iter_mut() {
         let r = show_some(c, &id).await;
         assert!(
@@ -181,14 +173,10 @@ async fn the_options_survive_a_restart_and_errors_are_exact() {
     assert!(show_int(&r, "next-requeue-within") > 3000, "{r:?}");
     assert_eq!(state_of(&mut c, &moved).await.as_deref(), Some("active"));
     assert_eq!(show_str(&show_some(&mut c, &moved).await, "queue"), "mdlq");
-    while restarted_at.elapsed() < Duration::from_secs(3) {
-        assert_eq!(
-            qlen(&mut c, "rq").await,
-            0,
-            "the delay holds after the restart"
-        );
-        tokio::time::sleep(ms(100)).await;
-    }
+    let left = secs(3).saturating_sub(restarted_at.elapsed());
+    assert_during!(left, "the delay holds after the restart", {
+        qlen(&mut c, "rq").await == 0
+    });
     poll_until!(
         secs(10),
         "queued after the delay",

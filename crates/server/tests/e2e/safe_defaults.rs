@@ -3,9 +3,7 @@
 //! is 127.0.0.1, ::1 or the unix socket: the non-local client here is a
 //! socket bound to 127.0.0.2, which never leaves the machine.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const NON_LOCAL: &str = "127.0.0.2";

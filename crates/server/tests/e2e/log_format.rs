@@ -2,9 +2,7 @@
 //! readable and changeable with CONFIG GET/SET, kept by CONFIG REWRITE;
 //! `logformat text` (the default) is the original's line.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// True for the original's line: `pid:M 21 Nov 12:00:00.000 * text`.
 fn is_text_line(line: &str, pid: u32) -> bool {

@@ -1,14 +1,8 @@
-//! Shared helpers of the end-to-end tests: start a real `disque-server` on a
-//! free loopback port, talk to it with the client library or over a raw
-//! socket, poll with deadlines, and always kill the process.
-
-#![allow(dead_code)]
-
-pub mod cluster;
-pub mod persist;
-pub mod tls;
-#[allow(unused_imports)]
-pub use cluster::*;
+//! One real `disque-server` process: started on a free loopback port in a
+//! fresh directory, probed until it answers PING, restarted in place (same
+//! port, directory, nodes.conf and AOF), signalled, and always killed: on
+//! drop (also when a test panics) and, on Linux, when the thread that
+//! started it dies.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,19 +10,30 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
-pub use disque_client::{Client, Reply};
-use disque_proto::parse_reply;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use disque_client::{Client, Reply};
+
+use crate::raw::Raw;
 
 /// How long a server may take to answer its first PING.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 /// Default deadline for a single reply.
 pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
 
-pub fn server_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_disque-server")
+/// The `disque-server` binary tests start: `$DISQUE_SERVER_BIN` if set,
+/// else the one cargo built beside the running test (`target/<profile>/`,
+/// one directory above the test executable in `deps/`).
+pub fn default_server_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("DISQUE_SERVER_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the test executable");
+    let dir = exe.parent().expect("the executable's directory");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("target/<profile>")
+    } else {
+        dir
+    };
+    dir.join("disque-server")
 }
 
 /// A directory under the system temp dir, removed on drop.
@@ -39,6 +44,7 @@ pub struct TempDir {
 static DIR_SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl TempDir {
+    /// A fresh, empty directory.
     pub fn new() -> TempDir {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -53,6 +59,7 @@ impl TempDir {
         TempDir { path }
     }
 
+    /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -103,8 +110,10 @@ pub fn free_port() -> u16 {
 }
 
 /// Options for starting a server.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
+    /// The binary ([`default_server_bin`] unless set).
+    pub bin: PathBuf,
     /// Extra `--name value` arguments (after the generated ones).
     pub args: Vec<String>,
     /// A config file to pass as the first argument.
@@ -115,13 +124,33 @@ pub struct ServerOptions {
     pub no_bind: bool,
 }
 
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            bin: default_server_bin(),
+            args: Vec::new(),
+            config_file: None,
+            password: None,
+            no_bind: false,
+        }
+    }
+}
+
 impl ServerOptions {
+    /// Starts this binary instead of [`default_server_bin`].
+    pub fn bin(mut self, bin: impl Into<PathBuf>) -> Self {
+        self.bin = bin.into();
+        self
+    }
+
+    /// Adds `--name value`.
     pub fn arg(mut self, name: &str, value: &str) -> Self {
         self.args.push(format!("--{name}"));
         self.args.push(value.to_string());
         self
     }
 
+    /// Sets `requirepass` and makes the readiness probe authenticate.
     pub fn password(mut self, pw: &str) -> Self {
         self.password = Some(pw.to_string());
         self.arg("requirepass", pw)
@@ -133,6 +162,7 @@ impl ServerOptions {
         self
     }
 
+    /// Starts a server with these options.
     pub async fn start(self) -> Server {
         Server::start_with(self).await
     }
@@ -141,22 +171,29 @@ impl ServerOptions {
 /// A running `disque-server` process; killed on drop (also on panic).
 pub struct Server {
     child: Option<Child>,
+    /// The client port (the bus port is 10000 above).
     pub port: u16,
+    /// Its directory (nodes.conf, AOF, log), removed on drop.
     pub dir: TempDir,
+    /// Its stdout and stderr.
     pub log: PathBuf,
     /// The options it was started with (a restart reuses them).
     pub opts: ServerOptions,
 }
 
 impl Server {
+    /// A server with default options.
     pub async fn start() -> Server {
         Server::start_with(ServerOptions::default()).await
     }
 
+    /// Default options, to change before [`ServerOptions::start`].
     pub fn options() -> ServerOptions {
         ServerOptions::default()
     }
 
+    /// Starts a server on a free port and waits until it answers PING
+    /// (trying other ports if the one chosen was taken meanwhile).
     pub async fn start_with(opts: ServerOptions) -> Server {
         let mut failures = String::new();
         for _attempt in 0..8 {
@@ -220,10 +257,12 @@ impl Server {
         }
     }
 
+    /// Its client address.
     pub fn addr(&self) -> (&'static str, u16) {
         ("127.0.0.1", self.port)
     }
 
+    /// Its process id (0 once killed).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
@@ -238,29 +277,19 @@ impl Server {
         Raw::connect(self.port).await
     }
 
+    /// Everything it logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The exit status if the process has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+        exit_status(&mut self.child)
     }
 
     /// Waits for the process to exit (polling), at most `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_wait() {
-                return Some(s);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_exit(&mut self.child, timeout).await
     }
 
     /// Kills the process with SIGKILL (`kill -9`) and reaps it.
@@ -291,12 +320,34 @@ impl Server {
     /// start only (e.g. `[("aof-enqueue-jobs-once", "yes")]`).
     pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
         self.kill();
+        let pid = self.respawn(extra);
+        let password = self.opts.password.clone();
+        if let Err(e) = self.wait_ready(pid, password.as_deref()).await {
+            panic!(
+                "restart on port {} failed: {e}\n--- log ---\n{}",
+                self.port,
+                self.log_text()
+            );
+        }
+    }
+
+    /// Starts the process again if it was killed, without waiting for it
+    /// to answer (the fault checker's nemesis); a running one is left alone.
+    pub fn revive(&mut self) {
+        if self.child.is_none() {
+            self.respawn(&[]);
+        }
+    }
+
+    /// Spawns the process on the same port and directory with the same
+    /// options plus `extra`; returns its pid. The old process released the
+    /// port a moment ago; if something else grabbed it meanwhile the
+    /// readiness probe notices.
+    fn respawn(&mut self, extra: &[(&str, &str)]) -> u32 {
         let mut opts = self.opts.clone();
         for (name, value) in extra {
             opts = opts.arg(name, value);
         }
-        // The old process released the port a moment ago; if something else
-        // grabbed it meanwhile the readiness probe notices.
         let child = spawn_server(
             &opts,
             self.port,
@@ -305,13 +356,7 @@ impl Server {
         );
         let pid = child.id();
         self.child = Some(child);
-        if let Err(e) = self.wait_ready(pid, opts.password.as_deref()).await {
-            panic!(
-                "restart on port {} failed: {e}\n--- log ---\n{}",
-                self.port,
-                self.log_text()
-            );
-        }
+        pid
     }
 
     /// A restart appends to the same log file, after a marker line.
@@ -331,7 +376,7 @@ impl Drop for Server {
 }
 
 fn spawn_server(opts: &ServerOptions, port: u16, dir: &Path, log: &Path) -> Child {
-    let mut cmd = Command::new(server_bin());
+    let mut cmd = Command::new(&opts.bin);
     if let Some(file) = &opts.config_file {
         cmd.arg(file);
     }
@@ -355,16 +400,60 @@ fn spawn_server(opts: &ServerOptions, port: u16, dir: &Path, log: &Path) -> Chil
     cmd.spawn().expect("spawn disque-server")
 }
 
-/// Belt and braces: if the test process dies without running destructors,
-/// the kernel kills the server too.
+/// The exit status of `child` if it has exited.
+pub fn exit_status(child: &mut Option<Child>) -> Option<ExitStatus> {
+    child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+}
+
+/// Polls `child` every 10 ms until it exits, at most `timeout`; its exit
+/// status, or None if it still runs.
+pub async fn wait_exit(child: &mut Option<Child>, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = exit_status(child) {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Belt and braces: if the thread that starts the server dies without
+/// running destructors (the test process killed, or aborted), the kernel
+/// kills the server too.
 pub fn kill_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                // The parent died before the signal was armed.
+                libc::_exit(1);
+            }
             Ok(())
         });
+    }
+}
+
+/// Connects to 127.0.0.1:`port`, retrying every 50 ms until `deadline`
+/// has passed (a node that is restarting or paused).
+pub async fn connect(port: u16, deadline: Duration) -> Result<Client, String> {
+    let started = Instant::now();
+    loop {
+        match tokio::time::timeout(
+            Duration::from_millis(500),
+            Client::connect(("127.0.0.1", port)),
+        )
+        .await
+        {
+            Ok(Ok(c)) => return Ok(c),
+            _ if started.elapsed() > deadline => return Err(format!("cannot connect to {port}")),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
     }
 }
 
@@ -375,271 +464,4 @@ pub fn info_field(text: &str, key: &str) -> Option<String> {
             .and_then(|rest| rest.strip_prefix(':'))
             .map(|v| v.trim_end().to_string())
     })
-}
-
-// ---------------------------------------------------------------------------
-// Raw socket
-
-/// A raw connection: exact bytes out, exact reply frames in.
-pub struct Raw {
-    pub stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    pub async fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("raw connect");
-        stream.set_nodelay(true).unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    /// Connects to 127.0.0.1:`port` from the source address `from` (e.g.
-    /// 127.0.0.2, which the server must not count as local).
-    pub async fn connect_from(from: &str, port: u16) -> Raw {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket
-            .bind(std::net::SocketAddr::new(from.parse().expect("ip"), 0))
-            .expect("bind the source address");
-        let stream = socket
-            .connect(([127, 0, 0, 1], port).into())
-            .await
-            .expect("raw connect");
-        stream.set_nodelay(true).unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    pub async fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("raw write");
-    }
-
-    /// Sends one multi-bulk command.
-    pub async fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        let mut out = BytesMut::new();
-        disque_proto::encode_request(args, &mut out);
-        self.send(&out).await;
-    }
-
-    /// Reads one complete reply frame: (its exact bytes, its value).
-    pub async fn frame_within(&mut self, timeout: Duration) -> Option<(Bytes, Reply)> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let before = self.buf.clone();
-            match parse_reply(&mut self.buf) {
-                Ok(Some(reply)) => {
-                    let used = before.len() - self.buf.len();
-                    return Some((before.freeze().slice(..used), reply));
-                }
-                Ok(None) => {}
-                Err(e) => panic!(
-                    "bad reply bytes {:?}: {e:?}",
-                    String::from_utf8_lossy(&before)
-                ),
-            }
-            self.buf.reserve(16 * 1024);
-            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
-                Err(_) => return None,
-                Ok(Ok(0)) => panic!(
-                    "connection closed while waiting for a reply (buffered {:?})",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => panic!("read error: {e}"),
-            }
-        }
-    }
-
-    pub async fn frame(&mut self) -> (Bytes, Reply) {
-        self.frame_within(REPLY_DEADLINE)
-            .await
-            .expect("no reply within the deadline")
-    }
-
-    pub async fn reply(&mut self) -> Reply {
-        self.frame().await.1
-    }
-
-    /// Reads one reply and asserts its exact wire bytes.
-    pub async fn expect(&mut self, wire: &[u8]) {
-        let (bytes, _) = self.frame().await;
-        assert_eq!(
-            String::from_utf8_lossy(&bytes),
-            String::from_utf8_lossy(wire),
-            "wire bytes differ"
-        );
-    }
-
-    /// Sends a command and asserts the exact wire bytes of its reply.
-    pub async fn roundtrip<A: AsRef<[u8]>>(&mut self, args: &[A], wire: &[u8]) {
-        self.cmd(args).await;
-        self.expect(wire).await;
-    }
-
-    /// Asserts that nothing arrives for `d`.
-    pub async fn expect_silence(&mut self, d: Duration) {
-        if !self.buf.is_empty() {
-            panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf));
-        }
-        let mut tmp = [0u8; 1024];
-        match tokio::time::timeout(d, self.stream.read(&mut tmp)).await {
-            Err(_) => {}
-            Ok(Ok(0)) => panic!("connection closed, expected it open and silent"),
-            Ok(Ok(n)) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&tmp[..n])),
-            Ok(Err(e)) => panic!("read error: {e}"),
-        }
-    }
-
-    /// Reads until the server closes the connection; returns what came
-    /// before the close. Fails if the connection is still open after the
-    /// deadline.
-    pub async fn expect_closed(&mut self) -> Bytes {
-        let deadline = tokio::time::Instant::now() + REPLY_DEADLINE;
-        loop {
-            self.buf.reserve(4096);
-            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
-                Err(_) => panic!(
-                    "connection still open (received {:?})",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-                Ok(Ok(0)) => return self.buf.split().freeze(),
-                Ok(Ok(_)) => {}
-                // A reset also counts as closed.
-                Ok(Err(_)) => return self.buf.split().freeze(),
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Reply helpers
-
-/// Runs a command given as whitespace-separated words.
-pub async fn cmd(c: &mut Client, line: &str) -> Reply {
-    let args: Vec<&str> = line.split_whitespace().collect();
-    c.call(&args).await.expect("call")
-}
-
-pub fn bulk(s: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
-}
-
-pub fn status(s: &str) -> Reply {
-    Reply::Status(Bytes::copy_from_slice(s.as_bytes()))
-}
-
-pub fn error(s: &str) -> Reply {
-    Reply::Error(Bytes::copy_from_slice(s.as_bytes()))
-}
-
-pub fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-pub fn arr(items: Vec<Reply>) -> Reply {
-    Reply::Array(items)
-}
-
-/// The text of a status or bulk reply.
-pub fn text(r: &Reply) -> String {
-    match r {
-        Reply::Status(b) | Reply::Bulk(b) | Reply::Error(b) => {
-            String::from_utf8_lossy(b).into_owned()
-        }
-        other => panic!("expected a string reply, got {other:?}"),
-    }
-}
-
-pub fn items(r: &Reply) -> &[Reply] {
-    match r {
-        Reply::Array(v) => v,
-        other => panic!("expected an array, got {other:?}"),
-    }
-}
-
-pub fn integer(r: &Reply) -> i64 {
-    match r {
-        Reply::Integer(n) => *n,
-        other => panic!("expected an integer, got {other:?}"),
-    }
-}
-
-/// The value after `name` in a flat field/value array (SHOW, QSTAT).
-pub fn field<'a>(r: &'a Reply, name: &str) -> &'a Reply {
-    let v = items(r);
-    for pair in v.chunks(2) {
-        if let Reply::Bulk(k) = &pair[0] {
-            if &k[..] == name.as_bytes() {
-                return &pair[1];
-            }
-        }
-    }
-    panic!("no field {name} in {r:?}")
-}
-
-/// ADDJOB and return the job id (asserting a status reply).
-pub async fn addjob(c: &mut Client, line: &str) -> String {
-    let r = cmd(c, &format!("ADDJOB {line}")).await;
-    match r {
-        Reply::Status(s) => {
-            let id = String::from_utf8(s.to_vec()).unwrap();
-            assert_eq!(id.len(), 40, "job id {id}");
-            id
-        }
-        other => panic!("ADDJOB {line}: expected a status reply, got {other:?}"),
-    }
-}
-
-/// A job entry `[queue, id, body]` as three bulk strings.
-pub fn job_entry(queue: &str, id: &str, body: &str) -> Reply {
-    arr(vec![bulk(queue), bulk(id), bulk(body)])
-}
-
-/// INFO <section> as text.
-pub async fn info(c: &mut Client, section: &str) -> String {
-    match c.call(&["INFO", section]).await.expect("INFO") {
-        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO: {other:?}"),
-    }
-}
-
-pub async fn info_value(c: &mut Client, key: &str) -> String {
-    let all = info(c, "all").await;
-    info_field(&all, key).unwrap_or_else(|| panic!("no {key} in INFO"))
-}
-
-pub async fn qlen(c: &mut Client, q: &str) -> i64 {
-    integer(&cmd(c, &format!("QLEN {q}")).await)
-}
-
-/// Polls `$cond` (an async expression yielding bool) every 20 ms until it
-/// is true; panics with `$what` after `$timeout`.
-#[macro_export]
-macro_rules! poll_until {
-    ($timeout:expr, $what:expr, $cond:expr) => {{
-        let deadline = std::time::Instant::now() + $timeout;
-        loop {
-            if $cond {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!("timed out after {:?} waiting for: {}", $timeout, $what);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }};
-}
-
-pub fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-pub fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
 }

@@ -2,11 +2,9 @@
 //! heartbeats, graceful shutdown) on one node, and the `ClusterClient`
 //! routing job commands to the node that created the job on three nodes.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use disque_client::{ClientOptions, ClusterClient, Job, Worker, WorkerOptions, WorkerReport};
 use tokio::sync::{oneshot, Notify};
 

@@ -3,9 +3,7 @@
 //! commands, pipelining, blocking with pipelined commands behind it, QUIT,
 //! huge declared bulk lengths, client-compat quirks.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Sends `input` on a fresh connection and expects exactly `-ERR <text>`
 /// followed by the server closing the connection.

@@ -8,9 +8,7 @@
 //! with a message, unless `DISQUE_REQUIRE_CLI=1` (set by `scripts/test`,
 //! which builds the whole workspace first).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -124,7 +122,7 @@ async fn cli_reply_types() {
 async fn cli_over_tls() {
     let Some(cli) = cli_path() else { return };
     let dir = TempDir::new();
-    let certs = common::tls::Certs::make(dir.path());
+    let certs = crate::common::tls::Certs::make(dir.path());
     let tls_port = free_port();
     let mut opts = Server::options().arg("tls-port", &tls_port.to_string());
     for (name, value) in certs.node_args() {

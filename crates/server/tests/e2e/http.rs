@@ -3,9 +3,7 @@
 //! format, the `/api/...` JSON, basic auth, protected mode, CONFIG, and the
 //! dashboard in headless Chromium against a 3-node cluster.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

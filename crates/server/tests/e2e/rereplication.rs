@@ -4,9 +4,7 @@
 //! the `rereplicate` setting. Nodes run with a 2 s node timeout so failures
 //! are detected quickly.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const NODE_TIMEOUT_MS: &str = "2000";
 /// Failure detection, then a round of copies.
@@ -240,13 +238,9 @@ async fn rereplicate_setting() {
             .any(|f| f == "fail")
     });
     let mut c = cl.client(spare).await;
-    for _ in 0..10 {
-        assert!(
-            show(&mut c, &id).await.is_none(),
-            "copied with rereplicate no"
-        );
-        tokio::time::sleep(ms(100)).await;
-    }
+    assert_during!(ms(1000), "copied with rereplicate no", {
+        show(&mut c, &id).await.is_none()
+    });
     assert_eq!(jobs_field(&cl, other, "underreplicated_jobs").await, 0);
     // Turned back on, the job is topped up at once.
     assert_eq!(

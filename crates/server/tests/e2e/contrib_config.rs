@@ -2,9 +2,7 @@
 //! started with it reports the same CONFIG GET * as a node started without
 //! a file, and every directive the parser knows appears in it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn contrib_conf() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/disque.conf")
@@ -36,7 +34,7 @@ async fn the_contrib_config_file_holds_the_defaults() {
 #[test]
 fn every_directive_is_in_the_contrib_config_file() {
     let conf = std::fs::read_to_string(contrib_conf()).unwrap();
-    let parser = include_str!("../src/config/parse.rs");
+    let parser = include_str!("../../src/config/parse.rs");
     let directives: Vec<&str> = parser
         .split("(b\"")
         .skip(1)

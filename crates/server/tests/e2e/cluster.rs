@@ -2,9 +2,7 @@
 //! loopback, joined with CLUSTER MEET. Every wait is a deadline poll; the
 //! only fixed waits are "nothing happens during T" observations.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Instant;
 
 const UNKNOWN_ODD: &str = "D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001";
@@ -197,8 +195,7 @@ async fn c09_replicas_do_not_requeue_while_the_origin_holds_it_queued() {
     let mut cs = cl.clients().await;
     let id = addjob(&mut cs[0], "hq b 0 RETRY 1").await;
     // RETRY 1: several WILLQUEUE/QUEUED rounds happen in 3.5 s.
-    let end = Instant::now() + ms(3500);
-    while Instant::now() < end {
+    assert_during!(ms(3500), "queued on the origin only", {
         assert_eq!(qlen(&mut cs[0], "hq").await, 1);
         for c in &mut cs[1..] {
             assert_eq!(qlen(c, "hq").await, 0);
@@ -207,8 +204,8 @@ async fn c09_replicas_do_not_requeue_while_the_origin_holds_it_queued() {
             let s = show_some(c, &id).await;
             assert_eq!(show_int(&s, "additional-deliveries"), 0, "{s:?}");
         }
-        tokio::time::sleep(ms(100)).await;
-    }
+        true
+    });
 }
 
 #[tokio::test]
@@ -231,11 +228,9 @@ async fn c10_requeue_after_delivery_keeps_one_queued_copy() {
         n == 1 && counted
     });
     // It stays queued on exactly one node.
-    let end = Instant::now() + ms(1000);
-    while Instant::now() < end {
-        assert_eq!(qlen_sum(&mut cs, "rq").await, 1);
-        tokio::time::sleep(ms(100)).await;
-    }
+    assert_during!(ms(1000), "one queued copy", {
+        qlen_sum(&mut cs, "rq").await == 1
+    });
 }
 
 #[tokio::test]
@@ -427,12 +422,9 @@ async fn c19_output_paused_queues_are_not_federated() {
     let mut cs = cl.clients().await;
     addjob(&mut cs[0], "fed3 b 0 REPLICATE 1").await;
     assert_eq!(cmd(&mut cs[0], "PAUSE fed3 out").await, status("out"));
-    let end = Instant::now() + secs(2);
-    while Instant::now() < end {
-        assert_eq!(getjob_nohang(&mut cs[2], "fed3").await, None);
-        assert_eq!(qlen(&mut cs[0], "fed3").await, 1);
-        tokio::time::sleep(ms(50)).await;
-    }
+    assert_during!(secs(2), "the job stays on N1", {
+        getjob_nohang(&mut cs[2], "fed3").await.is_none() && qlen(&mut cs[0], "fed3").await == 1
+    });
 }
 
 #[tokio::test]
@@ -447,10 +439,9 @@ async fn c20_federation_never_takes_the_whole_queue() {
         qlen(&mut cs[2], "fed4").await == 1
     });
     assert_eq!(qlen(&mut cs[0], "fed4").await, 9);
-    // And no more follow.
-    tokio::time::sleep(ms(500)).await;
-    assert_eq!(qlen(&mut cs[2], "fed4").await, 1);
-    assert_eq!(qlen(&mut cs[0], "fed4").await, 9);
+    assert_during!(ms(500), "no more jobs follow", {
+        qlen(&mut cs[2], "fed4").await == 1 && qlen(&mut cs[0], "fed4").await == 9
+    });
 }
 
 const LEAVING_ERR: &str =
@@ -518,11 +509,9 @@ async fn c21_leaving() {
 
     // A leaving node never imports: no NEEDJOBS from it.
     addjob(&mut cs[0], "lq4 b 0 REPLICATE 1").await;
-    let end = Instant::now() + ms(1000);
-    while Instant::now() < end {
-        assert_eq!(getjob_nohang(&mut cs[2], "lq4").await, None);
-        tokio::time::sleep(ms(50)).await;
-    }
+    assert_during!(ms(1000), "the leaving node imports nothing", {
+        getjob_nohang(&mut cs[2], "lq4").await.is_none()
+    });
     assert_eq!(qlen(&mut cs[0], "lq4").await, 1);
 
     // No dummy ACKs on a leaving node.
@@ -596,15 +585,13 @@ async fn leaving_node_does_not_get_its_jobs_back() {
     poll_until!(secs(2), "the job is queued on N1 or N2", {
         qlen_sum(&mut cs[..2], "lb2").await == 1
     });
-    let end = Instant::now() + ms(500);
-    while Instant::now() < end {
+    assert_during!(ms(500), "queued once, not on the leaving node", {
         assert!(
             show(&mut cs[2], &id).await.is_none(),
             "the leaving node holds the job"
         );
-        assert_eq!(qlen_sum(&mut cs[..2], "lb2").await, 1);
-        tokio::time::sleep(ms(50)).await;
-    }
+        qlen_sum(&mut cs[..2], "lb2").await == 1
+    });
 }
 
 /// docs/cluster.md §11.2: a synchronous ADDJOB blocked on the node that starts
@@ -688,12 +675,9 @@ async fn c23_forget() {
     let id = addjob(&mut cs[0], "fg b 0").await;
     assert_eq!(show_int(&show_some(&mut cs[0], &id).await, "repl"), 2);
     // N3 keeps running and pinging: it is not re-added (blacklist).
-    let end = Instant::now() + ms(1500);
-    while Instant::now() < end {
-        assert!(check(cluster_info(&mut cs[0]).await));
-        assert!(check(cluster_info(&mut cs[1]).await));
-        tokio::time::sleep(ms(100)).await;
-    }
+    assert_during!(ms(1500), "N3 is not re-added", {
+        check(cluster_info(&mut cs[0]).await) && check(cluster_info(&mut cs[1]).await)
+    });
     let me = cl.ids[0].clone();
     assert_eq!(
         cmd(&mut cs[0], &format!("CLUSTER FORGET {me}")).await,

@@ -4,9 +4,7 @@
 //! buffer shrinks back after a large request, and the node keeps serving
 //! meanwhile. A node on loopback, raw TCP clients.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
