@@ -57,7 +57,7 @@ impl Node {
         let unknown_to_sender: Vec<NodeId> = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != self.myself && **n != from && !sender_holders.contains(n))
+            .filter(|n| **n != self.id() && **n != from && !sender_holders.contains(n))
             .copied()
             .collect();
         if !sender_holders.is_empty() && !unknown_to_sender.is_empty() {
@@ -87,7 +87,7 @@ impl Node {
         let holders = job
             .nodes_delivered
             .iter()
-            .all(|n| *n == self.myself || confirmed.contains(n));
+            .all(|n| *n == self.id() || confirmed.contains(n));
         holders
             && (!Self::holders_incomplete(job)
                 || self.cluster.peers.keys().all(|n| confirmed.contains(n)))
@@ -99,7 +99,7 @@ impl Node {
     /// schedules the next attempt (the timer does; ACKJOB already did when acking,
     /// so the attempts come at about 0, 1, 5, 13 s).
     pub(crate) fn gc_attempt(&mut self, id: &JobId, fx: &mut Effects) {
-        let myself = self.myself;
+        let myself = self.id();
         let single = self.cluster_size() == 1;
         let Some(job) = self.jobs.get_mut(id) else {
             return;
@@ -176,7 +176,7 @@ impl Node {
                 // The sender acked its copy (or holds none): confirmed, so the
                 // take-over sends it no SETACK that could make it take over in
                 // turn.
-                let myself = self.myself;
+                let myself = self.id();
                 if let Some(job) = self.jobs.get_mut(id) {
                     let confirmed = job
                         .nodes_confirmed

@@ -16,11 +16,14 @@
 
 mod acks;
 pub mod args;
+mod blocked_clients;
 mod blocking;
 pub mod cluster;
 pub mod commands;
 mod effects;
 pub mod federation;
+mod federation_state;
+mod hashing;
 pub mod ids;
 pub mod job;
 pub mod job_codec;
@@ -29,6 +32,8 @@ mod memory;
 mod node;
 mod persistence;
 pub mod queue;
+mod queue_table;
+mod repl_waiters;
 mod replication;
 mod requeue;
 mod rereplication;

@@ -58,7 +58,7 @@ pub struct Queue {
     /// Fetches so far (GETJOB, blocked clients, federation).
     pub jobs_out: u64,
     /// Federation bookkeeping (NEEDJOBS back-offs, responders, import rate).
-    pub federation: crate::federation::QueueFederation,
+    pub federation: crate::federation_state::QueueFederation,
 }
 
 impl Queue {

@@ -78,7 +78,7 @@ impl Node {
             self.log_changed(id, fx);
         }
         let state = self.jobs[id].state;
-        if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {
+        if state == JobState::Queued && (working || sender_wins(&from, &self.id(), id)) {
             self.dequeue(id);
         }
         let next = self.jittered(env.now_ms, retry);

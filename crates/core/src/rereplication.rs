@@ -213,6 +213,38 @@ impl Rereplication {
         self.announcements.remove(id);
     }
 
+    /// Panics unless the ready and waiting sets index exactly the entries
+    /// in those slots, `rounds` counts the entries with a round, and the due
+    /// set indexes exactly the scheduled announcements.
+    pub(crate) fn check_invariants(&self) {
+        let (mut ready, mut waiting, mut rounds) = (0, 0, 0);
+        for (id, entry) in &self.entries {
+            match entry.slot {
+                Slot::Ready(live) => {
+                    ready += 1;
+                    assert!(self.ready.contains(&(live, *id)), "{id:?} is ready");
+                }
+                Slot::Waiting(at) => {
+                    waiting += 1;
+                    assert!(self.waiting.contains(&(at, *id)), "{id:?} is waiting");
+                }
+                Slot::Stuck => {}
+            }
+            rounds += usize::from(entry.round.is_some());
+        }
+        assert_eq!(ready, self.ready.len(), "ready entries");
+        assert_eq!(waiting, self.waiting.len(), "waiting entries");
+        assert_eq!(rounds, self.rounds, "rounds counted");
+        let mut due = 0;
+        for (id, a) in &self.announcements {
+            if let Some(at) = a.due {
+                due += 1;
+                assert!(self.announce_due.contains(&(at, *id)), "{id:?} announced");
+            }
+        }
+        assert_eq!(due, self.announce_due.len(), "announcements due");
+    }
+
     /// Forgets every job (FLUSHALL, CLUSTER RESET, `rereplicate no`); the
     /// counter stays.
     pub(crate) fn clear(&mut self) {
@@ -257,8 +289,8 @@ impl Node {
     /// True when `node` counts as a live holder: this node unless leaving, a
     /// known peer that is not FAIL, leaving or in handshake.
     fn is_live_holder(&self, node: &NodeId) -> bool {
-        if *node == self.myself {
-            return !self.leaving;
+        if *node == self.id() {
+            return !self.is_leaving();
         }
         self.cluster
             .peers
@@ -292,18 +324,18 @@ impl Node {
         let live_peers = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != self.myself && self.is_live_holder(n));
-        let live = live_peers.clone().count() + usize::from(!self.leaving);
+            .filter(|n| **n != self.id() && self.is_live_holder(n));
+        let live = live_peers.clone().count() + usize::from(!self.is_leaving());
         let enough = live >= job.repl as usize;
-        if enough && !self.leaving {
+        if enough && !self.is_leaving() {
             return None;
         }
-        let rank = match (self.leaving, enough) {
+        let rank = match (self.is_leaving(), enough) {
             // A leaving node drains a job that has enough copies elsewhere at
             // once, and otherwise lets the live holders act first.
             (true, true) => 0,
             (true, false) => live,
-            (false, _) => live_peers.filter(|n| **n < self.myself).count(),
+            (false, _) => live_peers.filter(|n| **n < self.id()).count(),
         };
         Some(Need { live, rank })
     }
@@ -320,7 +352,7 @@ impl Node {
     /// The periodic duty: notice membership changes, sweep a chunk, act on the
     /// jobs that are due.
     pub(crate) fn rereplication_cron(&mut self, env: &Env, fx: &mut Effects) {
-        if !self.config.rereplicate {
+        if !self.config().rereplicate {
             if !self.rerepl.entries.is_empty() || self.rerepl.sweep.is_some() {
                 self.rerepl.clear();
             }
@@ -371,7 +403,7 @@ impl Node {
 
     /// When the duty has work next.
     pub(crate) fn next_rereplication(&self) -> Option<u64> {
-        if !self.config.rereplicate {
+        if !self.config().rereplicate {
             return None;
         }
         let busy = self.rerepl.sweep.is_some() || !self.rerepl.ready.is_empty();
@@ -389,7 +421,7 @@ impl Node {
             .filter(|n| self.is_live_holder(n))
             .copied()
             .collect();
-        let view = (live, self.cluster.reachable.clone(), self.leaving);
+        let view = (live, self.cluster.reachable.clone(), self.is_leaving());
         if view != self.rerepl.view {
             self.rerepl.view = view;
             self.request_sweep();
@@ -495,6 +527,7 @@ impl Node {
                 self.rerepl.remove(id);
                 return;
             };
+            let (myself, leaving) = (self.id(), self.is_leaving());
             let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
             let not_before = entry.since + need.rank as u64 * FALLBACK_MS;
             if env.now_ms < not_before {
@@ -502,11 +535,7 @@ impl Node {
                 return;
             }
             entry.round = Some(Round {
-                confirmed: if self.leaving {
-                    Vec::new()
-                } else {
-                    vec![self.myself]
-                },
+                confirmed: if leaving { Vec::new() } else { vec![myself] },
                 ..Round::default()
             });
             self.rerepl.rounds += 1;
@@ -527,7 +556,7 @@ impl Node {
         let (asked, confirmed) = (&round.asked, &round.confirmed);
         let job = &self.jobs[id];
         let pending =
-            |n: &&NodeId| **n != self.myself && !confirmed.contains(n) && self.can_take_copy(n);
+            |n: &&NodeId| **n != self.id() && !confirmed.contains(n) && self.can_take_copy(n);
         // Nodes this round gave a copy to and that did not confirm: again.
         let resend: Vec<NodeId> = asked.iter().filter(pending).copied().collect();
         // Other listed holders are asked whether they hold it (a check that
@@ -575,7 +604,7 @@ impl Node {
         // this node, which may hold a copy it imported (YOURJOBS) without
         // being listed. The list now differs from other holders' lists: acks
         // will ask every node.
-        let myself = (!self.leaving).then_some(self.myself);
+        let myself = (!self.is_leaving()).then_some(self.id());
         let job = self.jobs.get_mut(id).expect("checked above");
         job.flags |= FLAG_REREPLICATED;
         for node in fresh.iter().chain(&myself) {
@@ -645,7 +674,7 @@ impl Node {
         self.rerepl.remove(id);
         self.rerepl.rereplicated += 1;
         self.start_announcement(env, id, &[], fx);
-        if self.leaving {
+        if self.is_leaving() {
             self.drain_copy(id, &confirmed, fx);
         }
     }
@@ -662,6 +691,9 @@ impl Node {
             confirmed: informed.to_vec(),
             ..Announcement::default()
         };
+        // A running announcement of the job is replaced: its due entry goes
+        // too (a stale one would be picked again and again at every tick).
+        self.rerepl.stop_announcing(id);
         self.rerepl.announcements.insert(*id, announcement);
         self.announce(env, id, fx);
     }
@@ -684,7 +716,7 @@ impl Node {
             .nodes_delivered
             .iter()
             .filter(|n| {
-                **n != self.myself
+                **n != self.id()
                     && !a.confirmed.contains(n)
                     && attempts(n) < ANNOUNCE_TRIES
                     && self.cluster.peers.contains_key(n)
@@ -831,7 +863,7 @@ impl Node {
     /// Sends [`Message::Emptied`] on a new link to `peer` if this node restarted
     /// without its jobs and did not tell it yet.
     pub(crate) fn announce_emptied(&mut self, peer: &NodeId, fx: &mut Effects) {
-        if self.config.rereplicate && self.rerepl.announce_empty.contains(peer) {
+        if self.config().rereplicate && self.rerepl.announce_empty.contains(peer) {
             self.send(peer, Message::Emptied, fx);
         }
     }
@@ -840,7 +872,7 @@ impl Node {
     /// a copy it sends now could be struck off its holder list by the
     /// announcement, so it is refused (the sender replicates elsewhere).
     pub(crate) fn awaits_emptied_ack(&self, peer: &NodeId) -> bool {
-        self.config.rereplicate && self.rerepl.announce_empty.contains(peer)
+        self.config().rereplicate && self.rerepl.announce_empty.contains(peer)
     }
 
     /// A PONG on a link that carried the announcement proves it arrived.
@@ -852,7 +884,7 @@ impl Node {
     /// copies listed here: it leaves every holder list, lists from other nodes
     /// are not believed about it for a while, and a sweep tops the jobs up.
     pub(crate) fn on_emptied(&mut self, env: &Env, from: NodeId) {
-        if !self.config.rereplicate {
+        if !self.config().rereplicate {
             return;
         }
         self.rerepl.emptied.insert(from, env.now_ms);

@@ -175,6 +175,20 @@ impl Membership {
         self.peers.values().filter(|p| !p.flags.handshake)
     }
 
+    /// Panics unless the links and the peers agree: each outbound link leads
+    /// to a known peer whose link it is, and each peer's link is listed.
+    pub(crate) fn check_invariants(&self) {
+        for (link, id) in &self.links {
+            assert_eq!(
+                self.peers.get(id).and_then(|p| p.link),
+                Some(*link),
+                "link {link} leads to {id:?}, whose link it is"
+            );
+        }
+        let linked = self.peers.values().filter(|p| p.link.is_some()).count();
+        assert_eq!(linked, self.links.len(), "every peer's link is listed");
+    }
+
     fn refresh_reachable(&mut self) {
         self.reachable = self
             .peers
@@ -226,10 +240,10 @@ impl Node {
 
     /// Encodes `message` with this node's header.
     pub(crate) fn frame(&self, message: Message) -> Bytes {
-        let flags = if self.leaving { SENDER_LEAVING } else { 0 };
+        let flags = if self.is_leaving() { SENDER_LEAVING } else { 0 };
         Frame {
-            sender: self.myself,
-            port: self.config.port,
+            sender: self.id(),
+            port: self.config().port,
             flags,
             message,
         }
@@ -297,14 +311,14 @@ impl Node {
 
     fn nodes_lines(&self, with_handshake: bool) -> String {
         let mut flags = vec!["myself"];
-        if self.leaving {
+        if self.is_leaving() {
             flags.push("leaving");
         }
         let mut out = format!(
             "{} {}:{} {} 0 0 connected\n",
-            self.myself.as_str(),
+            self.id().as_str(),
             self.cluster.my_ip,
-            self.config.port,
+            self.config().port,
             flags.join(",")
         );
         let mut peers: Vec<&Peer> = self
@@ -336,10 +350,10 @@ impl Node {
     /// HELLO entries: this node first, then every known node.
     pub(crate) fn hello_entries(&self) -> Vec<(NodeId, String, u16, u32)> {
         let mut out = vec![(
-            self.myself,
+            self.id(),
             self.cluster.my_ip.clone(),
-            self.config.port,
-            if self.leaving { 100 } else { 1 },
+            self.config().port,
+            if self.is_leaving() { 100 } else { 1 },
         )];
         let mut peers: Vec<&Peer> = self.cluster.peers.values().collect();
         peers.sort_by_key(|p| p.id);
@@ -440,9 +454,8 @@ impl Node {
             fx,
         );
         // Consumers waiting here are announced again: the node may have missed it.
-        let waiting: Vec<Bytes> = self.waiting_queues.iter().cloned().collect();
-        if !self.leaving {
-            for queue in waiting {
+        if !self.is_leaving() {
+            for queue in self.fed.waiting_queues() {
                 self.send(
                     &id,
                     Message::Waiting {
@@ -669,6 +682,8 @@ impl Node {
             _ => {}
         }
         self.serve_ready_queues(env, fx);
+        #[cfg(debug_assertions)]
+        self.debug_check();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -735,7 +750,7 @@ impl Node {
         };
         if peer.flags.handshake {
             let (ip, port) = (peer.ip.clone(), frame.port);
-            if frame.sender == self.myself {
+            if frame.sender == self.id() {
                 self.remove_peer(&linked, fx);
                 return;
             }
@@ -797,7 +812,7 @@ impl Node {
             return;
         };
         for entry in gossip {
-            if entry.id == self.myself {
+            if entry.id == self.id() {
                 continue;
             }
             match self.cluster.peers.get_mut(&entry.id) {

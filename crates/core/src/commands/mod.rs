@@ -205,6 +205,8 @@ impl Node {
             _ => Some(Reply::error("ERR command not handled by the job engine")),
         };
         self.serve_ready_queues(env, fx);
+        #[cfg(debug_assertions)]
+        self.debug_check();
         reply
     }
 }

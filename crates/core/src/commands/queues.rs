@@ -95,8 +95,7 @@ impl Node {
             field("import-from"),
             Reply::Array(
                 q.federation
-                    .responders
-                    .keys()
+                    .responders()
                     .map(|n| Reply::bulk_from(n.as_bytes()))
                     .collect(),
             ),
@@ -132,16 +131,13 @@ impl Node {
             Err(reply) => return reply,
         };
         let mut names = Vec::new();
-        let next = self.queue_index.scan(cursor, limits, |name| {
-            let Some(q) = self.queues.get(name) else {
-                return false;
-            };
+        let next = self.queues.scan(cursor, limits, |q| {
             let len = q.len() as i64;
             let wanted = (minlen < 0 || len >= minlen)
                 && (maxlen < 0 || len <= maxlen)
                 && (importrate < 0 || q.federation.import_rate(env.now_ms) as i64 >= importrate);
             if wanted {
-                names.push(Reply::Bulk(name.clone()));
+                names.push(Reply::Bulk(q.name.clone()));
             }
             wanted
         });
@@ -197,13 +193,13 @@ impl Node {
     /// Replaces a queue's pause flags, creating the queue unless the flags are none;
     /// clearing an output pause serves waiting clients.
     pub(crate) fn set_pause(&mut self, env: &Env, name: &Bytes, pause: Pause) {
-        if pause.is_none() && !self.queues.contains_key(name) {
+        if pause.is_none() && !self.queues.contains(name) {
             return;
         }
         let queue = self.queue_or_create(name, env.now_s());
         queue.pause = pause;
         if !pause.output && !queue.is_empty() && !queue.blocked.is_empty() {
-            self.ready_queues.push(name.clone());
+            self.blocked.mark_ready(name.clone());
         }
     }
 }
