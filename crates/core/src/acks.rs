@@ -90,7 +90,7 @@ impl Node {
             .all(|n| *n == self.id() || confirmed.contains(n));
         holders
             && (!Self::holders_incomplete(job)
-                || self.cluster.peers.keys().all(|n| confirmed.contains(n)))
+                || self.cluster.peer_ids().all(|n| confirmed.contains(n)))
     }
 
     /// One GC attempt for an acked job: delete it if the ack is collected,
@@ -121,8 +121,7 @@ impl Node {
         if dummy || Self::holders_incomplete(job) {
             targets.extend(
                 self.cluster
-                    .peers
-                    .keys()
+                    .peer_ids()
                     .filter(|n| !job.nodes_delivered.contains(n)),
             );
         }
@@ -192,7 +191,7 @@ impl Node {
 
     /// GOTACK: a holder confirmed; when all did, delete everywhere.
     pub(crate) fn on_gotack(&mut self, from: NodeId, id: &JobId, known: bool, fx: &mut Effects) {
-        let known_nodes = self.cluster.peers.len() + 1;
+        let known_nodes = self.cluster.peer_count() + 1;
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };

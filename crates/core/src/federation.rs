@@ -29,7 +29,7 @@ impl Node {
         reason: NeedReason,
         fx: &mut Effects,
     ) {
-        if self.is_leaving() || self.cluster.peers.is_empty() {
+        if self.is_leaving() || self.cluster.peer_count() == 0 {
             return;
         }
         let linked = self.linked_nodes();
@@ -85,7 +85,7 @@ impl Node {
         waiting: bool,
         fx: &mut Effects,
     ) {
-        if self.cluster.peers.is_empty() || (waiting && self.is_leaving()) {
+        if self.cluster.peer_count() == 0 || (waiting && self.is_leaving()) {
             return;
         }
         if let Some(q) = self.queues.get_mut(queue) {
@@ -139,7 +139,7 @@ impl Node {
     /// Nothing moves without a connected link to `to`: the jobs would leave the
     /// queue (at-most-once ones would be deleted) for a message that is dropped.
     fn hand_over(&mut self, env: &Env, to: NodeId, queue: &Bytes, n: usize, fx: &mut Effects) {
-        if !self.cluster.peers.get(&to).is_some_and(|p| p.link_up) {
+        if !self.cluster.peer(&to).is_some_and(|p| p.link_up) {
             return;
         }
         let mut payloads = Vec::with_capacity(n);
@@ -178,8 +178,8 @@ impl Node {
                 continue;
             }
             let asker = self.fed.latest_asker(&queue, |n| {
-                self.cluster.reachable.contains(n)
-                    && self.cluster.peers.get(n).is_some_and(|p| p.link_up)
+                self.cluster.reachable().contains(n)
+                    && self.cluster.peer(n).is_some_and(|p| p.link_up)
             });
             if let Some(asker) = asker {
                 self.hand_over(env, asker, &queue, 1, fx);

@@ -22,14 +22,18 @@
 //! | `blocked` | `blocked_clients` (`BlockedClients`: blocked clients, deadlines, ready queues) |
 //! | `repl` | `repl_waiters` (`ReplWaiters`: waiting synchronous ADDJOBs, next retry) |
 //! | `fed` | `federation_state` (`FederationState`: askers, push candidates, waiting queues, queues that reached zero) |
-//! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters) |
-//! | `rerepl` | `rereplication` (`Rereplication`: under-replicated jobs, rounds, announcements) |
+//! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
+//! | `rerepl` | `rereplication` (`Rereplication`: under-replicated jobs, rounds, announcements), with its child `protocol`; others call `job_acked`, `job_deleted`, `clear` |
 //!
 //! The records the parts hold have their own owners: a queue's order of
 //! jobs is private to `queue` and each queue's federation counters to
 //! `federation_state`; the other fields of a [`Queue`] (blocked list, pause
 //! flags, counters) and of a [`Job`] are plain data that the behaviour
 //! modules change through [`JobTable`] and [`QueueTable`] lookups.
+//!
+//! Imports go one way: `node` and the parts import no behaviour module, and
+//! no module imports one that imports it back (the crate's module graph has
+//! no cycle); the behaviour modules import `node` and the parts.
 //!
 //! [`Node::check_invariants`] checks every part and the agreements between
 //! them; the simulator calls it after every step and debug builds after
@@ -280,8 +284,7 @@ impl Node {
         self.queues.check_invariants();
         self.blocked.check_invariants();
         let jobs = &self.jobs;
-        self.repl
-            .check_invariants(|id| crate::replication::still_replicating(jobs, id));
+        self.repl.check_invariants(|id| jobs.waits_for_copies(id));
         self.fed.check_invariants();
         self.cluster.check_invariants();
         self.rerepl.check_invariants();

@@ -6,7 +6,6 @@ use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
-use crate::job_table::JobTable;
 use crate::node::Node;
 use crate::repl_waiters::ReplWait;
 use bytes::{Bytes, BytesMut};
@@ -21,11 +20,6 @@ pub(crate) fn honour_nack_delay(job: &mut Job, until: u64) {
         job.qtime = until;
         job.flags |= crate::job::FLAG_NACK_DELAY;
     }
-}
-
-/// True while job `id` waits for its copies (an ACKJOB may have acknowledged it).
-pub(crate) fn still_replicating(jobs: &JobTable, id: &JobId) -> bool {
-    jobs.get(id).is_some_and(|j| j.state == JobState::WaitRepl)
 }
 
 /// `-NOREPL job removed (expired?) ...`
@@ -53,7 +47,7 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) -> usize {
-        let mut candidates = self.cluster.reachable.clone();
+        let mut candidates = self.cluster.reachable().to_vec();
         candidates.shuffle(&mut self.rng);
         let Some(job) = self.jobs.get_mut(id) else {
             return 0;
@@ -63,11 +57,7 @@ impl Node {
             if added == n {
                 break;
             }
-            let linked = self
-                .cluster
-                .peers
-                .get(&node)
-                .is_some_and(|p| p.link.is_some());
+            let linked = self.cluster.peer(&node).is_some_and(|p| p.link.is_some());
             if linked && !job.nodes_delivered.contains(&node) {
                 job.nodes_delivered.push(node);
                 added += 1;
@@ -241,14 +231,14 @@ impl Node {
             }
             // An ACKJOB may have acknowledged the waiting job: its client just waits
             // for the timeout, and the job must not be sent around again.
-            if !still_replicating(&self.jobs, &id) || !self.repl.is_due(&id, env.now_ms) {
+            if !self.jobs.waits_for_copies(&id) || !self.repl.is_due(&id, env.now_ms) {
                 continue;
             }
             let added = self.replicate(env, &id, 1, false, fx);
             self.repl.tried(&id, env.now_ms, added > 0);
         }
         let jobs = &self.jobs;
-        self.repl.plan_retries(|id| still_replicating(jobs, id));
+        self.repl.plan_retries(|id| jobs.waits_for_copies(id));
     }
 
     // ----- receiving ---------------------------------------------------------
@@ -333,7 +323,7 @@ impl Node {
 
     /// True for this node and every node in the membership table.
     pub(crate) fn is_known_node(&self, node: &NodeId) -> bool {
-        *node == self.id() || self.cluster.peers.contains_key(node)
+        *node == self.id() || self.cluster.knows(node)
     }
 
     /// GOTJOB: one more confirmation for a waiting ADDJOB.

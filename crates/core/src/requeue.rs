@@ -236,7 +236,8 @@ mod tests {
         };
         let id = JobId::parse(&id).unwrap();
         let get = words(&["GETJOB", "FROM", "q"]);
-        node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        let got = node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        assert!(matches!(got, Some(disque_proto::Reply::Array(_))), "GETJOB");
         node.on_nack_delay(&env, NodeId([b'b'; 40]), &id, u64::MAX, &mut fx);
         let job = node.job(&id).unwrap();
         assert_eq!(job.nacks, 1);

@@ -36,11 +36,11 @@ impl Node {
         } else if is(sub, "info") && argc == 2 {
             Reply::bulk_string(format!(
                 "cluster_state:ok\r\ncluster_known_nodes:{}\r\ncluster_reachable_nodes:{}\r\ncluster_size:{}\r\ncluster_stats_messages_sent:{}\r\ncluster_stats_messages_received:{}\r\n",
-                self.cluster.peers.len() + 1,
+                self.cluster.peer_count() + 1,
                 self.reachable_count(),
                 self.cluster_size(),
-                self.cluster.messages_sent,
-                self.cluster.messages_received,
+                self.cluster.messages_sent(),
+                self.cluster.messages_received(),
             ))
         } else if is(sub, "leaving") && argc == 2 {
             Reply::status(if self.is_leaving() { "yes" } else { "no" })
