@@ -29,8 +29,7 @@ impl Node {
         queues.retain(|q| seen.insert(q.clone()));
         for name in &queues {
             let queue = self.queue_or_create(name, env.now_s());
-            queue.blocked.push_back(client);
-            if queue.blocked.len() == 1 {
+            if queue.add_blocked(client) {
                 self.fed.set_waiting(name, true);
                 self.announce_waiting(env, name, true, fx);
             }
@@ -63,8 +62,7 @@ impl Node {
                     let Some(queue) = self.queues.get_mut(name) else {
                         continue;
                     };
-                    queue.blocked.retain(|c| *c != client);
-                    if !queue.blocked.is_empty() {
+                    if !queue.remove_blocked(client) {
                         continue;
                     }
                     // The last blocked client left: other nodes stop pushing to us,
@@ -149,15 +147,17 @@ impl Node {
     pub(crate) fn serve_ready_queues(&mut self, env: &Env, fx: &mut Effects) {
         while let Some(name) = self.blocked.pop_ready() {
             while let Some(queue) = self.queues.get(&name) {
-                if queue.pause.output || queue.is_empty() {
+                if queue.pause().output || queue.is_empty() {
                     break;
                 }
-                let Some(&client) = queue.blocked.front() else {
+                let Some(&client) = queue.blocked().front() else {
                     break;
                 };
                 let Some(Blocked::GetJob { with_counters, .. }) = self.blocked.get(client) else {
                     // Stale entry: remove it and go on.
-                    self.queues.get_mut(&name).map(|q| q.blocked.pop_front());
+                    if let Some(q) = self.queues.get_mut(&name) {
+                        q.drop_first_blocked();
+                    }
                     continue;
                 };
                 let with_counters = *with_counters;

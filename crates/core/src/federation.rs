@@ -36,7 +36,7 @@ impl Node {
         let Some(q) = self.queues.get_mut(queue) else {
             return;
         };
-        let Some(plan) = q.federation.plan_need(env.now_ms, reason) else {
+        let Some(plan) = q.federation_mut().plan_need(env.now_ms, reason) else {
             return;
         };
         if plan.broadcast {
@@ -69,7 +69,7 @@ impl Node {
             let stale = self
                 .queues
                 .get(&queue)
-                .is_some_and(|q| q.federation.waiting_notice_due(env.now_ms));
+                .is_some_and(|q| q.federation().waiting_notice_due(env.now_ms));
             if stale {
                 self.announce_waiting(env, &queue, true, fx);
             }
@@ -89,7 +89,7 @@ impl Node {
             return;
         }
         if let Some(q) = self.queues.get_mut(queue) {
-            q.federation.note_waiting_notice(env.now_ms);
+            q.federation_mut().note_waiting_notice(env.now_ms);
         }
         let targets = self.linked_nodes();
         self.send_many(
@@ -124,7 +124,7 @@ impl Node {
         let Some(q) = self.queues.get(queue) else {
             return;
         };
-        if q.is_empty() || q.federation.import_rate(env.now_ms) > 0 || q.pause.output {
+        if q.is_empty() || q.federation().import_rate(env.now_ms) > 0 || q.pause().output {
             return;
         }
         let len = q.len();
@@ -171,9 +171,9 @@ impl Node {
                 continue;
             };
             if q.is_empty()
-                || !q.blocked.is_empty()
-                || q.pause.output
-                || q.federation.import_rate(env.now_ms) > 0
+                || !q.blocked().is_empty()
+                || q.pause().output
+                || q.federation().import_rate(env.now_ms) > 0
             {
                 continue;
             }
@@ -247,7 +247,7 @@ impl Node {
                 continue;
             }
             let q = self.queue_or_create(&queue, env.now_s());
-            q.federation.note_import(from, env.now_ms);
+            q.federation_mut().note_import(from, env.now_ms);
         }
     }
 }

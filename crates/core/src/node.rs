@@ -25,11 +25,12 @@
 //! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
 //! | `rerepl` | `rereplication` (`Rereplication`: under-replicated jobs, rounds, announcements), with its child `protocol`; others call `job_acked`, `job_deleted`, `clear` |
 //!
-//! The records the parts hold have their own owners: a queue's order of
-//! jobs is private to `queue` and each queue's federation counters to
-//! `federation_state`; the other fields of a [`Queue`] (blocked list, pause
-//! flags, counters) and of a [`Job`] are plain data that the behaviour
-//! modules change through [`JobTable`] and [`QueueTable`] lookups.
+//! The records the parts hold have their own owners: every field of a
+//! [`Queue`] is private to `queue` (its order of jobs, blocked list, pause
+//! flags and counters change through its methods), and each queue's
+//! federation counters to `federation_state`. A [`Job`]'s fields are plain
+//! data: the behaviour modules change them through [`JobTable`] lookups,
+//! while the table keeps its own indexes (ids, timers, eviction order).
 //!
 //! Imports go one way: `node` and the parts import no behaviour module, and
 //! no module imports one that imports it back (the crate's module graph has
@@ -311,7 +312,7 @@ impl Node {
                         assert!(
                             self.queues
                                 .get(name)
-                                .is_some_and(|q| q.blocked.contains(&client)),
+                                .is_some_and(|q| q.blocked().contains(&client)),
                             "client {client} is listed by queue {name:?}"
                         );
                     }
@@ -326,17 +327,17 @@ impl Node {
         );
         let mut waiting = 0;
         for (name, queue) in self.queues.iter() {
-            for client in &queue.blocked {
+            for client in queue.blocked() {
                 let listed = match self.blocked.get(*client) {
                     Some(Blocked::GetJob { queues, .. }) => queues.contains(name),
                     _ => false,
                 };
                 assert!(listed, "client {client} listed by {name:?} blocks on it");
             }
-            waiting += usize::from(!queue.blocked.is_empty());
+            waiting += usize::from(!queue.blocked().is_empty());
             assert_eq!(
                 self.fed.is_waiting(name),
-                !queue.blocked.is_empty(),
+                !queue.blocked().is_empty(),
                 "queue {name:?} is waiting exactly while clients block on it"
             );
         }
@@ -452,7 +453,7 @@ impl Node {
         job.local = Default::default();
         if let Some(name) = &job.queue {
             job.queue = Some(match self.queues.get(name) {
-                Some(q) => q.name.clone(),
+                Some(q) => q.name().clone(),
                 None => self.jobs.share_queue_name(name),
             });
         }
@@ -610,9 +611,8 @@ impl Node {
         let entry = self.jobs.job_ref(id).expect("present");
         let queue = self.queue_or_create(&name, env.now_s());
         queue.push(ctime, priority, entry, has_entry);
-        queue.atime = env.now_s();
-        queue.jobs_in += 1;
-        if !queue.pause.output && !queue.blocked.is_empty() {
+        queue.note_enqueue(env.now_s());
+        if !queue.pause().output && !queue.blocked().is_empty() {
             self.blocked.mark_ready(name);
         } else if self.fed.has_askers(&name) {
             self.fed.note_push_candidate(name);
@@ -638,13 +638,12 @@ impl Node {
     /// Pops the oldest job of a queue for delivery (GETJOB, blocked clients).
     pub(crate) fn fetch(&mut self, env: &Env, name: &Bytes) -> Option<JobId> {
         let queue = self.queues.get_mut(name)?;
-        if queue.pause.output {
+        if queue.pause().output {
             return None;
         }
         let jobs = &mut self.jobs;
         let (entry, id) = queue.pop_oldest(|entry| jobs.take_queued_id(entry))?;
-        queue.atime = env.now_s();
-        queue.jobs_out += 1;
+        queue.note_fetch(env.now_s());
         if let Some(job) = self.jobs.resolve_mut(entry) {
             job.state = JobState::Active;
             job.flags |= FLAG_DELIVERED;
@@ -654,7 +653,7 @@ impl Node {
         let emptied = self
             .queues
             .get(name)
-            .is_some_and(|q| q.is_empty() && q.federation.import_rate(env.now_ms) > 0);
+            .is_some_and(|q| q.is_empty() && q.federation().import_rate(env.now_ms) > 0);
         if emptied {
             self.fed.note_reached_zero(name.clone());
         }

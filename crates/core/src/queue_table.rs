@@ -117,7 +117,7 @@ impl QueueTable {
             true
         });
         for (name, queue) in &self.map {
-            assert_eq!(&queue.name, name, "queue {name:?} is filed under its name");
+            assert_eq!(queue.name(), name, "queue {name:?} is filed under its name");
         }
     }
 }

@@ -273,7 +273,7 @@ impl Node {
                 .queue
                 .as_ref()
                 .and_then(|q| self.queues.get(q))
-                .is_some_and(|q| q.pause.input);
+                .is_some_and(|q| q.pause().input);
             if self.memory_warning_level(env) >= 1
                 || self.is_leaving()
                 || paused
@@ -364,7 +364,7 @@ impl Node {
             .queue
             .as_ref()
             .and_then(|q| self.queues.get(q))
-            .is_some_and(|q| q.pause.input)
+            .is_some_and(|q| q.pause().input)
         {
             return;
         }

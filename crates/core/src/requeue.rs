@@ -186,7 +186,7 @@ impl Node {
         }
         // The name is shared with the queue object when there is one.
         if let Some(q) = self.queues.get(&target) {
-            self.jobs.get_mut(id).expect("present").queue = Some(q.name.clone());
+            self.jobs.get_mut(id).expect("present").queue = Some(q.name().clone());
         }
         true
     }

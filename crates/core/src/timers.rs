@@ -76,7 +76,7 @@ impl Node {
                 .queue
                 .as_ref()
                 .and_then(|q| self.queues.get(q))
-                .is_some_and(|q| q.pause.input);
+                .is_some_and(|q| q.pause().input);
             if retry > 0 && paused_in {
                 let next = self.jittered(env.now_ms, retry);
                 self.jobs.get_mut(id).expect("present").qtime = next;

@@ -158,7 +158,7 @@ impl Node {
                     "MAXLEN Queue is already longer than the specified MAXLEN count",
                 ));
             }
-            if q.pause.input {
+            if q.pause().input {
                 return Err(Reply::error("PAUSED Queue paused in input, try later"));
             }
         }
