@@ -136,10 +136,11 @@ pub struct NodeStats {
     pub blocked_clients: usize,
 }
 
-/// Above this many jobs, debug builds skip the checks linear in the jobs
-/// after each event (the simulator paces them instead).
+/// Debug builds: the work (in records visited) that each event earns for the
+/// invariant checks, so that they cost at most this much per event however
+/// large the node is (see [`Node::debug_check`]).
 #[cfg(debug_assertions)]
-const DEBUG_CHECKED_JOBS: usize = 200;
+const DEBUG_CHECK_CREDIT: usize = 4;
 
 /// One Disque node's state machine.
 pub struct Node {
@@ -166,6 +167,9 @@ pub struct Node {
     last_ctime: u64,
     /// When the 100 ms duties last ran.
     last_cron_ms: u64,
+    /// Debug builds: the work the invariant checks may still do ([`Node::debug_check`]).
+    #[cfg(debug_assertions)]
+    debug_credit: std::cell::Cell<usize>,
 }
 
 impl Node {
@@ -191,6 +195,8 @@ impl Node {
             rerepl: Rereplication::default(),
             last_ctime: 0,
             last_cron_ms: 0,
+            #[cfg(debug_assertions)]
+            debug_credit: Default::default(),
         }
     }
 
@@ -269,18 +275,30 @@ impl Node {
     }
 
     /// The end of every entry point in debug builds: [`Node::check_invariants`],
-    /// without the checks linear in the jobs above [`DEBUG_CHECKED_JOBS`] jobs
-    /// (so that a test holding many jobs does not turn quadratic).
+    /// paced so that a node of `n` records is checked about every
+    /// `n / DEBUG_CHECK_CREDIT` events (every event while it is small): each
+    /// event earns [`DEBUG_CHECK_CREDIT`] and a check spends `n`, so the
+    /// checks never make a test with many jobs or events quadratic.
     #[cfg(debug_assertions)]
     pub(crate) fn debug_check(&self) {
-        self.check_parts();
-        if self.jobs.len() <= DEBUG_CHECKED_JOBS {
-            self.check_jobs_and_queues();
+        let credit = self.debug_credit.get() + DEBUG_CHECK_CREDIT;
+        let cost = 1
+            + self.jobs.len()
+            + self.queues.len()
+            + self.blocked.len()
+            + self.repl.len()
+            + self.cluster.peer_count()
+            + self.rerepl.len();
+        if credit >= cost {
+            self.debug_credit.set(credit - cost);
+            self.check_invariants();
+        } else {
+            self.debug_credit.set(credit);
         }
     }
 
-    /// The invariants of each part and those across parts that do not
-    /// depend on the number of jobs.
+    /// The invariants of each part, and those across parts that do not
+    /// involve the jobs.
     fn check_parts(&self) {
         self.queues.check_invariants();
         self.blocked.check_invariants();

@@ -210,6 +210,13 @@ impl Rereplication {
         self.announcements.remove(id);
     }
 
+    /// Jobs it tracks: under-replicated ones and announced holder lists
+    /// (what its invariant check visits, for the pace of `Node::debug_check`).
+    #[cfg(debug_assertions)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len() + self.announcements.len()
+    }
+
     /// Panics unless the ready and waiting sets index exactly the entries
     /// in those slots, `rounds` counts the entries with a round, and the due
     /// set indexes exactly the scheduled announcements.
