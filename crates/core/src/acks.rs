@@ -57,7 +57,7 @@ impl Node {
         let unknown_to_sender: Vec<NodeId> = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != self.myself && **n != from && !sender_holders.contains(n))
+            .filter(|n| **n != self.id() && **n != from && !sender_holders.contains(n))
             .copied()
             .collect();
         if !sender_holders.is_empty() && !unknown_to_sender.is_empty() {
@@ -87,10 +87,10 @@ impl Node {
         let holders = job
             .nodes_delivered
             .iter()
-            .all(|n| *n == self.myself || confirmed.contains(n));
+            .all(|n| *n == self.id() || confirmed.contains(n));
         holders
             && (!Self::holders_incomplete(job)
-                || self.cluster.peers.keys().all(|n| confirmed.contains(n)))
+                || self.cluster.peer_ids().all(|n| confirmed.contains(n)))
     }
 
     /// One GC attempt for an acked job: delete it if the ack is collected,
@@ -99,7 +99,7 @@ impl Node {
     /// schedules the next attempt (the timer does; ACKJOB already did when acking,
     /// so the attempts come at about 0, 1, 5, 13 s).
     pub(crate) fn gc_attempt(&mut self, id: &JobId, fx: &mut Effects) {
-        let myself = self.myself;
+        let myself = self.id();
         let single = self.cluster_size() == 1;
         let Some(job) = self.jobs.get_mut(id) else {
             return;
@@ -123,8 +123,7 @@ impl Node {
         if dummy || Self::holders_incomplete(job) {
             targets.extend(
                 self.cluster
-                    .peers
-                    .keys()
+                    .peer_ids()
                     .filter(|n| !job.nodes_delivered.contains(n)),
             );
         }
@@ -179,7 +178,7 @@ impl Node {
                 // The sender acked its copy (or holds none): confirmed, so the
                 // take-over sends it no SETACK that could make it take over in
                 // turn.
-                let myself = self.myself;
+                let myself = self.id();
                 let mut newly_confirmed = false;
                 if let Some(job) = self.jobs.get_mut(id) {
                     let confirmed = job
@@ -204,7 +203,7 @@ impl Node {
 
     /// GOTACK: a holder confirmed; when all did, delete everywhere.
     pub(crate) fn on_gotack(&mut self, from: NodeId, id: &JobId, known: bool, fx: &mut Effects) {
-        let known_nodes = self.cluster.peers.len() + 1;
+        let known_nodes = self.cluster.peer_count() + 1;
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };

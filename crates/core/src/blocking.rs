@@ -2,6 +2,7 @@
 //! FIFO order when jobs arrive; synchronous ADDJOB waiting for its copies;
 //! timeouts, leaving mode, and cleanup when a client goes away.
 
+use crate::blocked_clients::Blocked;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
 use crate::job::Job;
@@ -10,48 +11,12 @@ use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
 
-/// Why a client is blocked.
-#[derive(Debug)]
-pub enum Blocked {
-    /// GETJOB waiting for a job on any of these queues.
-    GetJob {
-        /// The queues, duplicates removed.
-        queues: Vec<Bytes>,
-        /// Absolute ms deadline, if any.
-        deadline: Option<u64>,
-        /// Reply with counters.
-        with_counters: bool,
-    },
-    /// A synchronous ADDJOB waiting for its copies.
-    AddJob {
-        /// The job.
-        job: JobId,
-        /// Absolute ms deadline, if any.
-        deadline: Option<u64>,
-    },
-}
-
-impl Blocked {
-    fn deadline(&self) -> Option<u64> {
-        match self {
-            Blocked::GetJob { deadline, .. } | Blocked::AddJob { deadline, .. } => *deadline,
-        }
-    }
-}
-
 /// `-LEAVING ...`
 fn leaving_error() -> Reply {
     Reply::error("LEAVING This node is leaving the cluster, please connect to a different one")
 }
 
 impl Node {
-    fn block(&mut self, client: ClientId, blocked: Blocked) {
-        if let Some(deadline) = blocked.deadline() {
-            self.client_deadlines.insert((deadline, client));
-        }
-        self.blocked.insert(client, blocked);
-    }
-
     /// Registers a client blocked in GETJOB on `queues`.
     pub(crate) fn block_getjob(
         &mut self,
@@ -66,13 +31,12 @@ impl Node {
         queues.retain(|q| seen.insert(q.clone()));
         for name in &queues {
             let queue = self.queue_or_create(name, env.now_s());
-            queue.blocked.push_back(client);
-            if queue.blocked.len() == 1 {
-                self.waiting_queues.insert(name.clone());
+            if queue.add_blocked(client) {
+                self.fed.set_waiting(name, true);
                 self.announce_waiting(env, name, true, fx);
             }
         }
-        self.block(
+        self.blocked.block(
             client,
             Blocked::GetJob {
                 queues,
@@ -84,32 +48,29 @@ impl Node {
 
     /// Registers a client blocked in a synchronous ADDJOB.
     pub(crate) fn block_addjob(&mut self, client: ClientId, job: JobId, deadline: Option<u64>) {
-        self.block(client, Blocked::AddJob { job, deadline });
+        self.blocked
+            .block(client, Blocked::AddJob { job, deadline });
     }
 
     /// Forgets a blocked client: removes it from its queues and deadline.
     fn unblock(&mut self, env: &Env, client: ClientId, fx: &mut Effects) -> Option<Blocked> {
-        let blocked = self.blocked.remove(&client)?;
-        if let Some(deadline) = blocked.deadline() {
-            self.client_deadlines.remove(&(deadline, client));
-        }
+        let blocked = self.blocked.unblock(client)?;
         match &blocked {
             Blocked::AddJob { job, .. } => {
-                self.repl_waiters.remove(job);
+                self.repl.remove(job);
             }
             Blocked::GetJob { queues, .. } => {
                 for name in queues {
                     let Some(queue) = self.queues.get_mut(name) else {
                         continue;
                     };
-                    queue.blocked.retain(|c| *c != client);
-                    if !queue.blocked.is_empty() {
+                    if !queue.remove_blocked(client) {
                         continue;
                     }
                     // The last blocked client left: other nodes stop pushing to us,
                     // and the queue is evicted at once if it is idle.
                     let evict = queue.is_evictable(env.now_s(), crate::memory::IDLE_QUEUE_LIMIT_S);
-                    self.waiting_queues.remove(name);
+                    self.fed.set_waiting(name, false);
                     self.announce_waiting(env, name, false, fx);
                     if evict {
                         self.destroy_queue(name);
@@ -122,10 +83,7 @@ impl Node {
 
     /// Releases an ADDJOB client whose job was deleted before replication completed.
     pub(crate) fn unblock_waiting_addjob(&mut self, client: ClientId, fx: &mut Effects) {
-        if let Some(blocked @ Blocked::AddJob { .. }) = self.blocked.remove(&client) {
-            if let Some(deadline) = blocked.deadline() {
-                self.client_deadlines.remove(&(deadline, client));
-            }
+        if self.blocked.unblock_addjob(client) {
             fx.replies.push((client, crate::replication::job_removed()));
         }
     }
@@ -138,6 +96,8 @@ impl Node {
             self.send_to_holders(&job, message, fx);
             self.unregister(&job, fx);
         }
+        #[cfg(debug_assertions)]
+        self.debug_check();
     }
 
     /// Ends a blocked client's wait with `reply`.
@@ -155,32 +115,30 @@ impl Node {
 
     /// Times out blocked clients whose deadline passed.
     pub(crate) fn expire_blocked_clients(&mut self, env: &Env, fx: &mut Effects) {
-        while let Some(&(deadline, client)) = self.client_deadlines.first() {
+        while let Some((deadline, client)) = self.blocked.first_deadline() {
             if deadline > env.now_ms {
                 break;
             }
-            match self.blocked.get(&client) {
-                Some(Blocked::AddJob { job, .. }) => {
-                    let job = *job;
-                    let reply = Reply::error("NOREPL Timeout reached before replicating to the requested number of nodes");
-                    self.replication_failed(env, &job, reply, fx);
-                }
-                _ => self.unblock_with(env, client, Reply::NullArray, fx),
+            // Every branch unblocks the client, which drops its deadline.
+            let Some(&Blocked::AddJob { job, .. }) = self.blocked.get(client) else {
+                self.unblock_with(env, client, Reply::NullArray, fx);
+                continue;
+            };
+            let reply = Reply::error(
+                "NOREPL Timeout reached before replicating to the requested number of nodes",
+            );
+            if self.repl.get(&job).is_some_and(|w| w.client == client) {
+                self.replication_failed(env, &job, reply, fx);
+            } else {
+                self.unblock_with(env, client, reply, fx);
             }
-            self.client_deadlines.remove(&(deadline, client));
         }
     }
 
     /// In leaving mode clients blocked in GETJOB are told to go elsewhere (those in
     /// ADDJOB are handled by the replication cron).
     pub(crate) fn kick_blocked_getjob_clients(&mut self, env: &Env, fx: &mut Effects) {
-        let clients: Vec<ClientId> = self
-            .blocked
-            .iter()
-            .filter(|(_, b)| matches!(b, Blocked::GetJob { .. }))
-            .map(|(c, _)| *c)
-            .collect();
-        for client in clients {
+        for client in self.blocked.getjob_clients() {
             self.unblock_with(env, client, leaving_error(), fx);
         }
     }
@@ -189,17 +147,19 @@ impl Node {
     /// exactly one job, in the order the clients blocked. Then the federation
     /// follow-ups: queues a fetch emptied ask for more, new jobs go to askers.
     pub(crate) fn serve_ready_queues(&mut self, env: &Env, fx: &mut Effects) {
-        while let Some(name) = self.ready_queues.pop() {
+        while let Some(name) = self.blocked.pop_ready() {
             while let Some(queue) = self.queues.get(&name) {
-                if queue.pause.output || queue.is_empty() {
+                if queue.pause().output || queue.is_empty() {
                     break;
                 }
-                let Some(&client) = queue.blocked.front() else {
+                let Some(&client) = queue.blocked().front() else {
                     break;
                 };
-                let Some(Blocked::GetJob { with_counters, .. }) = self.blocked.get(&client) else {
+                let Some(Blocked::GetJob { with_counters, .. }) = self.blocked.get(client) else {
                     // Stale entry: remove it and go on.
-                    self.queues.get_mut(&name).map(|q| q.blocked.pop_front());
+                    if let Some(q) = self.queues.get_mut(&name) {
+                        q.drop_first_blocked();
+                    }
                     continue;
                 };
                 let with_counters = *with_counters;
@@ -210,18 +170,17 @@ impl Node {
                 self.unblock_with(env, client, Reply::Array(vec![entry]), fx);
             }
         }
-        for queue in std::mem::take(&mut self.reached_zero) {
+        for queue in self.fed.take_reached_zero() {
             self.need_jobs(env, &queue, crate::federation::NeedReason::ReachedZero, fx);
         }
-        if !self.push_candidates.is_empty() {
+        if self.fed.has_push_candidates() {
             self.push_to_askers(env, fx);
         }
     }
 
     /// Wakes every blocked GETJOB client with `reply` (DEBUG FLUSHALL, CLUSTER RESET).
     pub(crate) fn unblock_all(&mut self, env: &Env, reply: Reply, fx: &mut Effects) {
-        let clients: Vec<ClientId> = self.blocked.keys().copied().collect();
-        for client in clients {
+        for client in self.blocked.clients() {
             self.unblock_with(env, client, reply.clone(), fx);
         }
     }

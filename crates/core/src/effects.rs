@@ -25,6 +25,12 @@ impl Env {
 
 /// Side effects of one event, collected by the caller and executed in order:
 /// AOF records first, then replies, then bus actions.
+///
+/// Every entry point of the core takes the caller's `&mut Effects` and only
+/// appends to it, so no entry point can drop what an event produced; the
+/// type is `#[must_use]` so that a function handing effects back cannot
+/// have them ignored either.
+#[must_use = "the shell must execute the effects"]
 #[derive(Debug, Default)]
 pub struct Effects {
     /// Deferred replies to blocked clients; each one also unblocks its client.

@@ -17,67 +17,8 @@ use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use bytes::Bytes;
-use std::collections::BTreeMap;
 
-/// Responders not heard from for this long are forgotten.
-const RESPONDER_VALIDITY_MS: u64 = 5_000;
-/// How long a WAITING notice makes this node push new jobs to its sender (D9),
-/// unless renewed (every [`WAITING_REFRESH_MS`] while consumers wait) or withdrawn.
-const ASKER_VALIDITY_MS: u64 = 35_000;
-/// How often a node with blocked consumers repeats its WAITING notice.
-const WAITING_REFRESH_MS: u64 = 10_000;
-
-/// Per-queue federation state.
-#[derive(Debug, Default)]
-pub struct QueueFederation {
-    last_bcast: u64,
-    bcast_attempt: u32,
-    last_adhoc: u64,
-    adhoc_attempt: u32,
-    /// Nodes that recently sent jobs for this queue, with when.
-    pub responders: BTreeMap<NodeId, u64>,
-    /// When this node last announced its waiting consumers (D9).
-    last_waiting_notice: u64,
-    cur_start: u64,
-    cur_count: u64,
-    prev_start: u64,
-    prev_count: u64,
-}
-
-impl QueueFederation {
-    /// Jobs per second imported recently (0 after 5 s without imports).
-    pub fn import_rate(&self, now_ms: u64) -> u64 {
-        if self.cur_count == 0 || now_ms.saturating_sub(self.cur_start) > 5_000 {
-            return 0;
-        }
-        let since = if self.prev_count > 0 {
-            self.prev_start
-        } else {
-            self.cur_start
-        };
-        let elapsed = now_ms.saturating_sub(since).max(50);
-        ((self.prev_count + self.cur_count) * 1000).div_ceil(elapsed)
-    }
-
-    fn count_import(&mut self, now_ms: u64) {
-        if now_ms.saturating_sub(self.cur_start) > 1_000 {
-            self.prev_start = self.cur_start;
-            self.prev_count = self.cur_count;
-            self.cur_start = now_ms;
-            self.cur_count = 0;
-        }
-        self.cur_count += 1;
-    }
-}
-
-/// Why a node asks for jobs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NeedReason {
-    /// Consumers are waiting (GETJOB found the queue empty, blocked clients).
-    ClientsWaiting,
-    /// A fetch just emptied the queue.
-    ReachedZero,
-}
+pub use crate::federation_state::{NeedReason, QueueFederation};
 
 impl Node {
     /// Asks other nodes for jobs of `queue`, subject to the back-offs (§9.1).
@@ -88,43 +29,17 @@ impl Node {
         reason: NeedReason,
         fx: &mut Effects,
     ) {
-        if self.leaving || self.cluster.peers.is_empty() {
+        if self.is_leaving() || self.cluster.peer_count() == 0 {
             return;
         }
-        let now = env.now_ms;
         let linked = self.linked_nodes();
         let Some(q) = self.queues.get_mut(queue) else {
             return;
         };
-        let fed = &mut q.federation;
-        let rate = fed.import_rate(now);
-        if reason == NeedReason::ReachedZero && rate == 0 {
+        let Some(plan) = q.federation_mut().plan_need(env.now_ms, reason) else {
             return;
-        }
-        fed.responders
-            .retain(|_, seen| now.saturating_sub(*seen) <= RESPONDER_VALIDITY_MS);
-        let responders: Vec<NodeId> = fed.responders.keys().copied().collect();
-        let to_fetch = if responders.is_empty() {
-            5
-        } else {
-            rate / responders.len() as u64
-        }
-        .clamp(5, 100) as u32;
-        let bcast_wait = (2_000u64 << fed.bcast_attempt.min(5)).min(30_000);
-        let bcast = now.saturating_sub(fed.last_bcast) > bcast_wait;
-        if bcast {
-            fed.last_bcast = now;
-            fed.bcast_attempt += 1;
-        }
-        let adhoc_wait = (25u64 << fed.adhoc_attempt.min(7)).min(2_000);
-        let adhoc = !responders.is_empty()
-            && (reason == NeedReason::ReachedZero
-                || now.saturating_sub(fed.last_adhoc) > adhoc_wait);
-        if adhoc {
-            fed.last_adhoc = now;
-            fed.adhoc_attempt += 1;
-        }
-        if bcast {
+        };
+        if plan.broadcast {
             self.send_many(
                 &linked,
                 Message::NeedJobs {
@@ -134,12 +49,12 @@ impl Node {
                 fx,
             );
         }
-        if adhoc {
+        if !plan.responders.is_empty() {
             self.send_many(
-                &responders,
+                &plan.responders,
                 Message::NeedJobs {
                     queue: queue.clone(),
-                    count: to_fetch,
+                    count: plan.count,
                 },
                 fx,
             );
@@ -148,17 +63,13 @@ impl Node {
 
     /// The client-cron duty: keep asking for queues that have blocked clients.
     pub(crate) fn federation_cron(&mut self, env: &Env, fx: &mut Effects) {
-        let now = env.now_ms;
-        self.askers.retain(|_, nodes| {
-            nodes.retain(|_, at| now.saturating_sub(*at) <= ASKER_VALIDITY_MS);
-            !nodes.is_empty()
-        });
-        let waiting: Vec<Bytes> = self.waiting_queues.iter().cloned().collect();
-        for queue in waiting {
+        self.fed.expire_askers(env.now_ms);
+        for queue in self.fed.waiting_queues() {
             self.need_jobs(env, &queue, NeedReason::ClientsWaiting, fx);
-            let stale = self.queues.get(&queue).is_some_and(|q| {
-                now.saturating_sub(q.federation.last_waiting_notice) >= WAITING_REFRESH_MS
-            });
+            let stale = self
+                .queues
+                .get(&queue)
+                .is_some_and(|q| q.federation().waiting_notice_due(env.now_ms));
             if stale {
                 self.announce_waiting(env, &queue, true, fx);
             }
@@ -174,11 +85,11 @@ impl Node {
         waiting: bool,
         fx: &mut Effects,
     ) {
-        if self.cluster.peers.is_empty() || (waiting && self.leaving) {
+        if self.cluster.peer_count() == 0 || (waiting && self.is_leaving()) {
             return;
         }
         if let Some(q) = self.queues.get_mut(queue) {
-            q.federation.last_waiting_notice = env.now_ms;
+            q.federation_mut().note_waiting_notice(env.now_ms);
         }
         let targets = self.linked_nodes();
         self.send_many(
@@ -194,17 +105,9 @@ impl Node {
     /// WAITING: remember (or forget) that `from` has consumers blocked on `queue`.
     pub(crate) fn on_waiting(&mut self, env: &Env, from: NodeId, queue: Bytes, waiting: bool) {
         if waiting {
-            // Jobs already queued here with nobody waiting for them go at once.
-            self.push_candidates.push(queue.clone());
-            self.askers
-                .entry(queue)
-                .or_default()
-                .insert(from, env.now_ms);
-        } else if let Some(nodes) = self.askers.get_mut(&queue) {
-            nodes.remove(&from);
-            if nodes.is_empty() {
-                self.askers.remove(&queue);
-            }
+            self.fed.note_asker(queue, from, env.now_ms);
+        } else {
+            self.fed.forget_asker(&queue, &from);
         }
     }
 
@@ -221,7 +124,7 @@ impl Node {
         let Some(q) = self.queues.get(queue) else {
             return;
         };
-        if q.is_empty() || q.federation.import_rate(env.now_ms) > 0 || q.pause.output {
+        if q.is_empty() || q.federation().import_rate(env.now_ms) > 0 || q.pause().output {
             return;
         }
         let len = q.len();
@@ -236,7 +139,7 @@ impl Node {
     /// Nothing moves without a connected link to `to`: the jobs would leave the
     /// queue (at-most-once ones would be deleted) for a message that is dropped.
     fn hand_over(&mut self, env: &Env, to: NodeId, queue: &Bytes, n: usize, fx: &mut Effects) {
-        if !self.cluster.peers.get(&to).is_some_and(|p| p.link_up) {
+        if !self.cluster.peer(&to).is_some_and(|p| p.link_up) {
             return;
         }
         let mut payloads = Vec::with_capacity(n);
@@ -263,27 +166,20 @@ impl Node {
     /// D9: queues that received jobs while another node's consumers wait for them
     /// push one job to the most recent asker, if no local consumer wants it.
     pub(crate) fn push_to_askers(&mut self, env: &Env, fx: &mut Effects) {
-        let candidates = std::mem::take(&mut self.push_candidates);
-        for queue in candidates {
+        for queue in self.fed.take_push_candidates() {
             let Some(q) = self.queues.get(&queue) else {
                 continue;
             };
             if q.is_empty()
-                || !q.blocked.is_empty()
-                || q.pause.output
-                || q.federation.import_rate(env.now_ms) > 0
+                || !q.blocked().is_empty()
+                || q.pause().output
+                || q.federation().import_rate(env.now_ms) > 0
             {
                 continue;
             }
-            let asker = self.askers.get(&queue).and_then(|nodes| {
-                nodes
-                    .iter()
-                    .filter(|(n, _)| {
-                        self.cluster.reachable.contains(n)
-                            && self.cluster.peers.get(n).is_some_and(|p| p.link_up)
-                    })
-                    .max_by_key(|(_, at)| **at)
-                    .map(|(n, _)| *n)
+            let asker = self.fed.latest_asker(&queue, |n| {
+                self.cluster.reachable().contains(n)
+                    && self.cluster.peer(n).is_some_and(|p| p.link_up)
             });
             if let Some(asker) = asker {
                 self.hand_over(env, asker, &queue, 1, fx);
@@ -351,28 +247,7 @@ impl Node {
                 continue;
             }
             let q = self.queue_or_create(&queue, env.now_s());
-            let fed = &mut q.federation;
-            if fed.responders.insert(from, env.now_ms).is_none() {
-                fed.bcast_attempt = 0;
-            }
-            fed.count_import(env.now_ms);
-            fed.adhoc_attempt = 0;
+            q.federation_mut().note_import(from, env.now_ms);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_rate_windows() {
-        let mut f = QueueFederation::default();
-        assert_eq!(f.import_rate(10_000), 0);
-        for _ in 0..10 {
-            f.count_import(10_000);
-        }
-        assert!(f.import_rate(10_500) > 0);
-        assert_eq!(f.import_rate(16_000), 0);
     }
 }

@@ -363,6 +363,12 @@ impl JobTable {
         Some(job)
     }
 
+    /// True while job `id` waits for its copies (`wait-repl`; an ACKJOB may
+    /// have acknowledged it meanwhile).
+    pub(crate) fn waits_for_copies(&self, id: &JobId) -> bool {
+        self.get(id).is_some_and(|j| j.state == JobState::WaitRepl)
+    }
+
     /// Number of jobs.
     pub(crate) fn len(&self) -> usize {
         self.len

@@ -19,7 +19,7 @@ const MAX_EVICTIONS_PER_ATTEMPT: usize = 100_000;
 impl Node {
     /// 0 normal, 1 above 75% of maxmemory, 2 above 95% (maxmemory 0 counts as 2).
     pub fn memory_warning_level(&self, env: &Env) -> u8 {
-        let max = self.config.maxmemory;
+        let max = self.config().maxmemory;
         if max == 0 || env.used_memory > max / 100 * 95 {
             2
         } else if env.used_memory > max / 100 * 75 {
@@ -37,13 +37,13 @@ impl Node {
     /// the estimate is back under the mark or none are left; the original gave up
     /// after one job when the latency monitor was off.
     pub fn evict_for_memory(&mut self, env: &Env, fx: &mut Effects) -> bool {
-        if self.config.maxmemory == 0 || self.memory_warning_level(env) < 2 {
+        if self.config().maxmemory == 0 || self.memory_warning_level(env) < 2 {
             return true;
         }
-        if self.config.maxmemory_policy == MaxmemoryPolicy::NoEviction {
+        if self.config().maxmemory_policy == MaxmemoryPolicy::NoEviction {
             return false;
         }
-        let target = self.config.maxmemory / 100 * 95;
+        let target = self.config().maxmemory / 100 * 95;
         let mut used = env.used_memory;
         for _ in 0..MAX_EVICTIONS_PER_ATTEMPT {
             if used <= target {
@@ -81,14 +81,12 @@ impl Node {
 
     /// Looks at up to `budget` queues and destroys the evictable ones; returns how many.
     fn sweep_idle_queues(&mut self, env: &Env, limit_s: u64, budget: usize) -> usize {
-        let visits = budget.min(self.queue_index.len());
+        let visits = budget.min(self.queues.len());
         let mut evicted = 0;
         for _ in 0..visits {
-            let Some((name, next)) = self.queue_index.next_from(self.queue_sweep_cursor) else {
+            let Some(name) = self.queues.next_to_sweep() else {
                 break;
             };
-            let name = name.clone();
-            self.queue_sweep_cursor = next;
             if self
                 .queues
                 .get(&name)

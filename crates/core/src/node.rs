@@ -1,23 +1,65 @@
-//! The node: owner of every job, queue and blocked client, and the three entry
-//! points through which the world reaches it (commands, ticks, and — with the
-//! cluster — bus messages). The core never reads a clock or touches I/O.
+//! The node: the parts that own the state of a Disque node, composed, and
+//! the three entry points through which the world reaches it (commands,
+//! ticks, and — with the cluster — bus messages). The core never reads a
+//! clock or touches I/O.
+//!
+//! Each field of [`Node`] is changed by one module only. The parts keep
+//! their fields private and their invariants behind a small API; the
+//! behaviour modules (`commands/*`, `acks`, `requeue`, `replication`,
+//! `federation`, `blocking`, `timers`, `memory`, ...) coordinate them through
+//! those APIs. This module and the parts never import a behaviour module.
+//!
+//! | Field | Owner: the only module that changes it |
+//! |---|---|
+//! | `config` | `node` ([`Node::config_mut`]: CONFIG SET in the shell, AOF replay in `persistence`) |
+//! | `myself` | `node` (`renew_id`: CLUSTER RESET HARD) |
+//! | `leaving` | `node` ([`Node::set_leaving`]: CLUSTER LEAVING) |
+//! | `last_ctime` | `node` (`next_ctime`: ADDJOB) |
+//! | `last_cron_ms` | `node` (`cron_due`: the tick) |
+//! | `rng` | nobody: every module draws from it, none replaces it |
+//! | `jobs` | `job_table` (`JobTable`: slots, id index, timers, eviction order) |
+//! | `queues` | `queue_table` (`QueueTable`: queues by name, QSCAN index, idle-sweep cursor) |
+//! | `blocked` | `blocked_clients` (`BlockedClients`: blocked clients, deadlines, ready queues) |
+//! | `repl` | `repl_waiters` (`ReplWaiters`: waiting synchronous ADDJOBs, next retry) |
+//! | `fed` | `federation_state` (`FederationState`: askers, push candidates, waiting queues, queues that reached zero) |
+//! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
+//! | `rerepl` | `rereplication` (`Rereplication`: under-replicated jobs, rounds, announcements), with its child `protocol`; others call `job_acked`, `job_deleted`, `clear` |
+//!
+//! The records the parts hold have their own owners: every field of a
+//! [`Queue`] is private to `queue` (its order of jobs, blocked list, pause
+//! flags and counters change through its methods), and each queue's
+//! federation counters to `federation_state`. A [`Job`]'s fields are plain
+//! data: the behaviour modules change them through [`JobTable`] lookups,
+//! while the table keeps its own indexes (ids, timers, eviction order).
+//!
+//! Imports go one way: `node` and the parts import no behaviour module, and
+//! no module imports one that imports it back (the crate's module graph has
+//! no cycle); the behaviour modules import `node` and the parts.
+//!
+//! [`Node::check_invariants`] checks every part and the agreements between
+//! them; the simulator calls it after every step and debug builds after
+//! every command, bus frame, tick and client disconnection.
 
-use crate::blocking::Blocked;
+use crate::blocked_clients::{Blocked, BlockedClients};
 use crate::cluster::membership::Membership;
 use crate::cluster::message::Message;
-use crate::effects::{ClientId, Effects, Env};
+use crate::effects::{Effects, Env};
+use crate::federation_state::FederationState;
+use crate::hashing::{seeded_hasher, Map};
 use crate::ids::{JobId, NodeId};
 use crate::job::{
     Job, JobState, QueueName, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED,
     FLAG_NACK_DELAY,
 };
-use crate::job_table::JobRef;
-use crate::queue::{queue_scan_key, Queue};
-use crate::scan::ScanIndex;
+use crate::job_table::{JobRef, JobTable};
+use crate::queue::Queue;
+use crate::queue_table::QueueTable;
+use crate::repl_waiters::ReplWaiters;
+use crate::rereplication::Rereplication;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// How a queueing counts in the job's delivery counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,66 +137,50 @@ pub struct NodeStats {
     pub blocked_clients: usize,
 }
 
-/// The hash maps of the node: keyed with secrets drawn from the node's RNG, so
-/// iteration order is reproducible for a seed (simulation) while clients cannot
-/// predict collisions.
-pub(crate) type Map<K, V> = HashMap<K, V, ahash::RandomState>;
-
-fn seeded_hasher(rng: &mut StdRng) -> ahash::RandomState {
-    ahash::RandomState::with_seeds(rng.gen(), rng.gen(), rng.gen(), rng.gen())
-}
-
-fn seeded_map<K, V>(rng: &mut StdRng) -> Map<K, V> {
-    HashMap::with_hasher(seeded_hasher(rng))
-}
+/// Debug builds: the work (in records visited) that each event earns for the
+/// invariant checks, so that they cost at most this much per event however
+/// large the node is (see [`Node::debug_check`]).
+#[cfg(debug_assertions)]
+const DEBUG_CHECK_CREDIT: usize = 4;
 
 /// One Disque node's state machine.
 pub struct Node {
-    pub(crate) config: NodeConfig,
-    pub(crate) myself: NodeId,
-    pub(crate) leaving: bool,
+    config: NodeConfig,
+    myself: NodeId,
+    leaving: bool,
     /// The other nodes.
     pub(crate) cluster: Membership,
+    /// The node's random source (ids, jitter, shuffles): drawn from anywhere.
     pub(crate) rng: StdRng,
-    /// Every job, by id.
-    pub(crate) jobs: crate::job_table::JobTable,
-    pub(crate) queues: Map<Bytes, Queue>,
-    pub(crate) queue_index: ScanIndex<Bytes>,
-    pub(crate) blocked: Map<ClientId, Blocked>,
-    /// Blocked clients with a timeout, by `(deadline, client)`.
-    pub(crate) client_deadlines: BTreeSet<(u64, ClientId)>,
-    /// Queues that received jobs while clients were blocked on them.
-    pub(crate) ready_queues: Vec<Bytes>,
-    /// The last ctime assigned by ADDJOB (ctimes strictly increase).
-    pub(crate) last_ctime: u64,
-    /// Where the next idle-queue sweep resumes.
-    pub(crate) queue_sweep_cursor: u64,
-    /// When the 100 ms duties last ran.
-    pub(crate) last_cron_ms: u64,
+    /// Every job, by id, with its timers and eviction order.
+    pub(crate) jobs: JobTable,
+    /// Every queue, by name.
+    pub(crate) queues: QueueTable,
+    /// Clients blocked in GETJOB or ADDJOB.
+    pub(crate) blocked: BlockedClients,
     /// Synchronous ADDJOBs waiting for copies, by job.
-    pub(crate) repl_waiters: Map<JobId, crate::replication::ReplWait>,
-    /// When the next of their retries is due (see `next_replication_retry`).
-    pub(crate) repl_retry_at: Option<u64>,
-    /// Who asked for jobs of a queue, and when (decision D9).
-    pub(crate) askers: BTreeMap<Bytes, BTreeMap<NodeId, u64>>,
-    /// Queues that received jobs since the last push check (decision D9).
-    pub(crate) push_candidates: Vec<Bytes>,
-    /// Queues with clients blocked on them (federation asks for these).
-    pub(crate) waiting_queues: BTreeSet<Bytes>,
-    /// Queues a fetch emptied while they import jobs (immediate NEEDJOBS).
-    pub(crate) reached_zero: Vec<Bytes>,
+    pub(crate) repl: ReplWaiters,
+    /// Askers, waiting queues and the queues to look at (decision D9).
+    pub(crate) fed: FederationState,
     /// Jobs whose copies are being topped up (decision D8).
-    pub(crate) rerepl: crate::rereplication::Rereplication,
+    pub(crate) rerepl: Rereplication,
+    /// The last ctime assigned by ADDJOB (ctimes strictly increase).
+    last_ctime: u64,
+    /// When the 100 ms duties last ran.
+    last_cron_ms: u64,
+    /// Debug builds: the work the invariant checks may still do ([`Node::debug_check`]).
+    #[cfg(debug_assertions)]
+    debug_credit: std::cell::Cell<usize>,
 }
 
 impl Node {
     /// A node with the given id, settings and random source.
     pub fn new(myself: NodeId, config: NodeConfig, mut rng: StdRng) -> Node {
-        let (jobs, queues, blocked, repl_waiters) = (
-            crate::job_table::JobTable::new(seeded_hasher(&mut rng)),
-            seeded_map(&mut rng),
-            seeded_map(&mut rng),
-            seeded_map(&mut rng),
+        let (jobs, queues, blocked, repl) = (
+            JobTable::new(seeded_hasher(&mut rng)),
+            QueueTable::new(seeded_hasher(&mut rng)),
+            BlockedClients::new(seeded_hasher(&mut rng)),
+            ReplWaiters::new(seeded_hasher(&mut rng)),
         );
         Node {
             config,
@@ -164,20 +190,14 @@ impl Node {
             rng,
             jobs,
             queues,
-            queue_index: ScanIndex::new(Bytes::new()),
             blocked,
-            client_deadlines: BTreeSet::new(),
-            ready_queues: Vec::new(),
+            repl,
+            fed: FederationState::default(),
+            rerepl: Rereplication::default(),
             last_ctime: 0,
-            queue_sweep_cursor: 0,
             last_cron_ms: 0,
-            repl_waiters,
-            repl_retry_at: None,
-            askers: BTreeMap::new(),
-            push_candidates: Vec::new(),
-            reached_zero: Vec::new(),
-            waiting_queues: BTreeSet::new(),
-            rerepl: Default::default(),
+            #[cfg(debug_assertions)]
+            debug_credit: Default::default(),
         }
     }
 
@@ -199,6 +219,35 @@ impl Node {
     /// True in leaving mode (`CLUSTER LEAVING yes`).
     pub fn is_leaving(&self) -> bool {
         self.leaving
+    }
+
+    /// Sets or clears leaving mode.
+    pub fn set_leaving(&mut self, leaving: bool) {
+        self.leaving = leaving;
+    }
+
+    /// Takes a new random id (CLUSTER RESET HARD).
+    pub(crate) fn renew_id(&mut self) {
+        self.myself = NodeId::random(&mut self.rng);
+    }
+
+    /// `ctime` for a new job (ADDJOB), raised if needed to be strictly greater
+    /// than every ctime given before.
+    pub(crate) fn next_ctime(&mut self, mut ctime: u64) -> u64 {
+        if ctime <= self.last_ctime {
+            ctime = self.last_ctime + 1;
+        }
+        self.last_ctime = ctime;
+        ctime
+    }
+
+    /// True (and the period restarts) when the 100 ms duties are due at `now_ms`.
+    pub(crate) fn cron_due(&mut self, now_ms: u64, period_ms: u64) -> bool {
+        let due = now_ms >= self.last_cron_ms + period_ms;
+        if due {
+            self.last_cron_ms = now_ms;
+        }
+        due
     }
 
     /// Counts for INFO.
@@ -229,14 +278,112 @@ impl Node {
         })
     }
 
+    /// Panics unless every part keeps its own invariants (the job table, the
+    /// queue table, the blocked clients, the replication waiters, the
+    /// federation state, the membership, re-replication) and the parts agree
+    /// with each other: see [`Node::check_jobs_and_queues`] and
+    /// [`Node::check_waiters`]. The simulator calls it after every step;
+    /// debug builds call [`Node::debug_check`] after every event.
+    pub fn check_invariants(&self) {
+        self.check_parts();
+        self.check_jobs_and_queues();
+    }
+
+    /// The end of every entry point in debug builds: [`Node::check_invariants`],
+    /// paced so that a node of `n` records is checked about every
+    /// `n / DEBUG_CHECK_CREDIT` events (every event while it is small): each
+    /// event earns [`DEBUG_CHECK_CREDIT`] and a check spends `n`, so the
+    /// checks never make a test with many jobs or events quadratic.
+    #[cfg(debug_assertions)]
+    pub(crate) fn debug_check(&self) {
+        let credit = self.debug_credit.get() + DEBUG_CHECK_CREDIT;
+        let cost = 1
+            + self.jobs.len()
+            + self.queues.len()
+            + self.blocked.len()
+            + self.repl.len()
+            + self.cluster.peer_count()
+            + self.rerepl.len();
+        if credit >= cost {
+            self.debug_credit.set(credit - cost);
+            self.check_invariants();
+        } else {
+            self.debug_credit.set(credit);
+        }
+    }
+
+    /// The invariants of each part, and those across parts that do not
+    /// involve the jobs.
+    fn check_parts(&self) {
+        self.queues.check_invariants();
+        self.blocked.check_invariants();
+        let jobs = &self.jobs;
+        self.repl.check_invariants(|id| jobs.waits_for_copies(id));
+        self.fed.check_invariants();
+        self.cluster.check_invariants();
+        self.rerepl.check_invariants();
+        self.check_waiters();
+    }
+
+    /// Panics unless the waiting ADDJOBs and blocked clients agree (each
+    /// waiter's client is blocked on its job, each client blocked in ADDJOB
+    /// has its waiter), each client listed by a queue is blocked on it, and
+    /// the federation's waiting queues are those with blocked clients.
+    fn check_waiters(&self) {
+        let mut addjob_clients = 0;
+        for client in self.blocked.clients() {
+            match self.blocked.get(client) {
+                Some(Blocked::AddJob { job, .. }) => {
+                    addjob_clients += 1;
+                    assert!(
+                        self.repl.get(job).is_some_and(|w| w.client == client),
+                        "client {client} blocked in ADDJOB has its waiter"
+                    );
+                }
+                Some(Blocked::GetJob { queues, .. }) => {
+                    for name in queues {
+                        assert!(
+                            self.queues
+                                .get(name)
+                                .is_some_and(|q| q.blocked().contains(&client)),
+                            "client {client} is listed by queue {name:?}"
+                        );
+                    }
+                }
+                None => unreachable!("listed clients are blocked"),
+            }
+        }
+        assert_eq!(
+            addjob_clients,
+            self.repl.len(),
+            "one waiter per ADDJOB client"
+        );
+        let mut waiting = 0;
+        for (name, queue) in self.queues.iter() {
+            for client in queue.blocked() {
+                let listed = match self.blocked.get(*client) {
+                    Some(Blocked::GetJob { queues, .. }) => queues.contains(name),
+                    _ => false,
+                };
+                assert!(listed, "client {client} listed by {name:?} blocks on it");
+            }
+            waiting += usize::from(!queue.blocked().is_empty());
+            assert_eq!(
+                self.fed.is_waiting(name),
+                !queue.blocked().is_empty(),
+                "queue {name:?} is waiting exactly while clients block on it"
+            );
+        }
+        assert_eq!(waiting, self.fed.waiting_count(), "waiting queues exist");
+    }
+
     /// Panics unless the job table's indexes and every queue's order agree
     /// with the jobs: each queue counts exactly the jobs queued in it, each
     /// queued job has a live entry in its queue, and each entry that still
     /// names a job names one of that queue, in the order of its priority;
     /// priorities are 0–9, a DEADLETTER never names the job's own queue, and
-    /// only an active job waits for the end of a NACK DELAY. The simulator
-    /// calls it after every step.
-    pub fn check_invariants(&self) {
+    /// only an active job waits for the end of a NACK DELAY.
+    fn check_jobs_and_queues(&self) {
         self.jobs.check_invariants();
         let mut queued: Map<&[u8], usize> = HashMap::with_hasher(Default::default());
         for job in self.jobs.values() {
@@ -266,13 +413,13 @@ impl Node {
                     job.id
                 );
                 assert!(
-                    self.queues.contains_key(name),
+                    self.queues.contains(name),
                     "queued job {:?} has its queue",
                     job.id
                 );
             }
         }
-        for (name, queue) in &self.queues {
+        for (name, queue) in self.queues.iter() {
             let live = queued.get(&name[..]).copied().unwrap_or(0);
             assert_eq!(queue.live(), live, "queue {name:?} counts its jobs");
             let mut found = 0;
@@ -318,28 +465,19 @@ impl Node {
     /// recent job's (no allocation either way once the queue is known).
     pub(crate) fn queue_name(&mut self, name: &[u8]) -> QueueName {
         match self.queues.get(name) {
-            Some(q) => q.name.clone(),
+            Some(q) => q.name().clone(),
             None => self.jobs.share_queue_name(name, QueueName::new),
         }
     }
 
     /// The queue named `name`, created if missing.
     pub(crate) fn queue_or_create(&mut self, name: &Bytes, now_s: u64) -> &mut Queue {
-        if !self.queues.contains_key(name) {
-            // The queue's own copy of its name (never a slice of a request),
-            // shared by the map, the scan index and its jobs.
-            let queue = Queue::new(QueueName::new(name), now_s);
-            let name = queue.name.bytes().clone();
-            self.queue_index.insert(queue_scan_key(&name), name.clone());
-            self.queues.insert(name, queue);
-        }
-        self.queues.get_mut(name).expect("queue just ensured")
+        self.queues.get_or_create(name, now_s)
     }
 
     /// Destroys a queue object (its jobs must already be gone).
     pub(crate) fn destroy_queue(&mut self, name: &Bytes) {
         if let Some(q) = self.queues.remove(name) {
-            self.queue_index.remove(queue_scan_key(name), name);
             for entry in q.entries() {
                 if let Some(job) = self.jobs.resolve_mut(entry) {
                     job.local.in_queue_order = false;
@@ -364,7 +502,7 @@ impl Node {
         job.local = Default::default();
         if let Some(name) = job.queue.take() {
             job.queue = Some(match self.queues.get(name.bytes()) {
-                Some(q) => q.name.clone(),
+                Some(q) => q.name().clone(),
                 None => self.jobs.share_queue_name(&name.clone(), |_| name),
             });
         }
@@ -406,7 +544,7 @@ impl Node {
 
     /// Deletes a job for any reason (docs/jobs-and-ids.md §10).
     pub(crate) fn unregister(&mut self, id: &JobId, fx: &mut Effects) {
-        if let Some(wait) = self.repl_waiters.remove(id) {
+        if let Some(wait) = self.repl.remove(id) {
             // A synchronous ADDJOB loses its job: tell the client and the holders.
             let message = self.del_job(id);
             self.send_to_holders(id, message, fx);
@@ -522,12 +660,11 @@ impl Node {
         let entry = self.jobs.job_ref(id).expect("present");
         let queue = self.queue_or_create(&name, env.now_s());
         queue.push(ctime, priority, entry, has_entry);
-        queue.atime = env.now_s();
-        queue.jobs_in += 1;
-        if !queue.pause.output && !queue.blocked.is_empty() {
-            self.ready_queues.push(name);
-        } else if self.askers.contains_key(&name) {
-            self.push_candidates.push(name);
+        queue.note_enqueue(env.now_s());
+        if !queue.pause().output && !queue.blocked().is_empty() {
+            self.blocked.mark_ready(name);
+        } else if self.fed.has_askers(&name) {
+            self.fed.note_push_candidate(name);
         }
         true
     }
@@ -556,13 +693,12 @@ impl Node {
     /// looking the id up again).
     pub(crate) fn fetch_entry(&mut self, env: &Env, name: &Bytes) -> Option<(JobRef, JobId)> {
         let queue = self.queues.get_mut(name)?;
-        if queue.pause.output {
+        if queue.pause().output {
             return None;
         }
         let jobs = &mut self.jobs;
         let (entry, id) = queue.pop_oldest(jobs)?;
-        queue.atime = env.now_s();
-        queue.jobs_out += 1;
+        queue.note_fetch(env.now_s());
         if let Some(job) = self.jobs.resolve_mut(entry) {
             job.state = JobState::Active;
             job.flags |= FLAG_DELIVERED;
@@ -572,9 +708,9 @@ impl Node {
         let emptied = self
             .queues
             .get(name)
-            .is_some_and(|q| q.is_empty() && q.federation.import_rate(env.now_ms) > 0);
+            .is_some_and(|q| q.is_empty() && q.federation().import_rate(env.now_ms) > 0);
         if emptied {
-            self.reached_zero.push(name.clone());
+            self.fed.note_reached_zero(name.clone());
         }
         Some((entry, id))
     }

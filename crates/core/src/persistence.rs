@@ -208,7 +208,7 @@ impl Node {
             .into_iter()
             .filter(|n| self.is_known_node(n))
             .collect();
-        job.add_delivered(self.myself);
+        job.add_delivered(self.id());
         let exact = mode == LoadMode::ExactState;
         // Never queued yet and still within its DELAY (D5: restored exactly).
         let awaiting_delay = exact
@@ -236,9 +236,9 @@ impl Node {
     /// Replays one `DELJOB` record.
     pub fn load_deljob(&mut self, id: &JobId) {
         let mut fx = Effects::default();
-        let saved = std::mem::replace(&mut self.config.aof_logging, false);
+        let saved = std::mem::replace(&mut self.config_mut().aof_logging, false);
         self.unregister(id, &mut fx);
-        self.config.aof_logging = saved;
+        self.config_mut().aof_logging = saved;
     }
 
     /// The records of a rewritten AOF: one `LOADJOB` (storage form, current state)

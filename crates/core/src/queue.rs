@@ -33,11 +33,12 @@ impl Pause {
     }
 }
 
-/// A named queue on this node.
+/// A named queue on this node. Its fields are private: the other modules
+/// read them through the accessors and change them through the methods below.
 #[derive(Debug)]
 pub struct Queue {
     /// The queue name (binary).
-    pub name: QueueName,
+    name: QueueName,
     /// Queued jobs of the default priority 5 by `(ctime, id)`: oldest first.
     jobs: QueueOrder,
     /// Jobs of the other priorities (decision D18), one order per priority,
@@ -46,19 +47,19 @@ pub struct Queue {
     /// Jobs queued now, in every order (entries may be more).
     live: usize,
     /// Creation time, Unix seconds.
-    pub ctime: u64,
+    ctime: u64,
     /// Last access (creation, enqueue, fetch), Unix seconds.
-    pub atime: u64,
+    atime: u64,
     /// Clients blocked on this queue, in arrival order.
-    pub blocked: VecDeque<ClientId>,
+    blocked: VecDeque<ClientId>,
     /// Pause state.
-    pub pause: Pause,
+    pause: Pause,
     /// Enqueue operations so far.
-    pub jobs_in: u64,
+    jobs_in: u64,
     /// Fetches so far (GETJOB, blocked clients, federation).
-    pub jobs_out: u64,
+    jobs_out: u64,
     /// Federation bookkeeping (NEEDJOBS back-offs, responders, import rate).
-    pub federation: crate::federation::QueueFederation,
+    federation: crate::federation_state::QueueFederation,
 }
 
 impl Queue {
@@ -77,6 +78,85 @@ impl Queue {
             jobs_out: 0,
             federation: Default::default(),
         }
+    }
+
+    /// The queue name (binary).
+    pub fn name(&self) -> &QueueName {
+        &self.name
+    }
+
+    /// Creation time, Unix seconds.
+    pub fn ctime(&self) -> u64 {
+        self.ctime
+    }
+
+    /// Last access (creation, enqueue, fetch), Unix seconds.
+    pub fn atime(&self) -> u64 {
+        self.atime
+    }
+
+    /// Enqueue operations so far.
+    pub fn jobs_in(&self) -> u64 {
+        self.jobs_in
+    }
+
+    /// Fetches so far (GETJOB, blocked clients, federation).
+    pub fn jobs_out(&self) -> u64 {
+        self.jobs_out
+    }
+
+    /// The pause flags.
+    pub fn pause(&self) -> Pause {
+        self.pause
+    }
+
+    /// Replaces the pause flags (PAUSE, the PAUSE bus message).
+    pub(crate) fn set_pause(&mut self, pause: Pause) {
+        self.pause = pause;
+    }
+
+    /// Clients blocked on this queue, in arrival order.
+    pub fn blocked(&self) -> &VecDeque<ClientId> {
+        &self.blocked
+    }
+
+    /// Adds a client blocked on this queue; true when it is the only one.
+    pub(crate) fn add_blocked(&mut self, client: ClientId) -> bool {
+        self.blocked.push_back(client);
+        self.blocked.len() == 1
+    }
+
+    /// Removes a client blocked on this queue; true when nobody is left.
+    pub(crate) fn remove_blocked(&mut self, client: ClientId) -> bool {
+        self.blocked.retain(|c| *c != client);
+        self.blocked.is_empty()
+    }
+
+    /// Drops the first blocked client (one that is no longer blocked).
+    pub(crate) fn drop_first_blocked(&mut self) {
+        self.blocked.pop_front();
+    }
+
+    /// Federation bookkeeping (NEEDJOBS back-offs, responders, import rate).
+    pub fn federation(&self) -> &crate::federation_state::QueueFederation {
+        &self.federation
+    }
+
+    /// [`Queue::federation`], to record what the federation protocol did.
+    pub(crate) fn federation_mut(&mut self) -> &mut crate::federation_state::QueueFederation {
+        &mut self.federation
+    }
+
+    /// Counts an enqueue at `now_s`.
+    pub(crate) fn note_enqueue(&mut self, now_s: u64) {
+        self.atime = now_s;
+        self.jobs_in += 1;
+    }
+
+    /// Counts a fetch at `now_s`.
+    pub(crate) fn note_fetch(&mut self, now_s: u64) {
+        self.atime = now_s;
+        self.jobs_out += 1;
     }
 
     /// Number of queued jobs.

@@ -7,28 +7,10 @@ use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
+use crate::repl_waiters::ReplWait;
 use bytes::{Bytes, BytesMut};
 use disque_proto::Reply;
 use rand::seq::SliceRandom;
-
-/// Minimum time between two "add one more node" retries of a synchronous ADDJOB.
-const ADD_NODE_PERIOD_MS: u64 = 50;
-
-/// A synchronous ADDJOB waiting for its copies.
-#[derive(Debug)]
-pub struct ReplWait {
-    /// The blocked client.
-    pub client: ClientId,
-    /// The job is replicated externally (this node keeps no copy).
-    pub external: bool,
-    /// When a node was last added to the job's holders.
-    pub last_add: u64,
-    /// When REPLJOB was last (re)sent, which paces the retries.
-    pub last_try: u64,
-    /// The node was leaving when the ADDJOB started (external replication): only
-    /// clients that were waiting before the node started leaving are sent away.
-    pub started_leaving: bool,
-}
 
 /// A decoded copy of a job under a NACK DELAY (D16) is not requeued before
 /// the delay ends, whatever its own timer says.
@@ -65,7 +47,7 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) -> usize {
-        let mut candidates = self.cluster.reachable.clone();
+        let mut candidates = self.cluster.reachable().to_vec();
         candidates.shuffle(&mut self.rng);
         let Some(job) = self.jobs.get_mut(id) else {
             return 0;
@@ -75,11 +57,7 @@ impl Node {
             if added == n {
                 break;
             }
-            let linked = self
-                .cluster
-                .peers
-                .get(&node)
-                .is_some_and(|p| p.link.is_some());
+            let linked = self.cluster.peer(&node).is_some_and(|p| p.link.is_some());
             if linked && !job.nodes_delivered.contains(&node) {
                 job.nodes_delivered.push(node);
                 added += 1;
@@ -103,7 +81,7 @@ impl Node {
         let targets: Vec<NodeId> = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != self.myself)
+            .filter(|n| **n != self.id())
             .copied()
             .collect();
         // Nodes that confirmed only learn the new holder list, without replying.
@@ -137,29 +115,16 @@ impl Node {
         deadline: Option<u64>,
         fx: &mut Effects,
     ) {
+        let myself = self.id();
         let needed = {
             let job = self.jobs.get_mut(&id).expect("just registered");
             job.state = JobState::WaitRepl;
-            job.nodes_confirmed = Some(Box::new(if external {
-                Vec::new()
-            } else {
-                vec![self.myself]
-            }));
+            job.nodes_confirmed = Some(Box::new(if external { Vec::new() } else { vec![myself] }));
             job.repl as usize - usize::from(!external)
         };
         self.replicate(env, &id, needed, false, fx);
-        let retry_at = env.now_ms + ADD_NODE_PERIOD_MS;
-        self.repl_retry_at = Some(self.repl_retry_at.map_or(retry_at, |t| t.min(retry_at)));
-        self.repl_waiters.insert(
-            id,
-            ReplWait {
-                client,
-                external,
-                last_add: env.now_ms,
-                last_try: env.now_ms,
-                started_leaving: self.leaving,
-            },
-        );
+        let wait = ReplWait::new(client, external, self.is_leaving(), env.now_ms);
+        self.repl.insert(id, wait);
         self.block_addjob(client, id, deadline);
     }
 
@@ -190,7 +155,7 @@ impl Node {
             .as_deref()
             .map_or(&job.nodes_delivered[..], |c| &c[..])
             .iter()
-            .filter(|n| **n != self.myself)
+            .filter(|n| **n != self.id())
             .copied()
             .collect();
         if let Some(target) = holders.choose(&mut self.rng).copied() {
@@ -200,13 +165,13 @@ impl Node {
 
     /// Drops a job record without any client notice or AOF record.
     fn forget_job(&mut self, id: &JobId, fx: &mut Effects) {
-        self.repl_waiters.remove(id);
+        self.repl.remove(id);
         self.unregister(id, fx);
     }
 
     /// Enough copies exist: answer the client, then queue, schedule or hand off the job.
     pub(crate) fn replication_achieved(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
-        let Some(wait) = self.repl_waiters.remove(id) else {
+        let Some(wait) = self.repl.remove(id) else {
             return;
         };
         let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
@@ -244,7 +209,7 @@ impl Node {
         reply: Reply,
         fx: &mut Effects,
     ) {
-        let Some(wait) = self.repl_waiters.remove(id) else {
+        let Some(wait) = self.repl.remove(id) else {
             return;
         };
         self.unblock_with(env, wait.client, reply, fx);
@@ -256,14 +221,8 @@ impl Node {
     /// The client-cron duty of waiting ADDJOBs: add one more node every 50 ms,
     /// give up at the deadline or when this node is leaving.
     pub(crate) fn replication_cron(&mut self, env: &Env, fx: &mut Effects) {
-        let waiting: Vec<JobId> = self.repl_waiters.keys().copied().collect();
-        for id in waiting {
-            if self.leaving
-                && self
-                    .repl_waiters
-                    .get(&id)
-                    .is_some_and(|w| !w.started_leaving)
-            {
+        for id in self.repl.ids() {
+            if self.is_leaving() && self.repl.get(&id).is_some_and(|w| !w.started_leaving) {
                 let reply = Reply::error(
                     "LEAVING This node is leaving the cluster, please connect to a different one",
                 );
@@ -272,45 +231,14 @@ impl Node {
             }
             // An ACKJOB may have acknowledged the waiting job: its client just waits
             // for the timeout, and the job must not be sent around again.
-            if self
-                .jobs
-                .get(&id)
-                .is_none_or(|j| j.state != JobState::WaitRepl)
-            {
-                continue;
-            }
-            let Some(wait) = self.repl_waiters.get(&id) else {
-                continue;
-            };
-            let due =
-                env.now_ms.saturating_sub(wait.last_add.max(wait.last_try)) >= ADD_NODE_PERIOD_MS;
-            if !due {
+            if !self.jobs.waits_for_copies(&id) || !self.repl.is_due(&id, env.now_ms) {
                 continue;
             }
             let added = self.replicate(env, &id, 1, false, fx);
-            if let Some(wait) = self.repl_waiters.get_mut(&id) {
-                wait.last_try = env.now_ms;
-                if added > 0 {
-                    wait.last_add = env.now_ms;
-                }
-            }
+            self.repl.tried(&id, env.now_ms, added > 0);
         }
-        // Only jobs still replicating have retries (an acked one just waits
-        // for its client's timeout).
         let jobs = &self.jobs;
-        self.repl_retry_at = self
-            .repl_waiters
-            .iter()
-            .filter(|(id, _)| jobs.get(id).is_some_and(|j| j.state == JobState::WaitRepl))
-            .map(|(_, w)| w.last_add.max(w.last_try) + ADD_NODE_PERIOD_MS)
-            .min();
-    }
-
-    /// When the replication retries of waiting ADDJOBs are next due: kept by
-    /// the retry duty, so the check after every command is O(1). It may be
-    /// early (a waiter gone since), never late.
-    pub(crate) fn next_replication_retry(&self) -> Option<u64> {
-        self.repl_retry_at.filter(|_| !self.repl_waiters.is_empty())
+        self.repl.plan_retries(|id| jobs.waits_for_copies(id));
     }
 
     // ----- receiving ---------------------------------------------------------
@@ -350,9 +278,9 @@ impl Node {
                 .queue
                 .as_deref()
                 .and_then(|q| self.queues.get(q))
-                .is_some_and(|q| q.pause.input);
+                .is_some_and(|q| q.pause().input);
             if self.memory_warning_level(env) >= 1
-                || self.leaving
+                || self.is_leaving()
                 || paused
                 || self.awaits_emptied_ack(&from)
             {
@@ -361,7 +289,7 @@ impl Node {
             job.state = JobState::Active;
             job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
             job.nodes_delivered = nodes.into();
-            job.add_delivered(self.myself);
+            job.add_delivered(self.id());
             let rereplicated = job.has(FLAG_REREPLICATED);
             if doubted {
                 job.flags |= FLAG_REREPLICATED;
@@ -375,7 +303,7 @@ impl Node {
             }
             // A copy made by re-replication tells the other holders about
             // itself: the node that made it may not live to do so (D8).
-            if rereplicated && !no_reply && self.config.rereplicate {
+            if rereplicated && !no_reply && self.config().rereplicate {
                 self.start_announcement(env, &id, &[from], fx);
             }
             return;
@@ -400,7 +328,7 @@ impl Node {
 
     /// True for this node and every node in the membership table.
     pub(crate) fn is_known_node(&self, node: &NodeId) -> bool {
-        *node == self.myself || self.cluster.peers.contains_key(node)
+        *node == self.id() || self.cluster.knows(node)
     }
 
     /// GOTJOB: one more confirmation for a waiting ADDJOB.
@@ -441,7 +369,7 @@ impl Node {
             .queue
             .as_deref()
             .and_then(|q| self.queues.get(q))
-            .is_some_and(|q| q.pause.input)
+            .is_some_and(|q| q.pause().input)
         {
             return;
         }

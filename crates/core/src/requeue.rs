@@ -81,7 +81,7 @@ impl Node {
             self.forward_dead_letter_move(from, id, fx);
         }
         let state = self.jobs[id].state;
-        if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {
+        if state == JobState::Queued && (working || sender_wins(&from, &self.id(), id)) {
             self.dequeue(id);
         }
         let next = self.jittered(env.now_ms, retry);
@@ -203,7 +203,7 @@ impl Node {
         let others: Vec<NodeId> = job
             .nodes_delivered
             .iter()
-            .filter(|n| **n != from && **n != self.myself)
+            .filter(|n| **n != from && **n != self.id())
             .copied()
             .collect();
         let message = Message::Queued {
@@ -260,7 +260,8 @@ mod tests {
         };
         let id = JobId::parse(&id).unwrap();
         let get = words(&["GETJOB", "FROM", "q"]);
-        node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        let got = node.on_command(&env, 1, CommandId::Getjob, &get, &mut fx);
+        assert!(matches!(got, Some(disque_proto::Reply::Array(_))), "GETJOB");
         node.on_nack_delay(&env, NodeId([b'b'; 40]), &id, u64::MAX, &mut fx);
         let job = node.job(&id).unwrap();
         assert_eq!(job.nacks, 1);

@@ -25,17 +25,18 @@ impl Node {
         self.expire_blocked_clients(env, fx);
         self.replication_cron(env, fx);
         self.rereplication_cron(env, fx);
-        if env.now_ms >= self.last_cron_ms + CRON_PERIOD_MS {
-            self.last_cron_ms = env.now_ms;
+        if self.cron_due(env.now_ms, CRON_PERIOD_MS) {
             self.queue_cron(env);
             self.cluster_cron(env, fx);
-            if self.leaving {
+            if self.is_leaving() {
                 self.kick_blocked_getjob_clients(env, fx);
             } else {
                 self.federation_cron(env, fx);
             }
         }
         self.serve_ready_queues(env, fx);
+        #[cfg(debug_assertions)]
+        self.debug_check();
     }
 
     /// The earliest time at which [`Node::on_tick`] has work (a job timer, a client
@@ -44,8 +45,8 @@ impl Node {
     pub fn next_wakeup(&self) -> Option<u64> {
         // A stale first entry only makes the shell tick early, which drops it.
         let job = self.jobs.next_awake();
-        let client = self.client_deadlines.first().map(|d| d.0);
-        let repl = self.next_replication_retry();
+        let client = self.blocked.first_deadline().map(|d| d.0);
+        let repl = self.repl.next_retry();
         let rerepl = self.next_rereplication();
         [job, client, repl, rerepl].into_iter().flatten().min()
     }
@@ -75,7 +76,7 @@ impl Node {
                 .queue
                 .as_deref()
                 .and_then(|q| self.queues.get(q))
-                .is_some_and(|q| q.pause.input);
+                .is_some_and(|q| q.pause().input);
             if retry > 0 && paused_in {
                 let next = self.jittered(env.now_ms, retry);
                 self.jobs.get_mut(id).expect("present").qtime = next;

@@ -45,7 +45,7 @@ impl Node {
     /// A dummy ACK for an unknown id: only in a cluster, not while leaving, and only
     /// for at-least-once ids (odd TTL field).
     fn create_dummy_ack(&mut self, env: &Env, id: &JobId) {
-        if self.cluster_size() <= 1 || self.leaving || id.is_at_most_once() {
+        if self.cluster_size() <= 1 || self.is_leaving() || id.is_at_most_once() {
             return;
         }
         let job = Job {

@@ -158,7 +158,7 @@ impl Node {
                     "MAXLEN Queue is already longer than the specified MAXLEN count",
                 ));
             }
-            if q.pause.input {
+            if q.pause().input {
                 return Err(Reply::error("PAUSED Queue paused in input, try later"));
             }
         }
@@ -167,12 +167,8 @@ impl Node {
             o.delay.min(u32::MAX as i64) as u32,
             retry.min(u32::MAX as i64) as u32,
         );
-        let id = JobId::generate(&self.myself, &mut self.rng, ttl, retry);
-        let mut ctime = env.now_ms * 1_000_000;
-        if ctime <= self.last_ctime {
-            ctime = self.last_ctime + 1;
-        }
-        self.last_ctime = ctime;
+        let id = JobId::generate(&self.id(), &mut self.rng, ttl, retry);
+        let ctime = self.next_ctime(env.now_ms * 1_000_000);
         let qtime = env.now_ms
             + if delay > 0 {
                 delay as u64 * 1000
@@ -195,7 +191,7 @@ impl Node {
             additional_deliveries: 0,
             queue: Some(self.queue_name(queue)),
             body: Some(Body::new(body)),
-            nodes_delivered: self.jobs.holders(&[self.myself]),
+            nodes_delivered: self.jobs.holders(&[self.id()]),
             nodes_confirmed: None,
             dead_letter: o.dead_letter.map(|(queue, max_deliveries)| {
                 Box::new(DeadLetter {
@@ -242,7 +238,7 @@ impl Node {
 
     /// Leaving, or above 75% of maxmemory: ADDJOB keeps no local copy.
     fn replicates_externally(&self, env: &Env) -> bool {
-        self.leaving || self.memory_warning_level(env) >= 1
+        self.is_leaving() || self.memory_warning_level(env) >= 1
     }
 
     /// Step 6 of ADDJOB validation: can the requested copies be made?
@@ -255,7 +251,7 @@ impl Node {
             return Ok(());
         }
         if external && needed - 1 == reachable {
-            let reason = if self.leaving {
+            let reason = if self.is_leaving() {
                 "I'm leaving the cluster"
             } else {
                 "I'm out of memory"

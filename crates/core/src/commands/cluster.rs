@@ -13,7 +13,7 @@ const WRONG_SUBCOMMAND: &str = "ERR Wrong CLUSTER subcommand or number of argume
 impl Node {
     /// `HELLO`: `[1, myid, [id, ip, port, priority]...]`, port and priority as bulk strings.
     pub(crate) fn cmd_hello(&self) -> Reply {
-        let mut reply = vec![Reply::Integer(1), Reply::bulk_from(self.myself.as_bytes())];
+        let mut reply = vec![Reply::Integer(1), Reply::bulk_from(self.id().as_bytes())];
         for (id, ip, port, priority) in self.hello_entries() {
             reply.push(Reply::Array(vec![
                 Reply::bulk_from(id.as_bytes()),
@@ -30,20 +30,20 @@ impl Node {
         let sub = &args[1][..];
         let argc = args.len();
         if is(sub, "myid") && argc == 2 {
-            Reply::bulk_from(self.myself.as_bytes())
+            Reply::bulk_from(self.id().as_bytes())
         } else if is(sub, "nodes") && argc == 2 {
             Reply::bulk_string(self.nodes_description())
         } else if is(sub, "info") && argc == 2 {
             Reply::bulk_string(format!(
                 "cluster_state:ok\r\ncluster_known_nodes:{}\r\ncluster_reachable_nodes:{}\r\ncluster_size:{}\r\ncluster_stats_messages_sent:{}\r\ncluster_stats_messages_received:{}\r\n",
-                self.cluster.peers.len() + 1,
+                self.cluster.peer_count() + 1,
                 self.reachable_count(),
                 self.cluster_size(),
-                self.cluster.messages_sent,
-                self.cluster.messages_received,
+                self.cluster.messages_sent(),
+                self.cluster.messages_received(),
             ))
         } else if is(sub, "leaving") && argc == 2 {
-            Reply::status(if self.leaving { "yes" } else { "no" })
+            Reply::status(if self.is_leaving() { "yes" } else { "no" })
         } else if is(sub, "leaving") && argc == 3 {
             let arg = &args[2][..];
             if !(is(arg, "yes") || is(arg, "no")) {
@@ -58,7 +58,7 @@ impl Node {
                 _ if args[2].len() != crate::ids::ID_LEN => {
                     Reply::error("ERR Invalid node identifier")
                 }
-                Some(id) if id == self.myself => {
+                Some(id) if id == self.id() => {
                     Reply::error("ERR I tried hard but I can't forget myself...")
                 }
                 Some(id) if self.forget(env, &id, fx) => Reply::ok(),
@@ -89,21 +89,15 @@ impl Node {
         }
     }
 
-    /// Sets or clears leaving mode.
-    pub fn set_leaving(&mut self, leaving: bool) {
-        self.leaving = leaving;
-    }
-
     /// Deletes every job and queue (DEBUG FLUSHALL, CLUSTER RESET): blocked clients
     /// are released (GETJOB with a null array, ADDJOB with the "job removed" error).
     /// With `log` false nothing reaches the AOF (decision D6).
     pub fn flush_all(&mut self, env: &Env, log: bool, fx: &mut Effects) {
-        let waiting: Vec<_> = self.repl_waiters.keys().copied().collect();
-        for id in waiting {
+        for id in self.repl.ids() {
             self.unregister(&id, fx);
         }
         self.unblock_all(env, Reply::NullArray, fx);
-        if log && self.config.aof_logging {
+        if log && self.config().aof_logging {
             let ids: Vec<_> = self.jobs.keys().copied().collect();
             for id in ids {
                 self.unregister(&id, fx);
@@ -112,9 +106,8 @@ impl Node {
         self.jobs.clear();
         self.rerepl.clear();
         self.queues.clear();
-        self.waiting_queues.clear();
-        self.queue_index.clear();
-        self.ready_queues.clear();
+        self.fed.clear_waiting();
+        self.blocked.clear_ready();
     }
 
     /// `CLUSTER RESET`: forget other nodes, drop all jobs; HARD also takes a new id.
@@ -122,7 +115,7 @@ impl Node {
         self.flush_all(env, true, fx);
         self.forget_all(fx);
         if hard {
-            self.myself = NodeId::random(&mut self.rng);
+            self.renew_id();
         }
         fx.save_cluster_config = true;
     }

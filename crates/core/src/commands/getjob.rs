@@ -98,7 +98,7 @@ impl Node {
         if o.nohang {
             return Some(Reply::NullArray);
         }
-        if self.leaving {
+        if self.is_leaving() {
             return Some(Reply::error(
                 "LEAVING This node is leaving the cluster, please connect to a different one",
             ));

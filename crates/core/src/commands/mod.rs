@@ -172,6 +172,7 @@ impl Node {
     /// Returns the reply, or `None` when the client is now blocked (its reply will
     /// come later through [`Effects::replies`]). Clients blocked on queues that
     /// became ready are served before returning.
+    #[must_use = "the reply must reach the client"]
     pub fn on_command(
         &mut self,
         env: &Env,
@@ -205,6 +206,8 @@ impl Node {
             _ => Some(Reply::error("ERR command not handled by the job engine")),
         };
         self.serve_ready_queues(env, fx);
+        #[cfg(debug_assertions)]
+        self.debug_check();
         reply
     }
 }

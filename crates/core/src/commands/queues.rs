@@ -83,31 +83,30 @@ impl Node {
         let now = env.now_s();
         Reply::Array(vec![
             field("name"),
-            Reply::Bulk(q.name.bytes().clone()),
+            Reply::Bulk(q.name().bytes().clone()),
             field("len"),
             Reply::Integer(q.len() as i64),
             field("age"),
-            Reply::Integer(now.saturating_sub(q.ctime) as i64),
+            Reply::Integer(now.saturating_sub(q.ctime()) as i64),
             field("idle"),
-            Reply::Integer(now.saturating_sub(q.atime) as i64),
+            Reply::Integer(now.saturating_sub(q.atime()) as i64),
             field("blocked"),
-            Reply::Integer(q.blocked.len() as i64),
+            Reply::Integer(q.blocked().len() as i64),
             field("import-from"),
             Reply::Array(
-                q.federation
-                    .responders
-                    .keys()
+                q.federation()
+                    .responders()
                     .map(|n| Reply::bulk_from(n.as_bytes()))
                     .collect(),
             ),
             field("import-rate"),
-            Reply::Integer(q.federation.import_rate(env.now_ms) as i64),
+            Reply::Integer(q.federation().import_rate(env.now_ms) as i64),
             field("jobs-in"),
-            Reply::Integer(q.jobs_in as i64),
+            Reply::Integer(q.jobs_in() as i64),
             field("jobs-out"),
-            Reply::Integer(q.jobs_out as i64),
+            Reply::Integer(q.jobs_out() as i64),
             field("pause"),
-            field(q.pause.name()),
+            field(q.pause().name()),
         ])
     }
 
@@ -132,16 +131,13 @@ impl Node {
             Err(reply) => return reply,
         };
         let mut names = Vec::new();
-        let next = self.queue_index.scan(cursor, limits, |name| {
-            let Some(q) = self.queues.get(name) else {
-                return false;
-            };
+        let next = self.queues.scan(cursor, limits, |q| {
             let len = q.len() as i64;
             let wanted = (minlen < 0 || len >= minlen)
                 && (maxlen < 0 || len <= maxlen)
-                && (importrate < 0 || q.federation.import_rate(env.now_ms) as i64 >= importrate);
+                && (importrate < 0 || q.federation().import_rate(env.now_ms) as i64 >= importrate);
             if wanted {
-                names.push(Reply::Bulk(name.clone()));
+                names.push(Reply::Bulk(q.name().bytes().clone()));
             }
             wanted
         });
@@ -178,7 +174,10 @@ impl Node {
         if change {
             self.set_pause(env, name, new);
         }
-        let state = self.queues.get(name).map_or(Pause::default(), |q| q.pause);
+        let state = self
+            .queues
+            .get(name)
+            .map_or(Pause::default(), |q| q.pause());
         if bcast {
             let flags = state.input as u8 | (state.output as u8) << 1;
             let targets = self.linked_nodes();
@@ -197,13 +196,13 @@ impl Node {
     /// Replaces a queue's pause flags, creating the queue unless the flags are none;
     /// clearing an output pause serves waiting clients.
     pub(crate) fn set_pause(&mut self, env: &Env, name: &Bytes, pause: Pause) {
-        if pause.is_none() && !self.queues.contains_key(name) {
+        if pause.is_none() && !self.queues.contains(name) {
             return;
         }
         let queue = self.queue_or_create(name, env.now_s());
-        queue.pause = pause;
-        if !pause.output && !queue.is_empty() && !queue.blocked.is_empty() {
-            self.ready_queues.push(name.clone());
+        queue.set_pause(pause);
+        if !pause.output && !queue.is_empty() && !queue.blocked().is_empty() {
+            self.blocked.mark_ready(name.clone());
         }
     }
 }

@@ -93,7 +93,7 @@ impl Node {
         // node is told; nodes without the job ignore it.
         let message = Message::NackDelay { id: *id, delay_ms };
         if Self::holders_incomplete(&self.jobs[id]) {
-            let peers: Vec<NodeId> = self.cluster.peers.keys().copied().collect();
+            let peers: Vec<NodeId> = self.cluster.peer_ids().copied().collect();
             self.send_many(&peers, message, fx);
         } else {
             self.send_to_holders(id, message, fx);

@@ -1,0 +1,663 @@
+//! The re-replication protocol (decision D8, described in the parent
+//! module): the sweep, the rounds of HASJOB/REPLJOB, the HOLDERS
+//! announcements and the EMPTIED announcement, as `Node` methods.
+
+use super::*;
+use crate::cluster::message::Message;
+use crate::effects::{Effects, Env};
+use crate::job::{Job, JobState, FLAG_REREPLICATED};
+use crate::node::Node;
+use crate::scan::ScanLimits;
+use rand::seq::SliceRandom;
+
+/// What a job needs from this node.
+struct Need {
+    /// Live holders, this node included when it is live.
+    live: usize,
+    /// This node's rank among the holders that may act.
+    rank: usize,
+}
+
+impl Node {
+    /// Jobs known here to have fewer live copies than asked, and jobs a leaving
+    /// node still has to drain (INFO `underreplicated_jobs`).
+    pub fn underreplicated_jobs(&self) -> usize {
+        self.rerepl.entries.len()
+    }
+
+    /// Jobs this node brought back to their replication level (INFO
+    /// `rereplicated_jobs`).
+    pub fn rereplicated_jobs(&self) -> u64 {
+        self.rerepl.rereplicated
+    }
+
+    /// Called once the AOF (if any) is loaded at startup: a node that holds no
+    /// job tells every peer it knows, on its first link, that it restarted
+    /// without its jobs.
+    pub fn startup_complete(&mut self) {
+        if self.jobs.is_empty() {
+            self.rerepl.announce_empty = self.cluster.peer_ids().copied().collect();
+        }
+    }
+
+    /// True when `node` counts as a live holder: this node unless leaving, a
+    /// known peer that is not FAIL, leaving or in handshake.
+    fn is_live_holder(&self, node: &NodeId) -> bool {
+        if *node == self.id() {
+            return !self.is_leaving();
+        }
+        self.cluster
+            .peer(node)
+            .is_some_and(|p| !(p.flags.fail || p.flags.leaving || p.flags.handshake))
+    }
+
+    /// True when `node` can be asked for a copy now.
+    fn can_take_copy(&self, node: &NodeId) -> bool {
+        self.cluster
+            .peer(node)
+            .is_some_and(|p| p.is_reachable() && p.link.is_some())
+    }
+
+    /// True for jobs that may be re-replicated: held (active or queued), not
+    /// at-most-once, not a dummy ACK, not expired.
+    fn rereplication_eligible(&self, env: &Env, job: &Job) -> bool {
+        matches!(job.state, JobState::Active | JobState::Queued)
+            && job.retry > 0
+            && !job.is_dummy_ack()
+            && job.queue.is_some()
+            && job.etime > env.now_s()
+    }
+
+    /// Whether the job needs this node to act, and when.
+    fn rereplication_need(&self, env: &Env, job: &Job) -> Option<Need> {
+        if !self.rereplication_eligible(env, job) {
+            return None;
+        }
+        let live_peers = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.id() && self.is_live_holder(n));
+        let live = live_peers.clone().count() + usize::from(!self.is_leaving());
+        let enough = live >= job.repl as usize;
+        if enough && !self.is_leaving() {
+            return None;
+        }
+        let rank = match (self.is_leaving(), enough) {
+            // A leaving node drains a job that has enough copies elsewhere at
+            // once, and otherwise lets the live holders act first.
+            (true, true) => 0,
+            (true, false) => live,
+            (false, _) => live_peers.filter(|n| **n < self.id()).count(),
+        };
+        Some(Need { live, rank })
+    }
+
+    /// Starts a sweep over every job (a membership change, an emptied node).
+    fn request_sweep(&mut self) {
+        if self.rerepl.sweep.is_some() {
+            self.rerepl.sweep_again = true;
+        } else {
+            self.rerepl.sweep = Some(0);
+        }
+    }
+
+    /// The periodic duty: notice membership changes, sweep a chunk, act on the
+    /// jobs that are due.
+    pub(crate) fn rereplication_cron(&mut self, env: &Env, fx: &mut Effects) {
+        if !self.config().rereplicate {
+            if !self.rerepl.entries.is_empty() || self.rerepl.sweep.is_some() {
+                self.rerepl.clear();
+            }
+            return;
+        }
+        if env.now_ms < self.rerepl.last_run + PERIOD_MS {
+            return;
+        }
+        self.rerepl.last_run = env.now_ms;
+        if !self.rerepl.emptied.is_empty() {
+            self.rerepl
+                .emptied
+                .retain(|_, at| *at + EMPTIED_QUARANTINE_MS > env.now_ms);
+        }
+        self.notice_membership_change();
+        self.sweep_chunk(env);
+        while let Some(&(at, id)) = self.rerepl.waiting.first() {
+            if at > env.now_ms {
+                break;
+            }
+            self.rerepl.set_slot(&id, Slot::Ready(0));
+        }
+        for _ in 0..BATCH {
+            let Some(&(at, id)) = self.rerepl.announce_due.first() else {
+                break;
+            };
+            if at > env.now_ms {
+                break;
+            }
+            self.announce(env, &id, fx);
+        }
+        for _ in 0..BATCH {
+            let Some(&(_, id)) = self.rerepl.ready.first() else {
+                break;
+            };
+            if self.rerepl.rounds >= MAX_ROUNDS
+                && self
+                    .rerepl
+                    .entries
+                    .get(&id)
+                    .is_some_and(|e| e.round.is_none())
+            {
+                break;
+            }
+            self.act(env, &id, fx);
+        }
+    }
+
+    /// When the duty has work next.
+    pub(crate) fn next_rereplication(&self) -> Option<u64> {
+        if !self.config().rereplicate {
+            return None;
+        }
+        let busy = self.rerepl.sweep.is_some() || !self.rerepl.ready.is_empty();
+        let soon = busy.then_some(self.rerepl.last_run + PERIOD_MS);
+        let waiting = self.rerepl.waiting.first().map(|w| w.0);
+        let announce = self.rerepl.announce_due.first().map(|w| w.0);
+        soon.into_iter().chain(waiting).chain(announce).min()
+    }
+
+    fn notice_membership_change(&mut self) {
+        let live: Vec<NodeId> = self
+            .cluster
+            .peer_ids()
+            .filter(|n| self.is_live_holder(n))
+            .copied()
+            .collect();
+        let view = (live, self.cluster.reachable().to_vec(), self.is_leaving());
+        if view != self.rerepl.view {
+            self.rerepl.view = view;
+            self.request_sweep();
+            let parked: Vec<JobId> = self
+                .rerepl
+                .announcements
+                .iter()
+                .filter(|(_, a)| a.due.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in parked {
+                self.rerepl
+                    .schedule_announcement(&id, Some(self.rerepl.last_run));
+            }
+        }
+    }
+
+    fn sweep_chunk(&mut self, env: &Env) {
+        let Some(cursor) = self.rerepl.sweep else {
+            return;
+        };
+        let mut ids = Vec::new();
+        let limits = ScanLimits {
+            count: SWEEP_CHUNK,
+            busyloop: false,
+        };
+        let next = self.jobs.scan(cursor, limits, |job| {
+            ids.push(job.id);
+            true
+        });
+        for id in ids {
+            let Some(need) = self
+                .jobs
+                .get(&id)
+                .and_then(|j| self.rereplication_need(env, j))
+            else {
+                // No node could take a copy, and now none is needed (a holder
+                // came back, another made the copies): no longer counted.
+                if self
+                    .rerepl
+                    .entries
+                    .get(&id)
+                    .is_some_and(|e| e.slot == Slot::Stuck)
+                {
+                    self.rerepl.remove(&id);
+                }
+                continue;
+            };
+            match self.rerepl.entries.get(&id).map(|e| e.slot) {
+                None => {
+                    self.rerepl.entries.insert(
+                        id,
+                        Entry {
+                            since: env.now_ms,
+                            slot: Slot::Stuck,
+                            round: None,
+                        },
+                    );
+                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
+                }
+                Some(Slot::Stuck) => {
+                    // Found again after no node could take a copy: the ranks
+                    // apply afresh (the time since it was first found does
+                    // not count), so the lowest live holder alone acts at once.
+                    let entry = self.rerepl.entries.get_mut(&id).expect("listed");
+                    entry.since = env.now_ms;
+                    if entry.round.take().is_some() {
+                        self.rerepl.rounds -= 1;
+                    }
+                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
+                }
+                Some(_) => {}
+            }
+        }
+        self.rerepl.sweep = if next != 0 {
+            Some(next)
+        } else if std::mem::take(&mut self.rerepl.sweep_again) {
+            Some(0)
+        } else {
+            None
+        };
+    }
+
+    /// Starts or continues the round of one due job. A started round goes on
+    /// until enough copies are confirmed (the holder list already names the
+    /// nodes asked, so it cannot tell) or the job no longer qualifies.
+    fn act(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self
+            .jobs
+            .get(id)
+            .filter(|j| self.rereplication_eligible(env, j))
+        else {
+            self.rerepl.remove(id);
+            return;
+        };
+        let retry = self
+            .rerepl
+            .entries
+            .get(id)
+            .is_some_and(|e| e.round.is_some());
+        if !retry {
+            let Some(need) = self.rereplication_need(env, job) else {
+                self.rerepl.remove(id);
+                return;
+            };
+            let (myself, leaving) = (self.id(), self.is_leaving());
+            let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
+            let not_before = entry.since + need.rank as u64 * FALLBACK_MS;
+            if env.now_ms < not_before {
+                self.rerepl.set_slot(id, Slot::Waiting(not_before));
+                return;
+            }
+            entry.round = Some(Round {
+                confirmed: if leaving { Vec::new() } else { vec![myself] },
+                ..Round::default()
+            });
+            self.rerepl.rounds += 1;
+        }
+        let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
+        let round = entry.round.as_mut().expect("round started");
+        round.tries += 1;
+        if round.tries > ROUND_TRIES {
+            entry.round = None;
+            self.rerepl.rounds -= 1;
+            self.rerepl.set_slot(id, Slot::Stuck);
+            return;
+        }
+        let round = self.rerepl.entries[id]
+            .round
+            .as_ref()
+            .expect("round started");
+        let (asked, confirmed) = (&round.asked, &round.confirmed);
+        let job = &self.jobs[id];
+        let pending =
+            |n: &&NodeId| **n != self.id() && !confirmed.contains(n) && self.can_take_copy(n);
+        // Nodes this round gave a copy to and that did not confirm: again.
+        let resend: Vec<NodeId> = asked.iter().filter(pending).copied().collect();
+        // Other listed holders are asked whether they hold it (a check that
+        // never creates a copy).
+        let mut checks: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(pending)
+            .filter(|n| !asked.contains(n))
+            .copied()
+            .collect();
+        // The first time the listed holders get the benefit of the doubt; on a
+        // retry only confirmations count, and one more node is asked. A listed
+        // holder that did not answer the check lost its copy unannounced (or
+        // collected it after an ack that never reached this copy): the job is
+        // alive here, so it gets a copy like a new node.
+        let (missing, listed_copies) = if retry {
+            let listed_copies = std::mem::take(&mut checks);
+            let copies = confirmed.len() + resend.len() + listed_copies.len();
+            (
+                (job.repl as usize).saturating_sub(copies) + 1,
+                listed_copies,
+            )
+        } else {
+            let copies = confirmed.len() + checks.len();
+            ((job.repl as usize).saturating_sub(copies), Vec::new())
+        };
+        let mut fresh: Vec<NodeId> = self
+            .cluster
+            .reachable()
+            .iter()
+            .filter(|n| {
+                !job.nodes_delivered.contains(n) && !asked.contains(n) && self.can_take_copy(n)
+            })
+            .copied()
+            .collect();
+        fresh.shuffle(&mut self.rng);
+        fresh.truncate(missing);
+        if resend.is_empty() && checks.is_empty() && listed_copies.is_empty() && fresh.is_empty() {
+            self.rerepl.set_slot(id, Slot::Stuck);
+            return;
+        }
+        // New nodes join the holder list before they are asked, as with ADDJOB:
+        // they may hold a copy from now on, so acks must reach them. So does
+        // this node, which may hold a copy it imported (YOURJOBS) without
+        // being listed. The list now differs from other holders' lists: acks
+        // will ask every node.
+        let myself = (!self.is_leaving()).then_some(self.id());
+        let job = self.jobs.get_mut(id).expect("checked above");
+        job.flags |= FLAG_REREPLICATED;
+        for node in fresh.iter().chain(&myself) {
+            job.add_delivered(*node);
+        }
+        let round = self
+            .rerepl
+            .entries
+            .get_mut(id)
+            .and_then(|e| e.round.as_mut())
+            .expect("round started");
+        round.asked.extend(listed_copies.iter().chain(&fresh));
+        let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
+        let copies: Vec<NodeId> = resend
+            .into_iter()
+            .chain(listed_copies)
+            .chain(fresh)
+            .collect();
+        self.send_many(
+            &copies,
+            Message::ReplJob {
+                job: payload,
+                no_reply: false,
+            },
+            fx,
+        );
+        self.send_many(&checks, Message::HasJob(*id), fx);
+        self.rerepl
+            .set_slot(id, Slot::Waiting(env.now_ms + ROUND_RETRY_MS));
+    }
+
+    /// GOTJOB for a job this node is re-replicating (one more live copy), or
+    /// announcing (one more holder knows the list).
+    pub(crate) fn on_rereplication_gotjob(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        fx: &mut Effects,
+    ) {
+        if let Some(a) = self.rerepl.announcements.get_mut(id) {
+            if !a.confirmed.contains(&from) {
+                a.confirmed.push(from);
+            }
+        }
+        let Some(round) = self
+            .rerepl
+            .entries
+            .get_mut(id)
+            .and_then(|e| e.round.as_mut())
+        else {
+            return;
+        };
+        if !round.confirmed.contains(&from) {
+            round.confirmed.push(from);
+        }
+        let confirmed = round.confirmed.clone();
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        job.add_delivered(from);
+        if confirmed.len() < job.repl as usize {
+            return;
+        }
+        // Enough copies: count it, tell every holder the list, and a leaving
+        // node drops its own copy (the new holders announce themselves too).
+        self.rerepl.remove(id);
+        self.rerepl.rereplicated += 1;
+        self.start_announcement(env, id, &[], fx);
+        if self.is_leaving() {
+            self.drain_copy(id, &confirmed, fx);
+        }
+    }
+
+    /// Starts telling the job's holders (except `informed`) its holder list.
+    pub(crate) fn start_announcement(
+        &mut self,
+        env: &Env,
+        id: &JobId,
+        informed: &[NodeId],
+        fx: &mut Effects,
+    ) {
+        let announcement = Announcement {
+            confirmed: informed.to_vec(),
+            ..Announcement::default()
+        };
+        // A running announcement of the job is replaced: its due entry goes
+        // too (a stale one would be picked again and again at every tick).
+        self.rerepl.stop_announcing(id);
+        self.rerepl.announcements.insert(*id, announcement);
+        self.announce(env, id, fx);
+    }
+
+    /// One announcement step: HOLDERS to the reachable holders that did not
+    /// confirm (each at most `ANNOUNCE_TRIES` times); parked while the only
+    /// ones left are unreachable; done when none is left.
+    fn announce(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
+        let (Some(job), Some(a)) = (self.jobs.get(id), self.rerepl.announcements.get(id)) else {
+            self.rerepl.stop_announcing(id);
+            return;
+        };
+        let attempts = |n: &NodeId| {
+            a.attempts
+                .iter()
+                .find(|(m, _)| m == n)
+                .map_or(0, |(_, t)| *t)
+        };
+        let left: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| {
+                **n != self.id()
+                    && !a.confirmed.contains(n)
+                    && attempts(n) < ANNOUNCE_TRIES
+                    && self.cluster.knows(n)
+            })
+            .copied()
+            .collect();
+        let targets: Vec<NodeId> = left
+            .iter()
+            .filter(|n| self.can_take_copy(n))
+            .copied()
+            .collect();
+        if left.is_empty() {
+            self.rerepl.stop_announcing(id);
+            return;
+        }
+        if targets.is_empty() {
+            self.rerepl.schedule_announcement(id, None);
+            return;
+        }
+        let nodes = job.nodes_delivered.to_vec();
+        self.send_many(&targets, Message::Holders { id: *id, nodes }, fx);
+        let a = self
+            .rerepl
+            .announcements
+            .get_mut(id)
+            .expect("checked above");
+        for node in targets {
+            match a.attempts.iter_mut().find(|(m, _)| *m == node) {
+                Some((_, t)) => *t += 1,
+                None => a.attempts.push((node, 1)),
+            }
+        }
+        self.rerepl
+            .schedule_announcement(id, Some(env.now_ms + ROUND_RETRY_MS));
+    }
+
+    /// A leaving node drops a copy that `confirmed` nodes now hold; a queued
+    /// copy is queued on one of them first.
+    fn drain_copy(&mut self, id: &JobId, confirmed: &[NodeId], fx: &mut Effects) {
+        let queued = self
+            .jobs
+            .get(id)
+            .is_some_and(|j| j.state == JobState::Queued);
+        if queued {
+            if let Some(target) = confirmed.choose(&mut self.rng).copied() {
+                self.send(&target, Message::Enqueue { id: *id, delay: 0 }, fx);
+            }
+        }
+        self.unregister(id, fx);
+    }
+
+    /// HASJOB: confirm a copy held here (GOTJOB), or pass on its ack (SETACK).
+    pub(crate) fn on_hasjob(&mut self, from: NodeId, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.get(id) else {
+            return;
+        };
+        let message = match job.state {
+            JobState::Acked => self.set_ack(id),
+            // The copy of an ADDJOB still replicating is not logged yet: it
+            // must not count as a copy that survives a crash.
+            JobState::WaitRepl => return,
+            JobState::Active | JobState::Queued => Message::GotJob(*id),
+        };
+        self.send(&from, message, fx);
+    }
+
+    /// HOLDERS: learn the holders of a copy held here, and confirm. A job
+    /// waiting here for its turn to act is no longer under-replicated once
+    /// the list names enough live holders.
+    pub(crate) fn on_holders(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        nodes: &[NodeId],
+        fx: &mut Effects,
+    ) {
+        if !self.jobs.contains_key(id) {
+            return;
+        }
+        self.merge_holders(env, from, id, nodes);
+        let waiting = self
+            .rerepl
+            .entries
+            .get(id)
+            .is_some_and(|e| e.round.is_none());
+        if waiting && self.rereplication_need(env, &self.jobs[id]).is_none() {
+            self.rerepl.remove(id);
+        }
+        self.send(&from, Message::GotJob(*id), fx);
+    }
+
+    /// The nodes of `nodes`, a holder list sent by `from` about a job created
+    /// at `ctime_ms`, that this node believes: the known ones, except a node
+    /// that announced less than [`EMPTIED_QUARANTINE_MS`] ago that it came
+    /// back empty, for a job older than the announcement, unless it sent the
+    /// list itself (a list sent before its sender heard the announcement would
+    /// name it again as a holder of a job it lost). The flag is set when such
+    /// a node was left out: the list here may then miss a holder.
+    pub(crate) fn credible_holders(
+        &self,
+        env: &Env,
+        from: &NodeId,
+        ctime_ms: u64,
+        nodes: &[NodeId],
+    ) -> (Vec<NodeId>, bool) {
+        let mut doubted = false;
+        let credible = nodes
+            .iter()
+            .filter(|n| self.is_known_node(n))
+            .filter(|n| {
+                let quarantined = *n != from
+                    && self.rerepl.emptied.get(n).is_some_and(|at| {
+                        ctime_ms <= *at && env.now_ms < *at + EMPTIED_QUARANTINE_MS
+                    });
+                doubted |= quarantined;
+                !quarantined
+            })
+            .copied()
+            .collect();
+        (credible, doubted)
+    }
+
+    /// Adds the credible nodes of `nodes`, a holder list sent by `from`, to the
+    /// holder list of a copy held here. True when a node was added.
+    pub(crate) fn merge_holders(
+        &mut self,
+        env: &Env,
+        from: NodeId,
+        id: &JobId,
+        nodes: &[NodeId],
+    ) -> bool {
+        let Some(ctime_ms) = self.jobs.get(id).map(|j| j.ctime_ms()) else {
+            return false;
+        };
+        let (known, doubted) = self.credible_holders(env, &from, ctime_ms, nodes);
+        let mut added = false;
+        if let Some(job) = self.jobs.get_mut(id) {
+            if doubted {
+                job.flags |= FLAG_REREPLICATED;
+            }
+            for node in known {
+                if !job.nodes_delivered.contains(&node) {
+                    job.nodes_delivered.push(node);
+                    job.flags |= FLAG_REREPLICATED;
+                    added = true;
+                }
+            }
+        }
+        added
+    }
+
+    /// Sends [`Message::Emptied`] on a new link to `peer` if this node restarted
+    /// without its jobs and did not tell it yet.
+    pub(crate) fn announce_emptied(&mut self, peer: &NodeId, fx: &mut Effects) {
+        if self.config().rereplicate && self.rerepl.announce_empty.contains(peer) {
+            self.send(peer, Message::Emptied, fx);
+        }
+    }
+
+    /// True while `peer` has not confirmed it knows this node restarted empty:
+    /// a copy it sends now could be struck off its holder list by the
+    /// announcement, so it is refused (the sender replicates elsewhere).
+    pub(crate) fn awaits_emptied_ack(&self, peer: &NodeId) -> bool {
+        self.config().rereplicate && self.rerepl.announce_empty.contains(peer)
+    }
+
+    /// A PONG on a link that carried the announcement proves it arrived.
+    pub(crate) fn emptied_acknowledged(&mut self, peer: &NodeId) {
+        self.rerepl.announce_empty.remove(peer);
+    }
+
+    /// EMPTIED: `from` restarted without its jobs, so it holds none of the
+    /// copies listed here: it leaves every holder list, lists from other nodes
+    /// are not believed about it for a while, and a sweep tops the jobs up.
+    pub(crate) fn on_emptied(&mut self, env: &Env, from: NodeId) {
+        if !self.config().rereplicate {
+            return;
+        }
+        self.rerepl.emptied.insert(from, env.now_ms);
+        for job in self.jobs.values_mut() {
+            // An empty list would mark a dummy ACK.
+            if job.state != JobState::WaitRepl
+                && job.nodes_delivered.len() > 1
+                && job.nodes_delivered.contains(&from)
+            {
+                job.nodes_delivered.retain(|n| *n != from);
+                job.flags |= FLAG_REREPLICATED;
+            }
+        }
+        self.request_sweep();
+    }
+}
