@@ -2,8 +2,9 @@
 //! write the replies once per read. A blocked client stops processing input until
 //! its deferred reply arrives through the outbox.
 
+use crate::action::Action;
 use crate::clients::{Client, Outbound, ReplyMode};
-use crate::dispatch::{execute, Action};
+use crate::dispatch::execute;
 use crate::state::{now_ms, Shared};
 use bytes::BytesMut;
 use disque_proto::request::RequestParser;

@@ -2,6 +2,7 @@
 //! authentication, memory, then execution by the core or by the server's own
 //! command handlers; afterwards statistics, SLOWLOG and MONITOR.
 
+use crate::action::Action;
 use crate::clients::ReplyMode;
 use crate::commands;
 use crate::state::State;
@@ -10,19 +11,6 @@ use disque_core::commands::{lookup, CommandId, CommandSpec, FLAG_DENYOOM};
 use disque_core::Effects;
 use disque_proto::Reply;
 use std::time::Instant;
-
-/// What the connection does after a command.
-#[derive(Debug)]
-pub enum Action {
-    /// Send this reply (subject to CLIENT REPLY).
-    Reply(Reply),
-    /// Send nothing now: the client is blocked until a deferred reply arrives.
-    Blocked,
-    /// Send this reply, then close the connection.
-    ReplyAndClose(Reply),
-    /// Send nothing (CLIENT REPLY OFF or SKIP).
-    NoReply,
-}
 
 /// Finds a command, honouring `rename-command`.
 pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> {
@@ -123,7 +111,7 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
             state.clients.set_monitor(client);
             Action::Reply(Reply::ok())
         }
-        C::Shutdown => commands::shutdown(state, args),
+        C::Shutdown => Action::Reply(commands::shutdown(state, args)),
         C::Config => Action::Reply(commands::config(state, client, args)),
         C::Cluster if args.len() == 2 && args[1].eq_ignore_ascii_case(b"saveconfig") => {
             Action::Reply(match state.save_nodes_conf() {

@@ -3,7 +3,8 @@
 //! * [`config`]: configuration file, command line, CONFIG GET/SET/REWRITE;
 //! * [`server`]: startup, listeners, the ticker, signals;
 //! * [`connection`]: one client connection (RESP in, replies out, blocking);
-//! * [`dispatch`]: the command processing order of the spec;
+//! * [`dispatch`]: the command processing order of the spec; [`action`]: what
+//!   a connection does after a command;
 //! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
 //! * [`clients`], [`state`]: shared server state;
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
@@ -15,6 +16,7 @@
 //! * [`http`]: `http-port`: `/metrics`, `/api/...` and the dashboard (D19);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
+pub mod action;
 pub mod alloc;
 pub mod aof;
 pub mod aof_file;

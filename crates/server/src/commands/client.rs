@@ -1,7 +1,7 @@
 //! CLIENT (docs/commands.md §4.8).
 
+use crate::action::Action;
 use crate::clients::{Outbound, ReplyMode};
-use crate::dispatch::Action;
 use crate::state::{now_ms, State};
 use bytes::Bytes;
 use disque_proto::Reply;
