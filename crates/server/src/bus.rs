@@ -20,7 +20,6 @@ use bytes::{Bytes, BytesMut};
 use disque_core::cluster::message::{Frame, Message, MAX_FRAME, MAX_UNTRUSTED_FRAME};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::ids::NodeId;
-use disque_core::Effects;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -256,10 +255,7 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
         return;
     }
     crate::http::recorder::bus_message(frame.message.name());
-    let env = state.env();
-    let mut fx = Effects::default();
-    state.node.on_frame(&env, origin, frame, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.on_frame(env, origin, frame, fx));
 }
 
 /// The end of a batch of frames: records written, durable frames sent.
@@ -429,10 +425,7 @@ async fn outbound(
     tokio::task::spawn_local(write_frames(writer, frames, queued));
     {
         let mut state = shared.borrow_mut();
-        let env = state.env();
-        let mut fx = Effects::default();
-        state.node.on_link_up(&env, link, &mut fx);
-        state.apply(fx);
+        state.run_core(|node, env, fx| node.on_link_up(env, link, fx));
         state.flush_point();
     }
     let trusted = Cell::new(true);

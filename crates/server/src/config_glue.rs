@@ -5,7 +5,6 @@ use crate::aof::AofState;
 use crate::config::{ConfigChange, ConfigOutcome};
 use crate::state::State;
 use bytes::Bytes;
-use disque_core::Effects;
 use disque_proto::Reply;
 
 /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`; `allow_protected` tells whether
@@ -62,10 +61,7 @@ fn apply_maxmemory(state: &mut State) {
     let core = state.node.config_mut();
     core.maxmemory = state.config.maxmemory;
     core.maxmemory_policy = state.config.maxmemory_policy;
-    let env = state.env();
-    let mut fx = Effects::default();
-    state.node.evict_for_memory(&env, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
 }
 
 /// `appendonly`: opens the AOF and starts a rewrite when turned on while

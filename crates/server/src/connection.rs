@@ -59,10 +59,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     };
     let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
     let mut state = shared.borrow_mut();
-    let env = state.env();
-    let mut fx = disque_core::Effects::default();
-    state.node.client_gone(&env, id, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.client_gone(env, id, fx));
     state.flush_point();
     state.clients.remove(id);
 }

@@ -8,7 +8,6 @@ use crate::commands;
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::commands::{lookup, CommandId, CommandSpec, FLAG_DENYOOM};
-use disque_core::Effects;
 use disque_proto::Reply;
 use std::time::Instant;
 
@@ -56,10 +55,7 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
         return Action::Reply(Reply::error("NOAUTH Authentication required."));
     }
     if state.config.maxmemory != 0 {
-        let env = state.env();
-        let mut fx = Effects::default();
-        let ok = state.node.evict_for_memory(&env, &mut fx);
-        state.apply(fx);
+        let ok = state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
         if !ok && spec.has(FLAG_DENYOOM) {
             return Action::Reply(Reply::error(
                 "OOM command not allowed when used memory > 'maxmemory'.",
@@ -137,11 +133,7 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
             false => Reply::error("ERR Background append only file rewriting already in progress"),
         }),
         _ => {
-            let env = state.env();
-            let mut fx = Effects::default();
-            let reply = state.node.on_command(&env, client, spec.id, args, &mut fx);
-            state.apply(fx);
-            match reply {
+            match state.run_core(|node, env, fx| node.on_command(env, client, spec.id, args, fx)) {
                 Some(reply) => Action::Reply(reply),
                 None => {
                     if let Some(c) = state.clients.get_mut(client) {

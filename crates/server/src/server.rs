@@ -7,7 +7,7 @@ use crate::nodes_conf::NodesConf;
 use crate::state::{now_ms, Renames, Shared, State};
 use disque_core::commands::lookup;
 use disque_core::ids::NodeId;
-use disque_core::{Effects, Node, NodeConfig};
+use disque_core::{Node, NodeConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::cell::RefCell;
@@ -366,15 +366,13 @@ async fn ticker(shared: Shared) {
             _ = notify.notified() => {}
         }
         let mut state = shared.borrow_mut();
-        let env = state.env();
-        let mut fx = Effects::default();
         if state.loading.is_none() {
-            state.node.on_tick(&env, &mut fx);
-            state.apply(fx);
+            state.run_core(|node, env, fx| node.on_tick(env, fx));
         }
-        if env.now_ms >= last_sample + 100 {
-            last_sample = env.now_ms;
-            state.stats.sample(env.now_ms);
+        let now = state.env().now_ms;
+        if now >= last_sample + 100 {
+            last_sample = now;
+            state.stats.sample(now);
             aof_cron(&mut state);
         }
         state.flush_point();

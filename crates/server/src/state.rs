@@ -193,6 +193,17 @@ impl State {
         }
     }
 
+    /// One event of the core: calls `event` with the clock and memory of
+    /// [`State::env`] and empty [`Effects`], then carries the effects out
+    /// ([`State::apply`]). Returns what `event` returned.
+    pub fn run_core<R>(&mut self, event: impl FnOnce(&mut Node, &Env, &mut Effects) -> R) -> R {
+        let env = self.env();
+        let mut fx = Effects::default();
+        let result = event(&mut self.node, &env, &mut fx);
+        self.apply(fx);
+        result
+    }
+
     /// Carries out the core's effects: AOF records are buffered (written before the
     /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
     /// transport once the records of the same event are durable (see

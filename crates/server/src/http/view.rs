@@ -10,7 +10,6 @@ use crate::state::{Shared, State};
 use bytes::Bytes;
 use disque_core::commands::lookup;
 use disque_core::ids::JobId;
-use disque_core::Effects;
 use disque_proto::Reply;
 use serde_json::{json, Map, Value};
 
@@ -25,12 +24,8 @@ pub fn core_command(state: &mut State, args: &[&[u8]]) -> Reply {
         return Reply::error("ERR unknown command");
     };
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    let env = state.env();
-    let mut fx = Effects::default();
-    let reply = state
-        .node
-        .on_command(&env, HTTP_CLIENT, spec.id, &args, &mut fx);
-    state.apply(fx);
+    let reply =
+        state.run_core(|node, env, fx| node.on_command(env, HTTP_CLIENT, spec.id, &args, fx));
     state.flush_point();
     reply.unwrap_or(Reply::Nil)
 }
