@@ -56,7 +56,10 @@ pub struct Client {
     pub auth_epoch: Option<u64>,
     /// In MONITOR mode.
     pub monitor: bool,
-    /// Blocked in GETJOB or ADDJOB.
+    /// Blocked in GETJOB or ADDJOB: from the command that blocked until its
+    /// deferred reply reaches the connection (input waits meanwhile). The
+    /// shell's only copy of "blocked" (the core keeps why and until when);
+    /// set and cleared by [`crate::connection`] alone.
     pub blocked: bool,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,

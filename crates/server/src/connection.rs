@@ -53,7 +53,6 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
         input: BytesMut::with_capacity(16 * 1024),
         output: BytesMut::new(),
         parser: RequestParser::new(),
-        blocked: false,
         closing: false,
         soft_limit_since: None,
     };
@@ -110,7 +109,6 @@ struct Connection {
     input: BytesMut,
     output: BytesMut,
     parser: RequestParser,
-    blocked: bool,
     closing: bool,
     /// Since when the pending output is above the soft limit of
     /// `client-output-buffer-limit`.
@@ -246,9 +244,9 @@ impl Connection {
     fn receive(&mut self, message: Outbound) {
         match message {
             Outbound::Reply(reply) => {
-                self.blocked = false;
-                // Time spent blocked is not idleness.
                 if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+                    c.blocked = false;
+                    // Time spent blocked is not idleness.
                     c.last_interaction = Instant::now();
                 }
                 reply.encode(&mut self.output);
@@ -312,11 +310,24 @@ impl Connection {
         let state = self.shared.borrow();
         let timeout = state.config.timeout;
         let client = state.clients.get(self.id)?;
-        if timeout <= 0 || self.blocked || client.monitor {
+        if timeout <= 0 || client.blocked || client.monitor {
             return None;
         }
         let limit = Duration::from_secs(timeout as u64);
         Some(limit.saturating_sub(client.last_interaction.elapsed()))
+    }
+
+    /// True while a blocked command waits for its deferred reply.
+    fn blocked(&self) -> bool {
+        let state = self.shared.borrow();
+        state.clients.get(self.id).is_some_and(|c| c.blocked)
+    }
+
+    /// Marks the client blocked until its deferred reply arrives.
+    fn set_blocked(&self) {
+        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+            c.blocked = true;
+        }
     }
 
     /// Runs every complete request in the input buffer. Returns the CLIENT PAUSE
@@ -335,7 +346,10 @@ impl Connection {
 
     /// [`Connection::process_input`] with the clock read at `now`.
     fn process_batch(&mut self, now: u64) -> Option<u64> {
-        while !self.blocked && !self.closing {
+        if self.blocked() {
+            return None;
+        }
+        while !self.closing {
             let paused_until = self.shared.borrow().clients_paused_until;
             if paused_until > now {
                 return Some(paused_until);
@@ -354,7 +368,10 @@ impl Connection {
             match action {
                 Action::Reply(reply) => reply.encode(&mut self.output),
                 Action::NoReply => {}
-                Action::Blocked => self.blocked = true,
+                Action::Blocked => {
+                    self.set_blocked();
+                    break;
+                }
                 Action::ReplyAndClose(reply) => {
                     reply.encode(&mut self.output);
                     self.closing = true;

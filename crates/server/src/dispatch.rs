@@ -135,12 +135,7 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
         _ => {
             match state.run_core(|node, env, fx| node.on_command(env, client, spec.id, args, fx)) {
                 Some(reply) => Action::Reply(reply),
-                None => {
-                    if let Some(c) = state.clients.get_mut(client) {
-                        c.blocked = true;
-                    }
-                    Action::Blocked
-                }
+                None => Action::Blocked,
             }
         }
     }

@@ -228,9 +228,6 @@ impl State {
             self.release_bus();
         }
         for (client, reply) in fx.replies {
-            if let Some(c) = self.clients.get_mut(client) {
-                c.blocked = false;
-            }
             self.clients.send(client, Outbound::Reply(reply));
         }
         if let Some(next) = self.node.next_wakeup() {
