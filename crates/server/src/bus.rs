@@ -73,7 +73,8 @@ impl Writer {
 /// The transport's state: open links and inbound connections.
 #[derive(Default)]
 pub struct Bus {
-    links: HashMap<LinkId, (Writer, tokio::task::AbortHandle)>,
+    /// Outbound links: the queue, and the task once started.
+    links: HashMap<LinkId, (Writer, Option<tokio::task::AbortHandle>)>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
     /// Inbound connections not yet trusted (see `read_frames`).
@@ -114,22 +115,27 @@ impl Bus {
 }
 
 impl crate::state::State {
-    /// Carries out the core's bus actions. Tasks started here run once the
-    /// current event is done (they reach the state through `self_ref`).
+    /// Carries out the core's bus actions. A new link's queue exists at
+    /// once; its task starts at the flush point ([`State::spawn_later`]).
+    ///
+    /// [`State::spawn_later`]: crate::state::State::spawn_later
     pub fn execute_bus(&mut self, actions: Vec<BusAction>) {
         for action in actions {
             match action {
                 BusAction::Connect { link, ip, port } => {
-                    let Some(shared) = self.self_ref.upgrade() else {
-                        return;
-                    };
                     let (writer, frames, queued) = writer_pair();
-                    let task =
-                        tokio::task::spawn_local(outbound(shared, link, ip, port, frames, queued));
-                    self.bus.links.insert(link, (writer, task.abort_handle()));
+                    self.bus.links.insert(link, (writer, None));
+                    self.spawn_later(move |state, shared| {
+                        // Closed before it started: nothing to do.
+                        let Some((_, task)) = state.bus.links.get_mut(&link) else {
+                            return;
+                        };
+                        let outbound = outbound(shared.clone(), link, ip, port, frames, queued);
+                        *task = Some(tokio::task::spawn_local(outbound).abort_handle());
+                    });
                 }
                 BusAction::Close(link) => {
-                    if let Some((_, task)) = self.bus.links.remove(&link) {
+                    if let Some((_, Some(task))) = self.bus.links.remove(&link) {
                         task.abort();
                     }
                 }
@@ -166,7 +172,9 @@ impl crate::state::State {
         if let Some((_, task)) = self.bus.links.remove(&link) {
             let env = self.env();
             self.node.on_link_down(&env, link);
-            task.abort();
+            if let Some(task) = task {
+                task.abort();
+            }
         }
     }
 }
@@ -260,7 +268,7 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
 
 /// The end of a batch of frames: records written, durable frames sent.
 fn flush_point(shared: &Shared) {
-    shared.borrow_mut().flush_point();
+    shared.borrow_mut().flush_point(shared);
 }
 
 /// Reads frames from `reader` until it closes or sends garbage. `trusted`
@@ -426,7 +434,7 @@ async fn outbound(
     {
         let mut state = shared.borrow_mut();
         state.run_core(|node, env, fx| node.on_link_up(env, link, fx));
-        state.flush_point();
+        state.flush_point(&shared);
     }
     let trusted = Cell::new(true);
     let origin = || Origin::Outbound(link);

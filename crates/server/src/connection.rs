@@ -59,7 +59,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
     let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
     let mut state = shared.borrow_mut();
     state.run_core(|node, env, fx| node.client_gone(env, id, fx));
-    state.flush_point();
+    state.flush_point(&shared);
     state.clients.remove(id);
 }
 
@@ -144,7 +144,7 @@ impl Connection {
             // and with `appendfsync always` the disk (group commit).
             let unsynced = {
                 let mut state = self.shared.borrow_mut();
-                state.flush_point();
+                state.flush_point(&self.shared);
                 state.aof.unsynced_target()
             };
             if let Some(target) = unsynced {

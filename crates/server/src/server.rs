@@ -100,36 +100,36 @@ pub async fn run(config: Config) -> Result<(), String> {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
-    let shared: Shared = Rc::new_cyclic(|me| {
-        RefCell::new(State {
-            self_ref: me.clone(),
-            bus: Default::default(),
-            tls,
-            node,
-            nodes_conf,
-            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
-            loading: None,
-            aof_synced: Rc::new(Notify::new()),
-            aof_sync_kick: Rc::new(Notify::new()),
-            renames: renames(&config),
-            config,
-            clients: Default::default(),
-            stats: Default::default(),
-            slowlog: Default::default(),
-            latency: Default::default(),
-            auth_epoch: 0,
-            started: Instant::now(),
-            run_id,
-            clients_paused_until: 0,
-            batch_now_ms: None,
-            ticker: Rc::new(Notify::new()),
-            ticker_planned: 0,
-        })
-    });
+    let shared: Shared = Rc::new(RefCell::new(State {
+        spawns: Vec::new(),
+        bus: Default::default(),
+        tls,
+        node,
+        nodes_conf,
+        aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+        loading: None,
+        aof_synced: Rc::new(Notify::new()),
+        aof_sync_kick: Rc::new(Notify::new()),
+        renames: renames(&config),
+        config,
+        clients: Default::default(),
+        stats: Default::default(),
+        slowlog: Default::default(),
+        latency: Default::default(),
+        auth_epoch: 0,
+        started: Instant::now(),
+        run_id,
+        clients_paused_until: 0,
+        batch_now_ms: None,
+        ticker: Rc::new(Notify::new()),
+        ticker_planned: 0,
+    }));
     if fresh {
         shared.borrow_mut().save_nodes_conf()?;
     }
-    crate::http::apply_port(&shared.borrow())?;
+    crate::http::apply_port(&mut shared.borrow_mut())?;
+    // Starts the HTTP accept tasks.
+    shared.borrow_mut().flush_point(&shared);
     crate::log::notice(&format!(
         "Disque 1.0-rc1 (Rust) running, port {}, pid {}",
         shared.borrow().config.port,
@@ -375,6 +375,6 @@ async fn ticker(shared: Shared) {
             state.stats.sample(now);
             aof_cron(&mut state);
         }
-        state.flush_point();
+        state.flush_point(&shared);
     }
 }

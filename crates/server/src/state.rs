@@ -15,6 +15,11 @@ use tokio::sync::Notify;
 /// The server state shared by every task.
 pub type Shared = Rc<RefCell<State>>;
 
+/// Work that needs the [`Shared`] handle, such as starting a task that
+/// reaches the state, asked for while the state is borrowed (see
+/// [`State::spawn_later`]).
+pub type Spawn = Box<dyn FnOnce(&mut State, &Shared)>;
+
 /// Calls and total microseconds of one command (INFO commandstats).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CommandStat {
@@ -90,8 +95,8 @@ pub struct State {
     /// The TLS contexts (decision D13), rebuilt when CONFIG SET changes a
     /// TLS setting; `None` without TLS.
     pub tls: Option<crate::tls::Tls>,
-    /// This state itself, for tasks started while it is borrowed.
-    pub self_ref: std::rc::Weak<RefCell<State>>,
+    /// Work waiting for the shared handle, done at the next flush point.
+    pub spawns: Vec<Spawn>,
     /// The locked `nodes.conf`.
     pub nodes_conf: crate::nodes_conf::NodesConf,
     /// Current configuration.
@@ -160,14 +165,34 @@ impl State {
     /// The end of an event-loop turn: writes the AOF buffer, then lets out the
     /// bus frames whose records are now as durable as `appendfsync` promises
     /// (with `always` the rest leave after the group commit's fsync).
-    pub fn flush_point(&mut self) {
+    /// `shared` is the handle this state is borrowed from.
+    pub fn flush_point(&mut self, shared: &Shared) {
         self.aof.flush();
-        self.release_bus();
+        self.release_bus(shared);
     }
 
-    /// Sends the held bus actions whose records are durable, in order; asks the
-    /// group commit for an fsync when the rest wait for one.
-    pub fn release_bus(&mut self) {
+    /// Sends the held bus actions whose records are durable, in order, and
+    /// starts the tasks asked for meanwhile ([`State::spawn_later`]);
+    /// `shared` is the handle this state is borrowed from.
+    pub fn release_bus(&mut self, shared: &Shared) {
+        self.send_durable();
+        while !self.spawns.is_empty() {
+            for spawn in std::mem::take(&mut self.spawns) {
+                spawn(self, shared);
+            }
+        }
+    }
+
+    /// Asks for `spawn` to run with the shared handle at the next flush
+    /// point, before the current event yields: the tasks it starts run
+    /// then, as they would if started now.
+    pub fn spawn_later(&mut self, spawn: impl FnOnce(&mut State, &Shared) + 'static) {
+        self.spawns.push(Box::new(spawn));
+    }
+
+    /// Sends the held bus actions whose records are durable; asks the group
+    /// commit for an fsync when the rest wait for one.
+    fn send_durable(&mut self) {
         let ready = self.bus.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
         if self.bus.has_held() && self.aof.unsynced_target().is_some() {
@@ -225,7 +250,7 @@ impl State {
             self.execute_bus(actions);
         } else {
             self.bus.send_after(needs, actions);
-            self.release_bus();
+            self.send_durable();
         }
         for (client, reply) in fx.replies {
             self.clients.send(client, Outbound::Reply(reply));

@@ -18,7 +18,8 @@ const HTTP_CLIENT: u64 = 0;
 /// Queues or jobs visited per chunk of a scan.
 const SCAN_CHUNK: &str = "2000";
 
-/// Runs a non-blocking core command (QSTAT, SHOW, PAUSE, ...) and applies its effects.
+/// Runs a non-blocking core command (QSTAT, SHOW, PAUSE, ...) and applies its
+/// effects; the request ends with a flush point (see `http::handle`).
 pub fn core_command(state: &mut State, args: &[&[u8]]) -> Reply {
     let Some(spec) = args.first().and_then(|name| lookup(name)) else {
         return Reply::error("ERR unknown command");
@@ -26,7 +27,6 @@ pub fn core_command(state: &mut State, args: &[&[u8]]) -> Reply {
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     let reply =
         state.run_core(|node, env, fx| node.on_command(env, HTTP_CLIENT, spec.id, &args, fx));
-    state.flush_point();
     reply.unwrap_or(Reply::Nil)
 }
 
