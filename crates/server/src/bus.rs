@@ -293,7 +293,9 @@ async fn read_frames(
         // One clock read for the frames of one read (see `State::env`); the
         // batch ends, whatever stops it, with the clock live again and the
         // records and bus actions of the frames delivered flushed.
-        shared.borrow_mut().batch_now_ms = Some(crate::state::now_ms());
+        shared
+            .borrow_mut()
+            .set_batch_clock(Some(crate::state::now_ms()));
         let batch = deliver_buffered(
             shared,
             &mut buf,
@@ -302,7 +304,7 @@ async fn read_frames(
             authenticated,
             &mut got_frame,
         );
-        shared.borrow_mut().batch_now_ms = None;
+        shared.borrow_mut().set_batch_clock(None);
         flush_point(shared);
         batch?;
         let read = if got_frame {

@@ -52,7 +52,7 @@ pub struct Client {
     pub last_interaction: Instant,
     /// Last command name (`NULL` before any).
     pub last_command: &'static str,
-    /// Authenticated under this password epoch (see `State::auth_epoch`).
+    /// Authenticated under this password epoch (see [`crate::state::State::auth_epoch`]).
     pub auth_epoch: Option<u64>,
     /// In MONITOR mode.
     pub monitor: bool,

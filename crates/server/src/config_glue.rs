@@ -25,14 +25,14 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
         ConfigChange::Stored | ConfigChange::Dir | ConfigChange::MaxClients { .. } => {}
-        ConfigChange::RequirePass => state.auth_epoch += 1,
+        ConfigChange::RequirePass => state.new_auth_epoch(),
         ConfigChange::LogFormat => crate::log::set_format(state.config.logformat),
         ConfigChange::LogLevel => crate::log::set_level(state.config.loglevel),
         ConfigChange::MaxMemory => apply_maxmemory(state),
-        ConfigChange::Hz => state.ticker.notify_one(),
+        ConfigChange::Hz => state.wake_ticker(),
         ConfigChange::Rereplicate => {
             state.node.config_mut().rereplicate = state.config.rereplicate;
-            state.ticker.notify_one();
+            state.wake_ticker();
         }
         ConfigChange::ClusterNodeTimeout => {
             let timeout = state.config.cluster_node_timeout.max(1) as u64;

@@ -334,10 +334,10 @@ impl Connection {
     /// end time if processing had to stop because clients are paused.
     fn process_input(&mut self) -> Option<u64> {
         let now = now_ms();
-        self.shared.borrow_mut().batch_now_ms = Some(now);
+        self.shared.borrow_mut().set_batch_clock(Some(now));
         let paused = self.process_batch(now);
         let mut state = self.shared.borrow_mut();
-        state.batch_now_ms = None;
+        state.set_batch_clock(None);
         if let Some(c) = state.clients.get_mut(self.id) {
             c.query_buffer = self.input.len();
         }
@@ -350,7 +350,7 @@ impl Connection {
             return None;
         }
         while !self.closing {
-            let paused_until = self.shared.borrow().clients_paused_until;
+            let paused_until = self.shared.borrow().paused_until();
             if paused_until > now {
                 return Some(paused_until);
             }

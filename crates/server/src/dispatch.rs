@@ -14,13 +14,14 @@ use std::time::Instant;
 /// Finds a command, honouring `rename-command`.
 pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> {
     // Most servers rename nothing: skip the lowercased copy of the name then.
-    if !state.renames.by_new_name.is_empty() {
+    let renames = state.renames();
+    if !renames.by_new_name.is_empty() {
         let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        if let Some(original) = state.renames.by_new_name.get(&lower) {
+        if let Some(original) = renames.by_new_name.get(&lower) {
             return lookup(original.as_bytes());
         }
     }
-    lookup(name).filter(|spec| !state.renames.hidden.contains(&spec.name))
+    lookup(name).filter(|spec| !renames.hidden.contains(&spec.name))
 }
 
 /// Runs one request from `client`.
@@ -92,7 +93,7 @@ fn is_local(state: &State, client: u64) -> bool {
 }
 
 fn authenticated(state: &State, client: u64) -> bool {
-    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch)
+    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch())
 }
 
 fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes]) -> Action {

@@ -4,8 +4,7 @@
 use crate::config::Config;
 use crate::connection::{serve, Peer};
 use crate::nodes_conf::NodesConf;
-use crate::state::{now_ms, Renames, Shared, State};
-use disque_core::commands::lookup;
+use crate::state::{now_ms, Shared, State};
 use disque_core::ids::NodeId;
 use disque_core::{Node, NodeConfig};
 use rand::rngs::StdRng;
@@ -14,9 +13,8 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Notify;
 
 /// The settings of the core derived from the configuration.
 pub fn node_config(config: &Config) -> NodeConfig {
@@ -27,22 +25,6 @@ pub fn node_config(config: &Config) -> NodeConfig {
         aof_logging: false,
         rereplicate: config.rereplicate,
     }
-}
-
-fn renames(config: &Config) -> Renames {
-    let mut renames = Renames::default();
-    for (old, new) in &config.rename_commands {
-        let Some(spec) = lookup(old.as_bytes()) else {
-            continue;
-        };
-        renames.hidden.push(spec.name);
-        if !new.is_empty() {
-            renames
-                .by_new_name
-                .insert(new.to_ascii_lowercase(), spec.name);
-        }
-    }
-    renames
 }
 
 fn random_hex(rng: &mut StdRng) -> String {
@@ -100,30 +82,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
-    let shared: Shared = Rc::new(RefCell::new(State {
-        spawns: Vec::new(),
-        bus: Default::default(),
-        tls,
-        node,
-        nodes_conf,
-        aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
-        loading: None,
-        aof_synced: Rc::new(Notify::new()),
-        aof_sync_kick: Rc::new(Notify::new()),
-        renames: renames(&config),
-        config,
-        clients: Default::default(),
-        stats: Default::default(),
-        slowlog: Default::default(),
-        latency: Default::default(),
-        auth_epoch: 0,
-        started: Instant::now(),
-        run_id,
-        clients_paused_until: 0,
-        batch_now_ms: None,
-        ticker: Rc::new(Notify::new()),
-        ticker_planned: 0,
-    }));
+    let shared: Shared = Rc::new(RefCell::new(State::new(
+        node, nodes_conf, config, tls, run_id,
+    )));
     if fresh {
         shared.borrow_mut().save_nodes_conf()?;
     }
@@ -346,7 +307,7 @@ fn aof_cron(state: &mut State) {
 /// Drives the core's timers: wakes at the next job or client deadline, and at
 /// least `hz` times per second for the periodic duties.
 async fn ticker(shared: Shared) {
-    let notify = shared.borrow().ticker.clone();
+    let notify = shared.borrow().ticker_signal();
     let mut last_sample = 0;
     loop {
         let wake_at = {
@@ -357,7 +318,7 @@ async fn ticker(shared: Shared) {
                 .node
                 .next_wakeup()
                 .map_or(now + period, |t| t.min(now + period));
-            state.ticker_planned = wake_at;
+            state.plan_ticker(wake_at);
             wake_at
         };
         let delay = Duration::from_millis(wake_at.saturating_sub(now_ms()));

@@ -1,9 +1,41 @@
 //! Everything the server keeps, shared by the connection tasks and the ticker on
 //! one thread (`Rc<RefCell<State>>`, never borrowed across an `.await`).
+//!
+//! Each field of [`State`] has one owner: the module whose code changes it
+//! (directly, or as the only caller of the methods that do). Other modules
+//! only read it. Fields owned here are private, behind methods.
+//!
+//! | Field | Owner | Notes |
+//! |---|---|---|
+//! | `node` | `state` ([`State::run_core`]) | every core event goes through `run_core`; `config_glue` passes settings (`config_mut`), `aof_load` replays records, `bus` reports a link down |
+//! | `aof` | `aof` (the [`crate::aof::Aof`] type) | opened/closed by `config_glue`, flushed at flush points here, synced by `group_commit`, cron by `server` |
+//! | `aof_synced`, `aof_sync_kick` | `group_commit` | others only notify |
+//! | `loading` | `aof_load` | set while the AOF loads at startup |
+//! | `bus` | `bus` (the [`crate::bus::Bus`] type) | links, held actions, counters |
+//! | `tls` | `config_glue` | built at startup by `server`, rebuilt by CONFIG SET |
+//! | `config` | `config_glue` (CONFIG SET, through `config`) | read everywhere |
+//! | `clients` | `connection` (register, remove, per-client fields such as `blocked`) | `commands` set names, reply modes, MONITOR; `clients` keeps the registry's invariants |
+//! | `stats` | `connection` (network), `dispatch` (commands), `server` (samples) | reset by `config_glue` (CONFIG RESETSTAT) |
+//! | `slowlog`, `latency` | `dispatch` | through their own modules' types |
+//! | `spawns` | `state` | [`State::spawn_later`], run at [`State::flush_point`] |
+//! | `nodes_conf` | `state` | [`State::save_nodes_conf`] |
+//! | `auth_epoch` | `state` | [`State::new_auth_epoch`] (`config_glue`, `requirepass`) |
+//! | `started`, `run_id` | `state` | set once by [`State::new`] |
+//! | `clients_paused_until` | `state` | [`State::pause_clients`] (CLIENT PAUSE) |
+//! | `batch_now_ms` | `state` | [`State::set_batch_clock`] (`connection`, `bus`) |
+//! | `renames` | `state` | set once from `rename-command` |
+//! | `ticker`, `ticker_planned` | `state` | [`State::plan_ticker`] (`server`'s ticker), [`State::wake_ticker`] |
+//!
+//! "Client is blocked" lives in the core (why, until when) and once in the
+//! shell, as [`crate::clients::Client::blocked`] (set and cleared by
+//! `connection` only). Tasks that need the shared handle are asked for with
+//! [`State::spawn_later`] and started at the next flush point by the caller
+//! holding the handle: the state never points to itself.
 
 use crate::clients::{Clients, Outbound};
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
+use crate::nodes_conf::NodesConf;
 use crate::slowlog::SlowLog;
 use disque_core::{Effects, Env, Node};
 use std::cell::RefCell;
@@ -78,55 +110,56 @@ impl Stats {
     }
 }
 
-/// The whole server.
+/// The whole server. Every field has one owning module, the only one that
+/// changes it (see the table in the module documentation); the fields only
+/// this module changes are private.
 pub struct State {
     /// The job engine.
-    pub node: Node,
+    pub(crate) node: Node,
     /// The append-only file.
-    pub aof: crate::aof::Aof,
+    pub(crate) aof: crate::aof::Aof,
     /// Woken when an fsync completes (group commit).
-    pub aof_synced: Rc<Notify>,
+    pub(crate) aof_synced: Rc<Notify>,
     /// Wakes the fsync task (group commit).
-    pub aof_sync_kick: Rc<Notify>,
+    pub(crate) aof_sync_kick: Rc<Notify>,
     /// Set while the AOF is being loaded at startup.
-    pub loading: Option<crate::aof_load::LoadingInfo>,
+    pub(crate) loading: Option<crate::aof_load::LoadingInfo>,
     /// The cluster bus transport.
-    pub bus: crate::bus::Bus,
+    pub(crate) bus: crate::bus::Bus,
     /// The TLS contexts (decision D13), rebuilt when CONFIG SET changes a
     /// TLS setting; `None` without TLS.
-    pub tls: Option<crate::tls::Tls>,
-    /// Work waiting for the shared handle, done at the next flush point.
-    pub spawns: Vec<Spawn>,
-    /// The locked `nodes.conf`.
-    pub nodes_conf: crate::nodes_conf::NodesConf,
+    pub(crate) tls: Option<crate::tls::Tls>,
     /// Current configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Connected clients.
-    pub clients: Clients,
+    pub(crate) clients: Clients,
     /// INFO counters.
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// SLOWLOG entries.
-    pub slowlog: SlowLog,
+    pub(crate) slowlog: SlowLog,
     /// LATENCY samples.
-    pub latency: LatencyMonitor,
+    pub(crate) latency: LatencyMonitor,
+    /// Work waiting for the shared handle, done at the next flush point.
+    spawns: Vec<Spawn>,
+    /// The locked `nodes.conf`.
+    nodes_conf: NodesConf,
     /// Incremented when `requirepass` changes: older authentications stop counting.
-    pub auth_epoch: u64,
+    auth_epoch: u64,
     /// Process start, for uptime.
-    pub started: Instant,
+    started: Instant,
     /// Random id of this process run (INFO `run_id`).
-    pub run_id: String,
+    run_id: String,
     /// CLIENT PAUSE: commands wait until this Unix ms time.
-    pub clients_paused_until: u64,
+    clients_paused_until: u64,
     /// The clock of the batch of requests being run, read once for all of
     /// them (see [`State::env`]); None between batches.
-    pub batch_now_ms: Option<u64>,
-    /// Command name renames from `rename-command` (lowercase new name → original name),
-    /// and the original names that were renamed or removed.
-    pub renames: Renames,
+    batch_now_ms: Option<u64>,
+    /// Command name renames from `rename-command`.
+    renames: Renames,
     /// Wakes the ticker when a new, earlier deadline appears.
-    pub ticker: Rc<Notify>,
+    ticker: Rc<Notify>,
     /// When the ticker plans to wake next (Unix ms).
-    pub ticker_planned: u64,
+    ticker_planned: u64,
 }
 
 /// The effect of `rename-command` lines on the command table.
@@ -136,6 +169,120 @@ pub struct Renames {
     pub by_new_name: HashMap<String, &'static str>,
     /// Original names no longer reachable under their own name.
     pub hidden: Vec<&'static str>,
+}
+
+impl Renames {
+    /// The renames of `config`'s `rename-command` lines.
+    fn from_config(config: &Config) -> Renames {
+        let mut renames = Renames::default();
+        for (old, new) in &config.rename_commands {
+            let Some(spec) = disque_core::commands::lookup(old.as_bytes()) else {
+                continue;
+            };
+            renames.hidden.push(spec.name);
+            if !new.is_empty() {
+                renames
+                    .by_new_name
+                    .insert(new.to_ascii_lowercase(), spec.name);
+            }
+        }
+        renames
+    }
+}
+
+impl State {
+    /// A fresh server: `node` and its locked `nodes_conf`, the configuration,
+    /// the TLS contexts and this run's random id; no clients, the AOF closed.
+    pub fn new(
+        node: Node,
+        nodes_conf: NodesConf,
+        config: Config,
+        tls: Option<crate::tls::Tls>,
+        run_id: String,
+    ) -> State {
+        State {
+            node,
+            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+            aof_synced: Rc::new(Notify::new()),
+            aof_sync_kick: Rc::new(Notify::new()),
+            loading: None,
+            bus: Default::default(),
+            tls,
+            clients: Default::default(),
+            stats: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            spawns: Vec::new(),
+            nodes_conf,
+            auth_epoch: 0,
+            started: Instant::now(),
+            run_id,
+            clients_paused_until: 0,
+            batch_now_ms: None,
+            renames: Renames::from_config(&config),
+            ticker: Rc::new(Notify::new()),
+            ticker_planned: 0,
+            config,
+        }
+    }
+
+    /// The password epoch: a client authenticated under an older one must
+    /// authenticate again.
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch
+    }
+
+    /// Starts a new password epoch (`requirepass` changed).
+    pub fn new_auth_epoch(&mut self) {
+        self.auth_epoch += 1;
+    }
+
+    /// Time since the process started.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// The random id of this process run.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The Unix ms time until which CLIENT PAUSE holds commands (0: none).
+    pub fn paused_until(&self) -> u64 {
+        self.clients_paused_until
+    }
+
+    /// CLIENT PAUSE: commands wait until `until` (Unix ms; 0 ends a pause).
+    pub fn pause_clients(&mut self, until: u64) {
+        self.clients_paused_until = until;
+    }
+
+    /// The `rename-command` renames.
+    pub fn renames(&self) -> &Renames {
+        &self.renames
+    }
+
+    /// Starts (`Some(now)`) or ends (`None`) a batch of requests or frames
+    /// that share one clock read (see [`State::env`]).
+    pub fn set_batch_clock(&mut self, now_ms: Option<u64>) {
+        self.batch_now_ms = now_ms;
+    }
+
+    /// The signal that wakes the ticker early.
+    pub fn ticker_signal(&self) -> Rc<Notify> {
+        self.ticker.clone()
+    }
+
+    /// Wakes the ticker now (a timer setting changed).
+    pub fn wake_ticker(&self) {
+        self.ticker.notify_one();
+    }
+
+    /// Records when the ticker plans to wake (Unix ms), so that an earlier
+    /// core deadline wakes it sooner.
+    pub fn plan_ticker(&mut self, wake_at: u64) {
+        self.ticker_planned = wake_at;
+    }
 }
 
 impl State {

@@ -16,7 +16,7 @@ pub fn auth(state: &mut State, client: u64, password: &[u8]) -> Reply {
         return Reply::error("ERR Client sent AUTH, but no password is set");
     };
     let ok = constant_time_eq(&expected, password);
-    let epoch = state.auth_epoch;
+    let epoch = state.auth_epoch();
     if let Some(c) = state.clients.get_mut(client) {
         c.auth_epoch = ok.then_some(epoch);
     }

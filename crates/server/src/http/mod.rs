@@ -398,7 +398,7 @@ fn node_json(state: &State) -> Value {
         "id": state.node.id().as_str(),
         "version": crate::config::DISQUE_VERSION,
         "port": state.config.port,
-        "uptime_seconds": state.started.elapsed().as_secs(),
+        "uptime_seconds": state.uptime().as_secs(),
         "registered_jobs": stats.registered_jobs,
         "registered_queues": stats.registered_queues,
         "blocked_clients": stats.blocked_clients,
