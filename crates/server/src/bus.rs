@@ -75,6 +75,8 @@ impl Writer {
 pub struct Bus {
     /// Outbound links: the queue, and the task once started.
     links: HashMap<LinkId, (Writer, Option<tokio::task::AbortHandle>)>,
+    /// Links whose task starts at the next [`Bus::start_links`].
+    to_start: Vec<LinkStart>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
     /// Inbound connections not yet trusted (see `read_frames`).
@@ -114,69 +116,102 @@ impl Bus {
     }
 }
 
-impl crate::state::State {
+impl Bus {
     /// Carries out the core's bus actions. A new link's queue exists at
-    /// once; its task starts at the flush point ([`State::spawn_later`]).
-    ///
-    /// [`State::spawn_later`]: crate::state::State::spawn_later
-    pub fn execute_bus(&mut self, actions: Vec<BusAction>) {
+    /// once; its task starts with [`Bus::start_links`]. Returns the links
+    /// dropped because their peer stopped reading (the core must be told).
+    pub(crate) fn execute(&mut self, actions: Vec<BusAction>) -> Vec<LinkId> {
+        let mut dropped = Vec::new();
         for action in actions {
             match action {
                 BusAction::Connect { link, ip, port } => {
                     let (writer, frames, queued) = writer_pair();
-                    self.bus.links.insert(link, (writer, None));
-                    self.spawn_later(move |state, shared| {
-                        // Closed before it started: nothing to do.
-                        let Some((_, task)) = state.bus.links.get_mut(&link) else {
-                            return;
-                        };
-                        let outbound = outbound(shared.clone(), link, ip, port, frames, queued);
-                        *task = Some(tokio::task::spawn_local(outbound).abort_handle());
+                    self.links.insert(link, (writer, None));
+                    self.to_start.push(LinkStart {
+                        link,
+                        ip,
+                        port,
+                        frames,
+                        queued,
                     });
                 }
                 BusAction::Close(link) => {
-                    if let Some((_, Some(task))) = self.bus.links.remove(&link) {
-                        task.abort();
-                    }
+                    self.forget_link(link);
                 }
-                #[cfg(feature = "fault-injection")]
-                BusAction::Send { link, .. }
-                    if self
-                        .node
-                        .link_peer(link)
-                        .is_some_and(|n| self.bus.blocked.contains(&n)) => {}
                 BusAction::Send { link, frame } => {
-                    let overflow = self
-                        .bus
-                        .links
-                        .get(&link)
-                        .is_some_and(|(w, _)| !w.push(frame));
+                    let overflow = self.links.get(&link).is_some_and(|(w, _)| !w.push(frame));
                     if overflow {
                         crate::log::warning(
                             "Cluster bus: a peer stopped reading, dropping its link",
                         );
-                        self.bus_link_down(link);
+                        self.forget_link(link);
+                        dropped.push(link);
                     }
                 }
                 BusAction::Reply { conn, frame } => {
-                    if let Some(w) = self.bus.inbound.get(&conn) {
+                    if let Some(w) = self.inbound.get(&conn) {
                         w.push(frame);
                     }
                 }
             }
         }
+        dropped
     }
 
-    /// Reports a lost link to the core (once) and forgets it.
-    fn bus_link_down(&mut self, link: LinkId) {
-        if let Some((_, task)) = self.bus.links.remove(&link) {
-            let env = self.env();
-            self.node.on_link_down(&env, link);
-            if let Some(task) = task {
-                task.abort();
-            }
+    /// Starts the tasks of the links opened by [`Bus::execute`] and not
+    /// closed since; `shared` is the handle the state is borrowed from.
+    pub(crate) fn start_links(&mut self, shared: &Shared) {
+        for start in std::mem::take(&mut self.to_start) {
+            let Some((_, task)) = self.links.get_mut(&start.link) else {
+                continue;
+            };
+            let LinkStart {
+                link,
+                ip,
+                port,
+                frames,
+                queued,
+            } = start;
+            let outbound = outbound(shared.clone(), link, ip, port, frames, queued);
+            *task = Some(tokio::task::spawn_local(outbound).abort_handle());
         }
     }
+
+    /// Closes an outbound link; false when it was not open.
+    pub(crate) fn forget_link(&mut self, link: LinkId) -> bool {
+        let Some((_, task)) = self.links.remove(&link) else {
+            return false;
+        };
+        if let Some(task) = task {
+            task.abort();
+        }
+        true
+    }
+
+    /// `actions` without the frames to the nodes of `DEBUG BUS-BLOCK`.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn without_blocked(
+        &self,
+        mut actions: Vec<BusAction>,
+        node: &disque_core::Node,
+    ) -> Vec<BusAction> {
+        actions.retain(|action| match action {
+            BusAction::Send { link, .. } => !node
+                .link_peer(*link)
+                .is_some_and(|n| self.blocked.contains(&n)),
+            _ => true,
+        });
+        actions
+    }
+}
+
+/// An outbound link whose task is still to start.
+struct LinkStart {
+    link: LinkId,
+    ip: String,
+    port: u16,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+    queued: Rc<Cell<usize>>,
 }
 
 /// Logs why a connection from or to `ip` was refused, at most once per
@@ -252,7 +287,7 @@ async fn secure(
 
 /// Reports a lost link from one of the bus tasks.
 fn link_down(shared: &Shared, link: LinkId) {
-    shared.borrow_mut().bus_link_down(link);
+    shared.borrow_mut().link_down(link);
 }
 
 /// Feeds one frame to the core and carries out what it asks.

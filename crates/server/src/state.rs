@@ -28,15 +28,17 @@
 //!
 //! "Client is blocked" lives in the core (why, until when) and once in the
 //! shell, as [`crate::clients::Client::blocked`] (set and cleared by
-//! `connection` only). Tasks that need the shared handle are asked for with
-//! [`State::spawn_later`] and started at the next flush point by the caller
-//! holding the handle: the state never points to itself.
+//! `connection` only). Tasks that need the shared handle (bus links, HTTP
+//! listeners) are asked for while the state is borrowed and started at the
+//! next flush point ([`State::flush_point`]) by the caller holding the
+//! handle: the state never points to itself.
 
 use crate::clients::{Clients, Outbound};
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
 use crate::nodes_conf::NodesConf;
 use crate::slowlog::SlowLog;
+use disque_core::cluster::{BusAction, LinkId};
 use disque_core::{Effects, Env, Node};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,7 +52,7 @@ pub type Shared = Rc<RefCell<State>>;
 /// Work that needs the [`Shared`] handle, such as starting a task that
 /// reaches the state, asked for while the state is borrowed (see
 /// [`State::spawn_later`]).
-pub type Spawn = Box<dyn FnOnce(&mut State, &Shared)>;
+pub type Spawn = Box<dyn FnOnce(&Shared)>;
 
 /// Calls and total microseconds of one command (INFO commandstats).
 #[derive(Clone, Copy, Debug, Default)]
@@ -323,17 +325,38 @@ impl State {
     /// `shared` is the handle this state is borrowed from.
     pub fn release_bus(&mut self, shared: &Shared) {
         self.send_durable();
-        while !self.spawns.is_empty() {
-            for spawn in std::mem::take(&mut self.spawns) {
-                spawn(self, shared);
-            }
+        self.bus.start_links(shared);
+        for spawn in std::mem::take(&mut self.spawns) {
+            spawn(shared);
         }
+    }
+
+    /// Carries out the core's bus actions (see [`crate::bus::Bus::execute`]).
+    fn execute_bus(&mut self, actions: Vec<BusAction>) {
+        #[cfg(feature = "fault-injection")]
+        let actions = self.bus.without_blocked(actions, &self.node);
+        for link in self.bus.execute(actions) {
+            self.link_down_reported(link);
+        }
+    }
+
+    /// Reports a lost link to the core (once) and forgets it.
+    pub fn link_down(&mut self, link: LinkId) {
+        if self.bus.forget_link(link) {
+            self.link_down_reported(link);
+        }
+    }
+
+    /// Tells the core a link it asked for is gone.
+    fn link_down_reported(&mut self, link: LinkId) {
+        let env = self.env();
+        self.node.on_link_down(&env, link);
     }
 
     /// Asks for `spawn` to run with the shared handle at the next flush
     /// point, before the current event yields: the tasks it starts run
     /// then, as they would if started now.
-    pub fn spawn_later(&mut self, spawn: impl FnOnce(&mut State, &Shared) + 'static) {
+    pub fn spawn_later(&mut self, spawn: impl FnOnce(&Shared) + 'static) {
         self.spawns.push(Box::new(spawn));
     }
 

@@ -93,7 +93,7 @@ pub fn apply_port(state: &mut State) -> Result<(), String> {
             pending: listeners,
         })
     });
-    state.spawn_later(|_, shared| start_accepting(shared));
+    state.spawn_later(start_accepting);
     crate::log::notice(&format!(
         "HTTP (dashboard, /api, /metrics) listening on port {port}"
     ));
