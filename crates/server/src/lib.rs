@@ -6,7 +6,8 @@
 //! * [`dispatch`]: the command processing order of the spec; [`action`]: what
 //!   a connection does after a command;
 //! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
-//! * [`clients`], [`state`]: shared server state;
+//! * [`clients`], [`state`]: shared server state (`state` lists the module
+//!   that owns each field);
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
