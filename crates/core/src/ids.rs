@@ -121,7 +121,9 @@ impl NodeId {
     /// the bus, or a client). Anything else would corrupt `nodes.conf` lines.
     pub fn parse(bytes: &[u8]) -> Option<NodeId> {
         let id: [u8; ID_LEN] = bytes.try_into().ok()?;
-        id.iter().all(|c| HEX.contains(c)).then_some(NodeId(id))
+        id.iter()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+            .then_some(NodeId(id))
     }
 
     /// The id as bytes.

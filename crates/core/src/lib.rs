@@ -11,7 +11,8 @@
 //! [`job_codec`] (its serialization), [`queue`], [`scan`] (QSCAN/JSCAN cursors),
 //! [`args`] (argument rules), [`commands`] (the command table and the job and
 //! queue commands), `timers` (the per-job scheduler), `blocking` (blocked clients),
-//! `memory` (maxmemory levels and eviction), `persistence` (AOF replay and snapshot),
+//! `memory` (maxmemory levels and eviction), [`files`] (the AOF and
+//! `nodes.conf` formats), `persistence` (AOF replay and snapshot),
 //! `rereplication` (topping up copies after failures, decision D8).
 
 mod acks;
@@ -21,6 +22,7 @@ pub mod cluster;
 pub mod commands;
 mod effects;
 pub mod federation;
+pub mod files;
 pub mod ids;
 pub mod job;
 pub mod job_codec;
@@ -37,4 +39,4 @@ mod timers;
 
 pub use effects::{ClientId, Effects, Env};
 pub use node::{MaxmemoryPolicy, Node, NodeConfig, NodeStats};
-pub use persistence::LoadMode;
+pub use persistence::{AofError, HeldBus, LoadMode, Replay, Replayed};

@@ -215,6 +215,20 @@ impl Node {
         self.jobs.get(id)
     }
 
+    /// Visits up to `count` jobs from `cursor` (0 = start) in JSCAN order
+    /// and returns the cursor to continue from (0 when done): bounded work
+    /// per call, for a caller that yields between calls (the metrics).
+    pub fn visit_jobs(&self, cursor: u64, count: i64, mut visit: impl FnMut(&Job)) -> u64 {
+        let limits = crate::scan::ScanLimits {
+            count,
+            busyloop: false,
+        };
+        self.jobs.scan(cursor, limits, |job| {
+            visit(job);
+            true
+        })
+    }
+
     /// Panics unless the job table's indexes and every queue's order agree
     /// with the jobs: each queue counts exactly the jobs queued in it, each
     /// queued job has a live entry in its queue, and each entry that still

@@ -5,7 +5,9 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
+use crate::job::{
+    JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY, FLAG_REREPLICATED,
+};
 use crate::node::{Count, Node};
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
@@ -76,6 +78,7 @@ impl Node {
         }
         if dead_lettered && self.move_to_dead_letter(id) {
             self.log_changed(id, fx);
+            self.forward_dead_letter_move(from, id, fx);
         }
         let state = self.jobs[id].state;
         if state == JobState::Queued && (working || sender_wins(&from, &self.myself, id)) {
@@ -187,6 +190,29 @@ impl Node {
             }
         }
         true
+    }
+
+    /// After moving a copy on a holder's word: when the holder list here
+    /// changed after the job's creation (re-replication, D8), the holders
+    /// the sender may not know are told too, so every copy moves. Each
+    /// holder forwards once (a copy already moved does not move again).
+    fn forward_dead_letter_move(&mut self, from: NodeId, id: &JobId, fx: &mut Effects) {
+        let Some(job) = self.jobs.get(id).filter(|j| j.has(FLAG_REREPLICATED)) else {
+            return;
+        };
+        let others: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != from && **n != self.myself)
+            .copied()
+            .collect();
+        let message = Message::Queued {
+            id: *id,
+            nack: false,
+            count: false,
+            dead_letter: true,
+        };
+        self.send_many(&others, message, fx);
     }
 
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`

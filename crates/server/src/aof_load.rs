@@ -2,10 +2,9 @@
 //! records at a time, so that clients meanwhile get `-LOADING`; and all at once
 //! for DEBUG LOADAOF.
 
-use crate::aof_file::{Next, RecordReader};
+use crate::aof_file::RecordReader;
 use crate::state::{now_ms, Shared, State};
-use disque_core::ids::JobId;
-use disque_core::{Effects, LoadMode};
+use disque_core::{AofError, Effects, Replay, Replayed};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -29,10 +28,8 @@ pub struct LoadingInfo {
 pub enum LoadError {
     /// The file could not be read.
     Io(std::io::Error),
-    /// A record the loader cannot accept: fatal, the file is left untouched.
-    Corrupt(String),
-    /// The file ends inside a record and `aof-load-truncated` is off.
-    Truncated(u64),
+    /// What the core's replay refused.
+    Aof(AofError),
 }
 
 impl LoadError {
@@ -40,11 +37,11 @@ impl LoadError {
     pub fn message(&self, path: &Path) -> String {
         match self {
             LoadError::Io(e) => format!("Unrecoverable error reading the append only file {}: {e}", path.display()),
-            LoadError::Corrupt(text) => format!(
+            LoadError::Aof(AofError::Corrupt(text)) => format!(
                 "Bad file format reading the append only file {}: {text}. The file was not changed; check it with disque-check-aof",
                 path.display()
             ),
-            LoadError::Truncated(offset) => format!(
+            LoadError::Aof(AofError::Truncated(offset)) => format!(
                 "Unexpected end of file reading the append only file {} (incomplete record at offset {offset}). You can: 1) Make a backup of your AOF file, then use ./disque-check-aof --fix <filename>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
                 path.display()
             ),
@@ -52,31 +49,20 @@ impl LoadError {
     }
 }
 
-/// Replays AOF records into the node.
+/// Reads an AOF and replays its records into the node through the core's
+/// [`Replay`].
 pub struct Loader {
     reader: RecordReader<BufReader<File>>,
-    mode: LoadMode,
-    enqueue_once: bool,
-    truncated_ok: bool,
-    /// Jobs loaded.
-    pub loaded_jobs: u64,
+    replay: Replay,
 }
 
 impl Loader {
     /// Opens `path` for replay.
     pub fn open(path: &Path, enqueue_once: bool, truncated_ok: bool) -> std::io::Result<Loader> {
         let file = File::open(path)?;
-        let mode = if enqueue_once {
-            LoadMode::EnqueueOnce
-        } else {
-            LoadMode::Normal
-        };
         Ok(Loader {
             reader: RecordReader::new(BufReader::new(file)),
-            mode,
-            enqueue_once,
-            truncated_ok,
-            loaded_jobs: 0,
+            replay: Replay::new(enqueue_once, truncated_ok),
         })
     }
 
@@ -85,13 +71,40 @@ impl Loader {
         self.reader.offset()
     }
 
-    /// Replays up to `max` records. Ok(true) when the file is done. A truncated tail
-    /// with `aof-load-truncated yes` is cut off the file (logged) and ends the load.
+    /// Jobs loaded so far.
+    pub fn loaded_jobs(&self) -> u64 {
+        self.replay.loaded_jobs
+    }
+
+    /// Replays up to `max` records, then carries out their effects (a QUEUED
+    /// broadcast of a job queued again with `aof-enqueue-jobs-once`, released
+    /// clients). Ok(true) when the file is done. A truncated tail with
+    /// `aof-load-truncated yes` is cut off the file (logged) and ends the load.
     pub fn step(&mut self, state: &mut State, path: &Path, max: usize) -> Result<bool, LoadError> {
+        let mut fx = Effects::default();
+        let result = self.replay_records(state, path, max, &mut fx);
+        state.apply(fx);
+        result
+    }
+
+    fn replay_records(
+        &mut self,
+        state: &mut State,
+        path: &Path,
+        max: usize,
+        fx: &mut Effects,
+    ) -> Result<bool, LoadError> {
         for _ in 0..max {
-            match self.reader.next_record().map_err(LoadError::Io)? {
-                Next::End => return Ok(true),
-                Next::Truncated { offset } if self.truncated_ok => {
+            let next = self.reader.next_record().map_err(LoadError::Io)?;
+            let env = state.env();
+            match self
+                .replay
+                .take(&mut state.node, &env, next, fx)
+                .map_err(LoadError::Aof)?
+            {
+                Replayed::Record => {}
+                Replayed::End => return Ok(true),
+                Replayed::CutAt(offset) => {
                     crate::log::warning(&format!(
                         "!!! Warning: short read while loading the AOF file {}!!! Truncating the AOF at offset {offset}",
                         path.display()
@@ -103,53 +116,9 @@ impl Loader {
                     file.set_len(offset).map_err(LoadError::Io)?;
                     return Ok(true);
                 }
-                Next::Truncated { offset } => return Err(LoadError::Truncated(offset)),
-                Next::Bad { offset, reason } => {
-                    return Err(LoadError::Corrupt(format!("{reason} at offset {offset}")))
-                }
-                Next::Record { offset, args, .. } => self.replay(state, offset, &args)?,
             }
         }
         Ok(false)
-    }
-
-    fn replay(
-        &mut self,
-        state: &mut State,
-        offset: u64,
-        args: &[bytes::Bytes],
-    ) -> Result<(), LoadError> {
-        let is = |word: &[u8]| args.len() == 2 && args[0].eq_ignore_ascii_case(word);
-        if is(b"loadjob") {
-            let env = state.env();
-            let mut fx = Effects::default();
-            state
-                .node
-                .load_job(&env, &args[1], self.mode, &mut fx)
-                .map_err(|_| {
-                    LoadError::Corrupt(format!("corrupted LOADJOB data at offset {offset}"))
-                })?;
-            self.loaded_jobs += 1;
-        } else if is(b"deljob") {
-            let id = JobId::parse(&args[1]).ok_or_else(|| {
-                LoadError::Corrupt(format!("bad job id in DELJOB at offset {offset}"))
-            })?;
-            state.node.load_deljob(&id);
-        } else if is(b"aofmeta") {
-            if self.enqueue_once {
-                self.mode = if &args[1][..] == b"snapshot-begin" {
-                    LoadMode::ExactState
-                } else {
-                    LoadMode::EnqueueOnce
-                };
-            }
-        } else {
-            return Err(LoadError::Corrupt(format!(
-                "unknown command '{}' at offset {offset}",
-                String::from_utf8_lossy(&args[0])
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -199,7 +168,7 @@ pub async fn load_at_startup(shared: Shared) {
                 crate::log::notice(&format!(
                     "DB loaded from append only file: {:.3} seconds ({} jobs)",
                     started.elapsed().as_secs_f64(),
-                    loader.loaded_jobs
+                    loader.loaded_jobs()
                 ));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && appendonly => {}

@@ -20,8 +20,9 @@ use bytes::{Bytes, BytesMut};
 use disque_core::cluster::message::{Frame, Message, MAX_FRAME, MAX_UNTRUSTED_FRAME};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::ids::NodeId;
+use disque_core::HeldBus;
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -81,8 +82,9 @@ pub struct Bus {
     next_conn: ConnId,
     /// Inbound connections not yet trusted (see `read_frames`).
     untrusted: usize,
-    /// Actions waiting for the AOF to be durable up to a position, in order.
-    held: VecDeque<(u64, BusAction)>,
+    /// Actions waiting for the AOF to be durable up to a position, in order
+    /// (the core's rule, which the simulator follows too).
+    pub held: HeldBus,
     /// Frames refused as malformed (logged, link closed).
     pub bad_frames: u64,
     /// When a refused handshake from each address was last logged.
@@ -90,30 +92,6 @@ pub struct Bus {
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
-}
-
-impl Bus {
-    /// Queues `actions` to go out once the AOF is durable up to `needs` (as
-    /// soon as the actions before them when `None`).
-    pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
-        let needs = needs.unwrap_or(0);
-        self.held.extend(actions.into_iter().map(|a| (needs, a)));
-    }
-
-    /// True while actions wait.
-    pub fn has_held(&self) -> bool {
-        !self.held.is_empty()
-    }
-
-    /// Removes and returns the leading actions that need at most `durable`.
-    pub(crate) fn take_ready(&mut self, durable: u64) -> Vec<BusAction> {
-        let n = self
-            .held
-            .iter()
-            .take_while(|(needs, _)| *needs <= durable)
-            .count();
-        self.held.drain(..n).map(|(_, action)| action).collect()
-    }
 }
 
 impl Bus {
@@ -297,7 +275,7 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     if state.bus.blocked.contains(&frame.sender) {
         return;
     }
-    crate::http::recorder::bus_message(frame.message.name());
+    crate::http::recorder::bus_message(&frame.message);
     state.run_core(|node, env, fx| node.on_frame(env, origin, frame, fx));
 }
 

@@ -6,7 +6,7 @@ use crate::action::Action;
 use crate::clients::{Client, Outbound, ReplyMode};
 use crate::dispatch::execute;
 use crate::state::{now_ms, Shared};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use disque_proto::request::RequestParser;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -208,8 +208,10 @@ impl Connection {
         let mut written = 0;
         let soft = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(soft);
-        while written < self.output.len() {
-            let check_at = match self.check_output_limit(self.output.len() - written) {
+        // Written bytes leave the buffer at once, so replies added meanwhile
+        // (deferred replies, MONITOR lines) never sit behind sent ones.
+        while !self.output.is_empty() {
+            let check_at = match self.check_output_limit(self.output.len()) {
                 Limit::Exceeded => return Ok(false),
                 Limit::SoftUntil(at) => {
                     soft.as_mut().reset(tokio::time::Instant::from_std(at));
@@ -218,11 +220,12 @@ impl Connection {
                 Limit::Ok => false,
             };
             tokio::select! {
-                n = writer.write(&self.output[written..]) => {
+                n = writer.write(&self.output) => {
                     let n = n?;
                     if n == 0 {
                         return Err(std::io::ErrorKind::WriteZero.into());
                     }
+                    self.output.advance(n);
                     written += n;
                 }
                 message = inbox.recv() => match message {
@@ -235,7 +238,6 @@ impl Connection {
         // A TLS stream may still hold the last records.
         writer.flush().await?;
         self.shared.borrow_mut().stats.net_output_bytes += written as u64;
-        self.output.clear();
         self.soft_limit_since = None;
         Ok(true)
     }

@@ -52,15 +52,11 @@ pub async fn run(config: Config) -> Result<(), String> {
             "Node configuration loaded, I'm {}",
             node_id.as_str()
         ));
-        node.set_leaving(identity.leaving);
-        node.set_my_ip(identity.my_ip);
         let env = disque_core::Env {
             now_ms: now_ms(),
             used_memory: 0,
         };
-        for peer in identity.peers {
-            node.add_saved_peer(&env, peer);
-        }
+        node.restore_identity(&env, identity);
     } else {
         crate::log::notice(&format!(
             "No cluster configuration found, I'm {}",

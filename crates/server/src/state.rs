@@ -363,9 +363,9 @@ impl State {
     /// Sends the held bus actions whose records are durable; asks the group
     /// commit for an fsync when the rest wait for one.
     fn send_durable(&mut self) {
-        let ready = self.bus.take_ready(self.aof.durable_position());
+        let ready = self.bus.held.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
-        if self.bus.has_held() && self.aof.unsynced_target().is_some() {
+        if self.bus.held.has_held() && self.aof.unsynced_target().is_some() {
             self.aof_sync_kick.notify_one();
         }
     }
@@ -415,11 +415,11 @@ impl State {
             self.aof.appended_position()
         };
         let actions = std::mem::take(&mut fx.bus);
-        if needs.is_none() && !self.bus.has_held() {
+        if needs.is_none() && !self.bus.held.has_held() {
             // Nothing to wait for: straight to the transport.
             self.execute_bus(actions);
         } else {
-            self.bus.send_after(needs, actions);
+            self.bus.held.send_after(needs, actions);
             self.send_durable();
         }
         for (client, reply) in fx.replies {

@@ -8,11 +8,9 @@
 //!   producers and consumers, and a fault schedule; invariants are checked
 //!   continuously and after healing and a drain.
 //! * [`trace`]: what happened, kept as data and rendered for a failing seed.
-//! * [`aof`]: the AOF and `nodes.conf` a restarted node reads.
 
 #![warn(missing_docs)]
 
-pub mod aof;
 pub mod net;
 pub mod sim;
 pub mod trace;

@@ -12,9 +12,15 @@
 //! The AOF of a node has three parts, as in the server: records the core
 //! produced but the process has not written yet (its buffer, lost in any
 //! crash), records written to the file (kept by [`Crash::Process`]), and the
-//! fsynced prefix of the file (kept by [`Crash::Power`]). When they move from
-//! one to the next relative to the bus frames of the same event is
-//! [`NetConfig::bus_after_durable`].
+//! fsynced prefix of the file (kept by [`Crash::Power`]). The effects of an
+//! event are carried out in the server's order (`State::apply`,
+//! `State::flush_point`, the group commit): the records are written, and
+//! fsynced with [`Fsync::Always`], before the replies of the event leave
+//! and before its bus frames, which wait in the server's own [`HeldBus`]
+//! ([`NetConfig::bus_after_durable`]; off, it models the server before that
+//! rule); `nodes.conf` is saved before either. A restart reads `nodes.conf`
+//! and replays the AOF through the same core code as the server
+//! ([`disque_core::files`], [`Replay`]).
 //!
 //! Faults are knobs ([`Faults`] and the methods [`Net::partition`],
 //! [`Net::crash`], [`Net::restart`], [`Net::set_filter`]); all randomness comes
@@ -29,14 +35,14 @@
 //! peers see their links to it go down at once (connection reset); a
 //! partition silently swallows frames and makes new connections time out.
 
-use crate::aof::{parse_aof, parse_nodes_conf};
 use crate::trace::{Fate, Trace, TraceEntry, TraceKind};
 use bytes::{Bytes, BytesMut};
 use disque_core::cluster::message::{Frame, Message};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::commands::{lookup, FLAG_DENYOOM};
+use disque_core::files::{parse_nodes_conf, RecordSplitter};
 use disque_core::ids::{JobId, NodeId};
-use disque_core::{ClientId, Effects, Env, LoadMode, Node, NodeConfig};
+use disque_core::{ClientId, Effects, Env, HeldBus, Node, NodeConfig, Replay, Replayed};
 use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -65,7 +71,8 @@ pub enum Fsync {
     /// Whenever records are written: before any reply of the same event
     /// leaves (and, with [`NetConfig::bus_after_durable`], any bus frame).
     Always,
-    /// Once per second.
+    /// At most once per second: when records are written a second or more
+    /// after the last fsync, and at the tick.
     EverySec,
     /// When the OS feels like it: modelled as every 30 s.
     No,
@@ -127,8 +134,9 @@ pub struct NetConfig {
     pub aof: bool,
     /// The fsync policy (what survives [`Crash::Power`]).
     pub fsync: Fsync,
-    /// How AOF records are replayed on restart.
-    pub load_mode: LoadMode,
+    /// `aof-enqueue-jobs-once`: jobs stored `queued` are queued again when
+    /// the AOF is replayed on restart.
+    pub enqueue_jobs_once: bool,
     /// Longest time between two ticks of a node (the server's `1000 / hz`).
     pub tick_ms: u64,
     /// Shortest time between two ticks of a node. The server ticks again at
@@ -164,7 +172,7 @@ impl NetConfig {
             node_timeout_ms: 2_000,
             aof: true,
             fsync: Fsync::Always,
-            load_mode: LoadMode::Normal,
+            enqueue_jobs_once: false,
             tick_ms: 100,
             min_tick_gap_ms: 1,
             connect_timeout_ms: 1_000,
@@ -232,6 +240,11 @@ struct SimNode {
     incarnation: u64,
     /// AOF records produced but not written yet (the process's buffer).
     unwritten: BytesMut,
+    /// AOF bytes this incarnation has written (the server's `Aof` position,
+    /// which never goes back).
+    written: u64,
+    /// Bus actions waiting for the AOF to be durable, as in the server.
+    held: HeldBus,
     /// Bytes written to the AOF file.
     aof: BytesMut,
     /// Length of the fsynced prefix.
@@ -364,6 +377,8 @@ impl Net {
                 node: None,
                 incarnation: 0,
                 unwritten: BytesMut::new(),
+                written: 0,
+                held: HeldBus::default(),
                 aof: BytesMut::new(),
                 synced: 0,
                 last_fsync: START_MS,
@@ -603,6 +618,8 @@ impl Net {
         let n = &mut self.nodes[i];
         let before = n.aof.len() + n.unwritten.len();
         n.unwritten.clear();
+        n.written = 0;
+        n.held = HeldBus::default();
         let keep = match how {
             Crash::Process => n.aof.len(),
             Crash::Power => n.synced,
@@ -663,47 +680,78 @@ impl Net {
         self.trace_fault(format!("restart n{i}"));
     }
 
-    /// Creates node `i`'s state machine from what survives on its "disk".
+    /// Creates node `i`'s state machine from what survives on its "disk", as
+    /// the server starts: identity from `nodes.conf`, then the AOF replayed
+    /// (not logging meanwhile) with the effects of every record carried out,
+    /// then logging on.
     fn boot(&mut self, i: usize) {
         let env = self.env(i);
         let config = NodeConfig {
             port: PORT,
-            aof_logging: self.cfg.aof,
             ..NodeConfig::default()
         };
         let n = &mut self.nodes[i];
         let mut node = Node::new(n.id, config, node_rng(self.cfg.seed, i, n.incarnation));
         node.set_node_timeout(self.cfg.node_timeout_ms);
         if let Some(text) = &n.nodes_conf {
-            let saved = parse_nodes_conf(text);
-            node.set_my_ip(saved.my_ip);
-            node.set_leaving(saved.leaving);
-            for peer in saved.peers {
-                node.add_saved_peer(&env, peer);
-            }
+            let identity = parse_nodes_conf(text)
+                .unwrap_or_else(|line| panic!("n{i}: corrupt nodes.conf line {line:?}"))
+                .unwrap_or_else(|| panic!("n{i}: nodes.conf without a myself line"));
+            node.restore_identity(&env, identity);
         }
+        n.node = Some(node);
+        n.next_tick = self.now;
         if self.cfg.aof {
-            let mut fx = Effects::default();
-            for record in parse_aof(&n.aof) {
-                match (&record[0][..], record.get(1)) {
-                    (b"LOADJOB", Some(payload)) => {
-                        let _ = node.load_job(&env, payload, self.cfg.load_mode, &mut fx);
-                    }
-                    (b"DELJOB", Some(id)) => {
-                        if let Some(id) = JobId::parse(id) {
-                            node.load_deljob(&id);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            self.load_aof(i, &env);
         } else {
             n.aof.clear();
         }
+        let n = &mut self.nodes[i];
         n.synced = n.aof.len();
+        let node = n.node.as_mut().expect("booting");
         node.startup_complete();
-        n.node = Some(node);
-        n.next_tick = self.now;
+        node.config_mut().aof_logging = self.cfg.aof;
+    }
+
+    /// Replays node `i`'s AOF through the core's [`Replay`], as the server's
+    /// loader does with `aof-load-truncated yes`, carrying out the effects of
+    /// every record.
+    fn load_aof(&mut self, i: usize, env: &Env) {
+        let mut records = RecordSplitter::new();
+        records.feed(&self.nodes[i].aof);
+        let mut replay = Replay::new(self.cfg.enqueue_jobs_once, true);
+        loop {
+            let next = records.next_record(true).expect("every byte was fed");
+            let node = self.nodes[i].node.as_mut().expect("booting");
+            let mut fx = Effects::default();
+            let done = match replay.take(node, env, next, &mut fx) {
+                Ok(Replayed::Record) => false,
+                Ok(Replayed::End) => true,
+                Ok(Replayed::CutAt(offset)) => {
+                    self.nodes[i].aof.truncate(offset as usize);
+                    true
+                }
+                Err(e) => panic!("n{i} cannot load its AOF: {e:?}"),
+            };
+            self.apply(i, fx);
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// DEBUG LOADAOF on node `i`, as the server runs it: buffered records
+    /// written, every job dropped without logging (decision D6), the file
+    /// replayed with the effects of every record carried out.
+    pub fn reload_aof(&mut self, i: usize) {
+        self.write_aof(i);
+        let env = self.env(i);
+        let mut fx = Effects::default();
+        let node = self.nodes[i].node.as_mut().expect("reloading a live node");
+        node.flush_all(&env, false, &mut fx);
+        self.apply(i, fx);
+        self.load_aof(i, &env);
+        self.trace_fault(format!("n{i} AOF reloaded"));
     }
 
     // ----- clients -------------------------------------------------------
@@ -876,10 +924,13 @@ impl Net {
         }
         let mut out = BytesMut::new();
         node.aof_snapshot(&mut out);
-        // The snapshot holds the jobs in memory: buffered records are moot.
+        // The snapshot holds the jobs in memory: buffered records are moot,
+        // as durable as the snapshot.
+        n.written += n.unwritten.len() as u64;
         n.unwritten.clear();
         n.aof = out;
         n.synced = n.aof.len();
+        self.release_bus(i);
         self.trace_fault(format!("n{i} AOF rewritten"));
     }
 
@@ -1007,16 +1058,14 @@ impl Net {
             .on_tick(&env, &mut fx);
         self.apply(i, fx);
         self.write_aof(i);
-        let n = &mut self.nodes[i];
-        let period = match self.cfg.fsync {
-            Fsync::Always => 0,
-            Fsync::EverySec => 1_000,
-            Fsync::No => 30_000,
-        };
-        if self.now >= n.last_fsync + period {
-            n.synced = n.aof.len();
-            n.last_fsync = self.now;
+        // The server's cron fsyncs with `everysec`; with `no` the OS writes
+        // back on its own, modelled as every 30 s.
+        match self.cfg.fsync {
+            Fsync::Always => {}
+            Fsync::EverySec => self.fsync_if_due(i, 1_000),
+            Fsync::No => self.fsync_if_due(i, 30_000),
         }
+        let n = &mut self.nodes[i];
         n.next_tick = self.now + self.cfg.tick_ms;
         self.reschedule_tick(i);
     }
@@ -1067,26 +1116,44 @@ impl Net {
 
     // ----- effects ---------------------------------------------------------
 
-    /// Writes node `i`'s buffered AOF records to its file (and fsyncs them
-    /// with [`Fsync::Always`]).
+    /// Writes node `i`'s buffered AOF records to its file, as the server's
+    /// `Aof::flush`: with [`Fsync::Always`] they are fsynced before anything
+    /// of the event leaves (the group commit, modelled as instant); with
+    /// [`Fsync::EverySec`] an fsync starts when the last one is a second old.
     fn write_aof(&mut self, i: usize) {
         let n = &mut self.nodes[i];
         if n.unwritten.is_empty() {
             return;
         }
         n.aof.extend_from_slice(&n.unwritten);
+        n.written += n.unwritten.len() as u64;
         n.unwritten.clear();
-        if self.cfg.fsync == Fsync::Always {
-            n.synced = n.aof.len();
+        match self.cfg.fsync {
+            Fsync::Always => n.synced = n.aof.len(),
+            Fsync::EverySec => self.fsync_if_due(i, 1_000),
+            Fsync::No => {}
         }
     }
 
-    /// Executes node `i`'s effects: AOF records, then replies (after the
-    /// records are written), then bus actions (after the records are durable,
-    /// or at once with the old ordering, see [`NetConfig::bus_after_durable`]).
+    /// fsyncs node `i`'s AOF file when the last fsync is `period` ms old.
+    fn fsync_if_due(&mut self, i: usize, period: u64) {
+        let n = &mut self.nodes[i];
+        if self.now >= n.last_fsync + period {
+            n.synced = n.aof.len();
+            n.last_fsync = self.now;
+        }
+    }
+
+    /// Executes node `i`'s effects in the server's order (`State::apply`):
+    /// AOF records written (fsynced with [`Fsync::Always`]), `nodes.conf`
+    /// saved, replies, then bus actions through the server's [`HeldBus`]
+    /// (after the records are durable, or at once with the old ordering, see
+    /// [`NetConfig::bus_after_durable`]).
     fn apply(&mut self, i: usize, fx: Effects) {
         let n = &mut self.nodes[i];
         n.unwritten.extend_from_slice(&fx.aof);
+        let needs = (!fx.aof.is_empty()).then_some(n.written + n.unwritten.len() as u64);
+        n.held.send_after(needs, fx.bus);
         if self.cfg.bus_after_durable || !fx.replies.is_empty() {
             self.write_aof(i);
         }
@@ -1114,7 +1181,21 @@ impl Net {
                 reply,
             });
         }
-        for action in fx.bus {
+        self.release_bus(i);
+    }
+
+    /// Sends node `i`'s held bus actions whose records are durable, in order,
+    /// as the server's `State::release_bus` (written is durable here: with
+    /// [`Fsync::Always`] the group commit's fsync is instant). With the old
+    /// ordering they all leave at once.
+    fn release_bus(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        let durable = if self.cfg.bus_after_durable {
+            n.written
+        } else {
+            u64::MAX
+        };
+        for action in n.held.take_ready(durable) {
             self.bus_action(i, action);
         }
     }

@@ -105,12 +105,15 @@ fn seeds_that_found_bugs_pass() {
     // 7565: a NACK DELAY told only the holders its node believed, which left
     // out one that had come back empty and taken a new copy; that one
     // delivered the job before the delay ended.
+    // 4491: a copy made by re-replication, unknown to the node that moved
+    // the job to its dead-letter queue, stayed in the old queue.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
         (2021, Profile::Chaos),
         (5408, Profile::Chaos),
         (7565, Profile::Chaos),
+        (4491, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);

@@ -2,12 +2,10 @@
 //! it): each workload runs briefly and its `--json` report must parse and
 //! count the requests asked for.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use disque_stress::cluster::LocalCluster;
+use disque_testkit::ServerOptions;
 use serde_json::Value;
 
 /// Runs the benchmark against `port` with `args` and returns its JSON report.
@@ -52,13 +50,8 @@ fn benchmark_reports_every_request_as_json() {
         "build the server first: cargo build -p disque-server ({})",
         server.display()
     );
-    let cluster = LocalCluster::start(server, 1, &[], &mut rand::thread_rng());
-    let port = cluster.nodes[0].port;
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "no server");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = disque_testkit::layer::run(ServerOptions::default().bin(server).start());
+    let port = server.port;
 
     let add = bench(port, &["-n", "3000", "-c", "4", "-P", "3", "-d", "20"]);
     assert_eq!(add["workload"], "add");

@@ -180,8 +180,34 @@ pub struct Frame {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadFrame(pub &'static str);
 
+/// The names of the message types, by type code ([`Message::type_code`]).
+pub const MESSAGE_NAMES: [&str; 21] = [
+    "PING",
+    "PONG",
+    "MEET",
+    "FAIL",
+    "REPLJOB",
+    "GOTJOB",
+    "ENQUEUE",
+    "QUEUED",
+    "SETACK",
+    "WILLQUEUE",
+    "GOTACK",
+    "DELJOB",
+    "NEEDJOBS",
+    "YOURJOBS",
+    "WORKING",
+    "PAUSE",
+    "WAITING",
+    "EMPTIED",
+    "HASJOB",
+    "HOLDERS",
+    "NACKDELAY",
+];
+
 impl Message {
-    fn type_code(&self) -> u8 {
+    /// The message's type code on the wire (docs/cluster.md §4).
+    pub fn type_code(&self) -> u8 {
         match self {
             Message::Ping(_) => 0,
             Message::Pong(_) => 1,
@@ -209,29 +235,7 @@ impl Message {
 
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
-        [
-            "PING",
-            "PONG",
-            "MEET",
-            "FAIL",
-            "REPLJOB",
-            "GOTJOB",
-            "ENQUEUE",
-            "QUEUED",
-            "SETACK",
-            "WILLQUEUE",
-            "GOTACK",
-            "DELJOB",
-            "NEEDJOBS",
-            "YOURJOBS",
-            "WORKING",
-            "PAUSE",
-            "WAITING",
-            "EMPTIED",
-            "HASJOB",
-            "HOLDERS",
-            "NACKDELAY",
-        ][self.type_code() as usize]
+        MESSAGE_NAMES[self.type_code() as usize]
     }
 }
 

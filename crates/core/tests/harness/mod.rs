@@ -1,4 +1,6 @@
-//! A one-node test harness: a fake clock, commands by words, collected effects.
+//! A one-node test harness: a fake clock, commands by words, collected
+//! effects; and the core layer of the behaviour scenarios
+//! ([`disque_testkit::layer::Layer`]).
 
 #![allow(dead_code)]
 
@@ -7,6 +9,7 @@ use disque_core::commands::lookup;
 use disque_core::ids::NodeId;
 use disque_core::{ClientId, Effects, Env, Node, NodeConfig};
 use disque_proto::Reply;
+use disque_testkit::layer::Layer;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -27,6 +30,9 @@ impl Default for Harness {
     }
 }
 
+/// The fake clock's start: a whole second.
+const START_MS: u64 = 1_700_000_000_000;
+
 impl Harness {
     pub fn new() -> Harness {
         Harness::default()
@@ -37,7 +43,7 @@ impl Harness {
         let id = NodeId::random(&mut rng);
         Harness {
             node: Node::new(id, config, rng),
-            now_ms: 1_700_000_000_000,
+            now_ms: START_MS,
             used_memory: 1 << 20,
             deferred: Vec::new(),
             aof: Vec::new(),
@@ -141,4 +147,91 @@ pub fn err(s: &str) -> Reply {
 
 pub fn status(s: &str) -> Reply {
     Reply::Status(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+/// The core layer: client numbers are client ids, time is the fake clock
+/// (ticks every 10 ms), replies to blocked clients are the deferred ones.
+impl Layer for Harness {
+    const SHELL: bool = false;
+    const LATE_MS: u64 = 0;
+
+    async fn call_as(&mut self, client: u32, words: &[&str]) -> Reply {
+        Harness::call_as(self, client.into(), words).unwrap_or_else(|| panic!("{words:?} blocked"))
+    }
+
+    async fn send(&mut self, client: u32, words: &[&str]) {
+        let reply = Harness::call_as(self, client.into(), words);
+        assert_eq!(reply, None, "{words:?} did not block");
+    }
+
+    async fn reply_within(&mut self, client: u32, ms: u64) -> Option<Reply> {
+        let end = self.now_ms + ms;
+        loop {
+            let client = ClientId::from(client);
+            if let Some(pos) = self.deferred.iter().position(|(c, _)| *c == client) {
+                return Some(self.deferred.remove(pos).1);
+            }
+            if self.now_ms >= end {
+                return None;
+            }
+            self.advance(10);
+        }
+    }
+
+    async fn sleep(&mut self, ms: u64) {
+        self.advance(ms);
+    }
+
+    async fn step(&mut self) {
+        self.advance(10);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now_ms - START_MS
+    }
+
+    async fn stat(&mut self, name: &str) -> i64 {
+        let stats = self.node.stats();
+        let n = match name {
+            "registered_jobs" => stats.registered_jobs,
+            "registered_queues" => stats.registered_queues,
+            "blocked_clients" => stats.blocked_clients,
+            other => panic!("no counter {other}"),
+        };
+        n as i64
+    }
+
+    async fn flush_all(&mut self) {
+        let env = self.env();
+        let mut fx = Effects::default();
+        self.node.flush_all(&env, true, &mut fx);
+        self.collect(fx);
+    }
+
+    async fn my_id(&mut self) -> String {
+        self.node.id().as_str().to_string()
+    }
+
+    fn port(&self) -> u16 {
+        self.node.config().port
+    }
+
+    async fn align_to_second(&mut self) {
+        let sub = self.now_ms % 1000;
+        if sub >= 300 {
+            self.advance(1000 - sub);
+        }
+    }
+}
+
+/// Runs `scenario` on a fresh node and checks that it read every reply
+/// owed to a blocked client.
+pub fn on_core(scenario: impl AsyncFnOnce(&mut Harness)) {
+    let mut h = Harness::new();
+    disque_testkit::layer::run(scenario(&mut h));
+    assert!(
+        h.deferred.is_empty(),
+        "replies nobody read: {:?}",
+        h.deferred
+    );
 }

@@ -4,9 +4,8 @@
 //! dispatcher, the bus and the AOF cost one relaxed add each, even from the
 //! AOF's fsync threads, and nothing changes for a node without `http-port`.
 
-use std::collections::BTreeMap;
+use disque_core::cluster::message::{Message, MESSAGE_NAMES};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the command latency histogram buckets.
@@ -96,7 +95,9 @@ static BUS_BYTES_IN: AtomicU64 = AtomicU64::new(0);
 static BUS_BYTES_OUT: AtomicU64 = AtomicU64::new(0);
 static AOF_REWRITES_OK: AtomicU64 = AtomicU64::new(0);
 static AOF_REWRITES_FAILED: AtomicU64 = AtomicU64::new(0);
-static BUS_MESSAGES: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+/// Bus messages received, by type code.
+static BUS_MESSAGES: [AtomicU64; MESSAGE_NAMES.len()] =
+    [const { AtomicU64::new(0) }; MESSAGE_NAMES.len()];
 
 /// Records how long one command took to run.
 pub fn command(id: disque_core::commands::CommandId, usec: u64) {
@@ -136,18 +137,23 @@ pub fn bus_bytes() -> (u64, u64) {
 }
 
 /// Records one bus message received, by type (`NEEDJOBS`, `REPLJOB`, ...).
-pub fn bus_message(kind: &'static str) {
-    if let Ok(mut map) = BUS_MESSAGES.lock() {
-        *map.entry(kind).or_default() += 1;
+pub fn bus_message(message: &Message) {
+    if let Some(count) = BUS_MESSAGES.get(message.type_code() as usize) {
+        count.fetch_add(1, Relaxed);
     }
 }
 
-/// Bus messages received so far, by type.
+/// Bus messages received so far, by type name (types seen at least once,
+/// in name order).
 pub fn bus_messages() -> Vec<(&'static str, u64)> {
-    BUS_MESSAGES
-        .lock()
-        .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
-        .unwrap_or_default()
+    let mut seen: Vec<(&'static str, u64)> = MESSAGE_NAMES
+        .iter()
+        .zip(&BUS_MESSAGES)
+        .map(|(name, count)| (*name, count.load(Relaxed)))
+        .filter(|(_, count)| *count > 0)
+        .collect();
+    seen.sort_unstable();
+    seen
 }
 
 /// Records the end of a background AOF rewrite.

@@ -9,7 +9,6 @@
 use crate::state::{Shared, State};
 use bytes::Bytes;
 use disque_core::commands::lookup;
-use disque_core::ids::JobId;
 use disque_proto::Reply;
 use serde_json::{json, Map, Value};
 
@@ -136,10 +135,10 @@ pub async fn queues(shared: &Shared) -> Vec<QueueView> {
 }
 
 /// Jobs of this node by state (`wait-repl`, `active`, `queued`, `acked`),
-/// counted with one JSCAN pass (approximate while jobs change).
+/// counted with one pass over the job table, 10,000 jobs at a time (no id
+/// copied; approximate while jobs change).
 pub async fn job_states(shared: &Shared) -> Vec<(&'static str, u64)> {
     use disque_core::job::JobState;
-    let ids = scan_all(shared, &[b"JSCAN", b"REPLY", b"id"]).await;
     let states = [
         JobState::WaitRepl,
         JobState::Active,
@@ -147,16 +146,15 @@ pub async fn job_states(shared: &Shared) -> Vec<(&'static str, u64)> {
         JobState::Acked,
     ];
     let mut counts = [0u64; 4];
-    for chunk in ids.chunks(10_000) {
-        {
-            let state = shared.borrow();
-            for id in chunk.iter().filter_map(|raw| JobId::parse(raw)) {
-                if let Some(job) = state.node.job(&id) {
-                    if let Some(i) = states.iter().position(|s| *s == job.state) {
-                        counts[i] += 1;
-                    }
-                }
+    let mut cursor = 0;
+    loop {
+        cursor = shared.borrow().node.visit_jobs(cursor, 10_000, |job| {
+            if let Some(i) = states.iter().position(|s| *s == job.state) {
+                counts[i] += 1;
             }
+        });
+        if cursor == 0 {
+            break;
         }
         tokio::task::yield_now().await;
     }

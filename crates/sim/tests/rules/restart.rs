@@ -164,3 +164,45 @@ fn gotjob_leaves_after_the_copy_is_durable() {
         );
     }
 }
+
+/// With `aof-enqueue-jobs-once`, a restarted node queues the jobs it had
+/// stored `queued` again at once; without it they come back `active`
+/// (docs/persistence.md §4.4).
+#[test]
+fn restart_with_enqueue_once_queues_stored_jobs_at_once() {
+    for (enqueue_once, expected) in [(true, JobState::Queued), (false, JobState::Active)] {
+        let mut cfg = NetConfig::new(2, 42);
+        cfg.enqueue_jobs_once = enqueue_once;
+        let mut net = Net::cluster(cfg);
+        let id = add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "60"]);
+        net.crash(0, Crash::Process);
+        net.restart(0);
+        assert_eq!(state(&net, 0, &id), Some(expected), "{enqueue_once}");
+    }
+}
+
+/// With `aof-enqueue-jobs-once`, a job stored `queued` that is queued again
+/// by DEBUG LOADAOF tells the other holders (a QUEUED counting one more
+/// delivery): the effects of replaying a record are carried out, not dropped.
+#[test]
+fn reload_with_enqueue_once_broadcasts_queued() {
+    let mut cfg = NetConfig::new(2, 42);
+    cfg.enqueue_jobs_once = true;
+    let mut net = Net::cluster(cfg);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "60"]);
+    assert_eq!(queued_on(&net, &id), vec![0]);
+    let mark = net.trace.len();
+    net.reload_aof(0);
+    net.run_until_idle();
+    assert_eq!(queued_on(&net, &id), vec![0]);
+    let queued = delivered(&net, mark, "QUEUED");
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!((queued[0].0, queued[0].1), (0, 1));
+    assert_eq!(
+        net.node(1)
+            .job(&id)
+            .expect("n1 holds it")
+            .additional_deliveries,
+        1
+    );
+}

@@ -39,7 +39,7 @@ mod sequential;
 use bytes::Bytes;
 use disque_client::{Client, Reply};
 use disque_stress::checker::{History, Kind};
-use disque_stress::cluster::{connect, LocalCluster};
+use disque_testkit::{connect, Cluster, ServerOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -248,7 +248,7 @@ async fn partition(ports: &[u16], ids: &[String], i: usize, block: bool) -> bool
 /// The random nemesis: kill and restart, pause, partition, until 3 s before
 /// `until`. Returns what it did.
 async fn nemesis(
-    cluster: Arc<Mutex<LocalCluster>>,
+    cluster: Arc<Mutex<Cluster>>,
     ids: Vec<String>,
     until: Instant,
     seed: u64,
@@ -279,19 +279,18 @@ async fn nemesis(
             log.push(format!("kill -9 node {i}, restart"));
             cluster.lock().expect("cluster").kill(i);
             tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1500))).await;
-            cluster.lock().expect("cluster").restart(i);
+            cluster.lock().expect("cluster").nodes[i].revive();
         } else {
             log.push(format!("SIGSTOP node {i}, SIGCONT"));
-            cluster.lock().expect("cluster").pause(i, true);
+            cluster.lock().expect("cluster").pause(i);
             tokio::time::sleep(Duration::from_millis(rng.gen_range(500..2500))).await;
-            cluster.lock().expect("cluster").pause(i, false);
+            cluster.lock().expect("cluster").resume(i);
         }
     }
     log
 }
 
 async fn run(o: Options) -> Result<bool, String> {
-    let mut rng = StdRng::seed_from_u64(o.seed);
     let without_aof = o.fsync == "off";
     let appendonly = if without_aof { "no" } else { "yes" };
     let fsync = if without_aof {
@@ -300,25 +299,14 @@ async fn run(o: Options) -> Result<bool, String> {
         o.fsync.as_str()
     };
     let node_timeout = o.node_timeout.to_string();
-    let args = [
-        "--appendonly",
-        appendonly,
-        "--appendfsync",
-        fsync,
-        "--cluster-node-timeout",
-        node_timeout.as_str(),
-    ];
-    let cluster = LocalCluster::start(o.server.clone(), o.nodes, &args, &mut rng);
-    cluster.join(Duration::from_secs(20)).await?;
+    let opts = ServerOptions::default()
+        .bin(&o.server)
+        .arg("appendonly", appendonly)
+        .arg("appendfsync", fsync)
+        .arg("cluster-node-timeout", &node_timeout);
+    let cluster = Cluster::start_with(o.nodes, opts).await;
     let ports = cluster.ports();
-    let mut ids = Vec::new();
-    for &port in &ports {
-        let mut c = connect(port, Duration::from_secs(5)).await?;
-        match call(&mut c, &["CLUSTER", "MYID"]).await {
-            Some(Reply::Bulk(id)) => ids.push(String::from_utf8_lossy(&id).into_owned()),
-            other => return Err(format!("CLUSTER MYID on {port}: {other:?}")),
-        }
-    }
+    let ids = cluster.ids.clone();
     let cluster = Arc::new(Mutex::new(cluster));
     let history = Arc::new(Mutex::new(History::default()));
     let targets = Arc::new(Mutex::new(ports.clone()));
@@ -369,8 +357,8 @@ async fn run(o: Options) -> Result<bool, String> {
         // Heal: every node up.
         let mut c = cluster.lock().expect("cluster");
         for i in 0..ports.len() {
-            c.pause(i, false);
-            c.restart(i);
+            c.resume(i);
+            c.nodes[i].revive();
         }
     }
     // Drain until nothing new arrives for a while (longer than a RETRY).

@@ -26,7 +26,7 @@
 
 use super::call;
 use disque_client::{Client, Reply};
-use disque_stress::cluster::{connect, LocalCluster};
+use disque_testkit::{connect, Cluster};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -197,7 +197,7 @@ struct Repair {
 /// Kills nodes of `cluster` one after another until two are left, taking
 /// each victim out of `targets` first; `ids` are the nodes' ids, by index.
 pub async fn nemesis(
-    cluster: &Mutex<LocalCluster>,
+    cluster: &Mutex<Cluster>,
     targets: &Mutex<Vec<u16>>,
     ids: &[String],
     plan: &Plan,

@@ -1,0 +1,137 @@
+//! Bounded resources (decision D15): a bus connection that sends no valid
+//! frame within 5 s is closed, a bus connection not yet known to come from a
+//! node of the cluster may not announce a frame above 64 KiB, a client's read
+//! buffer shrinks back after a large request, and the node keeps serving
+//! meanwhile. A node on loopback, raw TCP clients.
+
+use crate::common::*;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes the connection; the time that took, or
+/// None if it stayed open for `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(start + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_bus_connection_is_closed() {
+    let s = Server::start().await;
+    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
+        .await
+        .unwrap();
+    let took = closed_within(&mut bus, secs(10)).await;
+    let took = took.expect("a silent bus connection stayed open for 10 s");
+    assert!(
+        took >= ms(4000),
+        "closed after {took:?}, before the 5 s deadline"
+    );
+    let mut c = s.client().await;
+    assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+    poll_until!(secs(5), "the close is logged", {
+        s.log_text().contains("no valid frame within 5 s")
+    });
+}
+
+#[tokio::test]
+async fn a_large_frame_from_a_stranger_is_refused() {
+    let s = Server::start().await;
+    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
+        .await
+        .unwrap();
+    // A frame header announcing 1 MB: the node must not wait for (and
+    // buffer) it.
+    bus.write_all(&1_000_000u32.to_be_bytes()).await.unwrap();
+    let took = closed_within(&mut bus, secs(3)).await;
+    assert!(
+        took.is_some(),
+        "an oversized frame from a stranger was accepted"
+    );
+    poll_until!(secs(5), "the refusal is logged", {
+        s.log_text()
+            .contains("frame too large before the sender is known")
+    });
+    let mut c = s.client().await;
+    assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+}
+
+/// VmRSS of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A refused 100 MB request does not keep its 100 MB in the connection's read
+/// buffer (decision D15): the memory goes back while the client stays.
+#[tokio::test]
+async fn a_large_refused_request_gives_its_memory_back() {
+    let s = Server::start().await;
+    let mut raw = s.raw().await;
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
+    let before = rss(s.pid());
+    let body = vec![b'x'; 100 << 20];
+    raw.cmd(&[&b"ADDJOB"[..], b"q", &body, b"notanumber"]).await;
+    let reply = raw.reply().await;
+    assert!(matches!(reply, Reply::Error(_)), "{reply:?}");
+    drop(body);
+    poll_until!(secs(5), "the read buffer shrank back", {
+        rss(s.pid()) < before + (30 << 20)
+    });
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
+}
+
+/// The attack of issue 10: 1,000 bus connections that never speak. At most
+/// 256 connections not yet known to come from a node are kept; the others
+/// are closed at once (logged), and the node keeps serving. With a
+/// `cluster-password` the connections still in the handshake count the same.
+#[tokio::test]
+async fn bus_connections_from_strangers_are_capped() {
+    for opts in [
+        Server::options(),
+        Server::options().arg("cluster-password", "s3cret"),
+    ] {
+        let s = opts.start().await;
+        let mut held = Vec::new();
+        for _ in 0..300 {
+            held.push(
+                TcpStream::connect(("127.0.0.1", s.port + 10_000))
+                    .await
+                    .unwrap(),
+            );
+        }
+        poll_until!(secs(10), "the refusals are logged", {
+            s.log_text()
+                .contains("too many connections from unknown nodes")
+        });
+        // The connections above the cap are closed at once, well before the
+        // 5 s deadline of the others.
+        let mut closed = 0;
+        for stream in held.iter_mut().rev().take(44) {
+            if closed_within(stream, secs(3)).await.is_some() {
+                closed += 1;
+            }
+        }
+        assert!(closed >= 40, "only {closed} of the last 44 were closed");
+        let mut c = s.client().await;
+        assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+    }
+}
