@@ -7,7 +7,7 @@
 //!
 //! | Field | Owner | Notes |
 //! |---|---|---|
-//! | `node` | `state` ([`State::run_core`]) | every core event goes through `run_core`; `config_glue` passes settings (`config_mut`), `aof_load` replays records, `bus` reports a link down |
+//! | `node` | `state` ([`State::run_core`]) | every core event goes through `run_core` (a lost bus link through [`State::link_down`]); besides, `config_glue` passes settings (`config_mut`) and `aof_load` replays records (one `apply` per step of records) |
 //! | `aof` | `aof` (the [`crate::aof::Aof`] type) | opened/closed by `config_glue`, flushed at flush points here, synced by `group_commit`, cron by `server` |
 //! | `aof_synced`, `aof_sync_kick` | `group_commit` | others only notify |
 //! | `loading` | `aof_load` | set while the AOF loads at startup |
