@@ -208,10 +208,7 @@ pub fn reload(state: &mut State) -> Result<(), String> {
     if std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
         return Err(String::new());
     }
-    let env = state.env();
-    let mut fx = Effects::default();
-    state.node.flush_all(&env, false, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.flush_all(env, false, fx));
     let (enqueue_once, truncated_ok) = (
         state.config.aof_enqueue_jobs_once,
         state.config.aof_load_truncated,

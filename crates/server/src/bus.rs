@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use disque_core::cluster::message::{Frame, Message, MAX_FRAME, MAX_UNTRUSTED_FRAME};
 use disque_core::cluster::{BusAction, ConnId, LinkId, Origin};
 use disque_core::ids::NodeId;
-use disque_core::{Effects, HeldBus};
+use disque_core::HeldBus;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -74,7 +74,10 @@ impl Writer {
 /// The transport's state: open links and inbound connections.
 #[derive(Default)]
 pub struct Bus {
-    links: HashMap<LinkId, (Writer, tokio::task::AbortHandle)>,
+    /// Outbound links: the queue, and the task once started.
+    links: HashMap<LinkId, (Writer, Option<tokio::task::AbortHandle>)>,
+    /// Links whose task starts at the next [`Bus::start_links`].
+    to_start: Vec<LinkStart>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
     /// Inbound connections not yet trusted (see `read_frames`).
@@ -91,62 +94,102 @@ pub struct Bus {
     pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
 }
 
-impl crate::state::State {
-    /// Carries out the core's bus actions. Tasks started here run once the
-    /// current event is done (they reach the state through `self_ref`).
-    pub fn execute_bus(&mut self, actions: Vec<BusAction>) {
+impl Bus {
+    /// Carries out the core's bus actions. A new link's queue exists at
+    /// once; its task starts with [`Bus::start_links`]. Returns the links
+    /// dropped because their peer stopped reading (the core must be told).
+    pub(crate) fn execute(&mut self, actions: Vec<BusAction>) -> Vec<LinkId> {
+        let mut dropped = Vec::new();
         for action in actions {
             match action {
                 BusAction::Connect { link, ip, port } => {
-                    let Some(shared) = self.self_ref.upgrade() else {
-                        return;
-                    };
                     let (writer, frames, queued) = writer_pair();
-                    let task =
-                        tokio::task::spawn_local(outbound(shared, link, ip, port, frames, queued));
-                    self.bus.links.insert(link, (writer, task.abort_handle()));
+                    self.links.insert(link, (writer, None));
+                    self.to_start.push(LinkStart {
+                        link,
+                        ip,
+                        port,
+                        frames,
+                        queued,
+                    });
                 }
                 BusAction::Close(link) => {
-                    if let Some((_, task)) = self.bus.links.remove(&link) {
-                        task.abort();
-                    }
+                    self.forget_link(link);
                 }
-                #[cfg(feature = "fault-injection")]
-                BusAction::Send { link, .. }
-                    if self
-                        .node
-                        .link_peer(link)
-                        .is_some_and(|n| self.bus.blocked.contains(&n)) => {}
                 BusAction::Send { link, frame } => {
-                    let overflow = self
-                        .bus
-                        .links
-                        .get(&link)
-                        .is_some_and(|(w, _)| !w.push(frame));
+                    let overflow = self.links.get(&link).is_some_and(|(w, _)| !w.push(frame));
                     if overflow {
                         crate::log::warning(
                             "Cluster bus: a peer stopped reading, dropping its link",
                         );
-                        self.bus_link_down(link);
+                        self.forget_link(link);
+                        dropped.push(link);
                     }
                 }
                 BusAction::Reply { conn, frame } => {
-                    if let Some(w) = self.bus.inbound.get(&conn) {
+                    if let Some(w) = self.inbound.get(&conn) {
                         w.push(frame);
                     }
                 }
             }
         }
+        dropped
     }
 
-    /// Reports a lost link to the core (once) and forgets it.
-    fn bus_link_down(&mut self, link: LinkId) {
-        if let Some((_, task)) = self.bus.links.remove(&link) {
-            let env = self.env();
-            self.node.on_link_down(&env, link);
-            task.abort();
+    /// Starts the tasks of the links opened by [`Bus::execute`] and not
+    /// closed since; `shared` is the handle the state is borrowed from.
+    pub(crate) fn start_links(&mut self, shared: &Shared) {
+        for start in std::mem::take(&mut self.to_start) {
+            let Some((_, task)) = self.links.get_mut(&start.link) else {
+                continue;
+            };
+            let LinkStart {
+                link,
+                ip,
+                port,
+                frames,
+                queued,
+            } = start;
+            let outbound = outbound(shared.clone(), link, ip, port, frames, queued);
+            *task = Some(tokio::task::spawn_local(outbound).abort_handle());
         }
     }
+
+    /// Closes an outbound link; false when it was not open.
+    pub(crate) fn forget_link(&mut self, link: LinkId) -> bool {
+        let Some((_, task)) = self.links.remove(&link) else {
+            return false;
+        };
+        if let Some(task) = task {
+            task.abort();
+        }
+        true
+    }
+
+    /// `actions` without the frames to the nodes of `DEBUG BUS-BLOCK`.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn without_blocked(
+        &self,
+        mut actions: Vec<BusAction>,
+        node: &disque_core::Node,
+    ) -> Vec<BusAction> {
+        actions.retain(|action| match action {
+            BusAction::Send { link, .. } => !node
+                .link_peer(*link)
+                .is_some_and(|n| self.blocked.contains(&n)),
+            _ => true,
+        });
+        actions
+    }
+}
+
+/// An outbound link whose task is still to start.
+struct LinkStart {
+    link: LinkId,
+    ip: String,
+    port: u16,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+    queued: Rc<Cell<usize>>,
 }
 
 /// Logs why a connection from or to `ip` was refused, at most once per
@@ -222,7 +265,7 @@ async fn secure(
 
 /// Reports a lost link from one of the bus tasks.
 fn link_down(shared: &Shared, link: LinkId) {
-    shared.borrow_mut().bus_link_down(link);
+    shared.borrow_mut().link_down(link);
 }
 
 /// Feeds one frame to the core and carries out what it asks.
@@ -233,15 +276,12 @@ fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
         return;
     }
     crate::http::recorder::bus_message(&frame.message);
-    let env = state.env();
-    let mut fx = Effects::default();
-    state.node.on_frame(&env, origin, frame, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.on_frame(env, origin, frame, fx));
 }
 
 /// The end of a batch of frames: records written, durable frames sent.
 fn flush_point(shared: &Shared) {
-    shared.borrow_mut().flush_point();
+    shared.borrow_mut().flush_point(shared);
 }
 
 /// Reads frames from `reader` until it closes or sends garbage. `trusted`
@@ -266,7 +306,9 @@ async fn read_frames(
         // One clock read for the frames of one read (see `State::env`); the
         // batch ends, whatever stops it, with the clock live again and the
         // records and bus actions of the frames delivered flushed.
-        shared.borrow_mut().batch_now_ms = Some(crate::state::now_ms());
+        shared
+            .borrow_mut()
+            .set_batch_clock(Some(crate::state::now_ms()));
         let batch = deliver_buffered(
             shared,
             &mut buf,
@@ -275,7 +317,7 @@ async fn read_frames(
             authenticated,
             &mut got_frame,
         );
-        shared.borrow_mut().batch_now_ms = None;
+        shared.borrow_mut().set_batch_clock(None);
         flush_point(shared);
         batch?;
         let read = if got_frame {
@@ -406,11 +448,8 @@ async fn outbound(
     tokio::task::spawn_local(write_frames(writer, frames, queued));
     {
         let mut state = shared.borrow_mut();
-        let env = state.env();
-        let mut fx = Effects::default();
-        state.node.on_link_up(&env, link, &mut fx);
-        state.apply(fx);
-        state.flush_point();
+        state.run_core(|node, env, fx| node.on_link_up(env, link, fx));
+        state.flush_point(&shared);
     }
     let trusted = Cell::new(true);
     let origin = || Origin::Outbound(link);

@@ -52,11 +52,14 @@ pub struct Client {
     pub last_interaction: Instant,
     /// Last command name (`NULL` before any).
     pub last_command: &'static str,
-    /// Authenticated under this password epoch (see `State::auth_epoch`).
+    /// Authenticated under this password epoch (see [`crate::state::State::auth_epoch`]).
     pub auth_epoch: Option<u64>,
     /// In MONITOR mode.
     pub monitor: bool,
-    /// Blocked in GETJOB or ADDJOB.
+    /// Blocked in GETJOB or ADDJOB: from the command that blocked until its
+    /// deferred reply reaches the connection (input waits meanwhile). The
+    /// shell's only copy of "blocked" (the core keeps why and until when);
+    /// set and cleared by [`crate::connection`] alone.
     pub blocked: bool,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,

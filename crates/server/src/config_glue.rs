@@ -5,7 +5,6 @@ use crate::aof::AofState;
 use crate::config::{ConfigChange, ConfigOutcome};
 use crate::state::State;
 use bytes::Bytes;
-use disque_core::Effects;
 use disque_proto::Reply;
 
 /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`; `allow_protected` tells whether
@@ -26,14 +25,14 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
 fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     match change {
         ConfigChange::Stored | ConfigChange::Dir | ConfigChange::MaxClients { .. } => {}
-        ConfigChange::RequirePass => state.auth_epoch += 1,
+        ConfigChange::RequirePass => state.new_auth_epoch(),
         ConfigChange::LogFormat => crate::log::set_format(state.config.logformat),
         ConfigChange::LogLevel => crate::log::set_level(state.config.loglevel),
         ConfigChange::MaxMemory => apply_maxmemory(state),
-        ConfigChange::Hz => state.ticker.notify_one(),
+        ConfigChange::Hz => state.wake_ticker(),
         ConfigChange::Rereplicate => {
             state.node.config_mut().rereplicate = state.config.rereplicate;
-            state.ticker.notify_one();
+            state.wake_ticker();
         }
         ConfigChange::ClusterNodeTimeout => {
             let timeout = state.config.cluster_node_timeout.max(1) as u64;
@@ -62,10 +61,7 @@ fn apply_maxmemory(state: &mut State) {
     let core = state.node.config_mut();
     core.maxmemory = state.config.maxmemory;
     core.maxmemory_policy = state.config.maxmemory_policy;
-    let env = state.env();
-    let mut fx = Effects::default();
-    state.node.evict_for_memory(&env, &mut fx);
-    state.apply(fx);
+    state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
 }
 
 /// `appendonly`: opens the AOF and starts a rewrite when turned on while

@@ -2,8 +2,9 @@
 //! write the replies once per read. A blocked client stops processing input until
 //! its deferred reply arrives through the outbox.
 
+use crate::action::Action;
 use crate::clients::{Client, Outbound, ReplyMode};
-use crate::dispatch::{execute, Action};
+use crate::dispatch::execute;
 use crate::state::{now_ms, Shared};
 use bytes::{Buf, BytesMut};
 use disque_proto::request::RequestParser;
@@ -52,17 +53,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
         input: BytesMut::with_capacity(16 * 1024),
         output: BytesMut::new(),
         parser: RequestParser::new(),
-        blocked: false,
         closing: false,
         soft_limit_since: None,
     };
     let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
     let mut state = shared.borrow_mut();
-    let env = state.env();
-    let mut fx = disque_core::Effects::default();
-    state.node.client_gone(&env, id, &mut fx);
-    state.apply(fx);
-    state.flush_point();
+    state.run_core(|node, env, fx| node.client_gone(env, id, fx));
+    state.flush_point(&shared);
     state.clients.remove(id);
 }
 
@@ -112,7 +109,6 @@ struct Connection {
     input: BytesMut,
     output: BytesMut,
     parser: RequestParser,
-    blocked: bool,
     closing: bool,
     /// Since when the pending output is above the soft limit of
     /// `client-output-buffer-limit`.
@@ -148,7 +144,7 @@ impl Connection {
             // and with `appendfsync always` the disk (group commit).
             let unsynced = {
                 let mut state = self.shared.borrow_mut();
-                state.flush_point();
+                state.flush_point(&self.shared);
                 state.aof.unsynced_target()
             };
             if let Some(target) = unsynced {
@@ -250,9 +246,9 @@ impl Connection {
     fn receive(&mut self, message: Outbound) {
         match message {
             Outbound::Reply(reply) => {
-                self.blocked = false;
-                // Time spent blocked is not idleness.
                 if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+                    c.blocked = false;
+                    // Time spent blocked is not idleness.
                     c.last_interaction = Instant::now();
                 }
                 reply.encode(&mut self.output);
@@ -316,21 +312,34 @@ impl Connection {
         let state = self.shared.borrow();
         let timeout = state.config.timeout;
         let client = state.clients.get(self.id)?;
-        if timeout <= 0 || self.blocked || client.monitor {
+        if timeout <= 0 || client.blocked || client.monitor {
             return None;
         }
         let limit = Duration::from_secs(timeout as u64);
         Some(limit.saturating_sub(client.last_interaction.elapsed()))
     }
 
+    /// True while a blocked command waits for its deferred reply.
+    fn blocked(&self) -> bool {
+        let state = self.shared.borrow();
+        state.clients.get(self.id).is_some_and(|c| c.blocked)
+    }
+
+    /// Marks the client blocked until its deferred reply arrives.
+    fn set_blocked(&self) {
+        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
+            c.blocked = true;
+        }
+    }
+
     /// Runs every complete request in the input buffer. Returns the CLIENT PAUSE
     /// end time if processing had to stop because clients are paused.
     fn process_input(&mut self) -> Option<u64> {
         let now = now_ms();
-        self.shared.borrow_mut().batch_now_ms = Some(now);
+        self.shared.borrow_mut().set_batch_clock(Some(now));
         let paused = self.process_batch(now);
         let mut state = self.shared.borrow_mut();
-        state.batch_now_ms = None;
+        state.set_batch_clock(None);
         if let Some(c) = state.clients.get_mut(self.id) {
             c.query_buffer = self.input.len();
         }
@@ -339,8 +348,11 @@ impl Connection {
 
     /// [`Connection::process_input`] with the clock read at `now`.
     fn process_batch(&mut self, now: u64) -> Option<u64> {
-        while !self.blocked && !self.closing {
-            let paused_until = self.shared.borrow().clients_paused_until;
+        if self.blocked() {
+            return None;
+        }
+        while !self.closing {
+            let paused_until = self.shared.borrow().paused_until();
             if paused_until > now {
                 return Some(paused_until);
             }
@@ -358,7 +370,10 @@ impl Connection {
             match action {
                 Action::Reply(reply) => reply.encode(&mut self.output),
                 Action::NoReply => {}
-                Action::Blocked => self.blocked = true,
+                Action::Blocked => {
+                    self.set_blocked();
+                    break;
+                }
                 Action::ReplyAndClose(reply) => {
                     reply.encode(&mut self.output);
                     self.closing = true;

@@ -2,38 +2,26 @@
 //! authentication, memory, then execution by the core or by the server's own
 //! command handlers; afterwards statistics, SLOWLOG and MONITOR.
 
+use crate::action::Action;
 use crate::clients::ReplyMode;
 use crate::commands;
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::commands::{lookup, CommandId, CommandSpec, FLAG_DENYOOM};
-use disque_core::Effects;
 use disque_proto::Reply;
 use std::time::Instant;
-
-/// What the connection does after a command.
-#[derive(Debug)]
-pub enum Action {
-    /// Send this reply (subject to CLIENT REPLY).
-    Reply(Reply),
-    /// Send nothing now: the client is blocked until a deferred reply arrives.
-    Blocked,
-    /// Send this reply, then close the connection.
-    ReplyAndClose(Reply),
-    /// Send nothing (CLIENT REPLY OFF or SKIP).
-    NoReply,
-}
 
 /// Finds a command, honouring `rename-command`.
 pub fn find_command(state: &State, name: &[u8]) -> Option<&'static CommandSpec> {
     // Most servers rename nothing: skip the lowercased copy of the name then.
-    if !state.renames.by_new_name.is_empty() {
+    let renames = state.renames();
+    if !renames.by_new_name.is_empty() {
         let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        if let Some(original) = state.renames.by_new_name.get(&lower) {
+        if let Some(original) = renames.by_new_name.get(&lower) {
             return lookup(original.as_bytes());
         }
     }
-    lookup(name).filter(|spec| !state.renames.hidden.contains(&spec.name))
+    lookup(name).filter(|spec| !renames.hidden.contains(&spec.name))
 }
 
 /// Runs one request from `client`.
@@ -68,10 +56,7 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
         return Action::Reply(Reply::error("NOAUTH Authentication required."));
     }
     if state.config.maxmemory != 0 {
-        let env = state.env();
-        let mut fx = Effects::default();
-        let ok = state.node.evict_for_memory(&env, &mut fx);
-        state.apply(fx);
+        let ok = state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
         if !ok && spec.has(FLAG_DENYOOM) {
             return Action::Reply(Reply::error(
                 "OOM command not allowed when used memory > 'maxmemory'.",
@@ -108,7 +93,7 @@ fn is_local(state: &State, client: u64) -> bool {
 }
 
 fn authenticated(state: &State, client: u64) -> bool {
-    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch)
+    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch())
 }
 
 fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes]) -> Action {
@@ -123,7 +108,7 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
             state.clients.set_monitor(client);
             Action::Reply(Reply::ok())
         }
-        C::Shutdown => commands::shutdown(state, args),
+        C::Shutdown => Action::Reply(commands::shutdown(state, args)),
         C::Config => Action::Reply(commands::config(state, client, args)),
         C::Cluster if args.len() == 2 && args[1].eq_ignore_ascii_case(b"saveconfig") => {
             Action::Reply(match state.save_nodes_conf() {
@@ -149,18 +134,9 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
             false => Reply::error("ERR Background append only file rewriting already in progress"),
         }),
         _ => {
-            let env = state.env();
-            let mut fx = Effects::default();
-            let reply = state.node.on_command(&env, client, spec.id, args, &mut fx);
-            state.apply(fx);
-            match reply {
+            match state.run_core(|node, env, fx| node.on_command(env, client, spec.id, args, fx)) {
                 Some(reply) => Action::Reply(reply),
-                None => {
-                    if let Some(c) = state.clients.get_mut(client) {
-                        c.blocked = true;
-                    }
-                    Action::Blocked
-                }
+                None => Action::Blocked,
             }
         }
     }

@@ -47,7 +47,7 @@ pub async fn syncer(shared: Shared) {
                     std::process::exit(1);
                 }
                 state.aof_synced.notify_waiters();
-                state.release_bus();
+                state.release_bus(&shared);
                 break;
             };
             let started = std::time::Instant::now();
@@ -60,7 +60,7 @@ pub async fn syncer(shared: Shared) {
             let mut state = shared.borrow_mut();
             state.aof.mark_synced(target);
             state.aof_synced.notify_waiters();
-            state.release_bus();
+            state.release_bus(&shared);
         }
         let state = shared.borrow();
         state.aof_synced.notify_waiters();

@@ -3,9 +3,11 @@
 //! * [`config`]: configuration file, command line, CONFIG GET/SET/REWRITE;
 //! * [`server`]: startup, listeners, the ticker, signals;
 //! * [`connection`]: one client connection (RESP in, replies out, blocking);
-//! * [`dispatch`]: the command processing order of the spec;
+//! * [`dispatch`]: the command processing order of the spec; [`action`]: what
+//!   a connection does after a command;
 //! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
-//! * [`clients`], [`state`]: shared server state;
+//! * [`clients`], [`state`]: shared server state (`state` lists the module
+//!   that owns each field);
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
@@ -15,6 +17,7 @@
 //! * [`http`]: `http-port`: `/metrics`, `/api/...` and the dashboard (D19);
 //! * [`alloc`]: the counting allocator behind `used_memory`; [`log`]: the log.
 
+pub mod action;
 pub mod alloc;
 pub mod aof;
 pub mod aof_file;

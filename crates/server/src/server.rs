@@ -4,19 +4,17 @@
 use crate::config::Config;
 use crate::connection::{serve, Peer};
 use crate::nodes_conf::NodesConf;
-use crate::state::{now_ms, Renames, Shared, State};
-use disque_core::commands::lookup;
+use crate::state::{now_ms, Shared, State};
 use disque_core::ids::NodeId;
-use disque_core::{Effects, Node, NodeConfig};
+use disque_core::{Node, NodeConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Notify;
 
 /// The settings of the core derived from the configuration.
 pub fn node_config(config: &Config) -> NodeConfig {
@@ -27,22 +25,6 @@ pub fn node_config(config: &Config) -> NodeConfig {
         aof_logging: false,
         rereplicate: config.rereplicate,
     }
-}
-
-fn renames(config: &Config) -> Renames {
-    let mut renames = Renames::default();
-    for (old, new) in &config.rename_commands {
-        let Some(spec) = lookup(old.as_bytes()) else {
-            continue;
-        };
-        renames.hidden.push(spec.name);
-        if !new.is_empty() {
-            renames
-                .by_new_name
-                .insert(new.to_ascii_lowercase(), spec.name);
-        }
-    }
-    renames
 }
 
 fn random_hex(rng: &mut StdRng) -> String {
@@ -96,36 +78,15 @@ pub async fn run(config: Config) -> Result<(), String> {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let bus = bind_bus(&config).await?;
-    let shared: Shared = Rc::new_cyclic(|me| {
-        RefCell::new(State {
-            self_ref: me.clone(),
-            bus: Default::default(),
-            tls,
-            node,
-            nodes_conf,
-            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
-            loading: None,
-            aof_synced: Rc::new(Notify::new()),
-            aof_sync_kick: Rc::new(Notify::new()),
-            renames: renames(&config),
-            config,
-            clients: Default::default(),
-            stats: Default::default(),
-            slowlog: Default::default(),
-            latency: Default::default(),
-            auth_epoch: 0,
-            started: Instant::now(),
-            run_id,
-            clients_paused_until: 0,
-            batch_now_ms: None,
-            ticker: Rc::new(Notify::new()),
-            ticker_planned: 0,
-        })
-    });
+    let shared: Shared = Rc::new(RefCell::new(State::new(
+        node, nodes_conf, config, tls, run_id,
+    )));
     if fresh {
         shared.borrow_mut().save_nodes_conf()?;
     }
-    crate::http::apply_port(&shared.borrow())?;
+    crate::http::apply_port(&mut shared.borrow_mut())?;
+    // Starts the HTTP accept tasks.
+    shared.borrow_mut().flush_point(&shared);
     crate::log::notice(&format!(
         "Disque 1.0-rc1 (Rust) running, port {}, pid {}",
         shared.borrow().config.port,
@@ -342,7 +303,7 @@ fn aof_cron(state: &mut State) {
 /// Drives the core's timers: wakes at the next job or client deadline, and at
 /// least `hz` times per second for the periodic duties.
 async fn ticker(shared: Shared) {
-    let notify = shared.borrow().ticker.clone();
+    let notify = shared.borrow().ticker_signal();
     let mut last_sample = 0;
     loop {
         let wake_at = {
@@ -353,7 +314,7 @@ async fn ticker(shared: Shared) {
                 .node
                 .next_wakeup()
                 .map_or(now + period, |t| t.min(now + period));
-            state.ticker_planned = wake_at;
+            state.plan_ticker(wake_at);
             wake_at
         };
         let delay = Duration::from_millis(wake_at.saturating_sub(now_ms()));
@@ -362,17 +323,15 @@ async fn ticker(shared: Shared) {
             _ = notify.notified() => {}
         }
         let mut state = shared.borrow_mut();
-        let env = state.env();
-        let mut fx = Effects::default();
         if state.loading.is_none() {
-            state.node.on_tick(&env, &mut fx);
-            state.apply(fx);
+            state.run_core(|node, env, fx| node.on_tick(env, fx));
         }
-        if env.now_ms >= last_sample + 100 {
-            last_sample = env.now_ms;
-            state.stats.sample(env.now_ms);
+        let now = state.env().now_ms;
+        if now >= last_sample + 100 {
+            last_sample = now;
+            state.stats.sample(now);
             aof_cron(&mut state);
         }
-        state.flush_point();
+        state.flush_point(&shared);
     }
 }

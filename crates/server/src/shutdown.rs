@@ -1,7 +1,6 @@
 //! Leaving the process: SHUTDOWN and signals (graceful exit), DEBUG RESTART and
 //! CRASH-AND-RECOVER (re-exec of the same binary).
 
-use crate::dispatch::Action;
 use crate::state::State;
 use disque_proto::Reply;
 use std::os::unix::process::CommandExt;
@@ -27,7 +26,7 @@ pub fn prepare(state: &mut State, rewrite: bool) -> Result<(), String> {
 }
 
 /// Removes the pid file (when daemonized) and exits with status 0.
-pub fn exit_gracefully(state: &State) -> Action {
+pub fn exit_gracefully(state: &State) -> ! {
     crate::log::warning("User requested shutdown...");
     if state.config.daemonize {
         let _ = std::fs::remove_file(&state.config.pidfile);

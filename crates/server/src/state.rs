@@ -1,10 +1,44 @@
 //! Everything the server keeps, shared by the connection tasks and the ticker on
 //! one thread (`Rc<RefCell<State>>`, never borrowed across an `.await`).
+//!
+//! Each field of [`State`] has one owner: the module whose code changes it
+//! (directly, or as the only caller of the methods that do). Other modules
+//! only read it. Fields owned here are private, behind methods.
+//!
+//! | Field | Owner | Notes |
+//! |---|---|---|
+//! | `node` | `state` ([`State::run_core`]) | every core event goes through `run_core` (a lost bus link through [`State::link_down`]); besides, `config_glue` passes settings (`config_mut`) and `aof_load` replays records (one `apply` per step of records) |
+//! | `aof` | `aof` (the [`crate::aof::Aof`] type) | opened/closed by `config_glue`, flushed at flush points here, synced by `group_commit`, cron by `server` |
+//! | `aof_synced`, `aof_sync_kick` | `group_commit` | others only notify |
+//! | `loading` | `aof_load` | set while the AOF loads at startup |
+//! | `bus` | `bus` (the [`crate::bus::Bus`] type) | links, held actions, counters |
+//! | `tls` | `config_glue` | built at startup by `server`, rebuilt by CONFIG SET |
+//! | `config` | `config_glue` (CONFIG SET, through `config`) | read everywhere |
+//! | `clients` | `connection` (register, remove, per-client fields such as `blocked`) | `commands` set names, reply modes, MONITOR; `clients` keeps the registry's invariants |
+//! | `stats` | `connection` (network), `dispatch` (commands), `server` (samples) | reset by `config_glue` (CONFIG RESETSTAT) |
+//! | `slowlog`, `latency` | `dispatch` | through their own modules' types |
+//! | `spawns` | `state` | [`State::spawn_later`], run at [`State::flush_point`] |
+//! | `nodes_conf` | `state` | [`State::save_nodes_conf`] |
+//! | `auth_epoch` | `state` | [`State::new_auth_epoch`] (`config_glue`, `requirepass`) |
+//! | `started`, `run_id` | `state` | set once by [`State::new`] |
+//! | `clients_paused_until` | `state` | [`State::pause_clients`] (CLIENT PAUSE) |
+//! | `batch_now_ms` | `state` | [`State::set_batch_clock`] (`connection`, `bus`) |
+//! | `renames` | `state` | set once from `rename-command` |
+//! | `ticker`, `ticker_planned` | `state` | [`State::plan_ticker`] (`server`'s ticker), [`State::wake_ticker`] |
+//!
+//! "Client is blocked" lives in the core (why, until when) and once in the
+//! shell, as [`crate::clients::Client::blocked`] (set and cleared by
+//! `connection` only). Tasks that need the shared handle (bus links, HTTP
+//! listeners) are asked for while the state is borrowed and started at the
+//! next flush point ([`State::flush_point`]) by the caller holding the
+//! handle: the state never points to itself.
 
 use crate::clients::{Clients, Outbound};
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
+use crate::nodes_conf::NodesConf;
 use crate::slowlog::SlowLog;
+use disque_core::cluster::{BusAction, LinkId};
 use disque_core::{Effects, Env, Node};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,6 +48,11 @@ use tokio::sync::Notify;
 
 /// The server state shared by every task.
 pub type Shared = Rc<RefCell<State>>;
+
+/// Work that needs the [`Shared`] handle, such as starting a task that
+/// reaches the state, asked for while the state is borrowed (see
+/// [`State::spawn_later`]).
+pub type Spawn = Box<dyn FnOnce(&Shared)>;
 
 /// Calls and total microseconds of one command (INFO commandstats).
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,55 +112,56 @@ impl Stats {
     }
 }
 
-/// The whole server.
+/// The whole server. Every field has one owning module, the only one that
+/// changes it (see the table in the module documentation); the fields only
+/// this module changes are private.
 pub struct State {
     /// The job engine.
-    pub node: Node,
+    pub(crate) node: Node,
     /// The append-only file.
-    pub aof: crate::aof::Aof,
+    pub(crate) aof: crate::aof::Aof,
     /// Woken when an fsync completes (group commit).
-    pub aof_synced: Rc<Notify>,
+    pub(crate) aof_synced: Rc<Notify>,
     /// Wakes the fsync task (group commit).
-    pub aof_sync_kick: Rc<Notify>,
+    pub(crate) aof_sync_kick: Rc<Notify>,
     /// Set while the AOF is being loaded at startup.
-    pub loading: Option<crate::aof_load::LoadingInfo>,
+    pub(crate) loading: Option<crate::aof_load::LoadingInfo>,
     /// The cluster bus transport.
-    pub bus: crate::bus::Bus,
+    pub(crate) bus: crate::bus::Bus,
     /// The TLS contexts (decision D13), rebuilt when CONFIG SET changes a
     /// TLS setting; `None` without TLS.
-    pub tls: Option<crate::tls::Tls>,
-    /// This state itself, for tasks started while it is borrowed.
-    pub self_ref: std::rc::Weak<RefCell<State>>,
-    /// The locked `nodes.conf`.
-    pub nodes_conf: crate::nodes_conf::NodesConf,
+    pub(crate) tls: Option<crate::tls::Tls>,
     /// Current configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Connected clients.
-    pub clients: Clients,
+    pub(crate) clients: Clients,
     /// INFO counters.
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// SLOWLOG entries.
-    pub slowlog: SlowLog,
+    pub(crate) slowlog: SlowLog,
     /// LATENCY samples.
-    pub latency: LatencyMonitor,
+    pub(crate) latency: LatencyMonitor,
+    /// Work waiting for the shared handle, done at the next flush point.
+    spawns: Vec<Spawn>,
+    /// The locked `nodes.conf`.
+    nodes_conf: NodesConf,
     /// Incremented when `requirepass` changes: older authentications stop counting.
-    pub auth_epoch: u64,
+    auth_epoch: u64,
     /// Process start, for uptime.
-    pub started: Instant,
+    started: Instant,
     /// Random id of this process run (INFO `run_id`).
-    pub run_id: String,
+    run_id: String,
     /// CLIENT PAUSE: commands wait until this Unix ms time.
-    pub clients_paused_until: u64,
+    clients_paused_until: u64,
     /// The clock of the batch of requests being run, read once for all of
     /// them (see [`State::env`]); None between batches.
-    pub batch_now_ms: Option<u64>,
-    /// Command name renames from `rename-command` (lowercase new name → original name),
-    /// and the original names that were renamed or removed.
-    pub renames: Renames,
+    batch_now_ms: Option<u64>,
+    /// Command name renames from `rename-command`.
+    renames: Renames,
     /// Wakes the ticker when a new, earlier deadline appears.
-    pub ticker: Rc<Notify>,
+    ticker: Rc<Notify>,
     /// When the ticker plans to wake next (Unix ms).
-    pub ticker_planned: u64,
+    ticker_planned: u64,
 }
 
 /// The effect of `rename-command` lines on the command table.
@@ -131,6 +171,120 @@ pub struct Renames {
     pub by_new_name: HashMap<String, &'static str>,
     /// Original names no longer reachable under their own name.
     pub hidden: Vec<&'static str>,
+}
+
+impl Renames {
+    /// The renames of `config`'s `rename-command` lines.
+    fn from_config(config: &Config) -> Renames {
+        let mut renames = Renames::default();
+        for (old, new) in &config.rename_commands {
+            let Some(spec) = disque_core::commands::lookup(old.as_bytes()) else {
+                continue;
+            };
+            renames.hidden.push(spec.name);
+            if !new.is_empty() {
+                renames
+                    .by_new_name
+                    .insert(new.to_ascii_lowercase(), spec.name);
+            }
+        }
+        renames
+    }
+}
+
+impl State {
+    /// A fresh server: `node` and its locked `nodes_conf`, the configuration,
+    /// the TLS contexts and this run's random id; no clients, the AOF closed.
+    pub fn new(
+        node: Node,
+        nodes_conf: NodesConf,
+        config: Config,
+        tls: Option<crate::tls::Tls>,
+        run_id: String,
+    ) -> State {
+        State {
+            node,
+            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+            aof_synced: Rc::new(Notify::new()),
+            aof_sync_kick: Rc::new(Notify::new()),
+            loading: None,
+            bus: Default::default(),
+            tls,
+            clients: Default::default(),
+            stats: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            spawns: Vec::new(),
+            nodes_conf,
+            auth_epoch: 0,
+            started: Instant::now(),
+            run_id,
+            clients_paused_until: 0,
+            batch_now_ms: None,
+            renames: Renames::from_config(&config),
+            ticker: Rc::new(Notify::new()),
+            ticker_planned: 0,
+            config,
+        }
+    }
+
+    /// The password epoch: a client authenticated under an older one must
+    /// authenticate again.
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch
+    }
+
+    /// Starts a new password epoch (`requirepass` changed).
+    pub fn new_auth_epoch(&mut self) {
+        self.auth_epoch += 1;
+    }
+
+    /// Time since the process started.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// The random id of this process run.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The Unix ms time until which CLIENT PAUSE holds commands (0: none).
+    pub fn paused_until(&self) -> u64 {
+        self.clients_paused_until
+    }
+
+    /// CLIENT PAUSE: commands wait until `until` (Unix ms; 0 ends a pause).
+    pub fn pause_clients(&mut self, until: u64) {
+        self.clients_paused_until = until;
+    }
+
+    /// The `rename-command` renames.
+    pub fn renames(&self) -> &Renames {
+        &self.renames
+    }
+
+    /// Starts (`Some(now)`) or ends (`None`) a batch of requests or frames
+    /// that share one clock read (see [`State::env`]).
+    pub fn set_batch_clock(&mut self, now_ms: Option<u64>) {
+        self.batch_now_ms = now_ms;
+    }
+
+    /// The signal that wakes the ticker early.
+    pub fn ticker_signal(&self) -> Rc<Notify> {
+        self.ticker.clone()
+    }
+
+    /// Wakes the ticker now (a timer setting changed).
+    pub fn wake_ticker(&self) {
+        self.ticker.notify_one();
+    }
+
+    /// Records when the ticker plans to wake (Unix ms), so that an earlier
+    /// core deadline wakes it sooner.
+    pub fn plan_ticker(&mut self, wake_at: u64) {
+        self.ticker_planned = wake_at;
+    }
 }
 
 impl State {
@@ -160,14 +314,55 @@ impl State {
     /// The end of an event-loop turn: writes the AOF buffer, then lets out the
     /// bus frames whose records are now as durable as `appendfsync` promises
     /// (with `always` the rest leave after the group commit's fsync).
-    pub fn flush_point(&mut self) {
+    /// `shared` is the handle this state is borrowed from.
+    pub fn flush_point(&mut self, shared: &Shared) {
         self.aof.flush();
-        self.release_bus();
+        self.release_bus(shared);
     }
 
-    /// Sends the held bus actions whose records are durable, in order; asks the
-    /// group commit for an fsync when the rest wait for one.
-    pub fn release_bus(&mut self) {
+    /// Sends the held bus actions whose records are durable, in order, and
+    /// starts the tasks asked for meanwhile ([`State::spawn_later`]);
+    /// `shared` is the handle this state is borrowed from.
+    pub fn release_bus(&mut self, shared: &Shared) {
+        self.send_durable();
+        self.bus.start_links(shared);
+        for spawn in std::mem::take(&mut self.spawns) {
+            spawn(shared);
+        }
+    }
+
+    /// Carries out the core's bus actions (see [`crate::bus::Bus::execute`]).
+    fn execute_bus(&mut self, actions: Vec<BusAction>) {
+        #[cfg(feature = "fault-injection")]
+        let actions = self.bus.without_blocked(actions, &self.node);
+        for link in self.bus.execute(actions) {
+            self.link_down_reported(link);
+        }
+    }
+
+    /// Reports a lost link to the core (once) and forgets it.
+    pub fn link_down(&mut self, link: LinkId) {
+        if self.bus.forget_link(link) {
+            self.link_down_reported(link);
+        }
+    }
+
+    /// Tells the core a link it asked for is gone.
+    fn link_down_reported(&mut self, link: LinkId) {
+        let env = self.env();
+        self.node.on_link_down(&env, link);
+    }
+
+    /// Asks for `spawn` to run with the shared handle at the next flush
+    /// point, before the current event yields: the tasks it starts run
+    /// then, as they would if started now.
+    pub fn spawn_later(&mut self, spawn: impl FnOnce(&Shared) + 'static) {
+        self.spawns.push(Box::new(spawn));
+    }
+
+    /// Sends the held bus actions whose records are durable; asks the group
+    /// commit for an fsync when the rest wait for one.
+    fn send_durable(&mut self) {
         let ready = self.bus.held.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
         if self.bus.held.has_held() && self.aof.unsynced_target().is_some() {
@@ -193,6 +388,17 @@ impl State {
         }
     }
 
+    /// One event of the core: calls `event` with the clock and memory of
+    /// [`State::env`] and empty [`Effects`], then carries the effects out
+    /// ([`State::apply`]). Returns what `event` returned.
+    pub fn run_core<R>(&mut self, event: impl FnOnce(&mut Node, &Env, &mut Effects) -> R) -> R {
+        let env = self.env();
+        let mut fx = Effects::default();
+        let result = event(&mut self.node, &env, &mut fx);
+        self.apply(fx);
+        result
+    }
+
     /// Carries out the core's effects: AOF records are buffered (written before the
     /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
     /// transport once the records of the same event are durable (see
@@ -214,12 +420,9 @@ impl State {
             self.execute_bus(actions);
         } else {
             self.bus.held.send_after(needs, actions);
-            self.release_bus();
+            self.send_durable();
         }
         for (client, reply) in fx.replies {
-            if let Some(c) = self.clients.get_mut(client) {
-                c.blocked = false;
-            }
             self.clients.send(client, Outbound::Reply(reply));
         }
         if let Some(next) = self.node.next_wakeup() {

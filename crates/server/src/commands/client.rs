@@ -1,7 +1,7 @@
 //! CLIENT (docs/commands.md §4.8).
 
+use crate::action::Action;
 use crate::clients::{Outbound, ReplyMode};
-use crate::dispatch::Action;
 use crate::state::{now_ms, State};
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -26,7 +26,7 @@ pub fn client(state: &mut State, me: u64, args: &[Bytes]) -> Action {
         3 if is(sub, "setname") => setname(state, me, &args[2]),
         3 if is(sub, "pause") => match disque_core::args::timeout_deadline(&args[2], now_ms()) {
             Ok(until) => {
-                state.clients_paused_until = until.unwrap_or(0);
+                state.pause_clients(until.unwrap_or(0));
                 Reply::ok()
             }
             Err(reply) => reply,

@@ -2,7 +2,6 @@
 
 use crate::state::State;
 use bytes::Bytes;
-use disque_core::Effects;
 use disque_proto::Reply;
 
 /// `DEBUG <subcommand> [args]`.
@@ -10,10 +9,7 @@ pub fn debug(state: &mut State, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match (sub.as_str(), args.len()) {
         ("flushall", 2) => {
-            let env = state.env();
-            let mut fx = Effects::default();
-            state.node.flush_all(&env, true, &mut fx);
-            state.apply(fx);
+            state.run_core(|node, env, fx| node.flush_all(env, true, fx));
             Reply::ok()
         }
         ("sleep", 3) => {

@@ -71,7 +71,7 @@ fn section(state: &State, name: &str) -> String {
     let stats = state.node.stats();
     match name {
         "server" => {
-            let uptime = state.started.elapsed().as_secs();
+            let uptime = state.uptime().as_secs();
             line("disque_version", &"1.0-rc1");
             line("disque_git_sha1", &"00000000");
             line("disque_git_dirty", &0);
@@ -84,7 +84,7 @@ fn section(state: &State, name: &str) -> String {
             line("multiplexing_api", &"epoll");
             line("gcc_version", &"0.0.0");
             line("process_id", &std::process::id());
-            line("run_id", &state.run_id);
+            line("run_id", &state.run_id());
             line("tcp_port", &state.config.port);
             line("uptime_in_seconds", &uptime);
             line("uptime_in_days", &(uptime / 86400));

@@ -5,7 +5,6 @@ pub mod client;
 pub mod debug;
 pub mod info;
 
-use crate::dispatch::Action;
 use crate::state::State;
 use bytes::Bytes;
 use disque_core::commands::{lookup, CommandSpec, COMMANDS};
@@ -17,7 +16,7 @@ pub fn auth(state: &mut State, client: u64, password: &[u8]) -> Reply {
         return Reply::error("ERR Client sent AUTH, but no password is set");
     };
     let ok = constant_time_eq(&expected, password);
-    let epoch = state.auth_epoch;
+    let epoch = state.auth_epoch();
     if let Some(c) = state.clients.get_mut(client) {
         c.auth_epoch = ok.then_some(epoch);
     }
@@ -86,19 +85,19 @@ pub fn command(args: &[Bytes]) -> Reply {
     }
 }
 
-/// `SHUTDOWN [REWRITE-AOF]`: exits the process (no reply) or reports why not.
-pub fn shutdown(state: &mut State, args: &[Bytes]) -> Action {
+/// `SHUTDOWN [REWRITE-AOF]`: exits the process (no reply) or returns why not.
+pub fn shutdown(state: &mut State, args: &[Bytes]) -> Reply {
     match args.len() {
         1 => {}
         2 if args[1].eq_ignore_ascii_case(b"rewrite-aof") => {}
-        _ => return Action::Reply(Reply::error("ERR syntax error")),
+        _ => return Reply::error("ERR syntax error"),
     }
     let rewrite = args.len() == 2 && state.loading.is_none();
     match crate::shutdown::prepare(state, rewrite) {
         Ok(()) => crate::shutdown::exit_gracefully(state),
         Err(message) => {
             crate::log::warning(&message);
-            Action::Reply(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."))
+            Reply::error("ERR Errors trying to SHUTDOWN. Check logs.")
         }
     }
 }

@@ -146,7 +146,7 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.gauge(
         "disque_uptime_seconds",
         "Seconds since the server started.",
-        state.started.elapsed().as_secs_f64(),
+        state.uptime().as_secs_f64(),
     );
     s.counter(
         "disque_commands_processed",

@@ -49,17 +49,28 @@ const DEFAULT_QUEUE_LIMIT: usize = 1000;
 /// HTTP connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 256;
 
+/// The HTTP listeners of one port.
+struct Listening {
+    /// The port.
+    port: u16,
+    /// The accept tasks started.
+    tasks: Vec<AbortHandle>,
+    /// Listeners bound whose accept tasks start at the next flush point
+    /// ([`crate::state::State::spawn_later`]).
+    pending: Vec<TcpListener>,
+}
+
 thread_local! {
-    /// The port the HTTP listeners are on and their accept tasks.
-    static LISTENING: RefCell<Option<(u16, Vec<AbortHandle>)>> = const { RefCell::new(None) };
+    /// The listeners of `http-port`.
+    static LISTENING: RefCell<Option<Listening>> = const { RefCell::new(None) };
 }
 
 /// Makes the HTTP listeners match `http-port`: binds the new port (every
 /// `bind` address), then stops accepting on the old one; 0 stops listening.
 /// On a bind error nothing changes and the error text is returned.
-pub fn apply_port(state: &State) -> Result<(), String> {
+pub fn apply_port(state: &mut State) -> Result<(), String> {
     let port = state.config.http_port;
-    let current = LISTENING.with(|l| l.borrow().as_ref().map(|(p, _)| *p));
+    let current = LISTENING.with(|l| l.borrow().as_ref().map(|l| l.port));
     if current == Some(port) || (port == 0 && current.is_none()) {
         return Ok(());
     }
@@ -69,22 +80,36 @@ pub fn apply_port(state: &State) -> Result<(), String> {
         crate::server::bind_addresses(&state.config, port)?
     };
     let old = LISTENING.with(|l| l.borrow_mut().take());
-    for task in old.into_iter().flat_map(|(_, tasks)| tasks) {
+    for task in old.into_iter().flat_map(|old| old.tasks) {
         task.abort();
     }
     if port == 0 {
         return Ok(());
     }
-    let shared = state.self_ref.upgrade().ok_or("the server is stopping")?;
-    let tasks = listeners
-        .into_iter()
-        .map(|l| tokio::task::spawn_local(accept(shared.clone(), l)).abort_handle())
-        .collect();
-    LISTENING.with(|l| *l.borrow_mut() = Some((port, tasks)));
+    LISTENING.with(|l| {
+        *l.borrow_mut() = Some(Listening {
+            port,
+            tasks: Vec::new(),
+            pending: listeners,
+        })
+    });
+    state.spawn_later(start_accepting);
     crate::log::notice(&format!(
         "HTTP (dashboard, /api, /metrics) listening on port {port}"
     ));
     Ok(())
+}
+
+/// Starts the accept tasks of the listeners bound by [`apply_port`].
+fn start_accepting(shared: &Shared) {
+    LISTENING.with(|l| {
+        if let Some(listening) = l.borrow_mut().as_mut() {
+            for listener in std::mem::take(&mut listening.pending) {
+                let task = tokio::task::spawn_local(accept(shared.clone(), listener));
+                listening.tasks.push(task.abort_handle());
+            }
+        }
+    });
 }
 
 /// Counts an open connection until dropped.
@@ -237,7 +262,16 @@ fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
 }
 
 /// Serves one request.
+/// Serves one request; its end is a flush point (what core commands wrote
+/// reaches the AOF, their bus frames leave).
 async fn handle(shared: &Shared, peer: IpAddr, req: Request<Incoming>) -> Reply {
+    let reply = route(shared, peer, req).await;
+    shared.borrow_mut().flush_point(shared);
+    reply
+}
+
+/// The response to one request.
+async fn route(shared: &Shared, peer: IpAddr, req: Request<Incoming>) -> Reply {
     {
         let state = shared.borrow();
         if !allowed_peer(&state.config, peer) {
@@ -364,7 +398,7 @@ fn node_json(state: &State) -> Value {
         "id": state.node.id().as_str(),
         "version": crate::config::DISQUE_VERSION,
         "port": state.config.port,
-        "uptime_seconds": state.started.elapsed().as_secs(),
+        "uptime_seconds": state.uptime().as_secs(),
         "registered_jobs": stats.registered_jobs,
         "registered_queues": stats.registered_queues,
         "blocked_clients": stats.blocked_clients,

@@ -9,7 +9,6 @@
 use crate::state::{Shared, State};
 use bytes::Bytes;
 use disque_core::commands::lookup;
-use disque_core::Effects;
 use disque_proto::Reply;
 use serde_json::{json, Map, Value};
 
@@ -18,19 +17,15 @@ const HTTP_CLIENT: u64 = 0;
 /// Queues or jobs visited per chunk of a scan.
 const SCAN_CHUNK: &str = "2000";
 
-/// Runs a non-blocking core command (QSTAT, SHOW, PAUSE, ...) and applies its effects.
+/// Runs a non-blocking core command (QSTAT, SHOW, PAUSE, ...) and applies its
+/// effects; the request ends with a flush point (see `http::handle`).
 pub fn core_command(state: &mut State, args: &[&[u8]]) -> Reply {
     let Some(spec) = args.first().and_then(|name| lookup(name)) else {
         return Reply::error("ERR unknown command");
     };
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    let env = state.env();
-    let mut fx = Effects::default();
-    let reply = state
-        .node
-        .on_command(&env, HTTP_CLIENT, spec.id, &args, &mut fx);
-    state.apply(fx);
-    state.flush_point();
+    let reply =
+        state.run_core(|node, env, fx| node.on_command(env, HTTP_CLIENT, spec.id, &args, fx));
     reply.unwrap_or(Reply::Nil)
 }
 
