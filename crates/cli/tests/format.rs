@@ -24,6 +24,19 @@ fn csv(reply: &Reply) -> String {
     show(reply, OutputMode::Csv)
 }
 
+/// An array holding a nested array, an empty array and a nil.
+fn nested_and_mixed() -> Reply {
+    Reply::Array(vec![
+        Reply::Array(vec![
+            bulk("q"),
+            bulk("id"),
+            Reply::Array(vec![Reply::Integer(1), bulk("x")]),
+        ]),
+        Reply::Array(vec![]),
+        Reply::Nil,
+    ])
+}
+
 const ID: &str = "D-dcb833cf-8YL1NT17e9+wsA/09NqxscQI-05a1";
 
 #[test]
@@ -66,15 +79,7 @@ fn standard_arrays() {
 #[test]
 fn standard_nested_and_mixed() {
     // Byte for byte what redis-cli prints for the same reply.
-    let reply = Reply::Array(vec![
-        Reply::Array(vec![
-            bulk("q"),
-            bulk("id"),
-            Reply::Array(vec![Reply::Integer(1), bulk("x")]),
-        ]),
-        Reply::Array(vec![]),
-        Reply::Nil,
-    ]);
+    let reply = nested_and_mixed();
     assert_eq!(
         standard(&reply),
         "1) 1) \"q\"\n   2) \"id\"\n   3) 1) (integer) 1\n      2) \"x\"\n2) (empty list or set)\n3) (nil)\n"
@@ -129,15 +134,7 @@ fn raw_output() {
         ),
         b"a\"\n\xff\n".to_vec()
     );
-    let reply = Reply::Array(vec![
-        Reply::Array(vec![
-            bulk("q"),
-            bulk("id"),
-            Reply::Array(vec![Reply::Integer(1), bulk("x")]),
-        ]),
-        Reply::Array(vec![]),
-        Reply::Nil,
-    ]);
+    let reply = nested_and_mixed();
     assert_eq!(raw(&reply), "q\nid\n1\nx\n\n\n");
 }
 
@@ -151,14 +148,6 @@ fn csv_output() {
     assert_eq!(csv(&Reply::Integer(42)), "42\n");
     assert_eq!(csv(&Reply::Nil), "NIL\n");
     assert_eq!(csv(&bulk("a\"b")), "\"a\\\"b\"\n");
-    let reply = Reply::Array(vec![
-        Reply::Array(vec![
-            bulk("q"),
-            bulk("id"),
-            Reply::Array(vec![Reply::Integer(1), bulk("x")]),
-        ]),
-        Reply::Array(vec![]),
-        Reply::Nil,
-    ]);
+    let reply = nested_and_mixed();
     assert_eq!(csv(&reply), "\"q\",\"id\",1,\"x\",,NIL\n");
 }

@@ -366,6 +366,33 @@ fn run_key(jobs: &JobTable, job: JobRef) -> Option<(u64, JobRef)> {
     jobs.resolve(job).map(|j| (j.ctime, job))
 }
 
+/// Visits the merge of a deque walk `run` and a late-set walk `late` (both
+/// in the same direction) while `visit` returns true, taking the late head
+/// when `late_next(run head, late head)`; false when it stopped early.
+fn merge_visit<'a>(
+    run: impl Iterator<Item = &'a JobRef>,
+    late: impl Iterator<Item = &'a (u64, JobRef)>,
+    late_next: impl Fn(JobRef, &(u64, JobRef)) -> bool,
+    visit: &mut impl FnMut(&JobRef) -> bool,
+) -> bool {
+    let (mut a, mut b) = (run.peekable(), late.peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(&&x), Some(y)) if late_next(x, y) => b.next().map(|e| &e.1),
+            (Some(_), _) => a.next(),
+            (None, _) => b.next().map(|e| &e.1),
+        };
+        match next {
+            Some(job) => {
+                if !visit(job) {
+                    return false;
+                }
+            }
+            None => return true,
+        }
+    }
+}
+
 impl QueueOrder {
     fn insert(&mut self, key: (u64, JobRef)) {
         if self.run.is_empty() || self.run_last.is_none_or(|last| last <= key) {
@@ -409,48 +436,23 @@ impl QueueOrder {
     /// Visits ids oldest first while `visit` returns true; false when it
     /// stopped early.
     fn for_each(&self, jobs: &JobTable, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
-        let (mut a, mut b) = (self.run.iter().peekable(), self.late.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(y)) if Self::late_first(jobs, x, y) => b.next().map(|e| &e.1),
-                (Some(_), _) => a.next(),
-                (None, _) => b.next().map(|e| &e.1),
-            };
-            match next {
-                Some(job) => {
-                    if !visit(job) {
-                        return false;
-                    }
-                }
-                None => return true,
-            }
-        }
+        merge_visit(
+            self.run.iter(),
+            self.late.iter(),
+            |x, y| Self::late_first(jobs, x, y),
+            visit,
+        )
     }
 
     /// Visits ids newest first while `visit` returns true; false when it
     /// stopped early.
     fn for_each_rev(&self, jobs: &JobTable, visit: &mut impl FnMut(&JobRef) -> bool) -> bool {
-        let (mut a, mut b) = (
-            self.run.iter().rev().peekable(),
-            self.late.iter().rev().peekable(),
-        );
-        loop {
-            let late_next =
-                |x: JobRef, y: &(u64, JobRef)| run_key(jobs, x).is_some_and(|key| *y > key);
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(y)) if late_next(x, y) => b.next().map(|e| &e.1),
-                (Some(_), _) => a.next(),
-                (None, _) => b.next().map(|e| &e.1),
-            };
-            match next {
-                Some(job) => {
-                    if !visit(job) {
-                        return false;
-                    }
-                }
-                None => return true,
-            }
-        }
+        merge_visit(
+            self.run.iter().rev(),
+            self.late.iter().rev(),
+            |x, y| run_key(jobs, x).is_some_and(|key| *y > key),
+            visit,
+        )
     }
 
     fn retain(&mut self, mut live: impl FnMut(&JobRef) -> bool) {

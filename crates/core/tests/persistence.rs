@@ -3,6 +3,7 @@
 mod harness;
 
 use bytes::{Bytes, BytesMut};
+use disque_core::job_codec::CorruptJob;
 use disque_core::{Effects, LoadMode};
 use disque_proto::Reply;
 use harness::{bulk, Harness};
@@ -32,13 +33,17 @@ fn snapshot_payloads(h: &Harness) -> Vec<Bytes> {
     payloads
 }
 
+/// Loads one LOADJOB payload into `h` at its current time.
+fn load_job(h: &mut Harness, payload: &Bytes, mode: LoadMode) -> Result<(), CorruptJob> {
+    let env = h.env();
+    h.node
+        .load_job(&env, payload, mode, &mut Effects::default())
+}
+
 fn reload(from: &Harness, mode: LoadMode) -> Harness {
     let mut to = from.restarted();
-    let env = to.env();
     for payload in snapshot_payloads(from) {
-        to.node
-            .load_job(&env, &payload, mode, &mut Effects::default())
-            .unwrap();
+        load_job(&mut to, &payload, mode).unwrap();
     }
     to
 }
@@ -96,37 +101,18 @@ fn expired_and_duplicate_records_are_skipped_and_deljob_replays() {
     let payloads = snapshot_payloads(&h);
     let mut n = Harness::new();
     n.now_ms = h.now_ms + 10_000;
-    let env = n.env();
-    n.node
-        .load_job(
-            &env,
-            &payloads[0],
-            LoadMode::Normal,
-            &mut Effects::default(),
-        )
-        .unwrap();
+    load_job(&mut n, &payloads[0], LoadMode::Normal).unwrap();
     assert_eq!(n.call(&["SHOW", &id]), Reply::Nil);
     n.now_ms = h.now_ms;
-    let env = n.env();
     for _ in 0..2 {
-        n.node
-            .load_job(
-                &env,
-                &payloads[0],
-                LoadMode::Normal,
-                &mut Effects::default(),
-            )
-            .unwrap();
+        load_job(&mut n, &payloads[0], LoadMode::Normal).unwrap();
     }
     assert_eq!(n.node.stats().registered_jobs, 1);
     n.node
         .load_deljob(&disque_core::ids::JobId::parse(id.as_bytes()).unwrap());
     assert_eq!(n.node.stats().registered_jobs, 0);
     let corrupt = payloads[0].slice(..payloads[0].len() - 1);
-    assert!(n
-        .node
-        .load_job(&env, &corrupt, LoadMode::Normal, &mut Effects::default())
-        .is_err());
+    assert!(load_job(&mut n, &corrupt, LoadMode::Normal).is_err());
 }
 
 #[test]

@@ -416,13 +416,7 @@ fn graph(name: &str, h: &EventHistory, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cmd(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_support::cmd;
 
     #[test]
     fn samples_merge_within_a_second_and_wrap() {

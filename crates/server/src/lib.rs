@@ -41,3 +41,18 @@ pub mod shutdown;
 pub mod slowlog;
 pub mod state;
 pub mod tls;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the unit tests.
+
+    use bytes::Bytes;
+
+    /// A command's arguments, one per word.
+    pub fn cmd(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+}

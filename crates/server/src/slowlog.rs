@@ -181,13 +181,10 @@ fn parse_count(raw: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::cmd;
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
-    }
-
-    fn cmd(words: &[&str]) -> Vec<Bytes> {
-        words.iter().map(|w| b(w)).collect()
     }
 
     #[test]

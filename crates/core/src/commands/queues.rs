@@ -9,10 +9,33 @@ use crate::scan::ScanLimits;
 use bytes::Bytes;
 use disque_proto::Reply;
 
+/// Runs QSCAN or JSCAN: parses the arguments into `filter` (see
+/// [`parse_scan_common`]), then replies `[next cursor, items]` where
+/// `scan(filter, cursor, limits, items)` fills `items` and returns the next
+/// cursor.
+pub(crate) fn scan_reply<'a, F>(
+    args: &'a [Bytes],
+    mut filter: F,
+    mut option: impl FnMut(&mut F, &'a [u8], &'a Bytes) -> Result<bool, Reply>,
+    scan: impl FnOnce(&F, u64, ScanLimits, &mut Vec<Reply>) -> u64,
+) -> Reply {
+    let (cursor, limits) =
+        match parse_scan_common(args, |keyword, value| option(&mut filter, keyword, value)) {
+            Ok(c) => c,
+            Err(reply) => return reply,
+        };
+    let mut items = Vec::new();
+    let next = scan(&filter, cursor, limits, &mut items);
+    Reply::Array(vec![
+        Reply::bulk_string(next.to_string()),
+        Reply::Array(items),
+    ])
+}
+
 /// Parses the cursor, COUNT and BUSYLOOP shared by QSCAN and JSCAN. Other
 /// keywords that have a value after them go to `option(keyword, value)`, which
 /// returns Ok(true) when it took them; anything else is the cursor.
-pub(crate) fn parse_scan_common<'a>(
+fn parse_scan_common<'a>(
     args: &'a [Bytes],
     mut option: impl FnMut(&'a [u8], &'a Bytes) -> Result<bool, Reply>,
 ) -> Result<(u64, ScanLimits), Reply> {
@@ -112,39 +135,36 @@ impl Node {
 
     /// `QSCAN [cursor] [COUNT n] [BUSYLOOP] [MINLEN n] [MAXLEN n] [IMPORTRATE n]`.
     pub(crate) fn cmd_qscan(&self, env: &Env, args: &[Bytes]) -> Reply {
-        let (mut minlen, mut maxlen, mut importrate) = (-1i64, -1i64, -1i64);
-        let common = parse_scan_common(args, |keyword, value| {
-            let slot = if is(keyword, "minlen") {
-                &mut minlen
-            } else if is(keyword, "maxlen") {
-                &mut maxlen
-            } else if is(keyword, "importrate") {
-                &mut importrate
-            } else {
-                return Ok(false);
-            };
-            *slot = integer(value)?;
-            Ok(true)
-        });
-        let (cursor, limits) = match common {
-            Ok(c) => c,
-            Err(reply) => return reply,
-        };
-        let mut names = Vec::new();
-        let next = self.queues.scan(cursor, limits, |q| {
-            let len = q.len() as i64;
-            let wanted = (minlen < 0 || len >= minlen)
-                && (maxlen < 0 || len <= maxlen)
-                && (importrate < 0 || q.federation().import_rate(env.now_ms) as i64 >= importrate);
-            if wanted {
-                names.push(Reply::Bulk(q.name().bytes().clone()));
-            }
-            wanted
-        });
-        Reply::Array(vec![
-            Reply::bulk_string(next.to_string()),
-            Reply::Array(names),
-        ])
+        scan_reply(
+            args,
+            (-1i64, -1i64, -1i64),
+            |(minlen, maxlen, importrate), keyword, value| {
+                let slot = if is(keyword, "minlen") {
+                    minlen
+                } else if is(keyword, "maxlen") {
+                    maxlen
+                } else if is(keyword, "importrate") {
+                    importrate
+                } else {
+                    return Ok(false);
+                };
+                *slot = integer(value)?;
+                Ok(true)
+            },
+            |&(minlen, maxlen, importrate), cursor, limits, names| {
+                self.queues.scan(cursor, limits, |q| {
+                    let len = q.len() as i64;
+                    let wanted = (minlen < 0 || len >= minlen)
+                        && (maxlen < 0 || len <= maxlen)
+                        && (importrate < 0
+                            || q.federation().import_rate(env.now_ms) as i64 >= importrate);
+                    if wanted {
+                        names.push(Reply::Bulk(q.name().bytes().clone()));
+                    }
+                    wanted
+                })
+            },
+        )
     }
 
     /// `PAUSE queue option...`: in, out, all, none, state, bcast.

@@ -2,7 +2,7 @@
 //! the job table iterator.
 
 use super::ack::bad_id;
-use super::queues::parse_scan_common;
+use super::queues::scan_reply;
 use crate::args::is;
 use crate::effects::Env;
 use crate::ids::{JobId, NodeId};
@@ -102,52 +102,47 @@ impl Node {
 
     /// `JSCAN [cursor] [COUNT n] [BUSYLOOP] [QUEUE q] [STATE s...] [REPLY all|id]`.
     pub(crate) fn cmd_jscan(&self, env: &Env, args: &[Bytes]) -> Reply {
-        let mut queue: Option<&Bytes> = None;
-        let mut states: Vec<JobState> = Vec::new();
-        let mut reply_all = false;
-        let common = parse_scan_common(args, |keyword, value| {
-            if is(keyword, "queue") {
-                queue = Some(value);
-            } else if is(keyword, "state") {
-                states.push(
-                    JobState::from_name(value)
-                        .ok_or_else(|| Reply::error("ERR Invalid job state name"))?,
-                );
-            } else if is(keyword, "reply") {
-                reply_all = if is(value, "all") {
-                    true
-                } else if is(value, "id") {
-                    false
+        let filter: (Option<&Bytes>, Vec<JobState>, bool) = (None, Vec::new(), false);
+        scan_reply(
+            args,
+            filter,
+            |(queue, states, reply_all), keyword, value| {
+                if is(keyword, "queue") {
+                    *queue = Some(value);
+                } else if is(keyword, "state") {
+                    states.push(
+                        JobState::from_name(value)
+                            .ok_or_else(|| Reply::error("ERR Invalid job state name"))?,
+                    );
+                } else if is(keyword, "reply") {
+                    *reply_all = if is(value, "all") {
+                        true
+                    } else if is(value, "id") {
+                        false
+                    } else {
+                        return Err(Reply::error("ERR Invalid REPLY type, try ID or ALL"));
+                    };
                 } else {
-                    return Err(Reply::error("ERR Invalid REPLY type, try ID or ALL"));
-                };
-            } else {
-                return Ok(false);
-            }
-            Ok(true)
-        });
-        let (cursor, limits) = match common {
-            Ok(c) => c,
-            Err(reply) => return reply,
-        };
-        let mut items = Vec::new();
-        let next = self.jobs.scan(cursor, limits, |job| {
-            let id = &job.id;
-            let wanted = !job.is_dummy_ack()
-                && queue.is_none_or(|q| job.queue.as_deref() == Some(q))
-                && (states.is_empty() || states.contains(&job.state));
-            if wanted {
-                items.push(if reply_all {
-                    self.describe_job(env, id)
-                } else {
-                    Reply::Status(Bytes::copy_from_slice(id.as_bytes()))
-                });
-            }
-            wanted
-        });
-        Reply::Array(vec![
-            Reply::bulk_string(next.to_string()),
-            Reply::Array(items),
-        ])
+                    return Ok(false);
+                }
+                Ok(true)
+            },
+            |(queue, states, reply_all), cursor, limits, items| {
+                self.jobs.scan(cursor, limits, |job| {
+                    let id = &job.id;
+                    let wanted = !job.is_dummy_ack()
+                        && queue.is_none_or(|q| job.queue.as_deref() == Some(q))
+                        && (states.is_empty() || states.contains(&job.state));
+                    if wanted {
+                        items.push(if *reply_all {
+                            self.describe_job(env, id)
+                        } else {
+                            Reply::Status(Bytes::copy_from_slice(id.as_bytes()))
+                        });
+                    }
+                    wanted
+                })
+            },
+        )
     }
 }

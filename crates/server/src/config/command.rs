@@ -217,13 +217,7 @@ impl Config {
 mod tests {
     use super::super::test_support::{cwd_lock, temp_dir};
     use super::*;
-
-    fn cmd(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_support::cmd;
 
     fn run(c: &mut Config, words: &[&str]) -> ConfigOutcome {
         c.command(&cmd(words))
