@@ -10,9 +10,9 @@ line, and exits 1 on any failure.
 import logging
 import sys
 import time
-import traceback
 
 from pydisque.client import Client
+from compat_common import run_checks, s
 
 # pydisque logs every retried error reply at CRITICAL level.
 logging.disable(logging.CRITICAL)
@@ -20,11 +20,6 @@ logging.disable(logging.CRITICAL)
 PORTS = [int(p) for p in sys.argv[1:]]
 HOST = "127.0.0.1"
 
-
-def s(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    return value
 
 
 def client(i):
@@ -116,21 +111,7 @@ def check_getjob_on_another_node_replicated():
 
 
 def main():
-    checks = [(name, fn) for name, fn in sorted(globals().items())
-              if name.startswith("check_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in checks:
-        try:
-            fn()
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc()
-        else:
-            passed += 1
-            print("ok   %s" % name)
-    print("pydisque cluster: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks(globals(), "pydisque cluster")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ check and a closing 'N passed, N failed' line, and exits 1 on any failure.
 import logging
 import sys
 import time
-import traceback
 
 import redis
 from pydisque.client import Client
+from compat_common import run_checks, s
 
 # pydisque logs every retried error reply at CRITICAL level: keep the
 # output readable.
@@ -21,12 +21,6 @@ logging.disable(logging.CRITICAL)
 PORT = int(sys.argv[1])
 HOST = "127.0.0.1"
 
-
-def s(value):
-    """bytes -> str (redis-py returns bytes without decode_responses)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    return value
 
 
 def fresh_client():
@@ -264,21 +258,7 @@ def check_info():
 
 
 def main():
-    checks = [(name, fn) for name, fn in sorted(globals().items())
-              if name.startswith("check_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in checks:
-        try:
-            fn()
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc()
-        else:
-            passed += 1
-            print("ok   %s" % name)
-    print("pydisque: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks(globals(), "pydisque")
 
 
 if __name__ == "__main__":

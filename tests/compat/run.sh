@@ -29,24 +29,7 @@ trap cleanup EXIT INT TERM
 
 # A port whose client and bus (+10000) ports are both free on 127.0.0.1.
 free_port() {
-    "$python" - <<'PY'
-import random, socket
-for _ in range(1000):
-    port = random.randint(20000, 45000)
-    socks = []
-    try:
-        for p in (port, port + 10000):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(port)
-    break
-PY
+    "$python" "$root/tests/compat/compat_common.py" free-port
 }
 
 # Starts a server in directory $1 (default: $workdir) with the extra

@@ -12,12 +12,12 @@ check and a closing 'N passed, N failed' line; exits 1 on any failure.
 import functools
 import logging
 import sys
-import traceback
 import types
 
 import redis
 import pydisque.client
 from pydisque.client import Client
+from compat_common import run_checks
 
 logging.disable(logging.CRITICAL)
 
@@ -63,21 +63,7 @@ def check_pydisque_over_tls():
 
 
 def main():
-    checks = [(name, fn) for name, fn in sorted(globals().items())
-              if name.startswith("check_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in checks:
-        try:
-            fn()
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc()
-        else:
-            passed += 1
-            print("ok   %s" % name)
-    print("tls: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks(globals(), "tls")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Every process started here is killed on exit. Standard library only.
 """
 
 import os
-import random
 import re
 import shlex
 import shutil
@@ -26,6 +25,8 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "compat"))
+from compat_common import free_port  # noqa: E402 (found through ROOT)
 README = os.path.join(ROOT, "README.md")
 START_DEADLINE_S = 900  # a cold `cargo run --release` compiles first
 JOB_ID = re.compile(r"D-[0-9a-f]{8}-[A-Za-z0-9+/]{24}-[0-9a-f]{4}")
@@ -51,25 +52,6 @@ def first_sh_block(body, where):
     return m.group(1).splitlines()
 
 
-def free_port():
-    """A port whose client and bus (+10000) ports are both free."""
-    for _ in range(1000):
-        port = random.randint(20000, 45000)
-        socks = []
-        try:
-            for p in (port, port + 10000):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    fail("no free port")
-
-
 def pings(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -89,7 +71,7 @@ def main():
     print(f"readme: first command: {commands[0]}")
     if "--" not in run_node:
         run_node.append("--")
-    port = free_port()
+    port = free_port() or fail("no free port")
     run_node += ["--port", str(port)]
 
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
