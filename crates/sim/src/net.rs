@@ -1049,14 +1049,7 @@ impl Net {
     }
 
     fn tick(&mut self, i: usize) {
-        let env = self.env(i);
-        let mut fx = Effects::default();
-        self.nodes[i]
-            .node
-            .as_mut()
-            .expect("ticking a live node")
-            .on_tick(&env, &mut fx);
-        self.apply(i, fx);
+        self.run_event(i, |node, env, fx| node.on_tick(env, fx));
         self.write_aof(i);
         // The server's cron fsyncs with `everysec`; with `no` the OS writes
         // back on its own, modelled as every 30 s.
@@ -1149,6 +1142,15 @@ impl Net {
     /// saved, replies, then bus actions through the server's [`HeldBus`]
     /// (after the records are durable, or at once with the old ordering, see
     /// [`NetConfig::bus_after_durable`]).
+    /// Runs one event on live node `i` with its environment, then applies
+    /// the effects.
+    fn run_event(&mut self, i: usize, event: impl FnOnce(&mut Node, &Env, &mut Effects)) {
+        let env = self.env(i);
+        let mut fx = Effects::default();
+        event(self.node_mut(i), &env, &mut fx);
+        self.apply(i, fx);
+    }
+
     fn apply(&mut self, i: usize, fx: Effects) {
         let n = &mut self.nodes[i];
         n.unwritten.extend_from_slice(&fx.aof);
@@ -1429,14 +1431,7 @@ impl Net {
                         sent_at,
                     },
                 });
-                let env = self.env(to);
-                let mut fx = Effects::default();
-                self.nodes[to]
-                    .node
-                    .as_mut()
-                    .expect("checked")
-                    .on_frame(&env, origin, *frame, &mut fx);
-                self.apply(to, fx);
+                self.run_event(to, |node, env, fx| node.on_frame(env, origin, *frame, fx));
                 self.reschedule_tick(to);
             }
             Event::LinkUp {
@@ -1472,10 +1467,7 @@ impl Net {
                     at: self.now,
                     kind: TraceKind::Link { node, to, up: true },
                 });
-                let env = self.env(node);
-                let mut fx = Effects::default();
-                self.node_mut(node).on_link_up(&env, link, &mut fx);
-                self.apply(node, fx);
+                self.run_event(node, |n, env, fx| n.on_link_up(env, link, fx));
                 self.reschedule_tick(node);
             }
             Event::LinkDown {

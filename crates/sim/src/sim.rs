@@ -672,23 +672,10 @@ impl Sim {
             self.check_full_acks();
         }
         // 4. Drain.
-        let deadline = self.net.now + self.cfg.drain_ms;
-        let mut next_check = self.net.now;
-        while self.net.now < deadline && self.violations.is_empty() {
-            self.drain_consumers();
-            self.advance_to(self.net.now + 10);
-            if self.net.now >= next_check {
-                self.check_full_acks();
-                self.check_dead_letters();
-                next_check = self.net.now + 100;
-                if self.actions.is_empty() && self.obligations_met() {
-                    break;
-                }
-            }
-        }
-        if self.violations.is_empty() {
-            self.check_liveness();
-        }
+        self.drain_then_check_liveness(|sim| {
+            sim.check_full_acks();
+            sim.check_dead_letters();
+        });
         // 5. Quiesce: the drain consumers keep going; acknowledged jobs must be
         // garbage-collected everywhere (the longest GC back-off is 180 s).
         let deadline = self.net.now + 200_000;
@@ -756,12 +743,20 @@ impl Sim {
         }
         self.net.faults = Faults::none();
         self.note("failures over; draining".into());
+        self.drain_then_check_liveness(|_| {});
+    }
+
+    /// Drains for up to the run's drain time (stopping early once nothing is
+    /// pending and every obligation is met), running `check` every 100 ms,
+    /// then checks liveness unless a violation was found.
+    fn drain_then_check_liveness(&mut self, mut check: impl FnMut(&mut Self)) {
         let deadline = self.net.now + self.cfg.drain_ms;
         let mut next_check = self.net.now;
         while self.net.now < deadline && self.violations.is_empty() {
             self.drain_consumers();
             self.advance_to(self.net.now + 10);
             if self.net.now >= next_check {
+                check(self);
                 next_check = self.net.now + 100;
                 if self.actions.is_empty() && self.obligations_met() {
                     break;
