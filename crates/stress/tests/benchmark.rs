@@ -2,6 +2,8 @@
 //! it): each workload runs briefly and its `--json` report must parse and
 //! count the requests asked for.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -44,12 +46,7 @@ fn check_latency(op: &Value) {
 #[test]
 fn benchmark_reports_every_request_as_json() {
     let bench_exe = PathBuf::from(env!("CARGO_BIN_EXE_disque-benchmark"));
-    let server = bench_exe.with_file_name("disque-server");
-    assert!(
-        server.exists(),
-        "build the server first: cargo build -p disque-server ({})",
-        server.display()
-    );
+    let server = common::server_next_to(&bench_exe);
     let server = disque_testkit::layer::run(ServerOptions::default().bin(server).start());
     let port = server.port;
 
