@@ -920,15 +920,7 @@ async fn d17_config_get_set() {
 
 #[tokio::test]
 async fn config_file_and_rewrite() {
-    let dir = TempDir::new();
-    let file = dir.path().join("disque.conf");
-    std::fs::write(&file, "# my config\nhz 20\nmaxmemory 64mb\n").unwrap();
-    let s = ServerOptions {
-        config_file: Some(file.clone()),
-        ..ServerOptions::default()
-    }
-    .start()
-    .await;
+    let (s, file, _dir) = start_with_config("# my config\nhz 20\nmaxmemory 64mb\n").await;
     let mut raw = s.raw().await;
     raw.roundtrip(&["CONFIG", "GET", "hz"], b"*2\r\n$2\r\nhz\r\n$2\r\n20\r\n")
         .await;

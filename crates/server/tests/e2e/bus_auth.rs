@@ -208,15 +208,7 @@ async fn a_restarted_node_rejoins() {
 /// CONFIG GET, SET and REWRITE; a too long secret is refused.
 #[tokio::test]
 async fn cluster_password_config() {
-    let dir = TempDir::new();
-    let file = dir.path().join("disque.conf");
-    std::fs::write(&file, "# bus\n").unwrap();
-    let s = ServerOptions {
-        config_file: Some(file.clone()),
-        ..ServerOptions::default()
-    }
-    .start()
-    .await;
+    let (s, file, _dir) = start_with_config("# bus\n").await;
     let mut c = s.client().await;
     assert_eq!(
         cmd(&mut c, "CONFIG GET cluster-password").await,

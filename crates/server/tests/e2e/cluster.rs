@@ -472,21 +472,13 @@ async fn c21_leaving() {
     );
     assert_eq!(
         cmd(&mut cs[2], "ADDJOB lq b 0").await,
-        error(
-            "NOREPL Not enough reachable nodes for the requested replication level, since I'm \
-             unable to hold a copy of the message for the following reason: I'm leaving the cluster"
-        )
+        norepl_no_local_copy("I'm leaving the cluster")
     );
     // (The synchronous form, `ADDJOB lq b 0 REPLICATE 2`, is in
     // c21_leaving_node_sync_addjob_with_explicit_replicate; a queue N3
     // asked for before leaving is in leaving_node_does_not_get_its_jobs_back.)
     let id = addjob(&mut cs[2], "lq2 b 0 REPLICATE 2 ASYNC").await;
-    assert!(show(&mut cs[2], &id).await.is_none());
-    assert!(show(&mut cs[0], &id).await.is_some());
-    assert!(show(&mut cs[1], &id).await.is_some());
-    poll_until!(secs(2), "the externally replicated job is queued once", {
-        qlen_sum(&mut cs[..2], "lq2").await == 1
-    });
+    assert_replicated_elsewhere(&mut cs, 2, &id, "lq2").await;
     assert_eq!(qlen(&mut cs[2], "lq2").await, 0);
 
     // The flag reaches N1 through the bus headers.

@@ -18,21 +18,6 @@ fn is_text_line(line: &str, pid: u32) -> bool {
         && [b'.', b'-', b'*', b'#'].contains(&bytes[20])
 }
 
-/// A server started with a config file holding `text`; returns it, the
-/// file's path, and the directory that holds the file.
-async fn start_with_config(text: &str) -> (Server, std::path::PathBuf, TempDir) {
-    let dir = TempDir::new();
-    let file = dir.path().join("disque.conf");
-    std::fs::write(&file, text).unwrap();
-    let server = ServerOptions {
-        config_file: Some(file.clone()),
-        ..ServerOptions::default()
-    }
-    .start()
-    .await;
-    (server, file, dir)
-}
-
 #[tokio::test]
 async fn json_log_lines_from_the_config_file_then_text_after_config_set() {
     let (mut s, file, _dir) = start_with_config("# logs for the shipper\nlogformat json\n").await;

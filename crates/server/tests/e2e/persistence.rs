@@ -831,6 +831,23 @@ async fn kill9_under_load_appendfsync_everysec_loses_nothing() {
     kill9_under_load("everysec", 3000).await;
 }
 
+/// Adds `batches` pipelined batches of 1000 jobs to `queue`; their ids.
+async fn add_pipelined(c: &mut Client, queue: &str, batches: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..batches {
+        let commands: Vec<[&str; 4]> = (0..1000).map(|_| ["ADDJOB", queue, "x", "0"]).collect();
+        let refs: Vec<&[&str]> = commands.iter().map(|c| &c[..]).collect();
+        c.send_many(&refs).await.unwrap();
+        for _ in 0..1000 {
+            match c.read_reply().await.unwrap() {
+                Reply::Status(id) => ids.push(String::from_utf8(id.to_vec()).unwrap()),
+                other => panic!("ADDJOB: {other:?}"),
+            }
+        }
+    }
+    ids
+}
+
 /// Background rewrites while producers add and acknowledge jobs: the file
 /// that replaces the old one holds the snapshot plus everything logged
 /// meanwhile.
@@ -839,18 +856,7 @@ async fn bgrewriteaof_under_load_loses_nothing() {
     let mut n = started(aof_node(&[])).await;
     let mut c = n.client().await;
     // A dataset big enough that the snapshot takes a moment to write.
-    let mut preload = Vec::new();
-    for _ in 0..10 {
-        let commands: Vec<[&str; 4]> = (0..1000).map(|_| ["ADDJOB", "pre", "x", "0"]).collect();
-        let refs: Vec<&[&str]> = commands.iter().map(|c| &c[..]).collect();
-        c.send_many(&refs).await.unwrap();
-        for _ in 0..1000 {
-            match c.read_reply().await.unwrap() {
-                Reply::Status(id) => preload.push(String::from_utf8(id.to_vec()).unwrap()),
-                other => panic!("ADDJOB: {other:?}"),
-            }
-        }
-    }
+    let preload = add_pipelined(&mut c, "pre", 10).await;
     let load = Load::start(n.port, 3, 3).await;
     let mut target = 300;
     load.wait_for(target).await;
@@ -1122,18 +1128,7 @@ async fn enqueue_once_restores_queue_order_by_ctime() {
 async fn kill9_during_bgrewriteaof_keeps_the_old_file() {
     let mut n = started(aof_node(&[])).await;
     let mut c = n.client().await;
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        let commands: Vec<[&str; 4]> = (0..1000).map(|_| ["ADDJOB", "kr", "x", "0"]).collect();
-        let refs: Vec<&[&str]> = commands.iter().map(|c| &c[..]).collect();
-        c.send_many(&refs).await.unwrap();
-        for _ in 0..1000 {
-            match c.read_reply().await.unwrap() {
-                Reply::Status(id) => ids.push(String::from_utf8(id.to_vec()).unwrap()),
-                other => panic!("ADDJOB: {other:?}"),
-            }
-        }
-    }
+    let mut ids = add_pipelined(&mut c, "kr", 5).await;
     let before = n.aof_bytes();
     let mut raw = n.raw().await;
     // The rewrite is still "in progress" until the next cron tick at least.
@@ -1256,24 +1251,9 @@ const FSIZE_LIMIT: u64 = 32 * 1024;
 /// lost and the file is valid.
 #[tokio::test]
 async fn write_error_misconf_then_recovery() {
-    let mut n = aof_node(&["appendfsync", "everysec"]);
-    n.fsize_limit = Some(FSIZE_LIMIT);
-    n.start(&[]).await;
+    let mut n = started_with_fsize_limit("everysec").await;
     let mut c = n.client().await;
-    let body = "x".repeat(1000);
-    let mut ids = Vec::new();
-    let mut misconf = None;
-    for _ in 0..200 {
-        match c.call(&["ADDJOB", "full", &body, "0"]).await.unwrap() {
-            Reply::Status(id) => ids.push(String::from_utf8(id.to_vec()).unwrap()),
-            Reply::Error(e) => {
-                misconf = Some(String::from_utf8_lossy(&e).into_owned());
-                break;
-            }
-            other => panic!("ADDJOB: {other:?}"),
-        }
-    }
-    let misconf = misconf.expect("no -MISCONF after 200 KB of jobs");
+    let (mut ids, misconf) = fill_until_misconf(&mut c).await;
     assert!(
         misconf.starts_with("MISCONF Errors writing to the AOF file: "),
         "{misconf}"
@@ -1292,21 +1272,42 @@ async fn write_error_misconf_then_recovery() {
     assert!(n.aof_bytes().len() as u64 <= FSIZE_LIMIT);
     // Disk space is back: the retry succeeds within a cron tick or so.
     n.set_fsize_limit(None);
-    poll_until!(
-        secs(5),
-        "PING answers PONG again",
-        matches!(c.call(&["PING"]).await.unwrap(), Reply::Status(s) if &s[..] == b"PONG")
-    );
+    wait_for_pong(&mut c).await;
     assert_eq!(info_value(&mut c, "aof_last_write_status").await, "ok");
     ids.push(addjob(&mut c, "full y 0").await);
     drop((c, raw));
     n.kill9();
     let (code, out) = check_aof(&[n.aof().to_str().unwrap()], "");
     assert_eq!(code, Some(0), "{out}");
+    restart_unlimited_with(&mut n, &ids).await;
+}
+
+/// A node started with an AOF under `appendfsync policy` whose file may not
+/// grow past FSIZE_LIMIT.
+async fn started_with_fsize_limit(policy: &str) -> Node {
+    let mut n = aof_node(&["appendfsync", policy]);
+    n.fsize_limit = Some(FSIZE_LIMIT);
+    n.start(&[]).await;
+    n
+}
+
+/// Waits until PING answers PONG (writing works again).
+async fn wait_for_pong(c: &mut Client) {
+    poll_until!(
+        secs(5),
+        "PING answers PONG again",
+        matches!(c.call(&["PING"]).await.unwrap(), Reply::Status(s) if &s[..] == b"PONG")
+    );
+}
+
+/// Restarts `n` without the file size limit and checks that every job of
+/// `ids` is back; a client of the restarted node.
+async fn restart_unlimited_with(n: &mut Node, ids: &[String]) -> Client {
     n.fsize_limit = None;
     n.start(&[]).await;
     let mut c = n.client().await;
-    assert_eq!(missing_jobs(&mut c, &ids).await, Vec::<String>::new());
+    assert_eq!(missing_jobs(&mut c, ids).await, Vec::<String>::new());
+    c
 }
 
 /// Adds 1 KB jobs until the AOF write fails (the node runs under
@@ -1329,9 +1330,7 @@ async fn fill_until_misconf(c: &mut Client) -> (Vec<String>, String) {
 /// again SHUTDOWN succeeds and the file is valid, with every job.
 #[tokio::test]
 async fn shutdown_refused_while_aof_writes_fail() {
-    let mut n = aof_node(&["appendfsync", "everysec"]);
-    n.fsize_limit = Some(FSIZE_LIMIT);
-    n.start(&[]).await;
+    let mut n = started_with_fsize_limit("everysec").await;
     let mut c = n.client().await;
     let (mut ids, misconf) = fill_until_misconf(&mut c).await;
     assert!(misconf.starts_with("MISCONF "), "{misconf}");
@@ -1344,20 +1343,13 @@ async fn shutdown_refused_while_aof_writes_fail() {
     // Space comes back right away (before the next cron retry).
     n.set_fsize_limit(None);
     assert!(n.is_running());
-    poll_until!(
-        secs(5),
-        "PING answers PONG again",
-        matches!(c.call(&["PING"]).await.unwrap(), Reply::Status(s) if &s[..] == b"PONG")
-    );
+    wait_for_pong(&mut c).await;
     ids.push(addjob(&mut c, "full y 0").await);
     drop((c, raw));
     n.shutdown(&[]).await;
     let (code, out) = check_aof(&[n.aof().to_str().unwrap()], "");
     assert_eq!(code, Some(0), "{out}");
-    n.fsize_limit = None;
-    n.start(&[]).await;
-    let mut c = n.client().await;
-    assert_eq!(missing_jobs(&mut c, &ids).await, Vec::<String>::new());
+    restart_unlimited_with(&mut n, &ids).await;
 }
 
 /// With `always` a write error is fatal: the process exits, the command
@@ -1365,9 +1357,7 @@ async fn shutdown_refused_while_aof_writes_fail() {
 /// after the restart.
 #[tokio::test]
 async fn write_error_with_appendfsync_always_exits() {
-    let mut n = aof_node(&["appendfsync", "always"]);
-    n.fsize_limit = Some(FSIZE_LIMIT);
-    n.start(&[]).await;
+    let mut n = started_with_fsize_limit("always").await;
     let mut c = n.client().await;
     let body = "x".repeat(1000);
     let mut ids = Vec::new();
@@ -1386,10 +1376,7 @@ async fn write_error_with_appendfsync_always_exits() {
     let log = n.log_text();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("fsync policy is 'always'"), "{log}");
-    n.fsize_limit = None;
-    n.start(&[]).await;
-    let mut c = n.client().await;
-    assert_eq!(missing_jobs(&mut c, &ids).await, Vec::<String>::new());
+    let mut c = restart_unlimited_with(&mut n, &ids).await;
     assert_eq!(job_count(&mut c).await, ids.len() as i64);
 }
 

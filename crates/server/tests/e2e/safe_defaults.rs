@@ -251,19 +251,8 @@ async fn a_unix_socket_client_is_local() {
 /// values that differ from the default are written).
 #[tokio::test]
 async fn settings_in_the_config_file_and_rewrite() {
-    let dir = TempDir::new();
-    let file = dir.path().join("disque.conf");
-    std::fs::write(
-        &file,
-        "enable-debug-command yes\nenable-protected-configs no\n",
-    )
-    .unwrap();
-    let s = ServerOptions {
-        config_file: Some(file.clone()),
-        ..ServerOptions::default()
-    }
-    .start()
-    .await;
+    let (s, file, _dir) =
+        start_with_config("enable-debug-command yes\nenable-protected-configs no\n").await;
     let mut c = s.client().await;
     assert_eq!(
         cmd(&mut c, "CONFIG GET enable-*").await,
