@@ -72,21 +72,26 @@ def check_replicate_3_visible_on_every_node():
     assert client(1).qlen("pyc_r3") == 0
 
 
-def check_ack_propagates():
-    job_id = s(client(0).add_job("pyc_ack", "body"))
-    client(1).ack_job(job_id)
+def ack_elsewhere_and_wait_gone(queue, node, ack, what):
+    """Adds a job to `queue` on node 0, acknowledges it on `node` with
+    `ack(client, job_id)` and waits until no node knows it; the clients."""
+    job_id = s(client(0).add_job(queue, "body"))
+    ack(client(node), job_id)
     clients = [client(i) for i in range(len(PORTS))]
-    poll("the ack to remove %s everywhere" % job_id,
+    poll("%s to remove %s everywhere" % (what, job_id),
          lambda: all(c.show(job_id) is None for c in clients))
+    return clients
+
+
+def check_ack_propagates():
+    clients = ack_elsewhere_and_wait_gone(
+        "pyc_ack", 1, lambda c, job_id: c.ack_job(job_id), "the ack")
     assert clients[0].qlen("pyc_ack") == 0
 
 
 def check_fast_ack_propagates():
-    job_id = s(client(0).add_job("pyc_fack", "body"))
-    client(2).fast_ack(job_id)
-    clients = [client(i) for i in range(len(PORTS))]
-    poll("FASTACK to remove %s everywhere" % job_id,
-         lambda: all(c.show(job_id) is None for c in clients))
+    ack_elsewhere_and_wait_gone(
+        "pyc_fack", 2, lambda c, job_id: c.fast_ack(job_id), "FASTACK")
 
 
 def check_getjob_on_another_node_pulls_the_job():
