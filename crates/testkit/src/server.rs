@@ -15,7 +15,7 @@ use disque_client::{Client, Reply};
 use crate::raw::Raw;
 
 /// How long a server may take to answer its first PING.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
+const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 /// Default deadline for a single reply.
 pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -168,95 +168,21 @@ impl ServerOptions {
     }
 }
 
-/// A running `disque-server` process; killed on drop (also on panic).
-pub struct Server {
-    child: Option<Child>,
+/// A `disque-server` process on a fixed port in its own directory: what
+/// [`Server`] and the tests' own process wrappers share. The process is
+/// killed on drop (also on panic); the directory is removed then.
+pub struct Process {
+    /// The running (or exited, not yet forgotten) process, if any.
+    pub child: Option<Child>,
     /// The client port (the bus port is 10000 above).
     pub port: u16,
     /// Its directory (nodes.conf, AOF, log), removed on drop.
     pub dir: TempDir,
     /// Its stdout and stderr.
     pub log: PathBuf,
-    /// The options it was started with (a restart reuses them).
-    pub opts: ServerOptions,
 }
 
-impl Server {
-    /// A server with default options.
-    pub async fn start() -> Server {
-        Server::start_with(ServerOptions::default()).await
-    }
-
-    /// Default options, to change before [`ServerOptions::start`].
-    pub fn options() -> ServerOptions {
-        ServerOptions::default()
-    }
-
-    /// Starts a server on a free port and waits until it answers PING
-    /// (trying other ports if the one chosen was taken meanwhile).
-    pub async fn start_with(opts: ServerOptions) -> Server {
-        let mut failures = String::new();
-        for _attempt in 0..8 {
-            let dir = TempDir::new();
-            let port = free_port();
-            let log = dir.path().join("server.log");
-            let child = spawn_server(&opts, port, dir.path(), &log);
-            let pid = child.id();
-            let mut server = Server {
-                child: Some(child),
-                port,
-                dir,
-                log,
-                opts: opts.clone(),
-            };
-            match server.wait_ready(pid, opts.password.as_deref()).await {
-                Ok(()) => return server,
-                Err(e) => {
-                    failures.push_str(&format!(
-                        "port {port}: {e}\n--- log ---\n{}\n",
-                        server.log_text()
-                    ));
-                    server.kill();
-                }
-            }
-        }
-        panic!("could not start disque-server:\n{failures}");
-    }
-
-    /// Polls PING until it answers, checking that the answering process is
-    /// ours (another test's server could hold the port if ours failed to
-    /// bind).
-    async fn wait_ready(&mut self, pid: u32, password: Option<&str>) -> Result<(), String> {
-        let deadline = Instant::now() + STARTUP_DEADLINE;
-        loop {
-            if let Some(status) = self.try_wait() {
-                return Err(format!("server exited during startup: {status}"));
-            }
-            if Instant::now() > deadline {
-                return Err("server did not answer PING in time".into());
-            }
-            if let Ok(mut c) = Client::connect(("127.0.0.1", self.port)).await {
-                if let Some(pw) = password {
-                    let _ = c.call(&["AUTH", pw]).await;
-                }
-                if let Ok(Reply::Status(s)) = c.call(&["PING"]).await {
-                    if &s[..] == b"PONG" {
-                        let info = c.call(&["INFO", "server"]).await;
-                        let text = match info {
-                            Ok(Reply::Bulk(b)) => String::from_utf8_lossy(&b).into_owned(),
-                            other => return Err(format!("INFO server: {other:?}")),
-                        };
-                        if info_field(&text, "process_id") == Some(pid.to_string()) {
-                            return Ok(());
-                        }
-                        return Err("another process answered on our port".into());
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
+impl Process {
     /// Its client address.
     pub fn addr(&self) -> (&'static str, u16) {
         ("127.0.0.1", self.port)
@@ -300,6 +226,112 @@ impl Server {
         }
     }
 
+    /// Polls PING until PONG (a `-LOADING` reply means: keep waiting; with
+    /// `password`, after AUTH), checking that the answering process is ours
+    /// (another test's server could hold the port if ours failed to bind).
+    pub async fn wait_ready(&mut self, password: Option<&str>) -> Result<(), String> {
+        let pid = self.pid();
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Err(format!("server exited during startup: {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err("server did not answer PING in time".into());
+            }
+            if let Ok(mut c) = Client::connect(self.addr()).await {
+                if let Some(pw) = password {
+                    let _ = c.call(&["AUTH", pw]).await;
+                }
+                if let Ok(Reply::Status(s)) = c.call(&["PING"]).await {
+                    if &s[..] == b"PONG" {
+                        let info = c.call(&["INFO", "server"]).await;
+                        let text = match info {
+                            Ok(Reply::Bulk(b)) => String::from_utf8_lossy(&b).into_owned(),
+                            other => return Err(format!("INFO server: {other:?}")),
+                        };
+                        if info_field(&text, "process_id") == Some(pid.to_string()) {
+                            return Ok(());
+                        }
+                        return Err("another process answered on our port".into());
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `disque-server` process started from [`ServerOptions`]; its
+/// [`Process`] (port, directory, log, client connections) by deref.
+pub struct Server {
+    process: Process,
+    /// The options it was started with (a restart reuses them).
+    pub opts: ServerOptions,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+impl Server {
+    /// A server with default options.
+    pub async fn start() -> Server {
+        Server::start_with(ServerOptions::default()).await
+    }
+
+    /// Default options, to change before [`ServerOptions::start`].
+    pub fn options() -> ServerOptions {
+        ServerOptions::default()
+    }
+
+    /// Starts a server on a free port and waits until it answers PING
+    /// (trying other ports if the one chosen was taken meanwhile).
+    pub async fn start_with(opts: ServerOptions) -> Server {
+        let mut failures = String::new();
+        for _attempt in 0..8 {
+            let dir = TempDir::new();
+            let port = free_port();
+            let log = dir.path().join("server.log");
+            let child = spawn_server(&opts, port, dir.path(), &log);
+            let mut server = Server {
+                process: Process {
+                    child: Some(child),
+                    port,
+                    dir,
+                    log,
+                },
+                opts: opts.clone(),
+            };
+            match server.wait_ready(opts.password.as_deref()).await {
+                Ok(()) => return server,
+                Err(e) => {
+                    failures.push_str(&format!(
+                        "port {port}: {e}\n--- log ---\n{}\n",
+                        server.log_text()
+                    ));
+                    server.kill();
+                }
+            }
+        }
+        panic!("could not start disque-server:\n{failures}");
+    }
+
     /// Sends `sig` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the process.
     pub fn signal(&self, sig: libc::c_int) {
         let pid = self.pid();
@@ -320,9 +352,9 @@ impl Server {
     /// start only (e.g. `[("aof-enqueue-jobs-once", "yes")]`).
     pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
         self.kill();
-        let pid = self.respawn(extra);
+        self.respawn(extra);
         let password = self.opts.password.clone();
-        if let Err(e) = self.wait_ready(pid, password.as_deref()).await {
+        if let Err(e) = self.wait_ready(password.as_deref()).await {
             panic!(
                 "restart on port {} failed: {e}\n--- log ---\n{}",
                 self.port,
@@ -340,10 +372,10 @@ impl Server {
     }
 
     /// Spawns the process on the same port and directory with the same
-    /// options plus `extra`; returns its pid. The old process released the
-    /// port a moment ago; if something else grabbed it meanwhile the
-    /// readiness probe notices.
-    fn respawn(&mut self, extra: &[(&str, &str)]) -> u32 {
+    /// options plus `extra`. The old process released the port a moment
+    /// ago; if something else grabbed it meanwhile the readiness probe
+    /// notices.
+    fn respawn(&mut self, extra: &[(&str, &str)]) {
         let mut opts = self.opts.clone();
         for (name, value) in extra {
             opts = opts.arg(name, value);
@@ -354,9 +386,7 @@ impl Server {
             self.dir.path(),
             &self.log_path_for_restart(),
         );
-        let pid = child.id();
         self.child = Some(child);
-        pid
     }
 
     /// A restart appends to the same log file, after a marker line.
@@ -366,12 +396,6 @@ impl Server {
             let _ = writeln!(f, "--- restart ---");
         }
         self.log.clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

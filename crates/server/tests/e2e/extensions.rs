@@ -162,7 +162,7 @@ async fn the_options_survive_a_restart_and_errors_are_exact() {
     assert_eq!(cmd(&mut c, &format!("NACK {moved}")).await, int(1));
     assert_eq!(qlen(&mut c, "mdlq").await, 1);
     let restarted_at = Instant::now();
-    n.kill9();
+    n.kill();
     n.start(&[]).await;
     let mut c = n.client().await;
     let r = show_some(&mut c, &delayed).await;

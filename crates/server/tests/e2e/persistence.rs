@@ -288,7 +288,7 @@ async fn d5_plain_aof_with_enqueue_once_keeps_at_most_once_jobs_active() {
     let once = addjob(&mut c, "amo x 0 RETRY 0").await;
     let retried = addjob(&mut c, "amr y 0 RETRY 300").await;
     drop(c);
-    n.kill9();
+    n.kill();
     n.start(&ENQUEUE_ONCE).await;
     let mut c = n.client().await;
     assert_eq!(state_of(&mut c, &once).await.as_deref(), Some("active"));
@@ -360,7 +360,7 @@ async fn d14_bgrewriteaof() {
     );
     // Records after the rewrite go to the new file.
     let later = addjob(&mut c, "bg d 0").await;
-    n.kill9();
+    n.kill();
     n.start(&[]).await;
     let mut c = n.client().await;
     assert_eq!(job_count(&mut c).await, 2);
@@ -421,7 +421,7 @@ async fn automatic_rewrite() {
     let p = info(&mut c, "persistence").await;
     assert_ne!(info_field(&p, "aof_base_size").as_deref(), Some("0"), "{p}");
     drop(c);
-    n.kill9();
+    n.kill();
     n.start(&[]).await;
     let mut c = n.client().await;
     assert_eq!(jscan_all(&mut c).await, live);
@@ -460,7 +460,7 @@ async fn config_set_appendonly_at_runtime() {
     let unlogged = addjob(&mut c, "rt d 0").await;
     assert_eq!(n.aof_bytes().len(), size);
     drop(c);
-    n.kill9();
+    n.kill();
     n.start(&["--appendonly", "yes"]).await;
     let mut c = n.client().await;
     assert_eq!(missing_jobs(&mut c, &ids).await, Vec::<String>::new());
@@ -575,7 +575,7 @@ async fn u05(kill9: bool, enqueue_once: bool) {
     let id = addjob(&mut c, "testqueue a 0 REPLICATE 1 RETRY 3").await;
     drop(c);
     if kill9 {
-        n.kill9();
+        n.kill();
     } else {
         n.shutdown(&[]).await;
     }
@@ -795,7 +795,7 @@ async fn kill9_under_load(fsync: &str, jobs: usize) -> usize {
     let mut n = started(aof_node(&["appendfsync", fsync])).await;
     let load = Load::start(n.port, 4, 0).await;
     load.wait_for(jobs).await;
-    n.kill9();
+    n.kill();
     let (ids, _) = load.finish(false).await;
     n.start(&[]).await;
     let mut c = n.client().await;
@@ -885,7 +885,7 @@ async fn bgrewriteaof_under_load_loses_nothing() {
     }
     let (ids, acked) = load.finish(true).await;
     assert!(max_diff > 0, "no record was logged while a rewrite ran");
-    n.kill9();
+    n.kill();
     n.start(&[]).await;
     let mut c = n.client().await;
     let acked: std::collections::HashSet<String> = acked.into_iter().collect();
@@ -955,7 +955,7 @@ async fn truncated_aof_is_cut_and_loaded_with_aof_load_truncated_yes() {
     // New records follow the last complete one.
     let later = addjob(&mut c, "bad d 0").await;
     drop(c);
-    n.kill9();
+    n.kill();
     n.start(&[]).await;
     let mut c = n.client().await;
     assert_eq!(job_count(&mut c).await, 3);
@@ -1084,7 +1084,7 @@ async fn hand_written_aof_loads() {
     assert_eq!(field(&sh, "retry"), &int(60));
     drop(c);
     // With the option the stored `queued` job is queued at once.
-    n.kill9();
+    n.kill();
     n.start(&ENQUEUE_ONCE).await;
     let mut c = n.client().await;
     assert_eq!(qpeek_ids(&mut c, "hw", 5).await, vec![ids[0].clone()]);
@@ -1140,7 +1140,7 @@ async fn kill9_during_bgrewriteaof_keeps_the_old_file() {
         Reply::Status(id) => ids.push(String::from_utf8(id.to_vec()).unwrap()),
         other => panic!("ADDJOB: {other:?}"),
     }
-    n.kill9();
+    n.kill();
     let after = n.aof_bytes();
     assert!(after.starts_with(&before) || after.len() < before.len());
     n.start(&[]).await;
@@ -1157,7 +1157,7 @@ async fn appendfilename() {
     let mut c = n.client().await;
     let id = addjob(&mut c, "af a 0").await;
     drop(c);
-    n.kill9();
+    n.kill();
     assert!(!n.aof().exists());
     let records = aof_records(&std::fs::read(n.path("other.aof")).unwrap());
     assert_eq!(
@@ -1168,7 +1168,7 @@ async fn appendfilename() {
     let mut c = n.client().await;
     assert_eq!(state_of(&mut c, &id).await.as_deref(), Some("active"));
     drop(c);
-    n.kill9();
+    n.kill();
     let (code, log) = n
         .start_expect_exit(&["--appendfilename", "sub/x.aof"])
         .await;
@@ -1276,7 +1276,7 @@ async fn write_error_misconf_then_recovery() {
     assert_eq!(info_value(&mut c, "aof_last_write_status").await, "ok");
     ids.push(addjob(&mut c, "full y 0").await);
     drop((c, raw));
-    n.kill9();
+    n.kill();
     let (code, out) = check_aof(&[n.aof().to_str().unwrap()], "");
     assert_eq!(code, Some(0), "{out}");
     restart_unlimited_with(&mut n, &ids).await;

@@ -8,8 +8,8 @@ use super::*;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where `disque-check-aof` was built.
 pub fn check_aof_bin() -> &'static str {
@@ -17,11 +17,10 @@ pub fn check_aof_bin() -> &'static str {
 }
 
 /// A `disque-server` that can be stopped and started again in the same
-/// directory, on the same port, with the same config file. The process is
-/// killed on drop (also on panic); the directory is removed then.
+/// directory, on the same port, with the same config file; its [`Process`]
+/// (killed on drop, also on panic) by deref.
 pub struct Node {
-    pub dir: TempDir,
-    pub port: u16,
+    process: Process,
     /// Passed as the first argument at every start, if set.
     pub config_file: Option<PathBuf>,
     /// `--name value` arguments passed at every start.
@@ -29,10 +28,21 @@ pub struct Node {
     /// RLIMIT_FSIZE (bytes) for the next starts, with SIGXFSZ ignored, so
     /// that writes past it fail with EFBIG ("disk full").
     pub fsize_limit: Option<u64>,
-    child: Option<Child>,
-    /// The log of the current (or last) run.
-    pub log: PathBuf,
+    /// How many times it was spawned (names each run's log).
     runs: u32,
+}
+
+impl std::ops::Deref for Node {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
 }
 
 impl Node {
@@ -46,16 +56,18 @@ impl Node {
         let dir = TempDir::new();
         let log = dir.path().join("server-0.log");
         Node {
-            dir,
-            port: free_port(),
+            process: Process {
+                child: None,
+                port: free_port(),
+                dir,
+                log,
+            },
             config_file: None,
             args: args
                 .chunks(2)
                 .flat_map(|p| [format!("--{}", p[0]), p[1].to_string()])
                 .collect(),
             fsize_limit: None,
-            child: None,
-            log,
             runs: 0,
         }
     }
@@ -81,28 +93,8 @@ impl Node {
         std::fs::read(self.aof()).unwrap_or_default()
     }
 
-    pub fn addr(&self) -> (&'static str, u16) {
-        ("127.0.0.1", self.port)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
     pub fn is_running(&mut self) -> bool {
         self.try_wait().is_none() && self.child.is_some()
-    }
-
-    pub async fn client(&self) -> Client {
-        Client::connect(self.addr()).await.expect("connect")
-    }
-
-    pub async fn raw(&self) -> Raw {
-        Raw::connect(self.port).await
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Starts the process without waiting for it to answer.
@@ -154,11 +146,11 @@ impl Node {
         let mut failures = String::new();
         for _attempt in 0..5 {
             self.spawn(extra);
-            match self.wait_ready().await {
+            match self.wait_ready(None).await {
                 Ok(()) => return,
                 Err(e) => {
                     let _ = writeln!(failures, "port {}: {e}\n{}", self.port, self.log_text());
-                    self.kill9();
+                    self.kill();
                     // Another process took our port meanwhile: wait a little
                     // and try again on the same port (cluster nodes must keep
                     // theirs).
@@ -167,36 +159,6 @@ impl Node {
             }
         }
         panic!("could not start disque-server:\n{failures}");
-    }
-
-    /// Polls PING until PONG (a `-LOADING` reply means: keep waiting) and
-    /// checks that the process answering is ours.
-    pub async fn wait_ready(&mut self) -> Result<(), String> {
-        let pid = self.pid();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.try_wait() {
-                return Err(format!("server exited during startup: {status}"));
-            }
-            if Instant::now() > deadline {
-                return Err("server did not answer PING in time".into());
-            }
-            if let Ok(mut c) = Client::connect(self.addr()).await {
-                if let Ok(Reply::Status(s)) = c.call(&["PING"]).await {
-                    if &s[..] == b"PONG" {
-                        let text = match c.call(&["INFO", "server"]).await {
-                            Ok(Reply::Bulk(b)) => String::from_utf8_lossy(&b).into_owned(),
-                            other => return Err(format!("INFO server: {other:?}")),
-                        };
-                        if info_field(&text, "process_id") == Some(pid.to_string()) {
-                            return Ok(());
-                        }
-                        return Err("another process answered on our port".into());
-                    }
-                }
-            }
-            tokio::time::sleep(ms(10)).await;
-        }
     }
 
     /// Starts the node expecting it to exit by itself (a startup error):
@@ -212,26 +174,14 @@ impl Node {
         }
     }
 
-    pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        exit_status(&mut self.child)
-    }
-
     /// Waits for the process to exit, at most `timeout`; forgets the child
     /// once it has exited.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let status = wait_exit(&mut self.child, timeout).await;
+        let status = self.process.wait_exit(timeout).await;
         if status.is_some() {
             self.child = None;
         }
         status
-    }
-
-    /// SIGKILL and reap.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 
     /// Sends a signal to the running process.
@@ -285,12 +235,6 @@ impl Node {
             )
         };
         assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
