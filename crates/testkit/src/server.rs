@@ -262,6 +262,26 @@ impl Process {
     }
 }
 
+/// Implements `Deref` and `DerefMut` to [`Process`] for a wrapper type
+/// whose field `process` holds it.
+#[macro_export]
+macro_rules! deref_to_process {
+    ($wrapper:ty) => {
+        impl std::ops::Deref for $wrapper {
+            type Target = $crate::Process;
+            fn deref(&self) -> &$crate::Process {
+                &self.process
+            }
+        }
+
+        impl std::ops::DerefMut for $wrapper {
+            fn deref_mut(&mut self) -> &mut $crate::Process {
+                &mut self.process
+            }
+        }
+    };
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
@@ -276,18 +296,7 @@ pub struct Server {
     pub opts: ServerOptions,
 }
 
-impl std::ops::Deref for Server {
-    type Target = Process;
-    fn deref(&self) -> &Process {
-        &self.process
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Process {
-        &mut self.process
-    }
-}
+crate::deref_to_process!(Server);
 
 impl Server {
     /// A server with default options.

@@ -32,18 +32,7 @@ pub struct Node {
     runs: u32,
 }
 
-impl std::ops::Deref for Node {
-    type Target = Process;
-    fn deref(&self) -> &Process {
-        &self.process
-    }
-}
-
-impl std::ops::DerefMut for Node {
-    fn deref_mut(&mut self) -> &mut Process {
-        &mut self.process
-    }
-}
+deref_to_process!(Node);
 
 impl Node {
     /// A node (not started) with `--name value` pairs given as
