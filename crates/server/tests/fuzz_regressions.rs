@@ -1,6 +1,7 @@
 //! Replays the inputs kept in `fuzz/regressions/<target>/` (inputs that once
-//! crashed a fuzz target, see `scripts/fuzz`) through that target's checks
-//! (`fuzz/checks.rs`, shared with the targets): each must pass now.
+//! crashed a fuzz target, see `scripts/fuzz`) and the committed corpus
+//! `fuzz/corpus/<target>/` through that target's checks (`fuzz/checks.rs`,
+//! shared with the targets): each must pass now.
 
 #[path = "../../../fuzz/checks.rs"]
 mod checks;
@@ -52,18 +53,31 @@ fn every_fuzz_target_has_its_check_here() {
     assert_eq!(targets, known);
 }
 
-#[test]
-fn kept_crash_inputs_pass_their_target() {
-    for (target, dir) in entries(&fuzz_dir().join("regressions")) {
+/// Runs every input of `fuzz/<kind>/<target>/` through its target's check.
+fn replay(kind: &str) {
+    for (target, dir) in entries(&fuzz_dir().join(kind)) {
         let check = TARGETS
             .iter()
             .find(|(name, _)| *name == target)
-            .unwrap_or_else(|| panic!("fuzz/regressions/{target}: no such fuzz target"))
+            .unwrap_or_else(|| panic!("fuzz/{kind}/{target}: no such fuzz target"))
             .1;
         for (name, path) in entries(&dir) {
-            let input = std::fs::read(&path).expect("regression input");
-            eprintln!("replaying fuzz/regressions/{target}/{name}");
+            let input = std::fs::read(&path).expect("fuzz input");
+            eprintln!("replaying fuzz/{kind}/{target}/{name}");
             check(&input);
         }
     }
+}
+
+#[test]
+fn kept_crash_inputs_pass_their_target() {
+    replay("regressions");
+}
+
+/// The committed corpus (what the fuzzer found reaching new code) passes
+/// too: a change that breaks one of those inputs fails here, not only
+/// under the fuzzer.
+#[test]
+fn the_corpus_passes_its_target() {
+    replay("corpus");
 }
