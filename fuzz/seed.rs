@@ -30,7 +30,7 @@ fn request(words: &[&str]) -> Vec<u8> {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into());
+    let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus-new".into());
     let dir = Path::new(&dir);
     let mut rng = StdRng::seed_from_u64(7);
     let me = NodeId::random(&mut rng);

@@ -10,7 +10,7 @@
 //! not queued again; the sender is told with SETACK.
 //! Decision D4: an imported job new to this node is written to the AOF.
 
-use crate::cluster::message::Message;
+use crate::cluster::message::{Message, MAX_FRAME};
 use crate::effects::{Effects, Env};
 use crate::ids::NodeId;
 use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
@@ -133,8 +133,9 @@ impl Node {
         self.hand_over(env, from, queue, n, fx);
     }
 
-    /// Fetches `n` jobs of `queue` and sends them to `to` in one YOURJOBS; at-most-once
-    /// jobs are then deleted here (they must exist in one place only).
+    /// Fetches `n` jobs of `queue` and sends them to `to` in YOURJOBS, as many
+    /// frames as the bus frame limit needs; at-most-once jobs are then deleted
+    /// here (they must exist in one place only).
     ///
     /// Nothing moves without a connected link to `to`: the jobs would leave the
     /// queue (at-most-once ones would be deleted) for a message that is dropped.
@@ -157,7 +158,9 @@ impl Node {
         if payloads.is_empty() {
             return;
         }
-        self.send(&to, Message::YourJobs(payloads), fx);
+        for message in Message::your_jobs(payloads, MAX_FRAME) {
+            self.send(&to, message, fx);
+        }
         for id in moved_at_most_once {
             self.unregister(&id, fx);
         }

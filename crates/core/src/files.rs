@@ -4,11 +4,14 @@
 //! they mean is decided here, once.
 
 use crate::cluster::membership::SavedPeer;
+use crate::cluster::message::MAX_FRAME;
 use crate::ids::NodeId;
 use bytes::{Bytes, BytesMut};
 
-/// Longest argument accepted in a record (the protocol's 512 MiB).
-const MAX_ARGUMENT: usize = 512 * 1024 * 1024;
+/// Longest argument accepted in a record: a serialized job, whose body
+/// alone may reach the protocol's 512 MiB, as the bus accepts it in one
+/// frame ([`MAX_FRAME`]).
+const MAX_ARGUMENT: usize = MAX_FRAME;
 /// Most arguments a record may have.
 const MAX_ARGUMENTS: usize = 1024 * 1024;
 

@@ -756,3 +756,20 @@ impl Node {
         }
     }
 }
+
+/// A node with id `aaa…`, default configuration and a seeded generator, and
+/// an environment at a fixed time, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_node() -> (Node, Env) {
+    use rand::SeedableRng;
+    let node = Node::new(
+        NodeId([b'a'; 40]),
+        crate::NodeConfig::default(),
+        StdRng::seed_from_u64(1),
+    );
+    let env = Env {
+        now_ms: 1_700_000_000_000,
+        used_memory: 0,
+    };
+    (node, env)
+}

@@ -236,16 +236,7 @@ mod tests {
     #[test]
     fn a_hostile_nack_delay_stays_within_the_jobs_life() {
         use crate::commands::CommandId;
-        use rand::SeedableRng;
-        let mut node = Node::new(
-            NodeId([b'a'; 40]),
-            crate::NodeConfig::default(),
-            rand::rngs::StdRng::seed_from_u64(1),
-        );
-        let env = Env {
-            now_ms: 1_700_000_000_000,
-            used_memory: 0,
-        };
+        let (mut node, env) = crate::node::test_node();
         let mut fx = Effects::default();
         let words = |w: &[&'static str]| -> Vec<bytes::Bytes> {
             w.iter()

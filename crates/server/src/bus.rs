@@ -30,7 +30,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// Bytes that may wait for one peer before its link is dropped.
+/// Bytes that may wait for one peer before its link is dropped (checked
+/// before each batch of frames, see `execute_bus`).
 const MAX_QUEUED_BYTES: usize = 256 << 20;
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -61,11 +62,14 @@ struct Writer {
 }
 
 impl Writer {
-    /// Queues a frame; false when the peer is too far behind.
+    /// True when more than [`MAX_QUEUED_BYTES`] wait: the peer is too far
+    /// behind.
+    fn behind(&self) -> bool {
+        self.queued.get() > MAX_QUEUED_BYTES
+    }
+
+    /// Queues a frame; false when the writer is gone.
     fn push(&self, frame: Bytes) -> bool {
-        if self.queued.get() + frame.len() > MAX_QUEUED_BYTES {
-            return false;
-        }
         self.queued.set(self.queued.get() + frame.len());
         self.frames.send(frame).is_ok()
     }
@@ -98,8 +102,13 @@ impl Bus {
     /// Carries out the core's bus actions. A new link's queue exists at
     /// once; its task starts with [`Bus::start_links`]. Returns the links
     /// dropped because their peer stopped reading (the core must be told).
+    ///
+    /// A link is dropped when more than [`MAX_QUEUED_BYTES`] were waiting for
+    /// it before these actions: their frames are queued together, so a
+    /// YOURJOBS split into several frames of up to 516 MiB goes out whole.
     pub(crate) fn execute(&mut self, actions: Vec<BusAction>) -> Vec<LinkId> {
         let mut dropped = Vec::new();
+        let mut behind: HashMap<LinkId, bool> = HashMap::new();
         for action in actions {
             match action {
                 BusAction::Connect { link, ip, port } => {
@@ -117,7 +126,9 @@ impl Bus {
                     self.forget_link(link);
                 }
                 BusAction::Send { link, frame } => {
-                    let overflow = self.links.get(&link).is_some_and(|(w, _)| !w.push(frame));
+                    let overflow = self.links.get(&link).is_some_and(|(w, _)| {
+                        *behind.entry(link).or_insert_with(|| w.behind()) || !w.push(frame)
+                    });
                     if overflow {
                         crate::log::warning(
                             "Cluster bus: a peer stopped reading, dropping its link",
@@ -127,7 +138,7 @@ impl Bus {
                     }
                 }
                 BusAction::Reply { conn, frame } => {
-                    if let Some(w) = self.inbound.get(&conn) {
+                    if let Some(w) = self.inbound.get(&conn).filter(|w| !w.behind()) {
                         w.push(frame);
                     }
                 }
@@ -287,7 +298,8 @@ fn flush_point(shared: &Shared) {
 /// Reads frames from `reader` until it closes or sends garbage. `trusted`
 /// tells whether the peer is known to be a node of the cluster (our own
 /// outbound links are): until it is, frames are limited to
-/// [`MAX_UNTRUSTED_FRAME`], and a connection that sends no valid frame
+/// [`MAX_UNTRUSTED_FRAME`], then to [`MAX_FRAME`] (one job of the largest
+/// body plus overhead; decision D15), and a connection that sends no valid frame
 /// within [`FIRST_FRAME_TIMEOUT`] is closed (decision D15). A MEET, or a
 /// frame from a member, makes an inbound connection trusted.
 /// `authenticated`: the node id the connection proved with the

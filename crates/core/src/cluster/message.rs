@@ -7,6 +7,7 @@
 
 use crate::ids::{JobId, NodeId, ID_LEN};
 use bytes::{BufMut, Bytes, BytesMut};
+use disque_proto::request::MAX_BULK_LENGTH;
 
 /// Wire format version; frames of another version are refused. Version 2
 /// added EMPTIED, HASJOB and HOLDERS and the holder lists of SETACK and
@@ -15,13 +16,23 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// QUEUED, the job extension section) is sent only for jobs that use them, so
 /// a node without them keeps working with this one until they are used.
 pub const VERSION: u8 = 2;
-/// Largest frame accepted (a YOURJOBS with many big jobs stays far below).
-pub const MAX_FRAME: usize = 1 << 30;
+/// Bytes a frame may hold besides one job's body: the frame header, the
+/// message's own fields, the job's queue names (ADDJOB allows 1 MiB
+/// together), fixed fields, extension
+/// fields and holder list (at most 65,535 holders, REPLICATE's limit: 2.6 MB).
+pub const FRAME_OVERHEAD: usize = 4 << 20;
+/// Largest frame length (the bytes after the length prefix) accepted from a
+/// node of the cluster (decision D15): one job of the protocol's largest
+/// argument plus [`FRAME_OVERHEAD`], 516 MiB. A YOURJOBS batch larger than
+/// that is sent as several frames ([`Message::your_jobs`]).
+pub const MAX_FRAME: usize = MAX_BULK_LENGTH as usize + FRAME_OVERHEAD;
 /// Largest frame accepted on a connection before it proved to come from a
 /// known node (decision D15): a PING, MEET or EMPTIED is far smaller.
 pub const MAX_UNTRUSTED_FRAME: usize = 64 << 10;
 /// Bytes before the payload (after the length prefix).
 const HEADER_LEN: usize = 1 + 1 + ID_LEN + 2 + 2;
+/// Frame length of a YOURJOBS without jobs: the header and the job count.
+const EMPTY_YOURJOBS_LEN: usize = HEADER_LEN + 4;
 
 /// Sender flag: the sender is leaving the cluster.
 pub const SENDER_LEAVING: u16 = 1;
@@ -237,6 +248,29 @@ impl Message {
     pub fn name(&self) -> &'static str {
         MESSAGE_NAMES[self.type_code() as usize]
     }
+
+    /// YOURJOBS messages carrying `jobs` (message-form serializations) in
+    /// order, each frame at most `max_frame` long: a new frame starts where
+    /// the next job would not fit. A job too big for any frame goes alone in
+    /// its own (ADDJOB refuses such jobs).
+    pub fn your_jobs(jobs: Vec<Bytes>, max_frame: usize) -> Vec<Message> {
+        let mut messages = Vec::new();
+        let mut batch = Vec::new();
+        let mut len = EMPTY_YOURJOBS_LEN;
+        for job in jobs {
+            let added = 4 + job.len();
+            if !batch.is_empty() && len + added > max_frame {
+                messages.push(Message::YourJobs(std::mem::take(&mut batch)));
+                len = EMPTY_YOURJOBS_LEN;
+            }
+            len += added;
+            batch.push(job);
+        }
+        if !batch.is_empty() {
+            messages.push(Message::YourJobs(batch));
+        }
+        messages
+    }
 }
 
 fn put_bytes(out: &mut BytesMut, data: &[u8]) {
@@ -346,10 +380,14 @@ impl Frame {
             return Ok(None);
         }
         let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-        if len > max && max < MAX_FRAME {
-            return Err(BadFrame("frame too large before the sender is known"));
+        if len > max {
+            return Err(BadFrame(if max < MAX_FRAME {
+                "frame too large before the sender is known"
+            } else {
+                "frame above the bus frame limit"
+            }));
         }
-        if !(HEADER_LEN..=max).contains(&len) {
+        if len < HEADER_LEN {
             return Err(BadFrame("bad frame length"));
         }
         if buf.len() < 4 + len {
@@ -637,6 +675,63 @@ mod tests {
             );
         }
         assert!(Frame::decode(&mut BytesMut::from(&frame("1.2.3.4 x\n").to_bytes()[..])).is_err());
+    }
+
+    #[test]
+    fn a_yourjobs_batch_over_the_limit_is_split_into_frames_within_it() {
+        // 304 bytes a job in the frame: three fit in 1000 bytes with the
+        // 50 of an empty YOURJOBS, so ten jobs take four frames.
+        let max = 1000;
+        let jobs: Vec<Bytes> = (0..10u8).map(|i| Bytes::from(vec![i; 300])).collect();
+        let messages = Message::your_jobs(jobs.clone(), max);
+        assert_eq!(messages.len(), 4);
+        let mut stream = BytesMut::new();
+        for message in messages {
+            Frame {
+                sender: NodeId([b'b'; 40]),
+                port: 1,
+                flags: 0,
+                message,
+            }
+            .encode(&mut stream);
+        }
+        // The receiver, limited to `max`, accepts every frame: the jobs
+        // arrive whole and in order.
+        let mut received = Vec::new();
+        while let Some(frame) = Frame::decode_limited(&mut stream, max).unwrap() {
+            let Message::YourJobs(batch) = frame.message else {
+                panic!("not a YOURJOBS: {frame:?}");
+            };
+            received.extend(batch);
+        }
+        assert!(stream.is_empty());
+        assert_eq!(received, jobs);
+        // A job filling a frame exactly goes alone and is accepted.
+        let exact = Bytes::from(vec![7; max - EMPTY_YOURJOBS_LEN - 4]);
+        let messages = Message::your_jobs(vec![exact.clone(), exact], max);
+        assert_eq!(messages.len(), 2);
+        let frame = Frame {
+            sender: NodeId([b'b'; 40]),
+            port: 1,
+            flags: 0,
+            message: messages[0].clone(),
+        };
+        let mut buf = BytesMut::from(&frame.to_bytes()[..]);
+        assert_eq!(Frame::decode_limited(&mut buf, max).unwrap(), Some(frame));
+    }
+
+    #[test]
+    fn a_frame_announced_over_the_limit_is_refused_before_it_arrives() {
+        let announce = |len: usize| BytesMut::from(&(len as u32).to_be_bytes()[..]);
+        assert_eq!(Frame::decode(&mut announce(MAX_FRAME)), Ok(None));
+        assert_eq!(
+            Frame::decode(&mut announce(MAX_FRAME + 1)),
+            Err(BadFrame("frame above the bus frame limit"))
+        );
+        assert_eq!(
+            Frame::decode_limited(&mut announce(MAX_UNTRUSTED_FRAME + 1), MAX_UNTRUSTED_FRAME),
+            Err(BadFrame("frame too large before the sender is known"))
+        );
     }
 
     #[test]

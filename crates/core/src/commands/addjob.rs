@@ -9,6 +9,10 @@ use bytes::Bytes;
 use disque_proto::Reply;
 
 const DEFAULT_TTL: i64 = 86_400;
+/// Longest a job's queue name and DEADLETTER queue name may be together
+/// (decision D15), so that a job of the largest body still fits a bus frame
+/// ([`crate::cluster::message::MAX_FRAME`]).
+pub(crate) const MAX_QUEUE_NAMES: usize = 1 << 20;
 
 /// ADDJOB options after parsing.
 #[derive(Debug)]
@@ -150,6 +154,12 @@ impl Node {
                 "ERR DEADLETTER queue must be different from the job queue",
             ));
         }
+        let names = queue.len() + o.dead_letter.as_ref().map_or(0, |(q, _)| q.len());
+        if names > MAX_QUEUE_NAMES {
+            return Err(Reply::error(
+                "ERR queue names too long (1048576 bytes at most, DEADLETTER queue included)",
+            ));
+        }
         let retry = o.retry.unwrap_or_else(|| (ttl / 10).clamp(1, 300));
         self.check_reachability(env, replicate as usize)?;
         if let Some(q) = self.queues.get(queue) {
@@ -263,5 +273,38 @@ impl Node {
         Err(Reply::error(
             "NOREPL Not enough reachable nodes for the requested replication level",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::CommandId;
+
+    #[test]
+    fn queue_names_over_one_mib_together_are_refused() {
+        let (mut node, env) = crate::node::test_node();
+        let mut add = |queue: usize, dead_letter: usize| {
+            let args = [
+                Bytes::from_static(b"ADDJOB"),
+                Bytes::from(vec![b'q'; queue]),
+                Bytes::from_static(b"body"),
+                Bytes::from_static(b"0"),
+                Bytes::from_static(b"DEADLETTER"),
+                Bytes::from(vec![b'd'; dead_letter]),
+                Bytes::from_static(b"3"),
+            ];
+            node.on_command(&env, 1, CommandId::Addjob, &args, &mut Effects::default())
+        };
+        assert!(matches!(
+            add(MAX_QUEUE_NAMES / 2, MAX_QUEUE_NAMES / 2),
+            Some(Reply::Status(_))
+        ));
+        assert_eq!(
+            add(MAX_QUEUE_NAMES / 2, MAX_QUEUE_NAMES / 2 + 1),
+            Some(Reply::error(
+                "ERR queue names too long (1048576 bytes at most, DEADLETTER queue included)"
+            ))
+        );
     }
 }

@@ -1,10 +1,14 @@
 //! Bounded resources (decision D15): a bus connection that sends no valid
 //! frame within 5 s is closed, a bus connection not yet known to come from a
-//! node of the cluster may not announce a frame above 64 KiB, a client's read
+//! node of the cluster may not announce a frame above 64 KiB, nor one from a
+//! node a frame above one job of the largest body plus overhead, a client's read
 //! buffer shrinks back after a large request, and the node keeps serving
 //! meanwhile. A node on loopback, raw TCP clients.
 
 use crate::common::*;
+use bytes::BytesMut;
+use disque_core::cluster::message::{Frame, Message, MAX_FRAME};
+use disque_core::ids::NodeId;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,12 +32,17 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Durati
     }
 }
 
+/// A connection to the bus port of `s`.
+async fn bus_connect(s: &Server) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", s.port + 10_000))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_silent_bus_connection_is_closed() {
     let s = Server::start().await;
-    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
-        .await
-        .unwrap();
+    let mut bus = bus_connect(&s).await;
     let took = closed_within(&mut bus, secs(10)).await;
     let took = took.expect("a silent bus connection stayed open for 10 s");
     assert!(
@@ -47,26 +56,49 @@ async fn a_silent_bus_connection_is_closed() {
     });
 }
 
-#[tokio::test]
-async fn a_large_frame_from_a_stranger_is_refused() {
+/// Sends `bytes` to a new node's bus port: the node must close the
+/// connection at once (without waiting for the frame announced), log
+/// `reason`, and keep serving.
+async fn bus_input_is_refused(bytes: &[u8], reason: &str) {
     let s = Server::start().await;
-    let mut bus = TcpStream::connect(("127.0.0.1", s.port + 10_000))
-        .await
-        .unwrap();
-    // A frame header announcing 1 MB: the node must not wait for (and
-    // buffer) it.
-    bus.write_all(&1_000_000u32.to_be_bytes()).await.unwrap();
+    let mut bus = bus_connect(&s).await;
+    bus.write_all(bytes).await.unwrap();
     let took = closed_within(&mut bus, secs(3)).await;
-    assert!(
-        took.is_some(),
-        "an oversized frame from a stranger was accepted"
-    );
+    assert!(took.is_some(), "an oversized frame was accepted");
     poll_until!(secs(5), "the refusal is logged", {
-        s.log_text()
-            .contains("frame too large before the sender is known")
+        s.log_text().contains(reason)
     });
     let mut c = s.client().await;
     assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
+}
+
+#[tokio::test]
+async fn a_large_frame_from_a_stranger_is_refused() {
+    // A frame header announcing 1 MB: the node must not wait for (and
+    // buffer) it.
+    bus_input_is_refused(
+        &1_000_000u32.to_be_bytes(),
+        "frame too large before the sender is known",
+    )
+    .await;
+}
+
+/// A connection known to come from a node (here: one that sent a MEET) may
+/// not announce a frame above the bus frame limit, one job of the largest
+/// body plus overhead (516 MiB, `MAX_FRAME`).
+#[tokio::test]
+async fn a_frame_over_the_limit_from_a_node_is_refused() {
+    // The node will try to reach the newcomer at a free port's bus port.
+    let mut frames = BytesMut::new();
+    Frame {
+        sender: NodeId::parse(&[b'5'; 40]).unwrap(),
+        port: free_port(),
+        flags: 0,
+        message: Message::Meet(Vec::new()),
+    }
+    .encode(&mut frames);
+    frames.extend_from_slice(&(MAX_FRAME as u32 + 1).to_be_bytes());
+    bus_input_is_refused(&frames, "frame above the bus frame limit").await;
 }
 
 /// VmRSS of a process, in bytes.
@@ -112,11 +144,7 @@ async fn bus_connections_from_strangers_are_capped() {
         let s = opts.start().await;
         let mut held = Vec::new();
         for _ in 0..300 {
-            held.push(
-                TcpStream::connect(("127.0.0.1", s.port + 10_000))
-                    .await
-                    .unwrap(),
-            );
+            held.push(bus_connect(&s).await);
         }
         poll_until!(secs(10), "the refusals are logged", {
             s.log_text()
