@@ -131,6 +131,7 @@ pub fn commands(data: &[u8]) {
     let (mut node, env) = node();
     let mut now_ms = env.now_ms;
     let mut ids: Vec<Bytes> = Vec::new();
+    let mut blocked = std::collections::HashSet::new();
     for chunk in data.split(|&b| b == 0xff) {
         let Some((&first, rest)) = chunk.split_first() else {
             continue;
@@ -153,12 +154,22 @@ pub fn commands(data: &[u8]) {
         now_ms += u64::from(first) * 37;
         let env = Env { now_ms, ..env };
         let mut fx = Effects::default();
-        if let Some(disque_proto::Reply::Status(id)) =
-            node.on_command(&env, 1 + first as u64 % 3, spec.id, &args, &mut fx)
-        {
-            ids.push(id);
+        // As the shell does, a blocked client sends nothing until its reply.
+        let client = 1 + first as u64 % 3;
+        if blocked.contains(&client) {
+            continue;
+        }
+        match node.on_command(&env, client, spec.id, &args, &mut fx) {
+            Some(disque_proto::Reply::Status(id)) => ids.push(id),
+            Some(_) => {}
+            None => {
+                blocked.insert(client);
+            }
         }
         node.on_tick(&env, &mut fx);
+        for (client, _) in &fx.replies {
+            blocked.remove(client);
+        }
     }
 }
 

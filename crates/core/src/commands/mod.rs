@@ -171,7 +171,8 @@ impl Node {
     /// Executes a job, queue or cluster command. `args[0]` is the command name.
     /// Returns the reply, or `None` when the client is now blocked (its reply will
     /// come later through [`Effects::replies`]). Clients blocked on queues that
-    /// became ready are served before returning.
+    /// became ready are served before returning. A blocked client sends no
+    /// command until its reply came (the shell stops reading it).
     #[must_use = "the reply must reach the client"]
     pub fn on_command(
         &mut self,
