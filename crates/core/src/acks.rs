@@ -72,11 +72,33 @@ impl Node {
         self.unregister(id, fx);
     }
 
-    /// True when some holders may be unknown here: the list is shorter than
-    /// the replication factor (a holder-list update was lost), or it changed
-    /// after creation (decision D8).
-    pub(crate) fn holders_incomplete(job: &Job) -> bool {
-        job.nodes_delivered.len() < job.repl as usize || job.has(FLAG_REREPLICATED)
+    /// True when some holders may be unknown here: a dummy ACK (it knows
+    /// none), a list shorter than the replication factor (a holder-list update
+    /// was lost), or one that changed after creation (decision D8).
+    fn holders_incomplete(job: &Job) -> bool {
+        job.is_dummy_ack()
+            || job.nodes_delivered.len() < job.repl as usize
+            || job.has(FLAG_REREPLICATED)
+    }
+
+    /// The nodes other than this one that may hold a copy of `job`: its
+    /// holders, and every known node when the list may miss one. What every
+    /// holder must hear (SETACK, NACKDELAY) goes to these.
+    pub(crate) fn possible_holders(&self, job: &Job) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = job
+            .nodes_delivered
+            .iter()
+            .filter(|n| **n != self.id())
+            .copied()
+            .collect();
+        if Self::holders_incomplete(job) {
+            nodes.extend(
+                self.cluster
+                    .peer_ids()
+                    .filter(|n| !job.nodes_delivered.contains(n)),
+            );
+        }
+        nodes
     }
 
     /// True when an acked job may be deleted everywhere: every holder confirmed
@@ -101,33 +123,31 @@ impl Node {
     pub(crate) fn gc_attempt(&mut self, id: &JobId, fx: &mut Effects) {
         let myself = self.id();
         let single = self.cluster_size() == 1;
-        let Some(job) = self.jobs.get_mut(id) else {
+        // One lookup by id; the rest goes by handle.
+        let Some(r) = self.jobs.job_ref(id) else {
             return;
         };
-        if job.state != JobState::Acked {
+        let Some(job) = self
+            .jobs
+            .resolve_mut(r)
+            .filter(|j| j.state == JobState::Acked)
+        else {
             return;
-        }
+        };
         job.gc_retry = (job.gc_retry + 1).min(10);
-        let job = &self.jobs[id];
+        let job = self.jobs.resolve(r).expect("resolved above");
         let dummy = job.is_dummy_ack();
         if (!dummy && self.ack_collected(job)) || (dummy && single) {
             self.unregister(id, fx);
             return;
         }
-        let job = self.jobs.get_mut(id).expect("present");
+        let job = self.jobs.resolve_mut(r).expect("resolved above");
         job.nodes_confirmed
             .get_or_insert_with(|| Box::new(vec![myself]));
-        let job = &self.jobs[id];
+        let job = self.jobs.resolve(r).expect("resolved above");
         let confirmed = job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..]);
-        let mut targets = job.nodes_delivered.to_vec();
-        if dummy || Self::holders_incomplete(job) {
-            targets.extend(
-                self.cluster
-                    .peer_ids()
-                    .filter(|n| !job.nodes_delivered.contains(n)),
-            );
-        }
-        targets.retain(|n| *n != myself && !confirmed.contains(n));
+        let mut targets = self.possible_holders(job);
+        targets.retain(|n| !confirmed.contains(n));
         let message = self.set_ack(id);
         self.send_many(&targets, message, fx);
     }

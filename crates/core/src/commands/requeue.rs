@@ -4,7 +4,7 @@ use super::ack::{bad_id, parse_ids};
 use crate::args::{integer, is};
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
-use crate::ids::{JobId, NodeId};
+use crate::ids::JobId;
 use crate::job::{JobState, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
 use crate::node::{Count, Node};
 use bytes::Bytes;
@@ -91,13 +91,8 @@ impl Node {
         // changed after creation, for example a holder that came back empty
         // and took a new copy, which this node may not believe yet), every
         // node is told; nodes without the job ignore it.
-        let message = Message::NackDelay { id: *id, delay_ms };
-        if Self::holders_incomplete(&self.jobs[id]) {
-            let peers: Vec<NodeId> = self.cluster.peer_ids().copied().collect();
-            self.send_many(&peers, message, fx);
-        } else {
-            self.send_to_holders(id, message, fx);
-        }
+        let targets = self.possible_holders(&self.jobs[id]);
+        self.send_many(&targets, Message::NackDelay { id: *id, delay_ms }, fx);
         self.log_changed(id, fx);
         true
     }
