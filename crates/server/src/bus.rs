@@ -59,6 +59,9 @@ type Stream = Box<dyn BusStream>;
 struct Writer {
     frames: mpsc::UnboundedSender<Bytes>,
     queued: Rc<Cell<usize>>,
+    /// The last batch of actions that queued here, and whether the peer was
+    /// behind when it started (see [`Writer::behind_at`]).
+    batch: Cell<(u64, bool)>,
 }
 
 impl Writer {
@@ -66,6 +69,18 @@ impl Writer {
     /// behind.
     fn behind(&self) -> bool {
         self.queued.get() > MAX_QUEUED_BYTES
+    }
+
+    /// [`Writer::behind`] as it was when batch `batch` first queued here, so
+    /// that the frames of one batch go out together.
+    fn behind_at(&self, batch: u64) -> bool {
+        let (seen, behind) = self.batch.get();
+        if seen == batch {
+            return behind;
+        }
+        let behind = self.behind();
+        self.batch.set((batch, behind));
+        behind
     }
 
     /// Queues a frame; false when the writer is gone.
@@ -84,6 +99,8 @@ pub struct Bus {
     to_start: Vec<LinkStart>,
     inbound: HashMap<ConnId, Writer>,
     next_conn: ConnId,
+    /// Batches of actions carried out so far (see [`Writer::behind_at`]).
+    batches: u64,
     /// Inbound connections not yet trusted (see `read_frames`).
     untrusted: usize,
     /// Actions waiting for the AOF to be durable up to a position, in order
@@ -108,7 +125,8 @@ impl Bus {
     /// YOURJOBS split into several frames of up to 516 MiB goes out whole.
     pub(crate) fn execute(&mut self, actions: Vec<BusAction>) -> Vec<LinkId> {
         let mut dropped = Vec::new();
-        let mut behind: HashMap<LinkId, bool> = HashMap::new();
+        self.batches += 1;
+        let batch = self.batches;
         for action in actions {
             match action {
                 BusAction::Connect { link, ip, port } => {
@@ -126,9 +144,10 @@ impl Bus {
                     self.forget_link(link);
                 }
                 BusAction::Send { link, frame } => {
-                    let overflow = self.links.get(&link).is_some_and(|(w, _)| {
-                        *behind.entry(link).or_insert_with(|| w.behind()) || !w.push(frame)
-                    });
+                    let overflow = self
+                        .links
+                        .get(&link)
+                        .is_some_and(|(w, _)| w.behind_at(batch) || !w.push(frame));
                     if overflow {
                         crate::log::warning(
                             "Cluster bus: a peer stopped reading, dropping its link",
@@ -420,6 +439,7 @@ fn writer_pair() -> (Writer, mpsc::UnboundedReceiver<Bytes>, Rc<Cell<usize>>) {
         Writer {
             frames: tx,
             queued: queued.clone(),
+            batch: Cell::new((0, false)),
         },
         rx,
         queued,
