@@ -105,14 +105,12 @@ pub struct Bus {
     untrusted: usize,
     /// Actions waiting for the AOF to be durable up to a position, in order
     /// (the core's rule, which the simulator follows too).
-    pub held: HeldBus,
-    /// Frames refused as malformed (logged, link closed).
-    pub bad_frames: u64,
+    held: HeldBus,
     /// When a refused handshake from each address was last logged.
     refusals_logged: HashMap<IpAddr, Instant>,
     /// Nodes whose traffic is dropped both ways (`DEBUG BUS-BLOCK`, tests only).
     #[cfg(feature = "fault-injection")]
-    pub blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
+    blocked: std::collections::BTreeSet<disque_core::ids::NodeId>,
 }
 
 impl Bus {
@@ -194,6 +192,40 @@ impl Bus {
             task.abort();
         }
         true
+    }
+
+    /// Holds `actions` until the AOF is durable up to `position` (`None`:
+    /// only behind the actions already held), in order.
+    pub(crate) fn hold(&mut self, position: Option<u64>, actions: Vec<BusAction>) {
+        self.held.send_after(position, actions);
+    }
+
+    /// Takes the held actions whose records are durable up to `durable`, in
+    /// order.
+    pub(crate) fn take_ready(&mut self, durable: u64) -> Vec<BusAction> {
+        self.held.take_ready(durable)
+    }
+
+    /// True while some actions wait for the AOF.
+    pub(crate) fn has_held(&self) -> bool {
+        self.held.has_held()
+    }
+
+    /// `DEBUG BUS-BLOCK`: drops (`blocked`) or lets through again the
+    /// traffic to and from `node`.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn block_node(&mut self, node: disque_core::ids::NodeId, blocked: bool) {
+        if blocked {
+            self.blocked.insert(node);
+        } else {
+            self.blocked.remove(&node);
+        }
+    }
+
+    /// True when `DEBUG BUS-BLOCK` drops the traffic of `node`.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn is_blocked(&self, node: &disque_core::ids::NodeId) -> bool {
+        self.blocked.contains(node)
     }
 
     /// `actions` without the frames to the nodes of `DEBUG BUS-BLOCK`.
@@ -302,7 +334,7 @@ fn link_down(shared: &Shared, link: LinkId) {
 fn deliver(shared: &Shared, origin: Origin, frame: Frame) {
     let mut state = shared.borrow_mut();
     #[cfg(feature = "fault-injection")]
-    if state.bus.blocked.contains(&frame.sender) {
+    if state.bus.is_blocked(&frame.sender) {
         return;
     }
     crate::http::recorder::bus_message(&frame.message);
@@ -385,13 +417,9 @@ fn deliver_buffered(
         let frame = match Frame::decode_limited(buf, max) {
             Ok(Some(frame)) => frame,
             Ok(None) => return Ok(()),
-            Err(bad) => {
-                shared.borrow_mut().bus.bad_frames += 1;
-                return Err(bad.0.to_string());
-            }
+            Err(bad) => return Err(bad.0.to_string()),
         };
         if let Some(id) = authenticated.filter(|id| *id != frame.sender) {
-            shared.borrow_mut().bus.bad_frames += 1;
             return Err(format!(
                 "a frame from {} on a connection authenticated as {}",
                 frame.sender.as_str(),

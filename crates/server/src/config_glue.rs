@@ -13,7 +13,7 @@ pub fn config_command(state: &mut State, args: &[Bytes], allow_protected: bool) 
     match state.config.command_from(args, allow_protected) {
         ConfigOutcome::Reply(reply) => reply,
         ConfigOutcome::ResetStat => {
-            state.stats = Default::default();
+            state.stats.reset();
             Reply::ok()
         }
         ConfigOutcome::Set(change) => apply_change(state, change),

@@ -3,7 +3,8 @@
 //! its deferred reply arrives through the outbox.
 
 use crate::action::Action;
-use crate::clients::{Client, Outbound, ReplyMode};
+use crate::clients::Outbound;
+pub use crate::clients::Peer;
 use crate::dispatch::execute;
 use crate::state::{now_ms, Shared};
 use bytes::{Buf, BytesMut};
@@ -18,18 +19,6 @@ const QUERY_BUFFER_LIMIT: usize = 1 << 30;
 /// or reply is done with (decision D15): one 400 MB request must not keep
 /// 400 MB for the life of the connection.
 const BUFFER_KEEP: usize = 1 << 20;
-
-/// Where a connection comes from.
-pub struct Peer {
-    /// `ip:port` or the unix socket path.
-    pub addr: String,
-    /// The socket's file descriptor number.
-    pub fd: i32,
-    /// A unix-socket client.
-    pub unix: bool,
-    /// A local client: 127.0.0.1, ::1 or the unix socket (decision D14).
-    pub local: bool,
-}
 
 /// Serves one client until it quits, is killed, times out or disconnects.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S, peer: Peer) {
@@ -69,7 +58,7 @@ fn refused_by_protected_mode(shared: &Shared, peer: &Peer) -> bool {
     let mut state = shared.borrow_mut();
     let refused = crate::security::protected_mode_refuses(&state.config, peer.local);
     if refused {
-        state.stats.rejected_connections += 1;
+        state.stats.count_rejected();
     }
     refused
 }
@@ -77,30 +66,12 @@ fn refused_by_protected_mode(shared: &Shared, peer: &Peer) -> bool {
 /// Adds the client to the registry, or refuses it above `maxclients`.
 fn register(shared: &Shared, peer: Peer, outbox: mpsc::UnboundedSender<Outbound>) -> Option<u64> {
     let mut state = shared.borrow_mut();
-    state.stats.connections_received += 1;
+    state.stats.count_connection();
     if state.clients.len() as i64 >= state.config.maxclients {
-        state.stats.rejected_connections += 1;
+        state.stats.count_rejected();
         return None;
     }
-    let id = state.clients.next_id();
-    state.clients.insert(Client {
-        id,
-        addr: peer.addr,
-        fd: peer.fd,
-        unix: peer.unix,
-        local: peer.local,
-        name: None,
-        created: Instant::now(),
-        last_interaction: Instant::now(),
-        last_command: "NULL",
-        auth_epoch: None,
-        monitor: false,
-        blocked: false,
-        reply_mode: ReplyMode::On,
-        query_buffer: 0,
-        outbox,
-    });
-    Some(id)
+    Some(state.clients.register(peer, outbox))
 }
 
 struct Connection {
@@ -173,11 +144,8 @@ impl Connection {
                         return Ok(());
                     }
                     let mut state = self.shared.borrow_mut();
-                    state.stats.net_input_bytes += n as u64;
-                    if let Some(c) = state.clients.get_mut(self.id) {
-                        c.last_interaction = Instant::now();
-                        c.query_buffer = self.input.len();
-                    }
+                    state.stats.add_net_input(n as u64);
+                    state.clients.note_input(self.id, self.input.len());
                     if self.input.len() > QUERY_BUFFER_LIMIT {
                         crate::log::warning("Closing client that reached max query buffer length");
                         return Ok(());
@@ -237,7 +205,10 @@ impl Connection {
         }
         // A TLS stream may still hold the last records.
         writer.flush().await?;
-        self.shared.borrow_mut().stats.net_output_bytes += written as u64;
+        self.shared
+            .borrow_mut()
+            .stats
+            .add_net_output(written as u64);
         self.soft_limit_since = None;
         Ok(true)
     }
@@ -246,11 +217,7 @@ impl Connection {
     fn receive(&mut self, message: Outbound) {
         match message {
             Outbound::Reply(reply) => {
-                if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
-                    c.blocked = false;
-                    // Time spent blocked is not idleness.
-                    c.last_interaction = Instant::now();
-                }
+                self.shared.borrow_mut().clients.unblock(self.id);
                 reply.encode(&mut self.output);
             }
             Outbound::Monitor(line) => self.output.extend_from_slice(&line),
@@ -284,7 +251,7 @@ impl Connection {
         }
         if result == Limit::Exceeded {
             let state = self.shared.borrow();
-            let addr = state.clients.get(self.id).map_or("", |c| c.addr.as_str());
+            let addr = state.clients.get(self.id).map_or("", |c| c.addr());
             crate::log::warning(&format!(
                 "Client id={} addr={addr} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 self.id
@@ -312,24 +279,22 @@ impl Connection {
         let state = self.shared.borrow();
         let timeout = state.config.timeout;
         let client = state.clients.get(self.id)?;
-        if timeout <= 0 || client.blocked || client.monitor {
+        if timeout <= 0 || client.is_blocked() || client.is_monitor() {
             return None;
         }
         let limit = Duration::from_secs(timeout as u64);
-        Some(limit.saturating_sub(client.last_interaction.elapsed()))
+        Some(limit.saturating_sub(client.idle()))
     }
 
     /// True while a blocked command waits for its deferred reply.
     fn blocked(&self) -> bool {
         let state = self.shared.borrow();
-        state.clients.get(self.id).is_some_and(|c| c.blocked)
+        state.clients.get(self.id).is_some_and(|c| c.is_blocked())
     }
 
     /// Marks the client blocked until its deferred reply arrives.
     fn set_blocked(&self) {
-        if let Some(c) = self.shared.borrow_mut().clients.get_mut(self.id) {
-            c.blocked = true;
-        }
+        self.shared.borrow_mut().clients.block(self.id);
     }
 
     /// Runs every complete request in the input buffer. Returns the CLIENT PAUSE
@@ -340,9 +305,7 @@ impl Connection {
         let paused = self.process_batch(now);
         let mut state = self.shared.borrow_mut();
         state.set_batch_clock(None);
-        if let Some(c) = state.clients.get_mut(self.id) {
-            c.query_buffer = self.input.len();
-        }
+        state.clients.set_query_buffer(self.id, self.input.len());
         paused
     }
 

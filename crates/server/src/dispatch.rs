@@ -3,7 +3,6 @@
 //! command handlers; afterwards statistics, SLOWLOG and MONITOR.
 
 use crate::action::Action;
-use crate::clients::ReplyMode;
 use crate::commands;
 use crate::state::State;
 use bytes::Bytes;
@@ -89,11 +88,11 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
 
 /// A local client (decision D14).
 fn is_local(state: &State, client: u64) -> bool {
-    state.clients.get(client).is_some_and(|c| c.local)
+    state.clients.get(client).is_some_and(|c| c.is_local())
 }
 
 fn authenticated(state: &State, client: u64) -> bool {
-    state.clients.get(client).and_then(|c| c.auth_epoch) == Some(state.auth_epoch())
+    state.clients.get(client).and_then(|c| c.auth_epoch()) == Some(state.auth_epoch())
 }
 
 fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes]) -> Action {
@@ -149,14 +148,9 @@ fn record_call(
     args: &[Bytes],
     usec: u64,
 ) {
-    state.stats.commands_processed += 1;
-    let stat = state.stats.commands.entry(spec.name).or_default();
-    stat.calls += 1;
-    stat.usec += usec;
+    state.stats.count_command(spec.name, usec);
     crate::http::recorder::command(spec.id, usec);
-    if let Some(c) = state.clients.get_mut(client) {
-        c.last_command = spec.name;
-    }
+    state.clients.set_last_command(client, spec.name);
     let now_s = (crate::state::now_ms() / 1000) as i64;
     let (threshold, max_len) = (
         state.config.slowlog_log_slower_than,
@@ -178,17 +172,9 @@ fn record_call(
 
 /// CLIENT REPLY OFF/SKIP suppress replies (errors included, like Redis).
 fn apply_reply_mode(state: &mut State, client: u64, action: Action) -> Action {
-    let Some(c) = state.clients.get_mut(client) else {
-        return action;
-    };
-    match (c.reply_mode, action) {
-        (ReplyMode::On, action) => action,
-        (ReplyMode::Off, Action::Reply(_)) => Action::NoReply,
-        (ReplyMode::Skip, Action::Reply(_)) => {
-            c.reply_mode = ReplyMode::On;
-            Action::NoReply
-        }
-        (_, action) => action,
+    match action {
+        Action::Reply(_) if !state.clients.reply_allowed(client) => Action::NoReply,
+        action => action,
     }
 }
 
@@ -198,10 +184,10 @@ fn monitor_line(state: &State, client: u64, args: &[Bytes]) -> Bytes {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let addr = state.clients.get(client).map_or(String::new(), |c| {
-        if c.unix {
-            format!("unix:{}", c.addr)
+        if c.is_unix() {
+            format!("unix:{}", c.addr())
         } else {
-            c.addr.clone()
+            c.addr().to_string()
         }
     });
     let mut line = format!("+{}.{:06} [{}]", now.as_secs(), now.subsec_micros(), addr);

@@ -7,7 +7,7 @@
 //!   a connection does after a command;
 //! * [`commands`]: commands the server runs itself (INFO, CLIENT, DEBUG, ...);
 //! * [`clients`], [`state`]: shared server state (`state` lists the module
-//!   that owns each field);
+//!   that owns each field); [`stats`]: the INFO counters;
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
 //! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
@@ -40,6 +40,7 @@ pub mod server;
 pub mod shutdown;
 pub mod slowlog;
 pub mod state;
+pub mod stats;
 pub mod tls;
 
 #[cfg(test)]

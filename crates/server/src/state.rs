@@ -54,64 +54,6 @@ pub type Shared = Rc<RefCell<State>>;
 /// [`State::spawn_later`]).
 pub type Spawn = Box<dyn FnOnce(&Shared)>;
 
-/// Calls and total microseconds of one command (INFO commandstats).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CommandStat {
-    /// Calls.
-    pub calls: u64,
-    /// Total time in microseconds.
-    pub usec: u64,
-}
-
-/// Counters shown by INFO stats (reset by CONFIG RESETSTAT).
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Connections accepted.
-    pub connections_received: u64,
-    /// Commands executed.
-    pub commands_processed: u64,
-    /// Bytes read from clients.
-    pub net_input_bytes: u64,
-    /// Bytes written to clients.
-    pub net_output_bytes: u64,
-    /// Connections refused (maxclients).
-    pub rejected_connections: u64,
-    /// Per command.
-    pub commands: HashMap<&'static str, CommandStat>,
-    /// Samples for the instantaneous rates: (time ms, commands, input, output).
-    pub samples: Vec<(u64, u64, u64, u64)>,
-}
-
-impl Stats {
-    /// Takes one sample for the instantaneous metrics (called every 100 ms).
-    pub fn sample(&mut self, now_ms: u64) {
-        self.samples.push((
-            now_ms,
-            self.commands_processed,
-            self.net_input_bytes,
-            self.net_output_bytes,
-        ));
-        if self.samples.len() > 16 {
-            self.samples.remove(0);
-        }
-    }
-
-    /// (ops/sec, input kbps, output kbps) over the sampled window.
-    pub fn instantaneous(&self) -> (u64, f64, f64) {
-        let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) else {
-            return (0, 0.0, 0.0);
-        };
-        let secs = (last.0.saturating_sub(first.0)) as f64 / 1000.0;
-        if secs <= 0.0 {
-            return (0, 0.0, 0.0);
-        }
-        let ops = ((last.1 - first.1) as f64 / secs) as u64;
-        let input = (last.2 - first.2) as f64 / secs / 1024.0;
-        let output = (last.3 - first.3) as f64 / secs / 1024.0;
-        (ops, input, output)
-    }
-}
-
 /// The whole server. Every field has one owning module, the only one that
 /// changes it (see the table in the module documentation); the fields only
 /// this module changes are private.
@@ -136,7 +78,7 @@ pub struct State {
     /// Connected clients.
     pub(crate) clients: Clients,
     /// INFO counters.
-    pub(crate) stats: Stats,
+    pub(crate) stats: crate::stats::Stats,
     /// SLOWLOG entries.
     pub(crate) slowlog: SlowLog,
     /// LATENCY samples.
@@ -363,9 +305,9 @@ impl State {
     /// Sends the held bus actions whose records are durable; asks the group
     /// commit for an fsync when the rest wait for one.
     fn send_durable(&mut self) {
-        let ready = self.bus.held.take_ready(self.aof.durable_position());
+        let ready = self.bus.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
-        if self.bus.held.has_held() && self.aof.unsynced_target().is_some() {
+        if self.bus.has_held() && self.aof.unsynced_target().is_some() {
             self.aof_sync_kick.notify_one();
         }
     }
@@ -415,11 +357,11 @@ impl State {
             self.aof.appended_position()
         };
         let actions = std::mem::take(&mut fx.bus);
-        if needs.is_none() && !self.bus.held.has_held() {
+        if needs.is_none() && !self.bus.has_held() {
             // Nothing to wait for: straight to the transport.
             self.execute_bus(actions);
         } else {
-            self.bus.held.send_after(needs, actions);
+            self.bus.hold(needs, actions);
             self.send_durable();
         }
         for (client, reply) in fx.replies {

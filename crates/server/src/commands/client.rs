@@ -21,7 +21,7 @@ pub fn client(state: &mut State, me: u64, args: &[Bytes]) -> Action {
         2 if is(sub, "getname") => state
             .clients
             .get(me)
-            .and_then(|c| c.name.clone())
+            .and_then(|c| c.name().cloned())
             .map_or(Reply::Nil, Reply::Bulk),
         3 if is(sub, "setname") => setname(state, me, &args[2]),
         3 if is(sub, "pause") => match disque_core::args::timeout_deadline(&args[2], now_ms()) {
@@ -43,35 +43,34 @@ fn list(state: &State) -> String {
     let mut out = String::new();
     for c in state.clients.iter() {
         let mut flags = String::new();
-        if c.monitor {
+        if c.is_monitor() {
             flags.push('O');
         }
-        if c.blocked {
+        if c.is_blocked() {
             flags.push('b');
         }
-        if c.unix {
+        if c.is_unix() {
             flags.push('U');
         }
         if flags.is_empty() {
             flags.push('N');
         }
         let name = c
-            .name
-            .as_ref()
+            .name()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         out.push_str(&format!(
             "id={} addr={} fd={} name={} age={} idle={} flags={} qbuf={} qbuf-free={} obl=0 oll=0 omem=0 events=r cmd={}\n",
-            c.id,
-            c.addr,
-            c.fd,
+            c.id(),
+            c.addr(),
+            c.fd(),
             name,
-            c.created.elapsed().as_secs(),
-            c.last_interaction.elapsed().as_secs(),
+            c.age().as_secs(),
+            c.idle().as_secs(),
             flags,
-            c.query_buffer,
+            c.query_buffer(),
             0,
-            c.last_command
+            c.last_command()
         ));
     }
     out
@@ -83,9 +82,9 @@ fn setname(state: &mut State, me: u64, name: &Bytes) -> Reply {
             "ERR Client names cannot contain spaces, newlines or special characters.",
         );
     }
-    if let Some(c) = state.clients.get_mut(me) {
-        c.name = (!name.is_empty()).then(|| name.clone());
-    }
+    state
+        .clients
+        .set_name(me, (!name.is_empty()).then(|| name.clone()));
     Reply::ok()
 }
 
@@ -99,9 +98,7 @@ fn reply_mode(state: &mut State, me: u64, mode: &[u8]) -> Action {
     } else {
         return Action::Reply(Reply::error("ERR syntax error"));
     };
-    if let Some(c) = state.clients.get_mut(me) {
-        c.reply_mode = new;
-    }
+    state.clients.set_reply_mode(me, new);
     if new == ReplyMode::On {
         Action::Reply(Reply::ok())
     } else {
@@ -125,8 +122,8 @@ fn kill_by_addr(state: &State, me: u64, addr: &[u8]) -> Action {
     let victims: Vec<u64> = state
         .clients
         .iter()
-        .filter(|c| c.addr.as_bytes() == addr)
-        .map(|c| c.id)
+        .filter(|c| c.addr().as_bytes() == addr)
+        .map(|c| c.id())
         .take(1)
         .collect();
     if victims.is_empty() {
@@ -175,10 +172,10 @@ fn kill_filtered(state: &State, me: u64, filters: &[Bytes]) -> Action {
     let victims: Vec<u64> = state
         .clients
         .iter()
-        .filter(|c| id.is_none_or(|id| c.id as i64 == id))
-        .filter(|c| addr.as_ref().is_none_or(|a| c.addr.as_bytes() == &a[..]))
-        .filter(|c| !(skipme && c.id == me))
-        .map(|c| c.id)
+        .filter(|c| id.is_none_or(|id| c.id() as i64 == id))
+        .filter(|c| addr.as_ref().is_none_or(|a| c.addr().as_bytes() == &a[..]))
+        .filter(|c| !(skipme && c.id() == me))
+        .map(|c| c.id())
         .collect();
     kill(state, me, &victims, Reply::Integer(victims.len() as i64))
 }

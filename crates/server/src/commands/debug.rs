@@ -47,11 +47,9 @@ pub fn debug(state: &mut State, args: &[Bytes]) -> Reply {
             let Some(node) = disque_core::ids::NodeId::parse(&args[2]) else {
                 return Reply::error("ERR Invalid node identifier");
             };
-            if args[3].eq_ignore_ascii_case(b"yes") {
-                state.bus.blocked.insert(node);
-            } else {
-                state.bus.blocked.remove(&node);
-            }
+            state
+                .bus
+                .block_node(node, args[3].eq_ignore_ascii_case(b"yes"));
             Reply::ok()
         }
         ("segfault", 2) | ("assert", 2) | ("oom", 2) => {

@@ -107,7 +107,7 @@ fn section(state: &State, name: &str) -> String {
             let biggest = state
                 .clients
                 .iter()
-                .map(|c| c.query_buffer)
+                .map(|c| c.query_buffer())
                 .max()
                 .unwrap_or(0);
             line("client_biggest_input_buf", &biggest);
@@ -140,14 +140,14 @@ fn section(state: &State, name: &str) -> String {
         "stats" => {
             let st = &state.stats;
             let (ops, input, output) = st.instantaneous();
-            line("total_connections_received", &st.connections_received);
-            line("total_commands_processed", &st.commands_processed);
+            line("total_connections_received", &st.connections_received());
+            line("total_commands_processed", &st.commands_processed());
             line("instantaneous_ops_per_sec", &ops);
-            line("total_net_input_bytes", &st.net_input_bytes);
-            line("total_net_output_bytes", &st.net_output_bytes);
+            line("total_net_input_bytes", &st.net_input_bytes());
+            line("total_net_output_bytes", &st.net_output_bytes());
             line("instantaneous_input_kbps", &format!("{input:.2}"));
             line("instantaneous_output_kbps", &format!("{output:.2}"));
-            line("rejected_connections", &st.rejected_connections);
+            line("rejected_connections", &st.rejected_connections());
             line("latest_fork_usec", &0);
         }
         "cpu" => {
@@ -158,8 +158,8 @@ fn section(state: &State, name: &str) -> String {
             line("used_cpu_user_children", &format!("{cuser:.2}"));
         }
         _ => {
-            let mut names: Vec<_> = state.stats.commands.iter().collect();
-            names.sort_by_key(|(name, _)| **name);
+            let mut names: Vec<_> = state.stats.commands().collect();
+            names.sort_by_key(|(name, _)| *name);
             for (name, stat) in names {
                 let per_call = if stat.calls > 0 {
                     stat.usec as f64 / stat.calls as f64

@@ -17,9 +17,7 @@ pub fn auth(state: &mut State, client: u64, password: &[u8]) -> Reply {
     };
     let ok = constant_time_eq(&expected, password);
     let epoch = state.auth_epoch();
-    if let Some(c) = state.clients.get_mut(client) {
-        c.auth_epoch = ok.then_some(epoch);
-    }
+    state.clients.authenticate(client, ok.then_some(epoch));
     if ok {
         Reply::ok()
     } else {
@@ -104,7 +102,7 @@ pub fn shutdown(state: &mut State, args: &[Bytes]) -> Reply {
 
 /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`, applying what a change means to the server.
 pub fn config(state: &mut State, client: u64, args: &[Bytes]) -> Reply {
-    let local = state.clients.get(client).is_some_and(|c| c.local);
+    let local = state.clients.get(client).is_some_and(|c| c.is_local());
     let allow_protected = state.config.enable_protected_configs.allows(local);
     crate::config_glue::config_command(state, args, allow_protected)
 }

@@ -151,12 +151,12 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.counter(
         "disque_commands_processed",
         "Commands executed (reset by CONFIG RESETSTAT).",
-        state.stats.commands_processed,
+        state.stats.commands_processed(),
     );
     s.counter(
         "disque_connections_received",
         "Client connections accepted (reset by CONFIG RESETSTAT).",
-        state.stats.connections_received,
+        state.stats.connections_received(),
     );
 
     let top = usize::try_from(state.config.metrics_top_queues).unwrap_or(usize::MAX);
