@@ -53,30 +53,32 @@ struct Rewrite {
     worker: JoinHandle<io::Result<()>>,
 }
 
-/// The AOF writer.
+/// The AOF writer. Its fields are private; the server's [`crate::state::State`]
+/// is the only caller of the methods that change it (see its table of
+/// owners).
 pub struct Aof {
     /// Current state.
-    pub state: AofState,
+    state: AofState,
     file: Option<File>,
     path: PathBuf,
     buffer: BytesMut,
     /// The fsync policy.
-    pub fsync: AppendFsync,
+    fsync: AppendFsync,
     last_fsync: Instant,
     fsync_running: Arc<AtomicBool>,
     /// Bytes in the file.
-    pub current_size: u64,
+    current_size: u64,
     /// Size after the last rewrite or startup.
-    pub base_size: u64,
+    base_size: u64,
     /// The last write error, if writing is failing (`-MISCONF`).
-    pub write_error: Option<String>,
+    write_error: Option<String>,
     rewrite: Option<Rewrite>,
     /// Whether the last background rewrite succeeded.
-    pub last_rewrite_ok: bool,
+    last_rewrite_ok: bool,
     /// Duration of the last rewrite in seconds, -1 if none.
-    pub last_rewrite_secs: i64,
+    last_rewrite_secs: i64,
     /// fsyncs skipped because the previous one was still running.
-    pub delayed_fsync: u64,
+    delayed_fsync: u64,
     /// Bytes written since startup (a position that never goes back).
     written: u64,
     /// Position known to be on disk.
@@ -109,6 +111,51 @@ impl Aof {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Current state (INFO `aof_state`).
+    pub fn state(&self) -> AofState {
+        self.state
+    }
+
+    /// True while logging (open, possibly waiting for its first rewrite).
+    pub fn is_on(&self) -> bool {
+        self.state != AofState::Off
+    }
+
+    /// Changes the fsync policy (CONFIG SET appendfsync).
+    pub fn set_fsync(&mut self, fsync: AppendFsync) {
+        self.fsync = fsync;
+    }
+
+    /// Bytes in the file.
+    pub fn current_size(&self) -> u64 {
+        self.current_size
+    }
+
+    /// Size after the last rewrite or startup.
+    pub fn base_size(&self) -> u64 {
+        self.base_size
+    }
+
+    /// The last write error, while writing fails (`-MISCONF`).
+    pub fn write_error(&self) -> Option<&str> {
+        self.write_error.as_deref()
+    }
+
+    /// Whether the last background rewrite succeeded.
+    pub fn last_rewrite_ok(&self) -> bool {
+        self.last_rewrite_ok
+    }
+
+    /// Duration of the last rewrite in seconds, -1 if none.
+    pub fn last_rewrite_secs(&self) -> i64 {
+        self.last_rewrite_secs
+    }
+
+    /// fsyncs skipped because the previous one was still running.
+    pub fn delayed_fsync(&self) -> u64 {
+        self.delayed_fsync
     }
 
     /// Opens (creating if missing) the file for appending and starts logging.

@@ -4,7 +4,7 @@
 
 use crate::aof_file::RecordReader;
 use crate::state::{now_ms, Shared, State};
-use disque_core::{AofError, Effects, Replay, Replayed};
+use disque_core::{AofError, Effects, Env, Node, Replay, Replayed};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -76,30 +76,29 @@ impl Loader {
         self.replay.loaded_jobs
     }
 
-    /// Replays up to `max` records, then carries out their effects (a QUEUED
+    /// Replays up to `max` records as one event of the core
+    /// ([`State::run_core`]: one clock read for the step, like a batch of
+    /// pipelined requests), then carries out their effects (a QUEUED
     /// broadcast of a job queued again with `aof-enqueue-jobs-once`, released
     /// clients). Ok(true) when the file is done. A truncated tail with
     /// `aof-load-truncated yes` is cut off the file (logged) and ends the load.
     pub fn step(&mut self, state: &mut State, path: &Path, max: usize) -> Result<bool, LoadError> {
-        let mut fx = Effects::default();
-        let result = self.replay_records(state, path, max, &mut fx);
-        state.apply(fx);
-        result
+        state.run_core(|node, env, fx| self.replay_records(node, env, path, max, fx))
     }
 
     fn replay_records(
         &mut self,
-        state: &mut State,
+        node: &mut Node,
+        env: &Env,
         path: &Path,
         max: usize,
         fx: &mut Effects,
     ) -> Result<bool, LoadError> {
         for _ in 0..max {
             let next = self.reader.next_record().map_err(LoadError::Io)?;
-            let env = state.env();
             match self
                 .replay
-                .take(&mut state.node, &env, next, fx)
+                .take(node, env, next, fx)
                 .map_err(LoadError::Aof)?
             {
                 Replayed::Record => {}
@@ -131,7 +130,7 @@ pub async fn load_at_startup(shared: Shared) {
         let state = shared.borrow();
         let c = &state.config;
         (
-            state.aof.path().to_path_buf(),
+            state.aof().path().to_path_buf(),
             c.aof_enqueue_jobs_once,
             c.aof_load_truncated,
             c.appendonly,
@@ -182,29 +181,23 @@ pub async fn load_at_startup(shared: Shared) {
     }
     let mut state = shared.borrow_mut();
     state.loading = None;
-    state.node.startup_complete();
+    state.run_core(|node, _, _| node.startup_complete());
     if appendonly {
-        if let Err(e) = state.aof.open(crate::aof::AofState::On) {
+        if let Err(e) = state.open_aof(crate::aof::AofState::On) {
             crate::log::warning(&format!("Can't open the append-only file: {e}"));
             std::process::exit(1);
         }
-        state.node.config_mut().aof_logging = true;
     }
-    if enqueue_once && state.config.config_file.is_some() {
-        state.config.aof_enqueue_jobs_once = false;
-        if let Err(e) = state.config.rewrite() {
-            crate::log::warning(&format!(
-                "Could not reset aof-enqueue-jobs-once in the config file: {e:?}"
-            ));
-        }
+    if enqueue_once {
+        crate::config_glue::loaded_enqueue_jobs_once(&mut state);
     }
 }
 
 /// DEBUG LOADAOF: write what is buffered, drop every job without logging the
 /// deletions (decision D6), replay the file at once.
 pub fn reload(state: &mut State) -> Result<(), String> {
-    state.aof.flush();
-    let path = state.aof.path().to_path_buf();
+    state.write_aof();
+    let path = state.aof().path().to_path_buf();
     if std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
         return Err(String::new());
     }

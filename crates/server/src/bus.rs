@@ -287,7 +287,11 @@ async fn secure(
     let (tls, secret, my_id) = {
         let state = shared.borrow();
         let tls = state.tls.as_ref().and_then(|t| t.bus.clone());
-        (tls, state.config.cluster_password.clone(), state.node.id())
+        (
+            tls,
+            state.config.cluster_password.clone(),
+            state.node().id(),
+        )
     };
     let mut stream: Stream = match tls {
         None => Box::new(tcp),
@@ -429,7 +433,7 @@ fn deliver_buffered(
         *got_frame = true;
         if !trusted.get()
             && (matches!(frame.message, Message::Meet(_))
-                || shared.borrow().node.is_member(&frame.sender))
+                || shared.borrow().node().is_member(&frame.sender))
         {
             trusted.set(true);
             shared.borrow_mut().bus.untrusted -= 1;

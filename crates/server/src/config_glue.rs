@@ -1,5 +1,9 @@
 //! What a CONFIG command means for the running server: the configuration module
 //! parses and validates; here the server reacts to each change.
+//!
+//! The only module that changes the state's `config` (CONFIG SET, and
+//! [`loaded_enqueue_jobs_once`] after a load) and `tls` (rebuilt when a TLS
+//! setting changes).
 
 use crate::aof::AofState;
 use crate::config::{ConfigChange, ConfigOutcome};
@@ -31,15 +35,12 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
         ConfigChange::MaxMemory => apply_maxmemory(state),
         ConfigChange::Hz => state.wake_ticker(),
         ConfigChange::Rereplicate => {
-            state.node.config_mut().rereplicate = state.config.rereplicate;
+            state.configure_core();
             state.wake_ticker();
         }
-        ConfigChange::ClusterNodeTimeout => {
-            let timeout = state.config.cluster_node_timeout.max(1) as u64;
-            state.node.set_node_timeout(timeout);
-        }
+        ConfigChange::ClusterNodeTimeout => state.configure_core(),
         ConfigChange::AppendOnly { enabled } => return apply_appendonly(state, enabled),
-        ConfigChange::AppendFsync => state.aof.fsync = state.config.appendfsync,
+        ConfigChange::AppendFsync => state.set_aof_fsync(),
         ConfigChange::HttpPort { previous } => {
             if let Err(e) = crate::http::apply_port(state) {
                 state.config.http_port = previous;
@@ -56,11 +57,24 @@ fn apply_change(state: &mut State, change: ConfigChange) -> Reply {
     Reply::ok()
 }
 
+/// After a load with `aof-enqueue-jobs-once yes`: the setting goes back to
+/// `no`, in the configuration file too when there is one, so that the next
+/// start does not queue the jobs again (docs/persistence.md §4.5).
+pub fn loaded_enqueue_jobs_once(state: &mut State) {
+    if state.config.config_file.is_none() {
+        return;
+    }
+    state.config.aof_enqueue_jobs_once = false;
+    if let Err(e) = state.config.rewrite() {
+        crate::log::warning(&format!(
+            "Could not reset aof-enqueue-jobs-once in the config file: {e:?}"
+        ));
+    }
+}
+
 /// `maxmemory`, `maxmemory-policy`: the core gets both and evicts now.
 fn apply_maxmemory(state: &mut State) {
-    let core = state.node.config_mut();
-    core.maxmemory = state.config.maxmemory;
-    core.maxmemory_policy = state.config.maxmemory_policy;
+    state.configure_core();
     state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
 }
 
@@ -68,15 +82,13 @@ fn apply_maxmemory(state: &mut State) {
 /// off, closes it when turned off.
 fn apply_appendonly(state: &mut State, enabled: bool) -> Reply {
     if !enabled {
-        state.aof.close();
-        state.node.config_mut().aof_logging = false;
-    } else if state.aof.state == AofState::Off {
-        if let Err(e) = state.aof.open(AofState::WaitRewrite) {
+        state.close_aof();
+    } else if !state.aof().is_on() {
+        if let Err(e) = state.open_aof(AofState::WaitRewrite) {
             state.config.appendonly = false;
             crate::log::warning(&format!("Can't open the append-only file: {e}"));
             return Reply::error("ERR Unable to turn on AOF. Check server logs.");
         }
-        state.node.config_mut().aof_logging = true;
         if !state.start_aof_rewrite() {
             crate::log::notice("AOF turned on; a rewrite was already running");
         }

@@ -116,7 +116,7 @@ impl Connection {
             let unsynced = {
                 let mut state = self.shared.borrow_mut();
                 state.flush_point(&self.shared);
-                state.aof.unsynced_target()
+                state.aof().unsynced_target()
             };
             if let Some(target) = unsynced {
                 crate::group_commit::wait_durable(&self.shared, target).await;

@@ -62,7 +62,7 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
             ));
         }
     }
-    if let Some(error) = &state.aof.write_error {
+    if let Some(error) = state.aof().write_error() {
         if spec.has(disque_core::commands::FLAG_WRITE) || spec.id == CommandId::Ping {
             return Action::Reply(Reply::error_owned(format!(
                 "MISCONF Errors writing to the AOF file: {error}"

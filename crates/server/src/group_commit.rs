@@ -2,18 +2,42 @@
 //! records holds its replies until an fsync covers them. One fsync, run off the
 //! event loop, covers every connection that wrote meanwhile, so durability does
 //! not cost one fsync per command (DESIGN.md §5).
+//!
+//! This module owns the two signals of the group commit ([`Signals`], the
+//! state's `group_commit` field); other modules only [`Signals::kick`] the
+//! syncer. What an fsync changes in the AOF goes through the state
+//! ([`State::aof_synced_to`], [`State::sync_aof`]).
 
-use crate::state::Shared;
+use crate::state::{Shared, State};
+use std::rc::Rc;
+use tokio::sync::Notify;
+
+/// The signals between the connections, the state and the syncer task.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Woken when an fsync completes.
+    synced: Rc<Notify>,
+    /// Wakes the syncer task.
+    kick: Rc<Notify>,
+}
+
+impl Signals {
+    /// Asks the syncer for an fsync of everything written so far.
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+}
 
 /// Waits until the AOF is durable up to `target`.
 pub async fn wait_durable(shared: &Shared, target: u64) {
     loop {
         let (synced_signal, kick) = {
             let state = shared.borrow();
-            if state.aof.is_synced(target) {
+            if state.aof().is_synced(target) {
                 return;
             }
-            (state.aof_synced.clone(), state.aof_sync_kick.clone())
+            let signals = &state.group_commit;
+            (signals.synced.clone(), signals.kick.clone())
         };
         // Single thread: nothing runs between the check above and this first poll,
         // so the notification cannot be missed.
@@ -23,31 +47,37 @@ pub async fn wait_durable(shared: &Shared, target: u64) {
     }
 }
 
+/// After an fsync: wakes every waiter and lets out the bus actions it made
+/// durable.
+fn synced(state: &mut State, shared: &Shared) {
+    state.group_commit.synced.notify_waiters();
+    state.release_bus(shared);
+}
+
 /// The task that performs the fsyncs: woken by waiting connections, it fsyncs on
 /// a blocking thread everything written so far, then wakes every waiter.
 pub async fn syncer(shared: Shared) {
-    let kick = shared.borrow().aof_sync_kick.clone();
+    let kick = shared.borrow().group_commit.kick.clone();
     loop {
         kick.notified().await;
         loop {
             let job = {
                 let state = shared.borrow();
-                if state.aof.unsynced_target().is_none() {
+                if state.aof().unsynced_target().is_none() {
                     break;
                 }
-                state.aof.sync_job()
+                state.aof().sync_job()
             };
             let Some((file, target)) = job else {
                 // The file cannot be handed to another thread: fsync it here.
                 let mut state = shared.borrow_mut();
-                if let Err(e) = state.aof.flush_and_sync() {
+                if let Err(e) = state.sync_aof() {
                     crate::log::warning(&format!(
                         "Can't fsync the AOF with policy 'always': {e}. Exiting..."
                     ));
                     std::process::exit(1);
                 }
-                state.aof_synced.notify_waiters();
-                state.release_bus(&shared);
+                synced(&mut state, &shared);
                 break;
             };
             let started = std::time::Instant::now();
@@ -58,11 +88,10 @@ pub async fn syncer(shared: Shared) {
                 std::process::exit(1);
             }
             let mut state = shared.borrow_mut();
-            state.aof.mark_synced(target);
-            state.aof_synced.notify_waiters();
-            state.release_bus(&shared);
+            state.aof_synced_to(target);
+            synced(&mut state, &shared);
         }
         let state = shared.borrow();
-        state.aof_synced.notify_waiters();
+        state.group_commit.synced.notify_waiters();
     }
 }

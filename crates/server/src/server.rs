@@ -282,24 +282,6 @@ async fn signals(shared: Shared) {
     crate::shutdown::exit_gracefully(&state);
 }
 
-/// The periodic AOF duties: finish a rewrite, start an automatic one, retry
-/// failed writes, fsync with `everysec`.
-fn aof_cron(state: &mut State) {
-    state.aof.poll_rewrite();
-    let (percentage, min_size) = (
-        state.config.auto_aof_rewrite_percentage,
-        state.config.auto_aof_rewrite_min_size,
-    );
-    if state.aof.wants_auto_rewrite(percentage, min_size) {
-        crate::log::notice("Starting automatic rewriting of AOF");
-        state.start_aof_rewrite();
-    }
-    state.aof.cron();
-    if state.aof.unsynced_target().is_some() {
-        state.aof_sync_kick.notify_one();
-    }
-}
-
 /// Drives the core's timers: wakes at the next job or client deadline, and at
 /// least `hz` times per second for the periodic duties.
 async fn ticker(shared: Shared) {
@@ -311,7 +293,7 @@ async fn ticker(shared: Shared) {
             let period = 1000 / state.config.hz.clamp(1, 500) as u64;
             let now = now_ms();
             let wake_at = state
-                .node
+                .node()
                 .next_wakeup()
                 .map_or(now + period, |t| t.min(now + period));
             state.plan_ticker(wake_at);
@@ -330,7 +312,7 @@ async fn ticker(shared: Shared) {
         if now >= last_sample + 100 {
             last_sample = now;
             state.stats.sample(now);
-            aof_cron(&mut state);
+            state.aof_cron();
         }
         state.flush_point(&shared);
     }

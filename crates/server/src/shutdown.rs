@@ -8,18 +8,14 @@ use std::os::unix::process::CommandExt;
 /// Makes the data safe before exiting: writes and fsyncs the AOF (decision D11)
 /// and, with `rewrite`, rewrites it from memory (even with AOF off).
 pub fn prepare(state: &mut State, rewrite: bool) -> Result<(), String> {
-    if state.aof.state != crate::aof::AofState::Off {
+    if state.aof().is_on() {
         state
-            .aof
-            .flush_and_sync()
+            .sync_aof()
             .map_err(|e| format!("Error flushing the AOF before shutdown: {e}"))?;
     }
     if rewrite {
-        let mut snapshot = bytes::BytesMut::new();
-        state.node.aof_snapshot(&mut snapshot);
         state
-            .aof
-            .rewrite_for_shutdown(&snapshot)
+            .rewrite_aof_for_shutdown()
             .map_err(|e| format!("Error rewriting the AOF on shutdown: {e}"))?;
     }
     Ok(())

@@ -33,6 +33,7 @@
 //! next flush point ([`State::flush_point`]) by the caller holding the
 //! handle: the state never points to itself.
 
+use crate::aof::{Aof, AofState};
 use crate::clients::{Clients, Outbound};
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
@@ -59,13 +60,11 @@ pub type Spawn = Box<dyn FnOnce(&Shared)>;
 /// this module changes are private.
 pub struct State {
     /// The job engine.
-    pub(crate) node: Node,
+    node: Node,
     /// The append-only file.
-    pub(crate) aof: crate::aof::Aof,
-    /// Woken when an fsync completes (group commit).
-    pub(crate) aof_synced: Rc<Notify>,
-    /// Wakes the fsync task (group commit).
-    pub(crate) aof_sync_kick: Rc<Notify>,
+    aof: Aof,
+    /// The signals of the group commit (`appendfsync always`).
+    pub(crate) group_commit: crate::group_commit::Signals,
     /// Set while the AOF is being loaded at startup.
     pub(crate) loading: Option<crate::aof_load::LoadingInfo>,
     /// The cluster bus transport.
@@ -146,9 +145,8 @@ impl State {
     ) -> State {
         State {
             node,
-            aof: crate::aof::Aof::new(config.appendfilename.clone().into(), config.appendfsync),
-            aof_synced: Rc::new(Notify::new()),
-            aof_sync_kick: Rc::new(Notify::new()),
+            aof: Aof::new(config.appendfilename.clone().into(), config.appendfsync),
+            group_commit: Default::default(),
             loading: None,
             bus: Default::default(),
             tls,
@@ -230,6 +228,28 @@ impl State {
 }
 
 impl State {
+    /// The job engine, to read. Every change goes through
+    /// [`State::run_core`] (or [`State::link_down`],
+    /// [`State::configure_core`]).
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Gives the core the settings it keeps a copy of, from the
+    /// configuration (`rereplicate`, `maxmemory`, `maxmemory-policy`,
+    /// `cluster-node-timeout`) and from the AOF (records are produced while
+    /// it is on). The one place that changes the core's settings; called
+    /// after CONFIG SET changes one of them and when the AOF opens or closes.
+    pub fn configure_core(&mut self) {
+        let core = self.node.config_mut();
+        core.rereplicate = self.config.rereplicate;
+        core.maxmemory = self.config.maxmemory;
+        core.maxmemory_policy = self.config.maxmemory_policy;
+        core.aof_logging = self.aof.is_on();
+        let timeout = self.config.cluster_node_timeout.max(1) as u64;
+        self.node.set_node_timeout(timeout);
+    }
+
     /// Writes `nodes.conf`; the error text if that failed.
     pub fn save_nodes_conf(&mut self) -> Result<(), String> {
         self.nodes_conf
@@ -239,9 +259,19 @@ impl State {
                 crate::config::strerror(&e)
             })
     }
+}
+
+/// The AOF: the only code that changes [`State`]'s [`Aof`] (through the
+/// `Aof` type's methods). Buffered by [`State::apply`], written at
+/// [`State::flush_point`]; the rest is here, one method per caller.
+impl State {
+    /// The append-only file, to read.
+    pub fn aof(&self) -> &Aof {
+        &self.aof
+    }
 
     /// Starts a background AOF rewrite from the current jobs; false when one is
-    /// already running.
+    /// already running (BGREWRITEAOF, CONFIG SET appendonly, [`State::aof_cron`]).
     pub fn start_aof_rewrite(&mut self) -> bool {
         if self.aof.rewrite_in_progress() {
             return false;
@@ -249,6 +279,72 @@ impl State {
         let mut snapshot = bytes::BytesMut::new();
         self.node.aof_snapshot(&mut snapshot);
         self.aof.start_rewrite(snapshot.freeze())
+    }
+
+    /// Opens the AOF in `state` and has the core produce records
+    /// (`aof_load` at startup, `config_glue` for CONFIG SET appendonly yes).
+    pub fn open_aof(&mut self, state: AofState) -> std::io::Result<()> {
+        self.aof.open(state)?;
+        self.configure_core();
+        Ok(())
+    }
+
+    /// Writes, fsyncs and closes the AOF; the core stops producing records
+    /// (`config_glue`, CONFIG SET appendonly no).
+    pub fn close_aof(&mut self) {
+        self.aof.close();
+        self.configure_core();
+    }
+
+    /// The fsync policy from the configuration (`config_glue`, CONFIG SET
+    /// appendfsync).
+    pub fn set_aof_fsync(&mut self) {
+        self.aof.set_fsync(self.config.appendfsync);
+    }
+
+    /// Writes the buffered records now (`aof_load`, before DEBUG LOADAOF
+    /// reads the file).
+    pub fn write_aof(&mut self) {
+        self.aof.flush();
+    }
+
+    /// Writes and fsyncs everything buffered (`shutdown` before exiting,
+    /// `group_commit` when the file cannot be fsynced off the event loop).
+    pub fn sync_aof(&mut self) -> std::io::Result<()> {
+        self.aof.flush_and_sync()
+    }
+
+    /// The group commit's fsync covered everything written up to `target`
+    /// (`group_commit`).
+    pub fn aof_synced_to(&mut self, target: u64) {
+        self.aof.mark_synced(target);
+    }
+
+    /// `SHUTDOWN REWRITE-AOF`: writes the current jobs as the whole AOF,
+    /// synchronously (`shutdown`).
+    pub fn rewrite_aof_for_shutdown(&mut self) -> std::io::Result<()> {
+        let mut snapshot = bytes::BytesMut::new();
+        self.node.aof_snapshot(&mut snapshot);
+        self.aof.rewrite_for_shutdown(&snapshot)
+    }
+
+    /// The periodic AOF duties (`server`'s ticker, every 100 ms): finish a
+    /// rewrite, start an automatic one, retry failed writes, fsync with
+    /// `everysec`, ask the group commit for an fsync still owed.
+    pub fn aof_cron(&mut self) {
+        self.aof.poll_rewrite();
+        let (percentage, min_size) = (
+            self.config.auto_aof_rewrite_percentage,
+            self.config.auto_aof_rewrite_min_size,
+        );
+        if self.aof.wants_auto_rewrite(percentage, min_size) {
+            crate::log::notice("Starting automatic rewriting of AOF");
+            self.start_aof_rewrite();
+        }
+        self.aof.cron();
+        if self.aof.unsynced_target().is_some() {
+            self.group_commit.kick();
+        }
     }
 }
 
@@ -308,7 +404,7 @@ impl State {
         let ready = self.bus.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
         if self.bus.has_held() && self.aof.unsynced_target().is_some() {
-            self.aof_sync_kick.notify_one();
+            self.group_commit.kick();
         }
     }
 }
@@ -345,7 +441,7 @@ impl State {
     /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
     /// transport once the records of the same event are durable (see
     /// [`State::flush_point`]), deferred replies to their clients.
-    pub fn apply(&mut self, mut fx: Effects) {
+    fn apply(&mut self, mut fx: Effects) {
         self.aof.append(&fx.aof);
         if fx.save_cluster_config {
             // A failure is logged; the next change saves again.

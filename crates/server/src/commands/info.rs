@@ -1,6 +1,5 @@
 //! INFO (docs/commands.md §4.2): sections of `key:value` lines.
 
-use crate::aof::AofState;
 use crate::state::State;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -68,7 +67,7 @@ fn section(state: &State, name: &str) -> String {
     let mut line = |key: &str, value: &dyn std::fmt::Display| {
         let _ = write!(s, "{key}:{value}\r\n");
     };
-    let stats = state.node.stats();
+    let stats = state.node().stats();
     match name {
         "server" => {
             let uptime = state.uptime().as_secs();
@@ -132,8 +131,8 @@ fn section(state: &State, name: &str) -> String {
         }
         "jobs" => {
             line("registered_jobs", &stats.registered_jobs);
-            line("underreplicated_jobs", &state.node.underreplicated_jobs());
-            line("rereplicated_jobs", &state.node.rereplicated_jobs());
+            line("underreplicated_jobs", &state.node().underreplicated_jobs());
+            line("rereplicated_jobs", &state.node().rereplicated_jobs());
         }
         "queues" => line("registered_queues", &stats.registered_queues),
         "persistence" => persistence(state, &mut line),
@@ -189,21 +188,24 @@ fn section(state: &State, name: &str) -> String {
 }
 
 fn persistence(state: &State, line: &mut dyn FnMut(&str, &dyn std::fmt::Display)) {
-    let aof = &state.aof;
-    let on = aof.state != AofState::Off && state.loading.is_none();
+    let aof = state.aof();
+    let on = aof.is_on() && state.loading.is_none();
     let ok_err = |ok: bool| if ok { "ok" } else { "err" };
     line("loading", &(state.loading.is_some() as u8));
     line("aof_enabled", &(on as u8));
-    line("aof_state", &if on { aof.state.name() } else { "off" });
+    line("aof_state", &if on { aof.state().name() } else { "off" });
     line(
         "aof_rewrite_in_progress",
         &(aof.rewrite_in_progress() as u8),
     );
     line("aof_rewrite_scheduled", &0);
-    line("aof_last_rewrite_time_sec", &aof.last_rewrite_secs);
+    line("aof_last_rewrite_time_sec", &aof.last_rewrite_secs());
     line("aof_current_rewrite_time_sec", &aof.current_rewrite_secs());
-    line("aof_last_bgrewrite_status", &ok_err(aof.last_rewrite_ok));
-    line("aof_last_write_status", &ok_err(aof.write_error.is_none()));
+    line("aof_last_bgrewrite_status", &ok_err(aof.last_rewrite_ok()));
+    line(
+        "aof_last_write_status",
+        &ok_err(aof.write_error().is_none()),
+    );
     if let Some(info) = state.loading {
         let now = crate::state::now_ms() / 1000;
         let perc = if info.total_bytes > 0 {
@@ -224,12 +226,12 @@ fn persistence(state: &State, line: &mut dyn FnMut(&str, &dyn std::fmt::Display)
         line("loading_eta_seconds", &eta);
     }
     if on {
-        line("aof_current_size", &aof.current_size);
-        line("aof_base_size", &aof.base_size);
+        line("aof_current_size", &aof.current_size());
+        line("aof_base_size", &aof.base_size());
         line("aof_pending_rewrite", &0);
         line("aof_buffer_length", &aof.buffered());
         line("aof_rewrite_buffer_length", &aof.rewrite_buffered());
         line("aof_pending_bio_fsync", &0);
-        line("aof_delayed_fsync", &aof.delayed_fsync);
+        line("aof_delayed_fsync", &aof.delayed_fsync());
     }
 }

@@ -7,7 +7,6 @@
 
 use super::recorder::{self, HistogramSnapshot};
 use super::view;
-use crate::aof::AofState;
 use crate::state::Shared;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
@@ -114,7 +113,7 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     let job_states = view::job_states(shared).await;
     let queues = view::queues(shared).await;
     let mut state = shared.borrow_mut();
-    let stats = state.node.stats();
+    let stats = state.node().stats();
     s.family(
         MetricType::Gauge,
         ("disque_jobs", "Jobs known to this node, by state.", "state"),
@@ -268,7 +267,7 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.gauge(
         "disque_cluster_reachable_nodes",
         "Other nodes jobs can be replicated to now.",
-        state.node.reachable_count() as f64,
+        state.node().reachable_count() as f64,
     );
     let (bytes_in, bytes_out) = recorder::bus_bytes();
     s.family(
@@ -298,16 +297,16 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.gauge(
         "disque_underreplicated_jobs",
         "Jobs this node knows need more copies, or still has to drain.",
-        state.node.underreplicated_jobs() as f64,
+        state.node().underreplicated_jobs() as f64,
     );
     s.counter(
         "disque_rereplicated_jobs",
         "Jobs this node brought back to their replication level.",
-        state.node.rereplicated_jobs(),
+        state.node().rereplicated_jobs(),
     );
 
-    let aof = &state.aof;
-    let aof_on = aof.state != AofState::Off;
+    let aof = state.aof();
+    let aof_on = aof.is_on();
     s.gauge(
         "disque_aof_enabled",
         "1 when the append-only file is on.",
@@ -316,7 +315,7 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.bytes(
         "disque_aof_current_size",
         "Size of the append-only file.",
-        if aof_on { aof.current_size } else { 0 },
+        if aof_on { aof.current_size() } else { 0 },
     );
     s.gauge(
         "disque_aof_rewrite_in_progress",
@@ -326,7 +325,7 @@ pub async fn snapshot(shared: &Shared) -> Snapshot {
     s.counter(
         "disque_aof_delayed_fsync",
         "Times an everysec fsync was postponed because the previous one was still running.",
-        aof.delayed_fsync,
+        aof.delayed_fsync(),
     );
     let (rewrites_ok, rewrites_failed) = recorder::aof_rewrites();
     s.family(

@@ -392,10 +392,10 @@ fn pause(shared: &Shared, name: &str, query: Option<&str>) -> Reply {
 
 /// `/api/node`: this node's id and the counters INFO shows.
 fn node_json(state: &State) -> Value {
-    let stats = state.node.stats();
+    let stats = state.node().stats();
     let (ops, _, _) = state.stats.instantaneous();
     json!({
-        "id": state.node.id().as_str(),
+        "id": state.node().id().as_str(),
         "version": crate::config::DISQUE_VERSION,
         "port": state.config.port,
         "uptime_seconds": state.uptime().as_secs(),
@@ -405,9 +405,9 @@ fn node_json(state: &State) -> Value {
         "connected_clients": state.clients.len(),
         "used_memory": crate::alloc::used_memory(),
         "ops_per_sec": ops,
-        "leaving": state.node.is_leaving(),
+        "leaving": state.node().is_leaving(),
         "loading": state.loading.is_some(),
-        "aof_enabled": state.aof.state != crate::aof::AofState::Off,
+        "aof_enabled": state.aof().is_on(),
     })
 }
 

@@ -148,7 +148,7 @@ pub async fn job_states(shared: &Shared) -> Vec<(&'static str, u64)> {
     let mut counts = [0u64; 4];
     let mut cursor = 0;
     loop {
-        cursor = shared.borrow().node.visit_jobs(cursor, 10_000, |job| {
+        cursor = shared.borrow().node().visit_jobs(cursor, 10_000, |job| {
             if let Some(i) = states.iter().position(|s| *s == job.state) {
                 counts[i] += 1;
             }
@@ -193,7 +193,7 @@ pub fn nodes(state: &mut State) -> Vec<NodeView> {
         }
     }
     state
-        .node
+        .node()
         .nodes_description()
         .lines()
         .filter_map(|line| {
