@@ -69,6 +69,8 @@ pub struct State {
     pub(crate) loading: Option<crate::aof_load::LoadingInfo>,
     /// The cluster bus transport.
     pub(crate) bus: crate::bus::Bus,
+    /// The HTTP listeners of `http-port`.
+    pub(crate) http: crate::http::Listening,
     /// The TLS contexts (decision D13), rebuilt when CONFIG SET changes a
     /// TLS setting; `None` without TLS.
     pub(crate) tls: Option<crate::tls::Tls>,
@@ -149,6 +151,7 @@ impl State {
             group_commit: Default::default(),
             loading: None,
             bus: Default::default(),
+            http: Default::default(),
             tls,
             clients: Default::default(),
             stats: Default::default(),

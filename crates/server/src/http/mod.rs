@@ -30,11 +30,11 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 /// The dashboard page and its assets.
@@ -49,28 +49,27 @@ const DEFAULT_QUEUE_LIMIT: usize = 1000;
 /// HTTP connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 256;
 
-/// The HTTP listeners of one port.
-struct Listening {
-    /// The port.
-    port: u16,
-    /// The accept tasks started.
+/// The HTTP listeners of `http-port`: the state's `http` field, changed
+/// only by [`apply_port`].
+#[derive(Default)]
+pub struct Listening {
+    /// The port listened on, if any.
+    port: Option<u16>,
+    /// The accept tasks, one per bound address.
     tasks: Vec<AbortHandle>,
-    /// Listeners bound whose accept tasks start at the next flush point
-    /// ([`crate::state::State::spawn_later`]).
-    pending: Vec<TcpListener>,
-}
-
-thread_local! {
-    /// The listeners of `http-port`.
-    static LISTENING: RefCell<Option<Listening>> = const { RefCell::new(None) };
 }
 
 /// Makes the HTTP listeners match `http-port`: binds the new port (every
 /// `bind` address), then stops accepting on the old one; 0 stops listening.
 /// On a bind error nothing changes and the error text is returned.
+///
+/// The accept tasks start at once (so that the old port's can be stopped
+/// by a later call) and wait for the shared handle, given to them at the
+/// next flush point ([`State::spawn_later`]): the state never points to
+/// itself.
 pub fn apply_port(state: &mut State) -> Result<(), String> {
     let port = state.config.http_port;
-    let current = LISTENING.with(|l| l.borrow().as_ref().map(|l| l.port));
+    let current = state.http.port;
     if current == Some(port) || (port == 0 && current.is_none()) {
         return Ok(());
     }
@@ -79,37 +78,31 @@ pub fn apply_port(state: &mut State) -> Result<(), String> {
     } else {
         crate::server::bind_addresses(&state.config, port)?
     };
-    let old = LISTENING.with(|l| l.borrow_mut().take());
-    for task in old.into_iter().flat_map(|old| old.tasks) {
+    for task in std::mem::take(&mut state.http.tasks) {
         task.abort();
     }
+    state.http.port = None;
     if port == 0 {
         return Ok(());
     }
-    LISTENING.with(|l| {
-        *l.borrow_mut() = Some(Listening {
-            port,
-            tasks: Vec::new(),
-            pending: listeners,
-        })
+    let mut handles = Vec::new();
+    for listener in listeners {
+        let (give, given) = oneshot::channel();
+        handles.push(give);
+        let task = tokio::task::spawn_local(accept(given, listener));
+        state.http.tasks.push(task.abort_handle());
+    }
+    state.http.port = Some(port);
+    state.spawn_later(move |shared| {
+        for give in handles {
+            // Fails only for a task stopped meanwhile (the port changed).
+            let _ = give.send(shared.clone());
+        }
     });
-    state.spawn_later(start_accepting);
     crate::log::notice(&format!(
         "HTTP (dashboard, /api, /metrics) listening on port {port}"
     ));
     Ok(())
-}
-
-/// Starts the accept tasks of the listeners bound by [`apply_port`].
-fn start_accepting(shared: &Shared) {
-    LISTENING.with(|l| {
-        if let Some(listening) = l.borrow_mut().as_mut() {
-            for listener in std::mem::take(&mut listening.pending) {
-                let task = tokio::task::spawn_local(accept(shared.clone(), listener));
-                listening.tasks.push(task.abort_handle());
-            }
-        }
-    });
 }
 
 /// Counts an open connection until dropped.
@@ -121,9 +114,13 @@ impl Drop for Open {
     }
 }
 
-/// Accepts HTTP connections and serves each on its own local task.
-async fn accept(shared: Shared, listener: TcpListener) {
+/// Accepts HTTP connections and serves each on its own local task, once
+/// given the shared handle.
+async fn accept(given: oneshot::Receiver<Shared>, listener: TcpListener) {
     use hyper_util::rt::{TokioIo, TokioTimer};
+    let Ok(shared) = given.await else {
+        return;
+    };
     let open = std::rc::Rc::new(std::cell::Cell::new(0));
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
