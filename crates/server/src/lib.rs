@@ -1,6 +1,7 @@
 //! The Disque server shell: the I/O around the `disque-core` state machine.
 //!
 //! * [`config`]: configuration file, command line, CONFIG GET/SET/REWRITE;
+//!   [`config_glue`]: what a change means to the running server;
 //! * [`server`]: startup, listeners, the ticker, signals;
 //! * [`connection`]: one client connection (RESP in, replies out, blocking);
 //! * [`dispatch`]: the command processing order of the spec; [`action`]: what
@@ -9,7 +10,8 @@
 //! * [`clients`], [`state`]: shared server state (`state` lists the module
 //!   that owns each field); [`stats`]: the INFO counters;
 //! * [`slowlog`], [`latency`]: SLOWLOG and LATENCY;
-//! * [`aof`], [`aof_file`], [`aof_load`]: the append-only file (write, read, load);
+//! * [`aof`], [`aof_file`], [`aof_load`], [`group_commit`]: the append-only
+//!   file (write, read, load, fsync);
 //! * [`bus`]: the cluster bus transport (frames between nodes);
 //! * [`bus_auth`]: the `cluster-password` handshake of bus links;
 //! * [`tls`]: TLS for clients and the bus;

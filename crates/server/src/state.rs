@@ -1,37 +1,41 @@
 //! Everything the server keeps, shared by the connection tasks and the ticker on
 //! one thread (`Rc<RefCell<State>>`, never borrowed across an `.await`).
 //!
-//! Each field of [`State`] has one owner: the module whose code changes it
-//! (directly, or as the only caller of the methods that do). Other modules
-//! only read it. Fields owned here are private, behind methods.
+//! Each field of [`State`] has one owner: the one module whose code changes
+//! it. A field whose owner is `state` is private, and the methods here that
+//! change it say which module calls them. The other fields hold a type
+//! whose own fields are private, so that its module's methods are the only
+//! code that changes them; the table says who calls those.
 //!
-//! | Field | Owner | Notes |
+//! | Field | Owner | Changed through, by |
 //! |---|---|---|
-//! | `node` | `state` ([`State::run_core`]) | every core event goes through `run_core` (a lost bus link through [`State::link_down`]); besides, `config_glue` passes settings (`config_mut`) and `aof_load` replays records (one `apply` per step of records) |
-//! | `aof` | `aof` (the [`crate::aof::Aof`] type) | opened/closed by `config_glue`, flushed at flush points here, synced by `group_commit`, cron by `server` |
-//! | `aof_synced`, `aof_sync_kick` | `group_commit` | others only notify |
+//! | `node` | `state` | [`State::run_core`] for every core event (commands and evictions from `dispatch`, `http` and `config_glue`, frames and links from `bus`, ticks from `server`, a client gone from `connection`, AOF records and the end of loading from `aof_load`, DEBUG FLUSHALL from `commands`), [`State::link_down`] (`bus`), [`State::configure_core`] (`config_glue`, and the AOF methods here): the core's settings in one place |
+//! | `aof` | `state` | the [`Aof`] type's methods, called only here: `State::apply` buffers, [`State::flush_point`] writes; [`State::open_aof`] (`aof_load`, `config_glue`), [`State::close_aof`], [`State::set_aof_fsync`] (`config_glue`), [`State::start_aof_rewrite`] (`dispatch`, `config_glue`), [`State::aof_cron`] (`server`), [`State::write_aof`] (`aof_load`), [`State::sync_aof`] (`shutdown`, `group_commit`), [`State::aof_synced_to`] (`group_commit`), [`State::rewrite_aof_for_shutdown`] (`shutdown`) |
+//! | `group_commit` | `group_commit` | its [`crate::group_commit::Signals`]; `state` only `kick`s the syncer |
 //! | `loading` | `aof_load` | set while the AOF loads at startup |
-//! | `bus` | `bus` (the [`crate::bus::Bus`] type) | links, held actions, counters |
-//! | `tls` | `config_glue` | built at startup by `server`, rebuilt by CONFIG SET |
-//! | `config` | `config_glue` (CONFIG SET, through `config`) | read everywhere |
-//! | `clients` | `connection` (register, remove, per-client fields such as `blocked`) | `commands` set names, reply modes, MONITOR; `clients` keeps the registry's invariants |
-//! | `stats` | `connection` (network), `dispatch` (commands), `server` (samples) | reset by `config_glue` (CONFIG RESETSTAT) |
-//! | `slowlog`, `latency` | `dispatch` | through their own modules' types |
-//! | `spawns` | `state` | [`State::spawn_later`], run at [`State::flush_point`] |
-//! | `nodes_conf` | `state` | [`State::save_nodes_conf`] |
+//! | `bus` | `bus` | the [`crate::bus::Bus`] type's methods: `state` carries out the core's actions (`execute`, `hold`, `take_ready`, `start_links`, `forget_link`), `bus`'s tasks track inbound connections, `commands` (DEBUG BUS-BLOCK) calls `block_node` |
+//! | `http` | `http` | [`crate::http::apply_port`] (`server` at startup, `config_glue` for CONFIG SET http-port) |
+//! | `tls` | `config_glue` | built at startup by `server` (passed to [`State::new`]), rebuilt by CONFIG SET |
+//! | `config` | `config_glue` | CONFIG SET (through `config`), [`crate::config_glue::loaded_enqueue_jobs_once`] (`aof_load`); read everywhere |
+//! | `clients` | `clients` | the [`Clients`] methods, named for what happened; `clients`' module documentation lists the one caller of each (`connection`, `dispatch`, `commands`) |
+//! | `stats` | `stats` | the [`crate::stats::Stats`] methods: `connection` (connections, bytes), `dispatch` (commands), `server` (samples), `config_glue` (CONFIG RESETSTAT) |
+//! | `slowlog`, `latency` | `dispatch` | through their own modules' types (recording, and the SLOWLOG and LATENCY commands) |
+//! | `spawns` | `state` | [`State::spawn_later`] (`http`), run at [`State::flush_point`] |
+//! | `nodes_conf` | `state` | [`State::save_nodes_conf`] (after effects, `server`, CLUSTER SAVECONFIG in `dispatch`) |
 //! | `auth_epoch` | `state` | [`State::new_auth_epoch`] (`config_glue`, `requirepass`) |
 //! | `started`, `run_id` | `state` | set once by [`State::new`] |
-//! | `clients_paused_until` | `state` | [`State::pause_clients`] (CLIENT PAUSE) |
+//! | `clients_paused_until` | `state` | [`State::pause_clients`] (`commands`, CLIENT PAUSE) |
 //! | `batch_now_ms` | `state` | [`State::set_batch_clock`] (`connection`, `bus`) |
 //! | `renames` | `state` | set once from `rename-command` |
-//! | `ticker`, `ticker_planned` | `state` | [`State::plan_ticker`] (`server`'s ticker), [`State::wake_ticker`] |
+//! | `ticker`, `ticker_planned` | `state` | [`State::plan_ticker`] (`server`'s ticker), [`State::wake_ticker`] (`config_glue`) |
 //!
 //! "Client is blocked" lives in the core (why, until when) and once in the
-//! shell, as [`crate::clients::Client::blocked`] (set and cleared by
-//! `connection` only). Tasks that need the shared handle (bus links, HTTP
-//! listeners) are asked for while the state is borrowed and started at the
-//! next flush point ([`State::flush_point`]) by the caller holding the
-//! handle: the state never points to itself.
+//! shell, in the client registry ([`Clients::block`], [`Clients::unblock`],
+//! called by `connection` only). Tasks that need the shared handle (bus
+//! links, HTTP listeners) are asked for while the state is borrowed and
+//! started, or given the handle, at the next flush point
+//! ([`State::flush_point`]) by the caller holding the handle: the state
+//! never points to itself.
 
 use crate::aof::{Aof, AofState};
 use crate::clients::{Clients, Outbound};
@@ -265,8 +269,8 @@ impl State {
 }
 
 /// The AOF: the only code that changes [`State`]'s [`Aof`] (through the
-/// `Aof` type's methods). Buffered by [`State::apply`], written at
-/// [`State::flush_point`]; the rest is here, one method per caller.
+/// `Aof` type's methods). Buffered by `State::apply`, written at
+/// [`State::flush_point`]; the rest is here, each method naming its callers.
 impl State {
     /// The append-only file, to read.
     pub fn aof(&self) -> &Aof {
@@ -431,7 +435,7 @@ impl State {
 
     /// One event of the core: calls `event` with the clock and memory of
     /// [`State::env`] and empty [`Effects`], then carries the effects out
-    /// ([`State::apply`]). Returns what `event` returned.
+    /// (`State::apply`). Returns what `event` returned.
     pub fn run_core<R>(&mut self, event: impl FnOnce(&mut Node, &Env, &mut Effects) -> R) -> R {
         let env = self.env();
         let mut fx = Effects::default();
