@@ -9,6 +9,7 @@ use crate::dispatch::execute;
 use crate::state::{now_ms, Shared};
 use bytes::{Buf, BytesMut};
 use disque_proto::request::RequestParser;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -137,7 +138,18 @@ impl Connection {
             if let Some(d) = pause_wait {
                 pause.as_mut().reset(tokio::time::Instant::now() + d);
             }
+            // What arrived meanwhile first, without registering a waker (the
+            // select below polls the socket first).
+            match inbox.try_recv() {
+                Ok(Outbound::Kill) | Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                Ok(message) => {
+                    self.receive(message);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
             tokio::select! {
+                biased;
                 read = reader.read_buf(&mut self.input) => {
                     let n = read?;
                     if n == 0 {
@@ -174,20 +186,27 @@ impl Connection {
         inbox: &mut mpsc::UnboundedReceiver<Outbound>,
     ) -> std::io::Result<bool> {
         let mut written = 0;
-        let soft = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(soft);
+        // The soft-limit timer, made only once a client is above the soft limit.
+        let mut soft: Option<Pin<Box<tokio::time::Sleep>>> = None;
         // Written bytes leave the buffer at once, so replies added meanwhile
         // (deferred replies, MONITOR lines) never sit behind sent ones.
         while !self.output.is_empty() {
             let check_at = match self.check_output_limit(self.output.len()) {
                 Limit::Exceeded => return Ok(false),
                 Limit::SoftUntil(at) => {
-                    soft.as_mut().reset(tokio::time::Instant::from_std(at));
+                    let at = tokio::time::Instant::from_std(at);
+                    match &mut soft {
+                        Some(timer) => timer.as_mut().reset(at),
+                        None => soft = Some(Box::pin(tokio::time::sleep_until(at))),
+                    }
                     true
                 }
                 Limit::Ok => false,
             };
             tokio::select! {
+                // The socket first: a writable socket ends the select before
+                // the inbox is polled, which is most writes.
+                biased;
                 n = writer.write(&self.output) => {
                     let n = n?;
                     if n == 0 {
@@ -200,7 +219,7 @@ impl Connection {
                     Some(Outbound::Kill) | None => return Ok(false),
                     Some(message) => self.receive(message),
                 },
-                _ = &mut soft, if check_at => {}
+                _ = async { soft.as_mut().expect("set with check_at").await }, if check_at => {}
             }
         }
         // A TLS stream may still hold the last records.
@@ -278,8 +297,11 @@ impl Connection {
     fn idle_deadline(&self) -> Option<Duration> {
         let state = self.shared.borrow();
         let timeout = state.config.timeout;
+        if timeout <= 0 {
+            return None;
+        }
         let client = state.clients.get(self.id)?;
-        if timeout <= 0 || client.is_blocked() || client.is_monitor() {
+        if client.is_blocked() || client.is_monitor() {
             return None;
         }
         let limit = Duration::from_secs(timeout as u64);

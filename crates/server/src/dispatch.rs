@@ -148,10 +148,10 @@ fn record_call(
     args: &[Bytes],
     usec: u64,
 ) {
-    state.stats.count_command(spec.name, usec);
+    state.stats.count_command(spec, usec);
     crate::http::recorder::command(spec.id, usec);
     state.clients.set_last_command(client, spec.name);
-    let now_s = (crate::state::now_ms() / 1000) as i64;
+    let now_s = (state.clock_ms() / 1000) as i64;
     let (threshold, max_len) = (
         state.config.slowlog_log_slower_than,
         state.config.slowlog_max_len,

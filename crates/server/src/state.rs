@@ -217,6 +217,12 @@ impl State {
         self.batch_now_ms = now_ms;
     }
 
+    /// Unix ms: the clock of the batch being run, read once for all of it
+    /// (see [`State::set_batch_clock`]), or else the system clock.
+    pub fn clock_ms(&self) -> u64 {
+        self.batch_now_ms.unwrap_or_else(now_ms)
+    }
+
     /// The signal that wakes the ticker early.
     pub fn ticker_signal(&self) -> Rc<Notify> {
         self.ticker.clone()
@@ -428,7 +434,7 @@ impl State {
     /// pipelined requests the clock is the batch's (read once).
     pub fn env(&self) -> Env {
         Env {
-            now_ms: self.batch_now_ms.unwrap_or_else(now_ms),
+            now_ms: self.clock_ms(),
             used_memory: crate::alloc::used_memory(),
         }
     }

@@ -5,7 +5,7 @@
 //! (connections, network bytes), `dispatch` (commands), `server` (the
 //! samples of the instantaneous rates) and `config_glue` (CONFIG RESETSTAT).
 
-use std::collections::HashMap;
+use disque_core::commands::{CommandSpec, COMMANDS};
 
 /// Calls and total microseconds of one command (INFO commandstats).
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,7 +20,7 @@ pub struct CommandStat {
 const SAMPLES: usize = 16;
 
 /// Counters shown by INFO stats (reset by CONFIG RESETSTAT).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Connections accepted.
     connections_received: u64,
@@ -32,10 +32,25 @@ pub struct Stats {
     net_output_bytes: u64,
     /// Connections refused (maxclients, protected mode).
     rejected_connections: u64,
-    /// Per command.
-    commands: HashMap<&'static str, CommandStat>,
+    /// Per command, indexed by `CommandId as usize` (an array: counting is
+    /// on every command's path).
+    commands: [CommandStat; COMMANDS.len()],
     /// Samples for the instantaneous rates: (time ms, commands, input, output).
     samples: Vec<(u64, u64, u64, u64)>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            connections_received: 0,
+            commands_processed: 0,
+            net_input_bytes: 0,
+            net_output_bytes: 0,
+            rejected_connections: 0,
+            commands: [CommandStat::default(); COMMANDS.len()],
+            samples: Vec::new(),
+        }
+    }
 }
 
 impl Stats {
@@ -59,10 +74,10 @@ impl Stats {
         self.net_output_bytes += bytes;
     }
 
-    /// Command `name` ran for `usec` microseconds (`dispatch`).
-    pub fn count_command(&mut self, name: &'static str, usec: u64) {
+    /// Command `spec` ran for `usec` microseconds (`dispatch`).
+    pub fn count_command(&mut self, spec: &CommandSpec, usec: u64) {
         self.commands_processed += 1;
-        let stat = self.commands.entry(name).or_default();
+        let stat = &mut self.commands[spec.id as usize];
         stat.calls += 1;
         stat.usec += usec;
     }
@@ -128,6 +143,32 @@ impl Stats {
 
     /// Every command run since the last reset, by name (in no order).
     pub fn commands(&self) -> impl Iterator<Item = (&'static str, CommandStat)> + '_ {
-        self.commands.iter().map(|(name, stat)| (*name, *stat))
+        COMMANDS.iter().filter_map(|spec| {
+            let stat = self.commands[spec.id as usize];
+            (stat.calls > 0).then_some((spec.name, stat))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_its_own_counter() {
+        let mut seen = [false; COMMANDS.len()];
+        for spec in &COMMANDS {
+            let slot = spec.id as usize;
+            assert!(!seen[slot], "{} shares a counter", spec.name);
+            seen[slot] = true;
+        }
+        let mut stats = Stats::default();
+        stats.count_command(&COMMANDS[3], 7);
+        let counted: Vec<_> = stats.commands().collect();
+        assert_eq!(counted.len(), 1);
+        assert_eq!(
+            (counted[0].0, counted[0].1.calls, counted[0].1.usec),
+            (COMMANDS[3].name, 1, 7)
+        );
     }
 }
