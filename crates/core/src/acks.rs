@@ -16,7 +16,7 @@ impl Node {
     fn holders_of(&self, id: &JobId) -> Vec<NodeId> {
         self.jobs
             .get(id)
-            .map(|j| j.nodes_delivered.to_vec())
+            .map(|j| j.nodes_delivered().to_vec())
             .unwrap_or_default()
     }
 
@@ -55,14 +55,14 @@ impl Node {
             return;
         }
         let unknown_to_sender: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != self.id() && **n != from && !sender_holders.contains(n))
             .copied()
             .collect();
         if !sender_holders.is_empty() && !unknown_to_sender.is_empty() {
             let mut holders = sender_holders.to_vec();
-            for node in &job.nodes_delivered {
+            for node in job.nodes_delivered() {
                 if !holders.contains(node) {
                     holders.push(*node);
                 }
@@ -77,7 +77,7 @@ impl Node {
     /// was lost), or one that changed after creation (decision D8).
     fn holders_incomplete(job: &Job) -> bool {
         job.is_dummy_ack()
-            || job.nodes_delivered.len() < job.repl as usize
+            || job.nodes_delivered().len() < job.repl() as usize
             || job.has(FLAG_REREPLICATED)
     }
 
@@ -86,7 +86,7 @@ impl Node {
     /// holder must hear (SETACK, NACKDELAY) goes to these.
     pub(crate) fn possible_holders(&self, job: &Job) -> Vec<NodeId> {
         let mut nodes: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != self.id())
             .copied()
@@ -95,7 +95,7 @@ impl Node {
             nodes.extend(
                 self.cluster
                     .peer_ids()
-                    .filter(|n| !job.nodes_delivered.contains(n)),
+                    .filter(|n| !job.nodes_delivered().contains(n)),
             );
         }
         nodes
@@ -105,9 +105,9 @@ impl Node {
     /// (this node counts as confirmed) and, if the holder list is incomplete,
     /// every known node answered, so that no unknown holder keeps a copy.
     fn ack_collected(&self, job: &Job) -> bool {
-        let confirmed = job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..]);
+        let confirmed = job.nodes_confirmed().unwrap_or_default();
         let holders = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .all(|n| *n == self.id() || confirmed.contains(n));
         holders
@@ -130,11 +130,11 @@ impl Node {
         let Some(job) = self
             .jobs
             .resolve_mut(r)
-            .filter(|j| j.state == JobState::Acked)
+            .filter(|j| j.state() == JobState::Acked)
         else {
             return;
         };
-        job.gc_retry = (job.gc_retry + 1).min(10);
+        job.count_gc_attempt();
         let job = self.jobs.resolve(r).expect("resolved above");
         let dummy = job.is_dummy_ack();
         if (!dummy && self.ack_collected(job)) || (dummy && single) {
@@ -142,10 +142,9 @@ impl Node {
             return;
         }
         let job = self.jobs.resolve_mut(r).expect("resolved above");
-        job.nodes_confirmed
-            .get_or_insert_with(|| Box::new(vec![myself]));
+        job.start_ack_collection(myself);
         let job = self.jobs.resolve(r).expect("resolved above");
-        let confirmed = job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..]);
+        let confirmed = job.nodes_confirmed().unwrap_or_default();
         let mut targets = self.possible_holders(job);
         targets.retain(|n| !confirmed.contains(n));
         let message = self.set_ack(id);
@@ -167,7 +166,7 @@ impl Node {
         if self
             .jobs
             .get(id)
-            .is_some_and(|j| j.state == JobState::WaitRepl)
+            .is_some_and(|j| j.state() == JobState::WaitRepl)
         {
             self.replication_achieved(env, id, fx);
         }
@@ -183,7 +182,7 @@ impl Node {
         // others (a forgotten node), so two nodes listing different ones would
         // hand the GC back and forth forever.
         let knows_more = self.jobs.get(id).map(|j| {
-            j.nodes_delivered
+            j.nodes_delivered()
                 .iter()
                 .any(|n| *n != from && !sender_holders.contains(n) && self.is_known_node(n))
         });
@@ -201,13 +200,8 @@ impl Node {
                 let myself = self.id();
                 let mut newly_confirmed = false;
                 if let Some(job) = self.jobs.get_mut(id) {
-                    let confirmed = job
-                        .nodes_confirmed
-                        .get_or_insert_with(|| Box::new(vec![myself]));
-                    if !confirmed.contains(&from) {
-                        confirmed.push(from);
-                        newly_confirmed = true;
-                    }
+                    job.start_ack_collection(myself);
+                    newly_confirmed = job.confirm(from);
                 }
                 // A SETACK that taught nothing new (a retry, a duplicate, or one
                 // from a node whose list this node cannot learn, such as a
@@ -227,7 +221,7 @@ impl Node {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        if job.state != JobState::Acked {
+        if job.state() != JobState::Acked {
             return;
         }
         let dummy = job.is_dummy_ack();
@@ -235,17 +229,14 @@ impl Node {
             self.unregister(id, fx);
             return;
         }
-        if known || job.nodes_delivered.contains(&from) {
+        if known || job.nodes_delivered().contains(&from) {
             job.add_delivered(from);
         }
         // Every answer counts as confirmed: a dummy ACK or an incomplete holder
         // list is collected once every known node answered.
-        let confirmed = job.nodes_confirmed.get_or_insert_with(Default::default);
-        if !confirmed.contains(&from) {
-            confirmed.push(from);
-        }
+        job.confirm(from);
         if dummy {
-            if confirmed.len() >= known_nodes {
+            if job.confirmed_count() >= known_nodes {
                 self.unregister(id, fx);
             }
             return;

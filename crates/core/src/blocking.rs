@@ -201,20 +201,19 @@ impl Node {
 
     fn entry_of(job: &Job, with_counters: bool) -> Reply {
         let mut entry = vec![
-            job.queue
-                .as_deref()
+            job.queue_bytes()
                 .map_or(Reply::Nil, |q| Reply::Bulk(q.clone())),
-            Reply::bulk_from(job.id.as_bytes()),
-            job.body
+            Reply::bulk_from(job.id().as_bytes()),
+            job.body()
                 .as_ref()
                 .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
         ];
         if with_counters {
             entry.extend([
                 Reply::Bulk(Bytes::from_static(b"nacks")),
-                Reply::Integer(job.nacks as i64),
+                Reply::Integer(job.nacks() as i64),
                 Reply::Bulk(Bytes::from_static(b"additional-deliveries")),
-                Reply::Integer(job.additional_deliveries as i64),
+                Reply::Integer(job.additional_deliveries() as i64),
             ]);
         }
         Reply::Array(entry)

@@ -13,7 +13,7 @@
 use crate::cluster::message::{Message, MAX_FRAME};
 use crate::effects::{Effects, Env};
 use crate::ids::NodeId;
-use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
+use crate::job::JobState;
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use bytes::Bytes;
@@ -151,7 +151,7 @@ impl Node {
             };
             let job = &self.jobs[&id];
             payloads.push(self.serialize_for_bus(job, env.now_ms));
-            if job.retry == 0 {
+            if job.retry() == 0 {
                 moved_at_most_once.push(id);
             }
         }
@@ -202,11 +202,11 @@ impl Node {
             let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
                 return;
             };
-            let id = decoded.job.id;
-            let Some(queue) = decoded.job.queue.as_deref().cloned() else {
+            let id = decoded.job.id();
+            let Some(queue) = decoded.job.queue_bytes().cloned() else {
                 return;
             };
-            match self.jobs.get(&id).map(|j| j.state) {
+            match self.jobs.get(&id).map(|j| j.state()) {
                 Some(JobState::Acked) => {
                     let message = self.set_ack(&id);
                     self.send(&from, message, fx);
@@ -214,10 +214,9 @@ impl Node {
                 }
                 Some(_) => {
                     // The sender moved it to its dead-letter queue (D17): so do we.
-                    let moved_there = self
-                        .jobs
-                        .get(&id)
-                        .is_some_and(|j| j.dead_letter.as_ref().is_some_and(|d| d.queue == *queue));
+                    let moved_there = self.jobs.get(&id).is_some_and(|j| {
+                        j.dead_letter().as_ref().is_some_and(|d| d.queue == *queue)
+                    });
                     if moved_there && self.move_to_dead_letter(&id) {
                         self.log_changed(&id, fx);
                     }
@@ -226,14 +225,13 @@ impl Node {
                     let (nodes, doubted) =
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
                     let mut job = decoded.job;
-                    job.state = JobState::Active;
-                    job.nodes_delivered = nodes.into();
+                    job.become_copy(nodes.into());
                     if doubted {
-                        job.flags |= FLAG_REREPLICATED;
+                        job.mark_rereplicated();
                         // An empty list would mark a dummy ACK: the sender
                         // keeps the job, so it is listed then.
-                        if job.nodes_delivered.is_empty() {
-                            job.nodes_delivered.push(from);
+                        if job.nodes_delivered().is_empty() {
+                            job.add_delivered(from);
                         }
                     }
                     self.arm_replica_timer(env, &mut job);
@@ -242,9 +240,9 @@ impl Node {
                 }
             }
             let job = self.jobs.get_mut(&id).expect("present");
-            job.flags &= !FLAG_BCAST_QUEUED;
-            if job.retry == 0 {
-                job.qtime = env.now_ms;
+            job.next_queueing_is_first();
+            if job.retry() == 0 {
+                job.schedule_queueing(env.now_ms);
             }
             if !self.enqueue(env, &id, false, fx) {
                 continue;

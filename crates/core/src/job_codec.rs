@@ -5,7 +5,8 @@
 
 use crate::ids::{JobId, NodeId, ID_LEN};
 use crate::job::{
-    Body, DeadLetter, Job, JobState, QueueName, DEFAULT_PRIORITY, FLAG_DELIVERED, FLAG_NACK_DELAY,
+    Body, DeadLetter, Job, JobSpec, JobState, QueueName, DEFAULT_PRIORITY, FLAG_DELIVERED,
+    FLAG_NACK_DELAY,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -45,18 +46,18 @@ pub struct Decoded {
 /// uses no D16–D18 option, so its record is the original's byte for byte.
 fn extension(job: &Job, form: Form, now_ms: u64) -> Vec<(u8, Vec<u8>)> {
     let mut fields = Vec::new();
-    if job.priority != DEFAULT_PRIORITY {
-        fields.push((EXT_PRIORITY, vec![job.priority]));
+    if job.priority() != DEFAULT_PRIORITY {
+        fields.push((EXT_PRIORITY, vec![job.priority()]));
     }
-    if let Some(d) = &job.dead_letter {
+    if let Some(d) = &job.dead_letter() {
         let mut v = d.max_deliveries.to_le_bytes().to_vec();
         v.extend_from_slice(&d.queue);
         fields.push((EXT_DEAD_LETTER, v));
     }
     if job.has(FLAG_NACK_DELAY) {
         let at = match form {
-            Form::Storage => job.qtime,
-            Form::Message => job.qtime.saturating_sub(now_ms),
+            Form::Storage => job.qtime(),
+            Form::Message => job.qtime().saturating_sub(now_ms),
         };
         fields.push((EXT_NACK_DELAY, at.to_le_bytes().to_vec()));
     }
@@ -66,8 +67,8 @@ fn extension(job: &Job, form: Form, now_ms: u64) -> Vec<(u8, Vec<u8>)> {
 /// Appends the serialized job to `out`. `now_ms` is used by the message form.
 pub fn encode(job: &Job, form: Form, now_ms: u64, out: &mut BytesMut) {
     let now_s = now_ms / 1000;
-    let queue: &[u8] = job.queue.as_deref().map_or(b"", |q| q);
-    let body = job.body.as_deref().unwrap_or(b"");
+    let queue: &[u8] = job.queue_bytes().map_or(b"", |q| q);
+    let body = job.body().map(|b| &b[..]).unwrap_or(b"");
     let ext = extension(job, form, now_ms);
     let ext_len: usize = ext.iter().map(|(_, v)| EXT_FIELD_HEADER + v.len()).sum();
     let len = HEADER_LEN
@@ -76,33 +77,33 @@ pub fn encode(job: &Job, form: Form, now_ms: u64, out: &mut BytesMut) {
         + 4
         + body.len()
         + 4
-        + ID_LEN * job.nodes_delivered.len()
+        + ID_LEN * job.nodes_delivered().len()
         + ext_len;
     out.reserve(len + 4);
     out.put_u32_le(len as u32);
-    out.extend_from_slice(job.id.as_bytes());
-    out.put_u8((job.state.code() & 0x0f) | (job.gc_retry.min(15) << 4));
+    out.extend_from_slice(job.id().as_bytes());
+    out.put_u8((job.state().code() & 0x0f) | (job.gc_retry().min(15) << 4));
     let (etime, flags) = match form {
-        Form::Storage => (job.etime, job.flags),
+        Form::Storage => (job.etime(), job.flags()),
         Form::Message => (
-            job.etime.saturating_sub(now_s) + 1,
-            job.flags & !FLAG_DELIVERED,
+            job.etime().saturating_sub(now_s) + 1,
+            job.flags() & !FLAG_DELIVERED,
         ),
     };
     out.put_u8(flags & !FLAG_NACK_DELAY);
-    out.put_u16_le(job.repl);
+    out.put_u16_le(job.repl());
     out.put_u32_le(etime.min(u32::MAX as u64) as u32);
-    out.put_u64_le(job.ctime);
-    out.put_u32_le(job.delay);
-    out.put_u32_le(job.retry);
-    out.put_u16_le(job.nacks);
-    out.put_u16_le(job.additional_deliveries);
+    out.put_u64_le(job.ctime());
+    out.put_u32_le(job.delay());
+    out.put_u32_le(job.retry());
+    out.put_u16_le(job.nacks());
+    out.put_u16_le(job.additional_deliveries());
     out.put_u32_le(queue.len() as u32);
     out.extend_from_slice(queue);
     out.put_u32_le(body.len() as u32);
     out.extend_from_slice(body);
-    out.put_u32_le(job.nodes_delivered.len() as u32);
-    for node in &job.nodes_delivered {
+    out.put_u32_le(job.nodes_delivered().len() as u32);
+    for node in job.nodes_delivered() {
         out.extend_from_slice(node.as_bytes());
     }
     for (tag, value) in ext {
@@ -181,10 +182,9 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
         Form::Storage => etime,
         Form::Message => now_s.saturating_add(etime),
     };
-    let job = Job {
+    let job = Job::new(JobSpec {
         id,
         state,
-        gc_retry: 0,
         flags,
         repl,
         etime,
@@ -197,11 +197,9 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
         queue: Some(QueueName::new(&queue)),
         body: Some(Body::new(&body)),
         nodes_delivered: Default::default(),
-        nodes_confirmed: None,
         dead_letter,
         qtime: 0,
-        local: Default::default(),
-    };
+    });
     Ok(Decoded {
         job,
         nodes,
@@ -255,11 +253,10 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    fn sample() -> Job {
-        Job {
+    fn sample_spec() -> JobSpec {
+        JobSpec {
             id: JobId::parse(b"D-00000000-AAAAAAAAAAAAAAAAAAAAAAAA-0001").unwrap(),
             state: JobState::Queued,
-            gc_retry: 3,
             flags: FLAG_DELIVERED | 1,
             repl: 3,
             etime: 1000,
@@ -272,23 +269,29 @@ mod tests {
             queue: Some(QueueName::new(b"q")),
             body: Some(Body::new(b"body")),
             nodes_delivered: vec![NodeId([b'a'; 40])].into(),
-            nodes_confirmed: None,
             dead_letter: None,
             qtime: 0,
-            local: Default::default(),
         }
     }
 
+    fn sample() -> Job {
+        let mut job = Job::new(sample_spec());
+        for _ in 0..3 {
+            job.count_gc_attempt();
+        }
+        job
+    }
+
     fn extended() -> Job {
-        let mut job = sample();
-        job.priority = 9;
-        job.dead_letter = Some(Box::new(DeadLetter {
+        let mut spec = sample_spec();
+        spec.priority = 9;
+        spec.dead_letter = Some(Box::new(DeadLetter {
             queue: Bytes::from_static(b"dead"),
             max_deliveries: 3,
         }));
-        job.flags |= FLAG_NACK_DELAY;
-        job.qtime = 5_000_000;
-        job
+        spec.flags |= FLAG_NACK_DELAY;
+        spec.qtime = 5_000_000;
+        Job::new(spec)
     }
 
     #[test]
@@ -297,16 +300,16 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&job, Form::Storage, 0, &mut out);
         let d = decode(&out.freeze(), Form::Storage, 0).unwrap();
-        assert_eq!(d.job.etime, 1000);
-        assert_eq!(d.job.flags, job.flags);
-        assert_eq!(d.job.body.as_deref(), Some(&b"body"[..]));
-        assert_eq!(job.nodes_delivered, d.nodes);
+        assert_eq!(d.job.etime(), 1000);
+        assert_eq!(d.job.flags(), job.flags());
+        assert_eq!(d.job.body().map(|b| &b[..]), Some(&b"body"[..]));
+        assert_eq!(*job.nodes_delivered(), d.nodes);
 
         let mut out = BytesMut::new();
         encode(&job, Form::Message, 990_000, &mut out);
         let d = decode(&out.freeze(), Form::Message, 2_000_000).unwrap();
-        assert_eq!(d.job.etime, 2011);
-        assert_eq!(d.job.flags & FLAG_DELIVERED, 0);
+        assert_eq!(d.job.etime(), 2011);
+        assert_eq!(d.job.flags() & FLAG_DELIVERED, 0);
     }
 
     #[test]
@@ -341,10 +344,10 @@ mod tests {
             "never in the header flags"
         );
         let d = decode(&out.freeze(), Form::Storage, 0).unwrap();
-        assert_eq!(d.job.priority, 9);
-        assert_eq!(d.job.dead_letter, job.dead_letter);
+        assert_eq!(d.job.priority(), 9);
+        assert_eq!(d.job.dead_letter(), job.dead_letter());
         assert_eq!(d.nack_delay_until, 5_000_000);
-        assert_eq!(d.job.flags & FLAG_NACK_DELAY, 0);
+        assert_eq!(d.job.flags() & FLAG_NACK_DELAY, 0);
 
         let mut out = BytesMut::new();
         encode(&job, Form::Message, 4_000_000, &mut out);
@@ -371,9 +374,9 @@ mod tests {
         assert!(with(&[EXT_DEAD_LETTER, 5, 0, 0, 0, 3, 0, 0, 0, b'q']).is_err());
         assert!(with(&[EXT_DEAD_LETTER, 5, 0, 0, 0, 3, 0, 0, 0, b'd']).is_ok());
         assert_eq!(
-            with(&[EXT_PRIORITY, 1, 0, 0, 0, 0]).unwrap().job.priority,
+            with(&[EXT_PRIORITY, 1, 0, 0, 0, 0]).unwrap().job.priority(),
             0
         );
-        assert_eq!(with(&[99, 2, 0, 0, 0, 1, 2]).unwrap().job.priority, 5);
+        assert_eq!(with(&[99, 2, 0, 0, 0, 1, 2]).unwrap().job.priority(), 5);
     }
 }

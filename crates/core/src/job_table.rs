@@ -76,7 +76,7 @@ fn slot_at(chunks: &[Vec<Slot>], slot: u32) -> &Slot {
 
 /// True when index entry `e` is the one of the job `id` whose hash is `hash`.
 fn entry_is(chunks: &[Vec<Slot>], e: &IndexEntry, hash: u32, id: &JobId) -> bool {
-    e.hash == hash && slot_at(chunks, e.slot).job().is_some_and(|j| j.id == *id)
+    e.hash == hash && slot_at(chunks, e.slot).job().is_some_and(|j| j.id() == *id)
 }
 
 /// One slot: a job, or nothing and how many jobs it has held (a job keeps
@@ -92,7 +92,7 @@ impl Slot {
     fn gen(&self) -> u32 {
         match self {
             Slot::Vacant { gen } => *gen,
-            Slot::Full(job) => job.local.gen,
+            Slot::Full(job) => job.local().gen,
         }
     }
 
@@ -252,14 +252,14 @@ impl JobTable {
     pub(crate) fn resolve(&self, r: JobRef) -> Option<&Job> {
         let chunk = self.chunks.get((r.slot >> CHUNK_BITS) as usize)?;
         let slot = chunk.get(r.slot as usize & (CHUNK - 1))?;
-        slot.job().filter(|j| j.local.gen == r.gen)
+        slot.job().filter(|j| j.local().gen == r.gen)
     }
 
     /// The job a handle names, to change it.
     pub(crate) fn resolve_mut(&mut self, r: JobRef) -> Option<&mut Job> {
         let chunk = self.chunks.get_mut((r.slot >> CHUNK_BITS) as usize)?;
         let slot = chunk.get_mut(r.slot as usize & (CHUNK - 1))?;
-        slot.job_mut().filter(|j| j.local.gen == r.gen)
+        slot.job_mut().filter(|j| j.local().gen == r.gen)
     }
 
     /// The job with this id.
@@ -281,18 +281,19 @@ impl JobTable {
     /// Adds a job (replacing one with the same id) and returns its handle.
     /// A new id costs one probe of the index.
     pub(crate) fn insert(&mut self, mut job: Job) -> JobRef {
-        self.share_holders(&mut job.nodes_delivered);
-        let hash = self.hash(&job.id);
+        let recent = &mut self.recent_holders;
+        job.share_holders(|given| recent.share(&**given, |_| given.clone()));
+        let hash = self.hash(&job.id());
         // The slot the job will take: the last freed one, or a new one.
         let slot = self.free.last().copied().unwrap_or(self.used);
         let chunks = &self.chunks;
         match self.index[Self::shard(hash)].entry(
             table_hash(hash),
-            |e| entry_is(chunks, e, hash, &job.id),
+            |e| entry_is(chunks, e, hash, &job.id()),
             |e| table_hash(e.hash),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => {
-                self.remove(&job.id);
+                self.remove(&job.id());
                 return self.insert(job);
             }
             hashbrown::hash_table::Entry::Vacant(entry) => {
@@ -313,16 +314,9 @@ impl JobTable {
         self.len += 1;
         let entry = self.slot_mut(slot);
         let gen = entry.gen();
-        job.local.gen = gen;
+        job.set_slot_gen(gen);
         *entry = Slot::Full(job);
         JobRef { slot, gen }
-    }
-
-    /// Makes `holders` share the list of a recent job with the same holders,
-    /// or makes it one of the recent lists.
-    fn share_holders(&mut self, holders: &mut Holders) {
-        let given = holders.clone();
-        *holders = self.recent_holders.share(&**holders, |_| given);
     }
 
     /// A holder list equal to `nodes` for a new job: a recent job's (no
@@ -357,7 +351,7 @@ impl JobTable {
         };
         self.free.push(slot);
         self.len -= 1;
-        if job.local.in_evictable {
+        if job.local().in_evictable {
             self.evictable_live -= 1;
         }
         Some(job)
@@ -366,7 +360,8 @@ impl JobTable {
     /// True while job `id` waits for its copies (`wait-repl`; an ACKJOB may
     /// have acknowledged it meanwhile).
     pub(crate) fn waits_for_copies(&self, id: &JobId) -> bool {
-        self.get(id).is_some_and(|j| j.state == JobState::WaitRepl)
+        self.get(id)
+            .is_some_and(|j| j.state() == JobState::WaitRepl)
     }
 
     /// Number of jobs.
@@ -394,8 +389,8 @@ impl JobTable {
     }
 
     /// Every id.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &JobId> {
-        self.values().map(|j| &j.id)
+    pub(crate) fn keys(&self) -> impl Iterator<Item = JobId> + '_ {
+        self.values().map(Job::id)
     }
 
     /// Removes every job and every index entry.
@@ -408,18 +403,18 @@ impl JobTable {
     /// For a queue entry: the id of its job while the job is queued.
     pub(crate) fn queued_id(&self, r: JobRef) -> Option<JobId> {
         self.resolve(r)
-            .filter(|j| j.state == JobState::Queued)
-            .map(|j| j.id)
+            .filter(|j| j.state() == JobState::Queued)
+            .map(|j| j.id())
     }
 
     /// As [`JobTable::queued_id`], for an entry about to be dropped unless
     /// live: a job that is no longer queued notes it has no entry any more.
     pub(crate) fn take_queued_id(&mut self, r: JobRef) -> Option<JobId> {
         let job = self.resolve_mut(r)?;
-        if job.state == JobState::Queued {
-            Some(job.id)
+        if job.state() == JobState::Queued {
+            Some(job.id())
         } else {
-            job.local.in_queue_order = false;
+            job.set_in_queue_order(false);
             None
         }
     }
@@ -432,10 +427,10 @@ impl JobTable {
         let Some(job) = self.resolve_mut(r) else {
             return false;
         };
-        if job.local.awake == awake {
+        if job.local().awake == awake {
             return false; // its entry is still in the heap
         }
-        job.local.awake = awake;
+        job.set_awake(awake);
         if awake != 0 {
             self.timers.push(Reverse(Timer::new(awake, r.slot)));
             if self.timers.len() > 2 * self.len + 1024 {
@@ -450,7 +445,7 @@ impl JobTable {
         entries.retain(|Reverse(t)| {
             self.slot(t.slot)
                 .job()
-                .is_some_and(|j| j.local.awake == t.awake())
+                .is_some_and(|j| j.local().awake == t.awake())
         });
         self.timers = BinaryHeap::from(entries);
     }
@@ -472,9 +467,9 @@ impl JobTable {
         }
         self.timers.pop();
         Some(match self.slot_mut(timer.slot).job_mut() {
-            Some(job) if job.local.awake == awake => {
-                job.local.awake = 0;
-                Some(job.id)
+            Some(job) if job.local().awake == awake => {
+                job.set_awake(0);
+                Some(job.id())
             }
             _ => None,
         })
@@ -494,15 +489,15 @@ impl JobTable {
         let Some(job) = self.resolve_mut(r) else {
             return;
         };
-        if job.local.in_evictable || !job.is_evictable() {
+        if job.local().in_evictable || !job.is_evictable() {
             return;
         }
-        job.local.in_evictable = true;
+        job.set_in_evictable(true);
         self.evictable_live += 1;
         self.evictable.push_back(r);
         if self.evictable.len() > 2 * self.evictable_live + 1024 {
             let mut list = std::mem::take(&mut self.evictable);
-            list.retain(|r| self.resolve(*r).is_some_and(|j| j.local.in_evictable));
+            list.retain(|r| self.resolve(*r).is_some_and(|j| j.local().in_evictable));
             self.evictable = list;
         }
     }
@@ -510,9 +505,9 @@ impl JobTable {
     /// Takes the evictable job listed first (it stays in the table).
     pub(crate) fn pop_evictable(&mut self) -> Option<JobId> {
         while let Some(r) = self.evictable.pop_front() {
-            if let Some(job) = self.resolve_mut(r).filter(|j| j.local.in_evictable) {
-                job.local.in_evictable = false;
-                let id = job.id;
+            if let Some(job) = self.resolve_mut(r).filter(|j| j.local().in_evictable) {
+                job.set_in_evictable(false);
+                let id = job.id();
                 self.evictable_live -= 1;
                 return Some(id);
             }
@@ -563,7 +558,12 @@ impl JobTable {
         for slot in 0..self.used {
             if let Some(job) = self.slot(slot).job() {
                 jobs += 1;
-                assert_eq!(self.find(&job.id), Some(slot), "job {:?} indexed", job.id);
+                assert_eq!(
+                    self.find(&job.id()),
+                    Some(slot),
+                    "job {:?} indexed",
+                    job.id()
+                );
             }
         }
         assert_eq!(jobs, self.len, "job count");
@@ -584,26 +584,26 @@ impl JobTable {
             };
             let r = JobRef {
                 slot,
-                gen: job.local.gen,
+                gen: job.local().gen,
             };
-            if job.local.awake != 0 {
+            if job.local().awake != 0 {
                 assert!(
-                    timers.contains(&Timer::new(job.local.awake, slot)),
+                    timers.contains(&Timer::new(job.local().awake, slot)),
                     "job {:?} has its timer",
-                    job.id
+                    job.id()
                 );
             }
-            if job.local.in_evictable {
+            if job.local().in_evictable {
                 marked += 1;
                 assert!(
                     job.is_evictable(),
                     "job {:?} listed evictable is so",
-                    job.id
+                    job.id()
                 );
                 assert!(
                     listed.contains(&r),
                     "job {:?} is in the evictable list",
-                    job.id
+                    job.id()
                 );
             }
         }

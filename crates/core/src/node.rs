@@ -23,14 +23,16 @@
 //! | `repl` | `repl_waiters` (`ReplWaiters`: waiting synchronous ADDJOBs, next retry) |
 //! | `fed` | `federation_state` (`FederationState`: askers, push candidates, waiting queues, queues that reached zero) |
 //! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
-//! | `rerepl` | `rereplication` (`Rereplication`: under-replicated jobs, rounds, announcements), with its child `protocol`; others call `job_acked`, `job_deleted`, `clear` |
+//! | `rerepl` | `rereplication::state` (`Rereplication`: under-replicated jobs, rounds, sweep, announcements; fields private to it), driven through its API by `rereplication::protocol`; others call `job_acked`, `job_deleted`, `clear` |
 //!
 //! The records the parts hold have their own owners: every field of a
 //! [`Queue`] is private to `queue` (its order of jobs, blocked list, pause
 //! flags and counters change through its methods), and each queue's
-//! federation counters to `federation_state`. A [`Job`]'s fields are plain
-//! data: the behaviour modules change them through [`JobTable`] lookups,
-//! while the table keeps its own indexes (ids, timers, eviction order).
+//! federation counters to `federation_state`. A [`Job`]'s fields are
+//! private to `job`: the behaviour modules change them, through
+//! [`JobTable`] lookups, only by the methods named for each rule (`job`
+//! has the table of its fields and the modules that change them), while
+//! the table keeps its own indexes (ids, timers, eviction order).
 //!
 //! Imports go one way: `node` and the parts import no behaviour module, and
 //! no module imports one that imports it back (the crate's module graph has
@@ -47,10 +49,7 @@ use crate::effects::{Effects, Env};
 use crate::federation_state::FederationState;
 use crate::hashing::{seeded_hasher, Map};
 use crate::ids::{JobId, NodeId};
-use crate::job::{
-    Job, JobState, QueueName, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED,
-    FLAG_NACK_DELAY,
-};
+use crate::job::{Job, JobState, QueueName, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED, FLAG_NACK_DELAY};
 use crate::job_table::{JobRef, JobTable};
 use crate::queue::Queue;
 use crate::queue_table::QueueTable;
@@ -61,16 +60,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::HashMap;
 
-/// How a queueing counts in the job's delivery counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Count {
-    /// A NACK: `nacks` + 1, told to the holders even on a first queueing.
-    Nack,
-    /// Any other requeue: `additional-deliveries` + 1 (not a first queueing).
-    Delivery,
-    /// Already counted when it was asked for (the end of a NACK DELAY).
-    Counted,
-}
+pub(crate) use crate::job::Count;
 
 /// What to do when memory is above 95% of maxmemory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,35 +377,35 @@ impl Node {
         self.jobs.check_invariants();
         let mut queued: Map<&[u8], usize> = HashMap::with_hasher(Default::default());
         for job in self.jobs.values() {
-            assert!(job.priority <= 9, "priority of {:?} is 0-9", job.id);
-            if let Some(d) = &job.dead_letter {
-                assert!(d.max_deliveries > 0, "max-deliveries of {:?}", job.id);
+            assert!(job.priority() <= 9, "priority of {:?} is 0-9", job.id());
+            if let Some(d) = &job.dead_letter() {
+                assert!(d.max_deliveries > 0, "max-deliveries of {:?}", job.id());
                 assert_ne!(
-                    job.queue.as_deref(),
+                    job.queue_bytes(),
                     Some(&d.queue),
                     "{:?} is not dead-lettered into its own queue",
-                    job.id
+                    job.id()
                 );
             }
             if job.has(FLAG_NACK_DELAY) {
                 assert!(
-                    job.state == JobState::Active && job.qtime != 0,
+                    job.state() == JobState::Active && job.qtime() != 0,
                     "a NACK DELAY of {:?} holds an active job with a requeue time",
-                    job.id
+                    job.id()
                 );
             }
-            if job.state == JobState::Queued {
-                let name = job.queue.as_deref().expect("a queued job has a queue");
+            if job.state() == JobState::Queued {
+                let name = job.queue_bytes().expect("a queued job has a queue");
                 *queued.entry(name).or_default() += 1;
                 assert!(
-                    job.local.in_queue_order,
+                    job.local().in_queue_order,
                     "queued job {:?} has an entry",
-                    job.id
+                    job.id()
                 );
                 assert!(
                     self.queues.contains(name),
                     "queued job {:?} has its queue",
-                    job.id
+                    job.id()
                 );
             }
         }
@@ -427,18 +417,23 @@ impl Node {
             queue.for_each_entry(|priority, entry| {
                 if let Some(job) = self.jobs.resolve(entry) {
                     assert_eq!(
-                        job.priority, priority,
+                        job.priority(),
+                        priority,
                         "entry of {:?} in its priority's order",
-                        job.id
+                        job.id()
                     );
                     assert_eq!(
-                        job.queue.as_deref(),
+                        job.queue_bytes(),
                         Some(name),
                         "entry of {:?} in its queue",
-                        job.id
+                        job.id()
                     );
-                    assert!(job.local.in_queue_order, "entry of {:?} is marked", job.id);
-                    found += usize::from(job.state == JobState::Queued);
+                    assert!(
+                        job.local().in_queue_order,
+                        "entry of {:?} is marked",
+                        job.id()
+                    );
+                    found += usize::from(job.state() == JobState::Queued);
                 }
             });
             assert!(
@@ -480,7 +475,7 @@ impl Node {
         if let Some(q) = self.queues.remove(name) {
             for entry in q.entries() {
                 if let Some(job) = self.jobs.resolve_mut(entry) {
-                    job.local.in_queue_order = false;
+                    job.set_in_queue_order(false);
                 }
             }
         }
@@ -499,13 +494,12 @@ impl Node {
     /// [`Node::register`] for a job that the caller schedules at once (by
     /// queueing it): no timer entry that would be stale right away.
     pub(crate) fn register_unscheduled(&mut self, mut job: Job) -> JobRef {
-        job.local = Default::default();
-        if let Some(name) = job.queue.take() {
-            job.queue = Some(match self.queues.get(name.bytes()) {
-                Some(q) => q.name().clone(),
-                None => self.jobs.share_queue_name(&name.clone(), |_| name),
-            });
-        }
+        job.clear_local();
+        let (queues, jobs) = (&self.queues, &mut self.jobs);
+        job.share_queue_name(|name| match queues.get(name.bytes()) {
+            Some(q) => q.name().clone(),
+            None => jobs.share_queue_name(&name.clone(), |_| name),
+        });
         let r = self.jobs.insert(job);
         self.jobs.note_evictable_ref(r);
         r
@@ -524,20 +518,21 @@ impl Node {
             let Some(job) = self.jobs.resolve(r) else {
                 return;
             };
-            (job.state == JobState::Acked).then(|| (1000u64 << job.gc_retry.min(8)).min(180_000))
+            (job.state() == JobState::Acked)
+                .then(|| (1000u64 << job.gc_retry().min(8)).min(180_000))
         };
         let gc_at = gc_delay.map(|d| self.jittered(env.now_ms + d, 0));
         let job = self.jobs.resolve(r).expect("resolved above");
-        let mut awake = job.etime.saturating_mul(1000).saturating_add(1000);
+        let mut awake = job.etime().saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
-        } else if matches!(job.state, JobState::Active | JobState::Queued) && job.qtime != 0 {
+        } else if matches!(job.state(), JobState::Active | JobState::Queued) && job.qtime() != 0 {
             let lead = if job.has(FLAG_BCAST_WILLQUEUE) {
                 500
             } else {
                 0
             };
-            awake = awake.min(job.qtime.saturating_sub(lead));
+            awake = awake.min(job.qtime().saturating_sub(lead));
         }
         self.jobs.set_awake(r, awake);
     }
@@ -554,11 +549,11 @@ impl Node {
             return;
         };
         self.rerepl.job_deleted(id);
-        if matches!(job.state, JobState::Active | JobState::Queued) {
+        if matches!(job.state(), JobState::Active | JobState::Queued) {
             self.log_deljob(id, fx);
         }
-        if job.state == JobState::Queued {
-            if let Some(name) = &job.queue {
+        if job.state() == JobState::Queued {
+            if let Some(name) = &job.queue() {
                 self.queue_lost_one(name);
             }
         }
@@ -578,7 +573,7 @@ impl Node {
     pub(crate) fn send_to_holders(&mut self, id: &JobId, msg: Message, fx: &mut Effects) {
         let Some(job) = self.jobs.get(id) else { return };
         let holders: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != self.myself)
             .copied()
@@ -598,10 +593,10 @@ impl Node {
     /// True when [`Node::enqueue`] would queue the job.
     pub(crate) fn can_enqueue(&self, id: &JobId) -> bool {
         self.jobs.get(id).is_some_and(|job| {
-            job.state != JobState::Queued
-                && job.qtime != 0
-                && !(job.retry == 0 && job.has(FLAG_DELIVERED))
-                && job.queue.is_some()
+            job.state() != JobState::Queued
+                && job.qtime() != 0
+                && !(job.retry() == 0 && job.has(FLAG_DELIVERED))
+                && job.queue().is_some()
         })
     }
 
@@ -620,30 +615,11 @@ impl Node {
         }
         let jitter = self.jitter();
         let job = self.jobs.get_mut(id).expect("checked");
-        job.state = JobState::Queued;
-        job.flags &= !FLAG_NACK_DELAY;
-        if job.retry > 0 {
-            job.flags |= FLAG_BCAST_WILLQUEUE;
-            job.qtime = (env.now_ms as i64 + job.retry as i64 * 1000 + jitter).max(1) as u64;
-        } else {
-            job.qtime = 0;
-        }
         let nack = count == Count::Nack;
-        let broadcast = job.has(FLAG_BCAST_QUEUED) || nack;
-        if broadcast {
-            match count {
-                Count::Nack => job.nacks = job.nacks.wrapping_add(1),
-                Count::Delivery => {
-                    job.additional_deliveries = job.additional_deliveries.wrapping_add(1)
-                }
-                Count::Counted => {}
-            }
-        } else {
-            job.flags |= FLAG_BCAST_QUEUED;
-        }
-        let (ctime, priority) = (job.ctime, job.priority);
-        let name = job.queue.as_deref().cloned().expect("checked above");
-        let has_entry = std::mem::replace(&mut job.local.in_queue_order, true);
+        let broadcast = job.enter_queue(env.now_ms, jitter, count);
+        let (ctime, priority) = (job.ctime(), job.priority());
+        let name = job.queue_bytes().cloned().expect("checked above");
+        let has_entry = job.set_in_queue_order(true);
         if broadcast || dead_lettered {
             self.send_to_holders(
                 id,
@@ -674,11 +650,10 @@ impl Node {
         let Some(job) = self.jobs.get_mut(id) else {
             return false;
         };
-        if job.state != JobState::Queued {
+        if !job.leave_queue() {
             return false;
         }
-        job.state = JobState::Active;
-        if let Some(name) = job.queue.as_deref().cloned() {
+        if let Some(name) = job.queue_bytes().cloned() {
             self.queue_lost_one(&name);
         }
         true
@@ -700,9 +675,7 @@ impl Node {
         let (entry, id) = queue.pop_oldest(jobs)?;
         queue.note_fetch(env.now_s());
         if let Some(job) = self.jobs.resolve_mut(entry) {
-            job.state = JobState::Active;
-            job.flags |= FLAG_DELIVERED;
-            job.local.in_queue_order = false;
+            job.mark_delivered();
         }
         self.jobs.note_evictable_ref(entry);
         let emptied = self
@@ -721,12 +694,11 @@ impl Node {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        if job.state == JobState::Acked {
+        if job.state() == JobState::Acked {
             return;
         }
-        let was_logged = job.state == JobState::Active;
-        job.state = JobState::Acked;
-        job.flags &= !FLAG_NACK_DELAY;
+        let was_logged = job.state() == JobState::Active;
+        job.mark_acked();
         if was_logged {
             self.log_deljob(id, fx);
         }

@@ -8,7 +8,7 @@ use crate::cluster::BusAction;
 use crate::effects::{Effects, Env};
 use crate::files::{Identity, Next};
 use crate::ids::JobId;
-use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED};
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_DELIVERED};
 use crate::job_codec::{self, CorruptJob, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
@@ -194,38 +194,40 @@ impl Node {
     ) -> Result<(), CorruptJob> {
         let decoded = job_codec::decode(payload, Form::Storage, env.now_ms)?;
         let mut job = decoded.job;
-        if job.etime <= env.now_s() || self.jobs.contains_key(&job.id) {
+        if job.etime() <= env.now_s() || self.jobs.contains_key(&job.id()) {
             return Ok(());
         }
-        let was_queued = job.state == JobState::Queued;
-        if job.state == JobState::WaitRepl || job.state == JobState::Acked {
+        let was_queued = job.state() == JobState::Queued;
+        if job.state() == JobState::WaitRepl || job.state() == JobState::Acked {
             return Err(CorruptJob);
         }
-        job.state = JobState::Active;
         // Holders still known keep receiving acks and requeue notices.
-        job.nodes_delivered = decoded
-            .nodes
-            .into_iter()
-            .filter(|n| self.is_known_node(n))
-            .collect();
+        job.become_copy(
+            decoded
+                .nodes
+                .into_iter()
+                .filter(|n| self.is_known_node(n))
+                .collect(),
+        );
         job.add_delivered(self.id());
         let exact = mode == LoadMode::ExactState;
         // Never queued yet and still within its DELAY (D5: restored exactly).
         let awaiting_delay = exact
             && !was_queued
-            && job.delay > 0
+            && job.delay() > 0
             && !job.has(FLAG_BCAST_QUEUED)
             && !job.has(FLAG_DELIVERED);
         if awaiting_delay {
-            job.qtime = (job.ctime_ms() + job.delay as u64 * 1000).max(env.now_ms);
-        } else if job.retry > 0 {
-            job.flags |= FLAG_BCAST_WILLQUEUE;
-            job.qtime = self.jittered(env.now_ms + job.delay as u64 * 1000, job.retry);
+            job.schedule_queueing((job.ctime_ms() + job.delay() as u64 * 1000).max(env.now_ms));
+        } else if job.retry() > 0 {
+            job.schedule_requeue(
+                self.jittered(env.now_ms + job.delay() as u64 * 1000, job.retry()),
+            );
         } else {
-            job.qtime = if exact && was_queued { env.now_ms } else { 0 };
+            job.schedule_queueing(if exact && was_queued { env.now_ms } else { 0 });
         }
-        crate::replication::honour_nack_delay(&mut job, decoded.nack_delay_until);
-        let id = job.id;
+        job.honour_nack_delay(decoded.nack_delay_until);
+        let id = job.id();
         self.register(env, job);
         if was_queued && mode != LoadMode::Normal {
             self.enqueue(env, &id, false, fx);
@@ -248,7 +250,7 @@ impl Node {
         for job in self
             .jobs
             .values()
-            .filter(|j| matches!(j.state, JobState::Active | JobState::Queued))
+            .filter(|j| matches!(j.state(), JobState::Active | JobState::Queued))
         {
             payload.clear();
             job_codec::encode(job, Form::Storage, 0, &mut payload);

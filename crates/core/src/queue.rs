@@ -363,7 +363,7 @@ struct QueueOrder {
 
 /// The key of a deque entry: its job's ctime, `None` once the job is gone.
 fn run_key(jobs: &JobTable, job: JobRef) -> Option<(u64, JobRef)> {
-    jobs.resolve(job).map(|j| (j.ctime, job))
+    jobs.resolve(job).map(|j| (j.ctime(), job))
 }
 
 /// Visits the merge of a deque walk `run` and a late-set walk `late` (both
@@ -470,7 +470,12 @@ impl QueueOrder {
         }
         for (ctime, job) in &self.late {
             if let Some(j) = jobs.resolve(*job) {
-                assert_eq!(j.ctime, *ctime, "entry of {:?} keyed by its ctime", j.id);
+                assert_eq!(
+                    j.ctime(),
+                    *ctime,
+                    "entry of {:?} keyed by its ctime",
+                    j.id()
+                );
             }
         }
     }

@@ -4,23 +4,13 @@
 use crate::cluster::message::Message;
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
-use crate::job::{Job, JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_REREPLICATED};
+use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::node::Node;
 use crate::repl_waiters::ReplWait;
 use bytes::{Bytes, BytesMut};
 use disque_proto::Reply;
 use rand::seq::SliceRandom;
-
-/// A decoded copy of a job under a NACK DELAY (D16) is not requeued before
-/// the delay ends, whatever its own timer says.
-pub(crate) fn honour_nack_delay(job: &mut Job, until: u64) {
-    let until = job.clamp_to_life(until);
-    if until != 0 && job.qtime != 0 && until >= job.qtime {
-        job.qtime = until;
-        job.flags |= crate::job::FLAG_NACK_DELAY;
-    }
-}
 
 /// `-NOREPL job removed (expired?) ...`
 pub(crate) fn job_removed() -> Reply {
@@ -58,8 +48,8 @@ impl Node {
                 break;
             }
             let linked = self.cluster.peer(&node).is_some_and(|p| p.link.is_some());
-            if linked && !job.nodes_delivered.contains(&node) {
-                job.nodes_delivered.push(node);
+            if linked && !job.nodes_delivered().contains(&node) {
+                job.add_delivered(node);
                 added += 1;
             }
         }
@@ -77,9 +67,9 @@ impl Node {
         fx: &mut Effects,
     ) {
         let job = &self.jobs[id];
-        let confirmed = job.nodes_confirmed.clone().unwrap_or_default();
+        let confirmed = job.nodes_confirmed().unwrap_or_default();
         let targets: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != self.id())
             .copied()
@@ -118,9 +108,8 @@ impl Node {
         let myself = self.id();
         let needed = {
             let job = self.jobs.get_mut(&id).expect("just registered");
-            job.state = JobState::WaitRepl;
-            job.nodes_confirmed = Some(Box::new(if external { Vec::new() } else { vec![myself] }));
-            job.repl as usize - usize::from(!external)
+            job.wait_for_copies(if external { Vec::new() } else { vec![myself] });
+            job.repl() as usize - usize::from(!external)
         };
         self.replicate(env, &id, needed, false, fx);
         let wait = ReplWait::new(client, external, self.is_leaving(), env.now_ms);
@@ -137,10 +126,10 @@ impl Node {
         external: bool,
         fx: &mut Effects,
     ) {
-        let repl = self.jobs[id].repl as usize;
+        let repl = self.jobs[id].repl() as usize;
         self.replicate(env, id, if external { repl } else { repl - 1 }, true, fx);
         if external {
-            let delay = self.jobs[id].delay;
+            let delay = self.jobs[id].delay();
             self.enqueue_elsewhere(id, delay, fx);
             self.forget_job(id, fx);
         }
@@ -151,9 +140,8 @@ impl Node {
     fn enqueue_elsewhere(&mut self, id: &JobId, delay: u32, fx: &mut Effects) {
         let job = &self.jobs[id];
         let holders: Vec<NodeId> = job
-            .nodes_confirmed
-            .as_deref()
-            .map_or(&job.nodes_delivered[..], |c| &c[..])
+            .nodes_confirmed()
+            .map_or(&job.nodes_delivered()[..], |c| c)
             .iter()
             .filter(|n| **n != self.id())
             .copied()
@@ -177,11 +165,11 @@ impl Node {
         let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
         self.unblock_with(env, wait.client, reply, fx);
         if wait.external {
-            let delay = self.jobs[id].delay;
+            let delay = self.jobs[id].delay();
             // Nodes that confirmed early may know fewer holders than were asked
             // since; this node forgets the job now, so it tells them the whole
             // list first (an ack on any holder must reach every copy).
-            let nodes = self.jobs[id].nodes_delivered.to_vec();
+            let nodes = self.jobs[id].nodes_delivered().to_vec();
             let message = Message::Holders { id: *id, nodes };
             self.send_to_holders(id, message, fx);
             self.enqueue_elsewhere(id, delay, fx);
@@ -189,11 +177,10 @@ impl Node {
             return;
         }
         let job = self.jobs.get_mut(id).expect("waiting job exists");
-        job.state = JobState::Active;
-        job.nodes_confirmed = None;
-        let delay = job.delay;
+        job.copies_achieved();
+        let delay = job.delay();
         if delay > 0 {
-            job.qtime = job.ctime_ms() + delay as u64 * 1000;
+            job.schedule_queueing(job.ctime_ms() + delay as u64 * 1000);
             self.reschedule(env, id);
         } else {
             self.enqueue(env, id, false, fx);
@@ -259,24 +246,23 @@ impl Node {
         let (nodes, doubted) =
             self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
         let mut job = decoded.job;
-        let id = job.id;
+        let id = job.id();
         let mut confirm = !no_reply;
         if let Some(existing) = self.jobs.get_mut(&id) {
             // A copy we hold: learn the new holder list (even when refusing new
             // copies). The copy of an ADDJOB still replicating here is not
             // logged yet: it is not confirmed as a copy that survives a crash
             // (as for HASJOB).
-            confirm &= existing.state != JobState::WaitRepl;
+            confirm &= existing.state() != JobState::WaitRepl;
             for node in nodes {
                 existing.add_delivered(node);
             }
             if doubted {
-                existing.flags |= FLAG_REREPLICATED;
+                existing.mark_rereplicated();
             }
         } else {
             let paused = job
-                .queue
-                .as_deref()
+                .queue()
                 .and_then(|q| self.queues.get(q))
                 .is_some_and(|q| q.pause().input);
             if self.memory_warning_level(env) >= 1
@@ -286,16 +272,15 @@ impl Node {
             {
                 return;
             }
-            job.state = JobState::Active;
-            job.flags = (job.flags & !FLAG_BCAST_WILLQUEUE) | FLAG_BCAST_QUEUED;
-            job.nodes_delivered = nodes.into();
+            job.become_copy(nodes.into());
+            job.start_as_replica();
             job.add_delivered(self.id());
             let rereplicated = job.has(FLAG_REREPLICATED);
             if doubted {
-                job.flags |= FLAG_REREPLICATED;
+                job.mark_rereplicated();
             }
             self.arm_replica_timer(env, &mut job);
-            honour_nack_delay(&mut job, decoded.nack_delay_until);
+            job.honour_nack_delay(decoded.nack_delay_until);
             self.register(env, job);
             self.log_loadjob(&id, fx);
             if !no_reply {
@@ -316,13 +301,12 @@ impl Node {
     /// A replica's first requeue comes DELAY + RETRY (± jitter) after receipt;
     /// for a copy of a job whose delay is over (re-replication), RETRY after it.
     pub(crate) fn arm_replica_timer(&mut self, env: &Env, job: &mut Job) {
-        if job.retry > 0 {
-            job.flags |= FLAG_BCAST_WILLQUEUE;
-            let delay_over = job.ctime_ms() + job.delay as u64 * 1000 < env.now_ms;
-            let delay = if delay_over { 0 } else { job.delay as u64 };
-            job.qtime = self.jittered(env.now_ms + delay * 1000, job.retry);
+        if job.retry() > 0 {
+            let delay_over = job.ctime_ms() + job.delay() as u64 * 1000 < env.now_ms;
+            let delay = if delay_over { 0 } else { job.delay() as u64 };
+            job.schedule_requeue(self.jittered(env.now_ms + delay * 1000, job.retry()));
         } else {
-            job.qtime = 0;
+            job.schedule_queueing(0);
         }
     }
 
@@ -336,15 +320,12 @@ impl Node {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        if job.state != JobState::WaitRepl {
+        if job.state() != JobState::WaitRepl {
             self.on_rereplication_gotjob(env, from, id, fx);
             return;
         }
-        let confirmed = job.nodes_confirmed.get_or_insert_with(Default::default);
-        if !confirmed.contains(&from) {
-            confirmed.push(from);
-        }
-        if confirmed.len() >= job.repl as usize {
+        job.confirm(from);
+        if job.confirmed_count() >= job.repl() as usize {
             self.replication_achieved(env, id, fx);
         }
     }
@@ -362,30 +343,27 @@ impl Node {
         fx: &mut Effects,
     ) {
         let Some(job) = self.jobs.get(id) else { return };
-        if !matches!(job.state, JobState::WaitRepl | JobState::Active) {
+        if !matches!(job.state(), JobState::WaitRepl | JobState::Active) {
             return;
         }
         if job
-            .queue
-            .as_deref()
+            .queue()
             .and_then(|q| self.queues.get(q))
             .is_some_and(|q| q.pause().input)
         {
             return;
         }
         let job = self.jobs.get_mut(id).expect("checked");
-        job.flags &= !FLAG_BCAST_QUEUED;
-        if job.state == JobState::WaitRepl {
-            job.state = JobState::Active;
-        }
-        if job.retry == 0 {
-            job.qtime = env.now_ms + delay as u64 * 1000;
+        job.next_queueing_is_first();
+        job.end_wait_for_copies();
+        if job.retry() == 0 {
+            job.schedule_queueing(env.now_ms + delay as u64 * 1000);
         }
         if delay == 0 {
             self.enqueue(env, id, false, fx);
         } else {
-            if job.retry > 0 {
-                job.qtime = env.now_ms + delay as u64 * 1000;
+            if job.retry() > 0 {
+                job.schedule_queueing(env.now_ms + delay as u64 * 1000);
             }
             self.reschedule(env, id);
         }

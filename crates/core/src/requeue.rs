@@ -5,9 +5,7 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{
-    JobState, FLAG_BCAST_QUEUED, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY, FLAG_REREPLICATED,
-};
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
 use crate::node::{Count, Node};
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
@@ -29,10 +27,10 @@ impl Node {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        match job.state {
+        match job.state() {
             JobState::Active | JobState::Queued => {
                 job.add_delivered(from);
-                if job.state == JobState::Queued {
+                if job.state() == JobState::Queued {
                     self.send_to_holders(
                         id,
                         Message::Queued {
@@ -70,7 +68,7 @@ impl Node {
         fx: &mut Effects,
     ) {
         let Some(job) = self.jobs.get(id) else { return };
-        let (state, retry) = (job.state, job.retry);
+        let (state, retry) = (job.state(), job.retry());
         if state == JobState::Acked {
             let message = self.set_ack(id);
             self.send(&from, message, fx);
@@ -80,25 +78,21 @@ impl Node {
             self.log_changed(id, fx);
             self.forward_dead_letter_move(from, id, fx);
         }
-        let state = self.jobs[id].state;
+        let state = self.jobs[id].state();
         if state == JobState::Queued && (working || sender_wins(&from, &self.id(), id)) {
             self.dequeue(id);
         }
         let next = self.jittered(env.now_ms, retry);
         let job = self.jobs.get_mut(id).expect("checked");
         if retry > 0 {
-            job.flags |= FLAG_BCAST_WILLQUEUE;
+            job.announce_requeue();
             // A QUEUED sent before our NACK DELAY reached its sender must not
-            // end the delay early: the later time wins, and the flag stays
-            // only while the delay's is the later one.
-            if !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
-                job.qtime = next;
-                job.flags &= !FLAG_NACK_DELAY;
-            }
+            // end the delay early.
+            job.postpone_requeue(next);
         }
         match counter {
-            Some(true) => job.nacks = job.nacks.wrapping_add(1),
-            Some(false) => job.additional_deliveries = job.additional_deliveries.wrapping_add(1),
+            Some(true) => job.count_nack(),
+            Some(false) => job.count_delivery(),
             None => {}
         }
         self.reschedule(env, id);
@@ -117,7 +111,7 @@ impl Node {
         fx: &mut Effects,
     ) {
         let Some(job) = self.jobs.get(id) else { return };
-        match job.state {
+        match job.state() {
             JobState::Acked => {
                 let message = self.set_ack(id);
                 self.send(&from, message, fx);
@@ -128,13 +122,12 @@ impl Node {
         }
         self.dequeue(id);
         let end = self.jobs[id].clamp_to_life(env.now_ms.saturating_add(delay_ms));
-        let retry = self.jobs[id].retry;
+        let retry = self.jobs[id].retry();
         let next = self.jittered(end, retry).max(end + 1);
         let job = self.jobs.get_mut(id).expect("checked");
-        job.nacks = job.nacks.wrapping_add(1);
-        if job.qtime != 0 {
-            job.flags |= FLAG_BCAST_WILLQUEUE | FLAG_NACK_DELAY;
-            job.qtime = next;
+        job.count_nack();
+        if job.qtime() != 0 {
+            job.delay_for_nack(next);
         }
         self.reschedule(env, id);
         // Logged like the NACKing node's copy: a restart keeps the delay.
@@ -156,7 +149,7 @@ impl Node {
                 // A first queueing (a DELAY ending on the creating node) is no requeue.
                 let counted = u64::from(count == Count::Counted);
                 job.has(FLAG_BCAST_QUEUED)
-                    && job.dead_letter.as_ref().is_some_and(|d| {
+                    && job.dead_letter().as_ref().is_some_and(|d| {
                         job.deliveries().saturating_sub(counted) >= d.max_deliveries as u64
                     })
             });
@@ -173,18 +166,18 @@ impl Node {
     /// queued), clearing the option so it cannot move again. False when it
     /// has none (already moved, or never had one). The caller logs it.
     pub(crate) fn move_to_dead_letter(&mut self, id: &JobId) -> bool {
-        if self.jobs.get(id).is_none_or(|j| j.dead_letter.is_none()) {
+        if self.jobs.get(id).is_none_or(|j| j.dead_letter().is_none()) {
             return false;
         }
         self.dequeue(id);
         let entry = self.jobs.job_ref(id).expect("present");
-        let target = self.jobs.get_mut(id).expect("present").dead_letter.take();
+        let target = self.jobs[id].dead_letter().expect("checked").queue.clone();
         // The name is shared with the queue object when there is one.
-        let name = self.queue_name(&target.expect("checked").queue);
+        let name = self.queue_name(&target);
         let job = self.jobs.get_mut(id).expect("present");
-        let old = job.queue.replace(name);
-        let (ctime, priority) = (job.ctime, job.priority);
-        if std::mem::replace(&mut job.local.in_queue_order, false) {
+        let old = job.move_to_dead_letter(name);
+        let (ctime, priority) = (job.ctime(), job.priority());
+        if job.set_in_queue_order(false) {
             if let Some(q) = old.and_then(|name| self.queues.get_mut(name.bytes())) {
                 q.forget_entry(ctime, priority, entry);
             }
@@ -201,7 +194,7 @@ impl Node {
             return;
         };
         let others: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != from && **n != self.id())
             .copied()
@@ -221,7 +214,7 @@ impl Node {
         if self
             .jobs
             .get(id)
-            .is_some_and(|j| matches!(j.state, JobState::Active | JobState::Queued))
+            .is_some_and(|j| matches!(j.state(), JobState::Active | JobState::Queued))
         {
             self.log_deljob(id, fx);
             self.log_loadjob(id, fx);
@@ -255,10 +248,12 @@ mod tests {
         assert!(matches!(got, Some(disque_proto::Reply::Array(_))), "GETJOB");
         node.on_nack_delay(&env, NodeId([b'b'; 40]), &id, u64::MAX, &mut fx);
         let job = node.job(&id).unwrap();
-        assert_eq!(job.nacks, 1);
+        assert_eq!(job.nacks(), 1);
         // At most RETRY (± jitter) after the expiry: the job expires first.
-        let life_end = job.etime * 1000 + 1000;
-        assert!(job.qtime > env.now_ms && job.qtime <= life_end + job.retry as u64 * 1000 + 250);
+        let life_end = job.etime() * 1000 + 1000;
+        assert!(
+            job.qtime() > env.now_ms && job.qtime() <= life_end + job.retry() as u64 * 1000 + 250
+        );
         node.check_invariants();
     }
 

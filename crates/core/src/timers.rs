@@ -55,11 +55,11 @@ impl Node {
     fn process_job_timer(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
         let Some(job) = self.jobs.get(id) else { return };
         // 1. Expiry.
-        if job.etime <= env.now_s() {
+        if job.etime() <= env.now_s() {
             self.unregister(id, fx);
             return;
         }
-        let (state, retry, qtime) = (job.state, job.retry, job.qtime);
+        let (state, retry, qtime) = (job.state(), job.retry(), job.qtime());
         let live = matches!(state, JobState::Active | JobState::Queued);
         // 2. WILLQUEUE lead: tell the other holders we are about to requeue.
         if live && job.has(FLAG_BCAST_WILLQUEUE) && qtime.saturating_sub(500) <= env.now_ms {
@@ -67,19 +67,21 @@ impl Node {
                 self.send_to_holders(id, Message::WillQueue(*id), fx);
             }
             if let Some(job) = self.jobs.get_mut(id) {
-                job.flags &= !FLAG_BCAST_WILLQUEUE;
+                job.willqueue_sent();
             }
         }
         // 3. Requeue an active job whose time came.
         if state == JobState::Active && qtime != 0 && qtime <= env.now_ms {
             let paused_in = self.jobs[id]
-                .queue
-                .as_deref()
+                .queue()
                 .and_then(|q| self.queues.get(q))
                 .is_some_and(|q| q.pause().input);
             if retry > 0 && paused_in {
                 let next = self.jittered(env.now_ms, retry);
-                self.jobs.get_mut(id).expect("present").qtime = next;
+                self.jobs
+                    .get_mut(id)
+                    .expect("present")
+                    .schedule_queueing(next);
             } else {
                 // At the end of a NACK DELAY the NACK was counted already (D16).
                 let count = if self.jobs[id].has(FLAG_NACK_DELAY) {
@@ -92,14 +94,15 @@ impl Node {
         }
         // 4. Re-arm while queued: push the requeue time forward, nothing is sent.
         let job = &self.jobs[id];
-        if job.state == JobState::Queued && job.retry > 0 && job.qtime <= env.now_ms {
-            let next = self.jittered(env.now_ms, job.retry);
-            let job = self.jobs.get_mut(id).expect("present");
-            job.flags |= FLAG_BCAST_WILLQUEUE;
-            job.qtime = next;
+        if job.state() == JobState::Queued && job.retry() > 0 && job.qtime() <= env.now_ms {
+            let next = self.jittered(env.now_ms, job.retry());
+            self.jobs
+                .get_mut(id)
+                .expect("present")
+                .schedule_requeue(next);
         }
         // 5. Garbage collection of acked jobs.
-        if self.jobs[id].state == JobState::Acked {
+        if self.jobs[id].state() == JobState::Acked {
             self.gc_attempt(id, fx);
         }
         self.reschedule(env, id);

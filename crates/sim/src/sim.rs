@@ -886,22 +886,22 @@ impl Sim {
                 // Jobs held here listing fewer live holders than REPLICATE.
                 for id in self.net.job_ids(i) {
                     let n = self.net.node(i);
-                    let Some(job) = n.job(&id).filter(|j| j.state != JobState::Acked) else {
+                    let Some(job) = n.job(&id).filter(|j| j.state() != JobState::Acked) else {
                         continue;
                     };
                     let listed: Vec<usize> = job
-                        .nodes_delivered
+                        .nodes_delivered()
                         .iter()
                         .filter_map(|h| self.net.index_of(h))
                         .collect();
                     let live_listed = listed.iter().filter(|h| live.contains(h)).count();
-                    if live_listed < job.repl as usize && lines.len() < 20 {
+                    if live_listed < job.repl() as usize && lines.len() < 20 {
                         first = first.or(self.by_id.get(&id).copied());
                         lines.push(format!(
                             "  n{i} holds {} {} REPLICATE {} listing {listed:?}",
                             short_job(&id),
-                            job.state.name(),
-                            job.repl
+                            job.state().name(),
+                            job.repl()
                         ));
                     }
                 }
@@ -936,16 +936,15 @@ impl Sim {
             {
                 continue;
             }
-            let held: Vec<usize> = live
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    self.net
-                        .node(i)
-                        .job(&id)
-                        .is_some_and(|j| matches!(j.state, JobState::Active | JobState::Queued))
-                })
-                .collect();
+            let held: Vec<usize> =
+                live.iter()
+                    .copied()
+                    .filter(|&i| {
+                        self.net.node(i).job(&id).is_some_and(|j| {
+                            matches!(j.state(), JobState::Active | JobState::Queued)
+                        })
+                    })
+                    .collect();
             if held.len() < job.repl as usize {
                 let detail = format!(
                     "REPLICATE {}, after the repair it is held by {held:?} of the live nodes {live:?}",
@@ -972,9 +971,9 @@ impl Sim {
             let node = self.net.node(i);
             for id in &ids {
                 let Some(job) = node.job(id) else { continue };
-                let allowed = job.state == JobState::Active && job.retry == 0;
+                let allowed = job.state() == JobState::Active && job.retry() == 0;
                 if !allowed {
-                    out.push((i, *id, job.state.name()));
+                    out.push((i, *id, job.state().name()));
                 }
             }
             let dummies = node.stats().registered_jobs.saturating_sub(ids.len());
@@ -1095,11 +1094,11 @@ impl Sim {
         let held: Vec<HeldCopy> = ids
             .into_iter()
             .filter_map(|id| node.job(&id))
-            .filter(|j| j.state != JobState::Acked)
+            .filter(|j| j.state() != JobState::Acked)
             .map(|j| HeldCopy {
-                id: j.id,
-                logged: matches!(j.state, JobState::Active | JobState::Queued),
-                etime: j.etime,
+                id: j.id(),
+                logged: matches!(j.state(), JobState::Active | JobState::Queued),
+                etime: j.etime(),
             })
             .collect();
         for copy in &held {
@@ -1330,7 +1329,7 @@ impl Sim {
                     Message::ReplJob { job, .. } if *fate == Fate::Delivered => {
                         let queue = job_codec::decode(job, job_codec::Form::Message, 0)
                             .ok()
-                            .and_then(|d| d.job.queue.as_deref().cloned());
+                            .and_then(|d| d.job.queue_bytes().cloned());
                         self.net.try_node(*to).is_some_and(|n| {
                             n.is_leaving() || n.memory_warning_level(&self.net.env(*to)) >= 1
                         }) || queue.is_some_and(|q| self.paused_in.contains(&(*to, q)))
@@ -1827,7 +1826,7 @@ impl Sim {
             let copies: Vec<(usize, Bytes, JobState)> = (0..self.net.len())
                 .filter_map(|i| {
                     let j = self.net.node(i).job(&id)?;
-                    Some((i, j.queue.as_deref()?.clone(), j.state))
+                    Some((i, j.queue_bytes()?.clone(), j.state()))
                 })
                 .collect();
             if !copies.iter().any(|(_, q, _)| q == target) || self.net.job_message_in_flight(&id) {
@@ -1922,7 +1921,7 @@ impl Sim {
                 self.net
                     .node(i)
                     .job(&id)
-                    .is_none_or(|j| j.state == JobState::Acked)
+                    .is_none_or(|j| j.state() == JobState::Acked)
             });
             if everywhere && !self.net.job_in_flight(&id) {
                 self.jobs[seq].fully_acked_at = Some(self.net.now);
@@ -1999,7 +1998,7 @@ impl Sim {
                     self.net
                         .try_node(i)?
                         .job(&id)
-                        .map(|j| format!("n{i}:{}", j.state.name()))
+                        .map(|j| format!("n{i}:{}", j.state().name()))
                 })
                 .collect();
             let detail = format!(

@@ -27,7 +27,7 @@ impl Node {
         };
         let mut acked = 0;
         for id in &ids {
-            match self.jobs.get(id).map(|j| j.state) {
+            match self.jobs.get(id).map(|j| j.state()) {
                 Some(JobState::Acked) => {}
                 Some(_) => {
                     self.acknowledge(env, id, fx);
@@ -48,27 +48,7 @@ impl Node {
         if self.cluster_size() <= 1 || self.is_leaving() || id.is_at_most_once() {
             return;
         }
-        let job = Job {
-            id: *id,
-            state: JobState::Acked,
-            gc_retry: 0,
-            flags: 0,
-            repl: 0,
-            etime: env.now_s() + id.ttl_field() as u64 * 60,
-            ctime: 0,
-            delay: 0,
-            retry: 0,
-            priority: crate::job::DEFAULT_PRIORITY,
-            nacks: 0,
-            additional_deliveries: 0,
-            queue: None,
-            body: None,
-            nodes_delivered: Default::default(),
-            nodes_confirmed: None,
-            dead_letter: None,
-            qtime: 0,
-            local: Default::default(),
-        };
+        let job = Job::dummy_ack(*id, env.now_s() + id.ttl_field() as u64 * 60);
         self.register(env, job);
     }
 

@@ -3,7 +3,7 @@
 use crate::args::{integer, is, timeout_deadline};
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
-use crate::job::{Body, DeadLetter, Job, JobState, DEFAULT_PRIORITY};
+use crate::job::{Body, DeadLetter, Holders, Job, JobSpec, JobState, DEFAULT_PRIORITY};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -185,10 +185,17 @@ impl Node {
             } else {
                 retry as u64 * 1000
             };
-        let mut job = Job {
+        let holders = self.jobs.holders(&[self.id()]);
+        // Not kept here when replicated externally: it is never logged and
+        // never queued locally.
+        let external = self.replicates_externally(env);
+        let job = Job::new(JobSpec {
             id,
-            state: JobState::Active,
-            gc_retry: 0,
+            state: if external {
+                JobState::WaitRepl
+            } else {
+                JobState::Active
+            },
             flags: 0,
             repl: replicate as u16,
             // The stored expire time is 32-bit (docs/persistence.md §2.3): year 2106 at most.
@@ -201,8 +208,11 @@ impl Node {
             additional_deliveries: 0,
             queue: Some(self.queue_name(queue)),
             body: Some(Body::new(body)),
-            nodes_delivered: self.jobs.holders(&[self.id()]),
-            nodes_confirmed: None,
+            nodes_delivered: if external {
+                Holders::default()
+            } else {
+                holders
+            },
             dead_letter: o.dead_letter.map(|(queue, max_deliveries)| {
                 Box::new(DeadLetter {
                     queue: Bytes::copy_from_slice(&queue),
@@ -210,14 +220,7 @@ impl Node {
                 })
             }),
             qtime,
-            local: Default::default(),
-        };
-        let external = self.replicates_externally(env);
-        if external {
-            // Not kept here: it is never logged and never queued locally.
-            job.nodes_delivered.clear();
-            job.state = JobState::WaitRepl;
-        }
+        });
         let synchronous = (replicate > 1 || external) && !o.asynchronous;
         let queue_now = delay == 0 && !synchronous && !external;
         if queue_now {

@@ -98,7 +98,7 @@ impl Node {
         }
         self.unblock_all(env, Reply::NullArray, fx);
         if log && self.config().aof_logging {
-            let ids: Vec<_> = self.jobs.keys().copied().collect();
+            let ids: Vec<_> = self.jobs.keys().collect();
             for id in ids {
                 self.unregister(&id, fx);
             }

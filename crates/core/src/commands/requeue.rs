@@ -5,7 +5,7 @@ use crate::args::{integer, is};
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::JobId;
-use crate::job::{JobState, FLAG_BCAST_WILLQUEUE, FLAG_NACK_DELAY};
+use crate::job::JobState;
 use crate::node::{Count, Node};
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -28,7 +28,7 @@ impl Node {
             let active = self
                 .jobs
                 .get(id)
-                .is_some_and(|j| j.state == JobState::Active);
+                .is_some_and(|j| j.state() == JobState::Active);
             let done = active
                 && if nack {
                     self.requeue(env, id, Count::Nack, fx)
@@ -78,14 +78,13 @@ impl Node {
         let active = self
             .jobs
             .get(id)
-            .is_some_and(|j| j.state == JobState::Active);
+            .is_some_and(|j| j.state() == JobState::Active);
         if !active || !self.can_enqueue(id) {
             return false;
         }
         let job = self.jobs.get_mut(id).expect("checked");
-        job.nacks = job.nacks.wrapping_add(1);
-        job.flags |= FLAG_NACK_DELAY | FLAG_BCAST_WILLQUEUE;
-        job.qtime = job.clamp_to_life(env.now_ms.saturating_add(delay_ms));
+        job.count_nack();
+        job.delay_for_nack(job.clamp_to_life(env.now_ms.saturating_add(delay_ms)));
         self.reschedule(env, id);
         // Every holder must postpone: when the list here may miss one (it
         // changed after creation, for example a holder that came back empty
@@ -115,14 +114,14 @@ impl Node {
             return Reply::error("NOJOB Job not known in the context of this node.");
         };
         let ctime_ms = job.ctime_ms() as i64;
-        let life_ms = (job.etime as i64).saturating_mul(1000) - ctime_ms;
+        let life_ms = (job.etime() as i64).saturating_mul(1000) - ctime_ms;
         let elapsed = env.now_ms as i64 - ctime_ms;
         if life_ms > 0 && elapsed > life_ms / 2 {
             return Reply::error(
                 "TOOLATE Half of job TTL already elapsed, you are no longer allowed to postpone the next delivery.",
             );
         }
-        let retry = job.retry;
+        let retry = job.retry();
         self.postpone(env, &id, true);
         self.send_to_holders(&id, Message::Working(id), fx);
         Reply::Integer(retry as i64)
@@ -133,19 +132,18 @@ impl Node {
         if dequeue {
             self.dequeue(id);
         }
-        let Some(retry) = self.jobs.get(id).map(|j| j.retry) else {
+        let Some(retry) = self.jobs.get(id).map(|j| j.retry()) else {
             return;
         };
         let next = self.jittered(env.now_ms, retry);
         let job = self.jobs.get_mut(id).expect("checked above");
-        if job.state == JobState::Acked {
+        if job.state() == JobState::Acked {
             return;
         }
-        job.flags |= FLAG_BCAST_WILLQUEUE;
+        job.announce_requeue();
         // WORKING never brings the end of a NACK DELAY closer (D16).
-        if retry > 0 && !(job.has(FLAG_NACK_DELAY) && job.qtime > next) {
-            job.qtime = next;
-            job.flags &= !FLAG_NACK_DELAY;
+        if retry > 0 {
+            job.postpone_requeue(next);
         }
         self.reschedule(env, id);
     }

@@ -40,53 +40,53 @@ impl Node {
         };
         let dummy = job.is_dummy_ack();
         let ms_until = |t: u64| Reply::Integer(t.saturating_sub(env.now_ms) as i64);
-        let requeue = if job.qtime == 0 || dummy {
+        let requeue = if job.qtime() == 0 || dummy {
             Reply::Nil
         } else {
-            ms_until(job.qtime)
+            ms_until(job.qtime())
         };
-        let awake = if job.local.awake == 0 {
+        let awake = if job.local().awake == 0 {
             Reply::Nil
         } else {
-            ms_until(job.local.awake)
+            ms_until(job.local().awake)
         };
         let opt = |b: &Option<Bytes>| b.clone().map_or(Reply::Nil, Reply::Bulk);
         let mut reply = vec![
             field("id"),
             Reply::bulk_from(id.as_bytes()),
             field("queue"),
-            opt(&job.queue.as_deref().cloned()),
+            opt(&job.queue_bytes().cloned()),
             field("state"),
-            field(job.state.name()),
+            field(job.state().name()),
             field("repl"),
-            Reply::Integer(job.repl as i64),
+            Reply::Integer(job.repl() as i64),
             field("ttl"),
-            Reply::Integer(job.etime.saturating_sub(env.now_s()) as i64),
+            Reply::Integer(job.etime().saturating_sub(env.now_s()) as i64),
             field("ctime"),
-            Reply::Integer(job.ctime as i64),
+            Reply::Integer(job.ctime() as i64),
             field("delay"),
-            Reply::Integer(job.delay as i64),
+            Reply::Integer(job.delay() as i64),
             field("retry"),
-            Reply::Integer(job.retry as i64),
+            Reply::Integer(job.retry() as i64),
             field("nacks"),
-            Reply::Integer(job.nacks as i64),
+            Reply::Integer(job.nacks() as i64),
             field("additional-deliveries"),
-            Reply::Integer(job.additional_deliveries as i64),
+            Reply::Integer(job.additional_deliveries() as i64),
             field("nodes-delivered"),
-            node_list(&job.nodes_delivered),
+            node_list(job.nodes_delivered()),
             field("nodes-confirmed"),
-            node_list(job.nodes_confirmed.as_deref().map_or(&[][..], |c| &c[..])),
+            node_list(job.nodes_confirmed().map_or(&[][..], |c| c)),
             field("next-requeue-within"),
             requeue,
             field("next-awake-within"),
             awake,
             field("body"),
-            job.body
+            job.body()
                 .as_ref()
                 .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
         ];
         // D17 and D18: fields after `body`, only for jobs that use them.
-        if let Some(d) = &job.dead_letter {
+        if let Some(d) = &job.dead_letter() {
             reply.extend([
                 field("dead-letter-queue"),
                 Reply::Bulk(d.queue.clone()),
@@ -94,8 +94,8 @@ impl Node {
                 Reply::Integer(d.max_deliveries as i64),
             ]);
         }
-        if job.priority != DEFAULT_PRIORITY {
-            reply.extend([field("priority"), Reply::Integer(job.priority as i64)]);
+        if job.priority() != DEFAULT_PRIORITY {
+            reply.extend([field("priority"), Reply::Integer(job.priority() as i64)]);
         }
         Reply::Array(reply)
     }
@@ -129,10 +129,10 @@ impl Node {
             },
             |(queue, states, reply_all), cursor, limits, items| {
                 self.jobs.scan(cursor, limits, |job| {
-                    let id = &job.id;
+                    let id = &job.id();
                     let wanted = !job.is_dummy_ack()
-                        && queue.is_none_or(|q| job.queue.as_deref() == Some(q))
-                        && (states.is_empty() || states.contains(&job.state));
+                        && queue.is_none_or(|q| job.queue_bytes() == Some(q))
+                        && (states.is_empty() || states.contains(&job.state()));
                     if wanted {
                         items.push(if *reply_all {
                             self.describe_job(env, id)

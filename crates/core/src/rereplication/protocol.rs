@@ -2,10 +2,11 @@
 //! module): the sweep, the rounds of HASJOB/REPLJOB, the HOLDERS
 //! announcements and the EMPTIED announcement, as `Node` methods.
 
-use super::*;
+use super::{BATCH, EMPTIED_QUARANTINE_MS, ROUND_RETRY_MS, SWEEP_CHUNK};
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
-use crate::job::{Job, JobState, FLAG_REREPLICATED};
+use crate::ids::{JobId, NodeId};
+use crate::job::{Job, JobState};
 use crate::node::Node;
 use crate::scan::ScanLimits;
 use rand::seq::SliceRandom;
@@ -22,13 +23,13 @@ impl Node {
     /// Jobs known here to have fewer live copies than asked, and jobs a leaving
     /// node still has to drain (INFO `underreplicated_jobs`).
     pub fn underreplicated_jobs(&self) -> usize {
-        self.rerepl.entries.len()
+        self.rerepl.underreplicated()
     }
 
     /// Jobs this node brought back to their replication level (INFO
     /// `rereplicated_jobs`).
     pub fn rereplicated_jobs(&self) -> u64 {
-        self.rerepl.rereplicated
+        self.rerepl.rereplicated()
     }
 
     /// Called once the AOF (if any) is loaded at startup: a node that holds no
@@ -36,7 +37,8 @@ impl Node {
     /// without its jobs.
     pub fn startup_complete(&mut self) {
         if self.jobs.is_empty() {
-            self.rerepl.announce_empty = self.cluster.peer_ids().copied().collect();
+            self.rerepl
+                .announce_empty_to(self.cluster.peer_ids().copied());
         }
     }
 
@@ -61,11 +63,11 @@ impl Node {
     /// True for jobs that may be re-replicated: held (active or queued), not
     /// at-most-once, not a dummy ACK, not expired.
     fn rereplication_eligible(&self, env: &Env, job: &Job) -> bool {
-        matches!(job.state, JobState::Active | JobState::Queued)
-            && job.retry > 0
+        matches!(job.state(), JobState::Active | JobState::Queued)
+            && job.retry() > 0
             && !job.is_dummy_ack()
-            && job.queue.is_some()
-            && job.etime > env.now_s()
+            && job.queue().is_some()
+            && job.etime() > env.now_s()
     }
 
     /// Whether the job needs this node to act, and when.
@@ -74,11 +76,11 @@ impl Node {
             return None;
         }
         let live_peers = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(|n| **n != self.id() && self.is_live_holder(n));
         let live = live_peers.clone().count() + usize::from(!self.is_leaving());
-        let enough = live >= job.repl as usize;
+        let enough = live >= job.repl() as usize;
         if enough && !self.is_leaving() {
             return None;
         }
@@ -92,63 +94,31 @@ impl Node {
         Some(Need { live, rank })
     }
 
-    /// Starts a sweep over every job (a membership change, an emptied node).
-    fn request_sweep(&mut self) {
-        if self.rerepl.sweep.is_some() {
-            self.rerepl.sweep_again = true;
-        } else {
-            self.rerepl.sweep = Some(0);
-        }
-    }
-
     /// The periodic duty: notice membership changes, sweep a chunk, act on the
     /// jobs that are due.
     pub(crate) fn rereplication_cron(&mut self, env: &Env, fx: &mut Effects) {
         if !self.config().rereplicate {
-            if !self.rerepl.entries.is_empty() || self.rerepl.sweep.is_some() {
+            if self.rerepl.is_busy() {
                 self.rerepl.clear();
             }
             return;
         }
-        if env.now_ms < self.rerepl.last_run + PERIOD_MS {
+        if !self.rerepl.start_run(env.now_ms) {
             return;
-        }
-        self.rerepl.last_run = env.now_ms;
-        if !self.rerepl.emptied.is_empty() {
-            self.rerepl
-                .emptied
-                .retain(|_, at| *at + EMPTIED_QUARANTINE_MS > env.now_ms);
         }
         self.notice_membership_change();
         self.sweep_chunk(env);
-        while let Some(&(at, id)) = self.rerepl.waiting.first() {
-            if at > env.now_ms {
-                break;
-            }
-            self.rerepl.set_slot(&id, Slot::Ready(0));
-        }
+        self.rerepl.wake(env.now_ms);
         for _ in 0..BATCH {
-            let Some(&(at, id)) = self.rerepl.announce_due.first() else {
+            let Some(id) = self.rerepl.announcement_due(env.now_ms) else {
                 break;
             };
-            if at > env.now_ms {
-                break;
-            }
             self.announce(env, &id, fx);
         }
         for _ in 0..BATCH {
-            let Some(&(_, id)) = self.rerepl.ready.first() else {
+            let Some(id) = self.rerepl.next_ready() else {
                 break;
             };
-            if self.rerepl.rounds >= MAX_ROUNDS
-                && self
-                    .rerepl
-                    .entries
-                    .get(&id)
-                    .is_some_and(|e| e.round.is_none())
-            {
-                break;
-            }
             self.act(env, &id, fx);
         }
     }
@@ -158,11 +128,7 @@ impl Node {
         if !self.config().rereplicate {
             return None;
         }
-        let busy = self.rerepl.sweep.is_some() || !self.rerepl.ready.is_empty();
-        let soon = busy.then_some(self.rerepl.last_run + PERIOD_MS);
-        let waiting = self.rerepl.waiting.first().map(|w| w.0);
-        let announce = self.rerepl.announce_due.first().map(|w| w.0);
-        soon.into_iter().chain(waiting).chain(announce).min()
+        self.rerepl.next_due()
     }
 
     fn notice_membership_change(&mut self) {
@@ -173,25 +139,11 @@ impl Node {
             .copied()
             .collect();
         let view = (live, self.cluster.reachable().to_vec(), self.is_leaving());
-        if view != self.rerepl.view {
-            self.rerepl.view = view;
-            self.request_sweep();
-            let parked: Vec<JobId> = self
-                .rerepl
-                .announcements
-                .iter()
-                .filter(|(_, a)| a.due.is_none())
-                .map(|(id, _)| *id)
-                .collect();
-            for id in parked {
-                self.rerepl
-                    .schedule_announcement(&id, Some(self.rerepl.last_run));
-            }
-        }
+        self.rerepl.note_view(view);
     }
 
     fn sweep_chunk(&mut self, env: &Env) {
-        let Some(cursor) = self.rerepl.sweep else {
+        let Some(cursor) = self.rerepl.sweep_cursor() else {
             return;
         };
         let mut ids = Vec::new();
@@ -200,7 +152,7 @@ impl Node {
             busyloop: false,
         };
         let next = self.jobs.scan(cursor, limits, |job| {
-            ids.push(job.id);
+            ids.push(job.id());
             true
         });
         for id in ids {
@@ -211,49 +163,12 @@ impl Node {
             else {
                 // No node could take a copy, and now none is needed (a holder
                 // came back, another made the copies): no longer counted.
-                if self
-                    .rerepl
-                    .entries
-                    .get(&id)
-                    .is_some_and(|e| e.slot == Slot::Stuck)
-                {
-                    self.rerepl.remove(&id);
-                }
+                self.rerepl.no_longer_stuck(&id);
                 continue;
             };
-            match self.rerepl.entries.get(&id).map(|e| e.slot) {
-                None => {
-                    self.rerepl.entries.insert(
-                        id,
-                        Entry {
-                            since: env.now_ms,
-                            slot: Slot::Stuck,
-                            round: None,
-                        },
-                    );
-                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
-                }
-                Some(Slot::Stuck) => {
-                    // Found again after no node could take a copy: the ranks
-                    // apply afresh (the time since it was first found does
-                    // not count), so the lowest live holder alone acts at once.
-                    let entry = self.rerepl.entries.get_mut(&id).expect("listed");
-                    entry.since = env.now_ms;
-                    if entry.round.take().is_some() {
-                        self.rerepl.rounds -= 1;
-                    }
-                    self.rerepl.set_slot(&id, Slot::Ready(need.live));
-                }
-                Some(_) => {}
-            }
+            self.rerepl.found(id, need.live, env.now_ms);
         }
-        self.rerepl.sweep = if next != 0 {
-            Some(next)
-        } else if std::mem::take(&mut self.rerepl.sweep_again) {
-            Some(0)
-        } else {
-            None
-        };
+        self.rerepl.sweep_reached(next);
     }
 
     /// Starts or continues the round of one due job. A started round goes on
@@ -265,46 +180,24 @@ impl Node {
             .get(id)
             .filter(|j| self.rereplication_eligible(env, j))
         else {
-            self.rerepl.remove(id);
+            self.rerepl.forget(id);
             return;
         };
-        let retry = self
-            .rerepl
-            .entries
-            .get(id)
-            .is_some_and(|e| e.round.is_some());
+        let retry = self.rerepl.has_round(id);
         if !retry {
             let Some(need) = self.rereplication_need(env, job) else {
-                self.rerepl.remove(id);
+                self.rerepl.forget(id);
                 return;
             };
-            let (myself, leaving) = (self.id(), self.is_leaving());
-            let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
-            let not_before = entry.since + need.rank as u64 * FALLBACK_MS;
-            if env.now_ms < not_before {
-                self.rerepl.set_slot(id, Slot::Waiting(not_before));
+            let myself = (!self.is_leaving()).then_some(self.id());
+            if !self.rerepl.start_round(id, env.now_ms, need.rank, myself) {
                 return;
             }
-            entry.round = Some(Round {
-                confirmed: if leaving { Vec::new() } else { vec![myself] },
-                ..Round::default()
-            });
-            self.rerepl.rounds += 1;
         }
-        let entry = self.rerepl.entries.get_mut(id).expect("acting on an entry");
-        let round = entry.round.as_mut().expect("round started");
-        round.tries += 1;
-        if round.tries > ROUND_TRIES {
-            entry.round = None;
-            self.rerepl.rounds -= 1;
-            self.rerepl.set_slot(id, Slot::Stuck);
+        if !self.rerepl.try_round(id) {
             return;
         }
-        let round = self.rerepl.entries[id]
-            .round
-            .as_ref()
-            .expect("round started");
-        let (asked, confirmed) = (&round.asked, &round.confirmed);
+        let (asked, confirmed) = self.rerepl.round(id);
         let job = &self.jobs[id];
         let pending =
             |n: &&NodeId| **n != self.id() && !confirmed.contains(n) && self.can_take_copy(n);
@@ -313,7 +206,7 @@ impl Node {
         // Other listed holders are asked whether they hold it (a check that
         // never creates a copy).
         let mut checks: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
             .filter(pending)
             .filter(|n| !asked.contains(n))
@@ -328,26 +221,26 @@ impl Node {
             let listed_copies = std::mem::take(&mut checks);
             let copies = confirmed.len() + resend.len() + listed_copies.len();
             (
-                (job.repl as usize).saturating_sub(copies) + 1,
+                (job.repl() as usize).saturating_sub(copies) + 1,
                 listed_copies,
             )
         } else {
             let copies = confirmed.len() + checks.len();
-            ((job.repl as usize).saturating_sub(copies), Vec::new())
+            ((job.repl() as usize).saturating_sub(copies), Vec::new())
         };
         let mut fresh: Vec<NodeId> = self
             .cluster
             .reachable()
             .iter()
             .filter(|n| {
-                !job.nodes_delivered.contains(n) && !asked.contains(n) && self.can_take_copy(n)
+                !job.nodes_delivered().contains(n) && !asked.contains(n) && self.can_take_copy(n)
             })
             .copied()
             .collect();
         fresh.shuffle(&mut self.rng);
         fresh.truncate(missing);
         if resend.is_empty() && checks.is_empty() && listed_copies.is_empty() && fresh.is_empty() {
-            self.rerepl.set_slot(id, Slot::Stuck);
+            self.rerepl.stuck(id);
             return;
         }
         // New nodes join the holder list before they are asked, as with ADDJOB:
@@ -357,17 +250,12 @@ impl Node {
         // will ask every node.
         let myself = (!self.is_leaving()).then_some(self.id());
         let job = self.jobs.get_mut(id).expect("checked above");
-        job.flags |= FLAG_REREPLICATED;
+        job.mark_rereplicated();
         for node in fresh.iter().chain(&myself) {
             job.add_delivered(*node);
         }
-        let round = self
-            .rerepl
-            .entries
-            .get_mut(id)
-            .and_then(|e| e.round.as_mut())
-            .expect("round started");
-        round.asked.extend(listed_copies.iter().chain(&fresh));
+        self.rerepl
+            .asked(id, listed_copies.iter().chain(&fresh).copied());
         let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
         let copies: Vec<NodeId> = resend
             .into_iter()
@@ -383,8 +271,7 @@ impl Node {
             fx,
         );
         self.send_many(&checks, Message::HasJob(*id), fx);
-        self.rerepl
-            .set_slot(id, Slot::Waiting(env.now_ms + ROUND_RETRY_MS));
+        self.rerepl.wait_until(id, env.now_ms + ROUND_RETRY_MS);
     }
 
     /// GOTJOB for a job this node is re-replicating (one more live copy), or
@@ -396,34 +283,20 @@ impl Node {
         id: &JobId,
         fx: &mut Effects,
     ) {
-        if let Some(a) = self.rerepl.announcements.get_mut(id) {
-            if !a.confirmed.contains(&from) {
-                a.confirmed.push(from);
-            }
-        }
-        let Some(round) = self
-            .rerepl
-            .entries
-            .get_mut(id)
-            .and_then(|e| e.round.as_mut())
-        else {
+        self.rerepl.announcement_confirmed(id, from);
+        let Some(confirmed) = self.rerepl.round_confirmed(id, from) else {
             return;
         };
-        if !round.confirmed.contains(&from) {
-            round.confirmed.push(from);
-        }
-        let confirmed = round.confirmed.clone();
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
         job.add_delivered(from);
-        if confirmed.len() < job.repl as usize {
+        if confirmed.len() < job.repl() as usize {
             return;
         }
         // Enough copies: count it, tell every holder the list, and a leaving
         // node drops its own copy (the new holders announce themselves too).
-        self.rerepl.remove(id);
-        self.rerepl.rereplicated += 1;
+        self.rerepl.achieved(id);
         self.start_announcement(env, id, &[], fx);
         if self.is_leaving() {
             self.drain_copy(id, &confirmed, fx);
@@ -438,14 +311,8 @@ impl Node {
         informed: &[NodeId],
         fx: &mut Effects,
     ) {
-        let announcement = Announcement {
-            confirmed: informed.to_vec(),
-            ..Announcement::default()
-        };
-        // A running announcement of the job is replaced: its due entry goes
-        // too (a stale one would be picked again and again at every tick).
-        self.rerepl.stop_announcing(id);
-        self.rerepl.announcements.insert(*id, announcement);
+        // A running announcement of the job is replaced.
+        self.rerepl.start_announcing(id, informed);
         self.announce(env, id, fx);
     }
 
@@ -453,25 +320,14 @@ impl Node {
     /// confirm (each at most `ANNOUNCE_TRIES` times); parked while the only
     /// ones left are unreachable; done when none is left.
     fn announce(&mut self, env: &Env, id: &JobId, fx: &mut Effects) {
-        let (Some(job), Some(a)) = (self.jobs.get(id), self.rerepl.announcements.get(id)) else {
+        let Some(job) = self.jobs.get(id).filter(|_| self.rerepl.is_announcing(id)) else {
             self.rerepl.stop_announcing(id);
             return;
         };
-        let attempts = |n: &NodeId| {
-            a.attempts
-                .iter()
-                .find(|(m, _)| m == n)
-                .map_or(0, |(_, t)| *t)
-        };
         let left: Vec<NodeId> = job
-            .nodes_delivered
+            .nodes_delivered()
             .iter()
-            .filter(|n| {
-                **n != self.id()
-                    && !a.confirmed.contains(n)
-                    && attempts(n) < ANNOUNCE_TRIES
-                    && self.cluster.knows(n)
-            })
+            .filter(|n| **n != self.id() && self.rerepl.to_announce(id, n) && self.cluster.knows(n))
             .copied()
             .collect();
         let targets: Vec<NodeId> = left
@@ -484,24 +340,13 @@ impl Node {
             return;
         }
         if targets.is_empty() {
-            self.rerepl.schedule_announcement(id, None);
+            self.rerepl.park_announcement(id);
             return;
         }
-        let nodes = job.nodes_delivered.to_vec();
+        let nodes = job.nodes_delivered().to_vec();
         self.send_many(&targets, Message::Holders { id: *id, nodes }, fx);
-        let a = self
-            .rerepl
-            .announcements
-            .get_mut(id)
-            .expect("checked above");
-        for node in targets {
-            match a.attempts.iter_mut().find(|(m, _)| *m == node) {
-                Some((_, t)) => *t += 1,
-                None => a.attempts.push((node, 1)),
-            }
-        }
         self.rerepl
-            .schedule_announcement(id, Some(env.now_ms + ROUND_RETRY_MS));
+            .announced(id, &targets, env.now_ms + ROUND_RETRY_MS);
     }
 
     /// A leaving node drops a copy that `confirmed` nodes now hold; a queued
@@ -510,7 +355,7 @@ impl Node {
         let queued = self
             .jobs
             .get(id)
-            .is_some_and(|j| j.state == JobState::Queued);
+            .is_some_and(|j| j.state() == JobState::Queued);
         if queued {
             if let Some(target) = confirmed.choose(&mut self.rng).copied() {
                 self.send(&target, Message::Enqueue { id: *id, delay: 0 }, fx);
@@ -524,7 +369,7 @@ impl Node {
         let Some(job) = self.jobs.get(id) else {
             return;
         };
-        let message = match job.state {
+        let message = match job.state() {
             JobState::Acked => self.set_ack(id),
             // The copy of an ADDJOB still replicating is not logged yet: it
             // must not count as a copy that survives a crash.
@@ -549,13 +394,9 @@ impl Node {
             return;
         }
         self.merge_holders(env, from, id, nodes);
-        let waiting = self
-            .rerepl
-            .entries
-            .get(id)
-            .is_some_and(|e| e.round.is_none());
+        let waiting = self.rerepl.awaits_turn(id);
         if waiting && self.rereplication_need(env, &self.jobs[id]).is_none() {
-            self.rerepl.remove(id);
+            self.rerepl.forget(id);
         }
         self.send(&from, Message::GotJob(*id), fx);
     }
@@ -580,8 +421,8 @@ impl Node {
             .filter(|n| self.is_known_node(n))
             .filter(|n| {
                 let quarantined = *n != from
-                    && self.rerepl.emptied.get(n).is_some_and(|at| {
-                        ctime_ms <= *at && env.now_ms < *at + EMPTIED_QUARANTINE_MS
+                    && self.rerepl.emptied_at(n).is_some_and(|at| {
+                        ctime_ms <= at && env.now_ms < at + EMPTIED_QUARANTINE_MS
                     });
                 doubted |= quarantined;
                 !quarantined
@@ -607,12 +448,12 @@ impl Node {
         let mut added = false;
         if let Some(job) = self.jobs.get_mut(id) {
             if doubted {
-                job.flags |= FLAG_REREPLICATED;
+                job.mark_rereplicated();
             }
             for node in known {
-                if !job.nodes_delivered.contains(&node) {
-                    job.nodes_delivered.push(node);
-                    job.flags |= FLAG_REREPLICATED;
+                if !job.nodes_delivered().contains(&node) {
+                    job.add_delivered(node);
+                    job.mark_rereplicated();
                     added = true;
                 }
             }
@@ -623,7 +464,7 @@ impl Node {
     /// Sends [`Message::Emptied`] on a new link to `peer` if this node restarted
     /// without its jobs and did not tell it yet.
     pub(crate) fn announce_emptied(&mut self, peer: &NodeId, fx: &mut Effects) {
-        if self.config().rereplicate && self.rerepl.announce_empty.contains(peer) {
+        if self.config().rereplicate && self.rerepl.owes_emptied(peer) {
             self.send(peer, Message::Emptied, fx);
         }
     }
@@ -632,12 +473,12 @@ impl Node {
     /// a copy it sends now could be struck off its holder list by the
     /// announcement, so it is refused (the sender replicates elsewhere).
     pub(crate) fn awaits_emptied_ack(&self, peer: &NodeId) -> bool {
-        self.config().rereplicate && self.rerepl.announce_empty.contains(peer)
+        self.config().rereplicate && self.rerepl.owes_emptied(peer)
     }
 
     /// A PONG on a link that carried the announcement proves it arrived.
     pub(crate) fn emptied_acknowledged(&mut self, peer: &NodeId) {
-        self.rerepl.announce_empty.remove(peer);
+        self.rerepl.emptied_known_by(peer);
     }
 
     /// EMPTIED: `from` restarted without its jobs, so it holds none of the
@@ -647,17 +488,17 @@ impl Node {
         if !self.config().rereplicate {
             return;
         }
-        self.rerepl.emptied.insert(from, env.now_ms);
+        self.rerepl.note_emptied(from, env.now_ms);
         for job in self.jobs.values_mut() {
             // An empty list would mark a dummy ACK.
-            if job.state != JobState::WaitRepl
-                && job.nodes_delivered.len() > 1
-                && job.nodes_delivered.contains(&from)
+            if job.state() != JobState::WaitRepl
+                && job.nodes_delivered().len() > 1
+                && job.nodes_delivered().contains(&from)
             {
-                job.nodes_delivered.retain(|n| *n != from);
-                job.flags |= FLAG_REREPLICATED;
+                job.drop_holder(&from);
+                job.mark_rereplicated();
             }
         }
-        self.request_sweep();
+        self.rerepl.request_sweep();
     }
 }

@@ -149,7 +149,7 @@ pub async fn job_states(shared: &Shared) -> Vec<(&'static str, u64)> {
     let mut cursor = 0;
     loop {
         cursor = shared.borrow().node().visit_jobs(cursor, 10_000, |job| {
-            if let Some(i) = states.iter().position(|s| *s == job.state) {
+            if let Some(i) = states.iter().position(|s| *s == job.state()) {
                 counts[i] += 1;
             }
         });

@@ -1,100 +1,15 @@
 //! Cluster behaviour where this project differs from Disque 1.0-rc1
-//! (docs/DECISIONS.md D1, D2, D3, D9), end to end on three real nodes, plus
-//! E-01 (external replication under memory pressure). Each test fails
-//! against the original behaviour.
+//! (docs/DECISIONS.md D3, D9), end to end on three real nodes, plus E-01
+//! (external replication under memory pressure). Each test fails against
+//! the original behaviour.
+//!
+//! D1 and D2 are tested once, on the real core in the simulator
+//! (`crates/sim/tests/rules/federation.rs`), which runs the scenarios that
+//! were here (three nodes; D2 through a crash and a restart with
+//! `aof-enqueue-jobs-once`) with every assertion they made, beside its own.
 
 use crate::common::*;
 use std::time::{Duration, Instant};
-
-/// D1: a REPLICATE 1 job imported through federation and acknowledged on
-/// the importing node is deleted on the source too; it is never delivered
-/// again (the original compared set sizes and never told the source).
-#[tokio::test]
-async fn d1_ack_of_a_federated_job_reaches_the_source() {
-    let cl = Cluster::start(3).await;
-    let mut cs = cl.clients().await;
-    for (q, repl) in [("d1a", 1), ("d1b", 2)] {
-        let id = addjob(&mut cs[0], &format!("{q} b 0 REPLICATE {repl} RETRY 2")).await;
-        let r = cmd(&mut cs[2], &format!("GETJOB TIMEOUT 5000 FROM {q}")).await;
-        assert_eq!(
-            job_entries(&r),
-            vec![(q.to_string(), id.clone(), "b".into())]
-        );
-        // The source keeps its (now active) copy until the ack reaches it.
-        assert_eq!(job_state(&mut cs[0], &id).await, "active");
-        assert_eq!(cmd(&mut cs[2], &format!("ACKJOB {id}")).await, int(1));
-        poll_until!(secs(2), format!("{q}: the job is gone from every node"), {
-            let mut any = false;
-            for c in cs.iter_mut() {
-                any |= show(c, &id).await.is_some();
-            }
-            !any
-        });
-    }
-    // Until RETRY 2 has passed with room to spare, nothing is queued again.
-    assert_during!(ms(2500), "nothing queued again", {
-        qlen_sum(&mut cs, "d1a").await == 0 && qlen_sum(&mut cs, "d1b").await == 0
-    });
-    assert_eq!(getjob_nohang(&mut cs[2], "d1a").await, None);
-}
-
-/// D2: a job that comes back through YOURJOBS while the local record is
-/// acked is not queued again; the sender is told (SETACK) and drops it.
-///
-/// Setup: the job is on N1 (with an AOF) and one other node X. N1 is killed,
-/// X acknowledges the job (its SETACK to N1 goes nowhere), N1 restarts with
-/// `aof-enqueue-jobs-once yes` so the job is queued there again, and a GETJOB
-/// on X asks N1 for jobs (NEEDJOBS): N1 hands the job over.
-#[tokio::test]
-async fn d2_an_acked_local_record_wins_over_yourjobs() {
-    let mut cl = Cluster::start_with(3, Server::options().arg("appendonly", "yes")).await;
-    let mut c0 = cl.client(0).await;
-    let id = addjob(&mut c0, "d2q b 0 REPLICATE 2").await;
-    let delivered = show_list(&show_some(&mut c0, &id).await, "nodes-delivered");
-    let x = delivered
-        .iter()
-        .map(|d| cl.index_of(d))
-        .find(|&i| i != 0)
-        .expect("a second holder");
-    drop(c0);
-    cl.kill(0);
-    let mut cx = cl.client(x).await;
-    assert_eq!(cmd(&mut cx, &format!("ACKJOB {id}")).await, int(1));
-    let acked_at = Instant::now();
-    assert_eq!(job_state(&mut cx, &id).await, "acked");
-    // X retries its GC about 1 s after the ack, then about 5 s after it; N1
-    // comes back between the two so that the job reaches X through
-    // federation before X's own SETACK reaches N1. (This wait is the
-    // scenario's timing: nothing to poll for, X's first retry is silent.)
-    tokio::time::sleep(ms(1500)).await;
-    cl.restart_with(0, &[("aof-enqueue-jobs-once", "yes")])
-        .await;
-    let mut c0 = cl.client(0).await;
-    assert_eq!(job_state(&mut c0, &id).await, "queued");
-    // NEEDJOBS goes over X's link to N1, YOURJOBS over N1's link to X: both
-    // must be up (a YOURJOBS sent without a link is lost).
-    cl.wait_linked(x, 0, secs(3)).await;
-    cl.wait_linked(0, x, secs(3)).await;
-
-    assert_eq!(getjob_nohang(&mut cx, "d2q").await, None);
-    poll_until!(secs(1), "N1 handed the job over (jobs-out 1)", {
-        qstat(&mut c0, "d2q")
-            .await
-            .is_some_and(|q| show_int(&q, "jobs-out") == 1)
-    });
-    // X answered with SETACK: N1 acks and collects the job at once, long
-    // before X's next GC attempt (about 5 s after the ack).
-    poll_until!(secs(1), "the job is gone from N1 and X", {
-        show(&mut c0, &id).await.is_none() && show(&mut cx, &id).await.is_none()
-    });
-    assert!(
-        acked_at.elapsed() < ms(4500),
-        "too late to tell D2 from X's GC retry: {:?}",
-        acked_at.elapsed()
-    );
-    assert_eq!(qlen(&mut cx, "d2q").await, 0);
-    assert_eq!(getjob_nohang(&mut cx, "d2q").await, None);
-}
 
 /// Checks that exactly one of the nodes `among` holds `id` queued, that
 /// GETJOB there returns it, and that it is never queued again.

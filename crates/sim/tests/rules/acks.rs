@@ -48,7 +48,7 @@ fn ack_gc_waits_for_a_missing_holder() {
     assert_eq!(state(&net, 1, &id), Some(JobState::Acked));
     net.advance(14_000);
     assert_eq!(state(&net, 0, &id), Some(JobState::Acked));
-    assert!(net.node(0).job(&id).unwrap().gc_retry >= 3);
+    assert!(net.node(0).job(&id).unwrap().gc_retry() >= 3);
     net.restart(2);
     assert_eq!(state(&net, 2, &id), Some(JobState::Active));
     net.advance(20_000);
@@ -70,10 +70,10 @@ fn ack_gc_retry_schedule() {
     net.cmd(0, &["ACKJOB", &s(&id)]);
     // Each attempt bumps gc_retry.
     let mut attempts = vec![0u64];
-    let mut last = net.node(0).job(&id).unwrap().gc_retry;
+    let mut last = net.node(0).job(&id).unwrap().gc_retry();
     while net.now - start < 14_000 {
         net.advance(10);
-        let now = net.node(0).job(&id).unwrap().gc_retry;
+        let now = net.node(0).job(&id).unwrap().gc_retry();
         if now != last {
             attempts.push(net.now - start);
             last = now;
@@ -97,8 +97,8 @@ fn dummy_ack_created_and_dropped_when_all_answer() {
     assert_eq!(int(&net.cmd(0, &["ACKJOB", unknown])), 0);
     let id = disque_core::ids::JobId::parse(unknown.as_bytes()).unwrap();
     let job = net.node(0).job(&id).expect("a dummy ack").clone();
-    assert_eq!(job.state, JobState::Acked);
-    assert!(job.nodes_delivered.is_empty() && job.queue.is_none() && job.body.is_none());
+    assert_eq!(job.state(), JobState::Acked);
+    assert!(job.nodes_delivered().is_empty() && job.queue().is_none() && job.body().is_none());
     assert_eq!(net.node(0).stats().registered_jobs, 1);
     net.run_until_idle();
     let setacks = delivered(&net, mark, "SETACK");

@@ -43,7 +43,7 @@ pub fn add(net: &mut Net, node: usize, queue: &str, extra: &[&str]) -> JobId {
 
 /// The job's state on `node`, if the node holds it.
 pub fn state(net: &Net, node: usize, id: &JobId) -> Option<JobState> {
-    net.node(node).job(id).map(|j| j.state)
+    net.node(node).job(id).map(|j| j.state())
 }
 
 /// Nodes (indexes) holding a record of the job, in any state.
@@ -66,7 +66,7 @@ pub fn delivered_to(net: &Net, node: usize, id: &JobId) -> Vec<usize> {
         .node(node)
         .job(id)
         .expect("job known")
-        .nodes_delivered
+        .nodes_delivered()
         .iter()
         .map(|n| net.index_of(n).expect("a node of the net"))
         .collect();

@@ -14,7 +14,7 @@ fn queue_of(net: &disque_sim::Net, node: usize, id: &disque_core::ids::JobId) ->
     net.node(node)
         .job(id)
         .unwrap()
-        .queue
+        .queue()
         .as_ref()
         .unwrap()
         .to_vec()

@@ -6,7 +6,7 @@ use crate::common::*;
 use disque_core::cluster::message::Message;
 use disque_core::job::JobState;
 use disque_proto::Reply;
-use disque_sim::Crash;
+use disque_sim::{Crash, Net, NetConfig};
 
 /// Time (ms since `start`) of every NEEDJOBS put on the wire by `from` since `mark`.
 fn needjobs_times(net: &disque_sim::Net, mark: usize, from: usize, start: u64) -> Vec<(u64, u32)> {
@@ -231,6 +231,40 @@ fn importer_ignores_needjobs() {
     assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), before);
 }
 
+/// The (queue, id, body) entries of a GETJOB reply.
+fn job_entries(r: &Reply) -> Vec<(String, String, String)> {
+    let text = |r: &Reply| match r {
+        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    };
+    match r {
+        Reply::Array(jobs) => jobs
+            .iter()
+            .map(|j| match j {
+                Reply::Array(f) => (text(&f[0]), text(&f[1]), text(&f[2])),
+                other => panic!("expected a job entry, got {other:?}"),
+            })
+            .collect(),
+        other => panic!("expected jobs, got {other:?}"),
+    }
+}
+
+/// The sum of QLEN `q` over the nodes that are up.
+fn qlen_sum(net: &mut Net, q: &str) -> i64 {
+    let up: Vec<usize> = (0..net.len()).filter(|i| net.is_up(*i)).collect();
+    up.into_iter().map(|i| int(&net.cmd(i, &["QLEN", q]))).sum()
+}
+
+/// Lets time pass in 10 ms steps until `cond` holds; panics with `what` if
+/// it still does not after `max_ms`.
+fn eventually(net: &mut Net, max_ms: u64, what: &str, mut cond: impl FnMut(&mut Net) -> bool) {
+    let deadline = net.now + max_ms;
+    while !cond(net) {
+        assert!(net.now < deadline, "not within {max_ms} ms: {what}");
+        net.advance(10);
+    }
+}
+
 /// Decision D1: a REPLICATE 1 job imported by another node and acknowledged
 /// there reaches its source (SETACK), which deletes it; it is not delivered
 /// again after RETRY.
@@ -249,6 +283,40 @@ fn d1_ack_on_the_importer_reaches_the_source() {
     net.advance(6_000);
     assert!(holders(&net, &id).is_empty());
     assert_eq!(int(&net.cmd(0, &["QLEN", "q"])), 0);
+}
+
+/// Decision D1 on three nodes (the scenario the end-to-end suite ran on
+/// processes): a job of REPLICATE 1 or 2 imported through federation and
+/// acknowledged on the importing node is deleted on every node, the source
+/// included, and is never queued again.
+#[test]
+fn d1_ack_of_a_federated_job_reaches_the_source_on_three_nodes() {
+    let mut net = cluster(3);
+    for (q, repl) in [("d1a", "1"), ("d1b", "2")] {
+        let id = job_id(&net.call(0, &["ADDJOB", q, "b", "0", "REPLICATE", repl, "RETRY", "2"]));
+        let c = net.client();
+        let r = match net.cmd_as(2, c, &["GETJOB", "TIMEOUT", "5000", "FROM", q]) {
+            Some(r) => r,
+            None => net.wait_reply(2, c, 5_000).expect("the job"),
+        };
+        assert_eq!(job_entries(&r), vec![(q.to_string(), s(&id), "b".into())]);
+        // The source keeps its (now active) copy until the ack reaches it.
+        assert_eq!(state(&net, 0, &id), Some(JobState::Active));
+        assert_eq!(int(&net.cmd(2, &["ACKJOB", &s(&id)])), 1);
+        eventually(&mut net, 2_000, "the job is gone from every node", |net| {
+            holders(net, &id).is_empty()
+        });
+    }
+    // Until RETRY 2 has passed with room to spare, nothing is queued again.
+    let end = net.now + 2_500;
+    while net.now < end {
+        assert_eq!(qlen_sum(&mut net, "d1a") + qlen_sum(&mut net, "d1b"), 0);
+        net.advance(10);
+    }
+    assert_eq!(
+        net.cmd(2, &["GETJOB", "NOHANG", "FROM", "d1a"]),
+        Reply::NullArray
+    );
 }
 
 /// Decision D2: a job whose local record is acked is not queued again when
@@ -281,6 +349,72 @@ fn d2_acked_local_record_wins_over_yourjobs() {
     assert_eq!(r, Reply::NullArray, "the acked job is not delivered");
     net.advance(5_000);
     assert!(holders(&net, &id).is_empty());
+}
+
+/// Decision D2 through a restart (the scenario the end-to-end suite ran on
+/// processes): the job is on N1 (with an AOF) and one other node X. N1 is
+/// killed, X acknowledges the job (its SETACK to N1 goes nowhere), N1
+/// restarts with `aof-enqueue-jobs-once yes` so the job is queued there
+/// again, and a GETJOB on X asks N1 for jobs (NEEDJOBS): N1 hands the job
+/// over, X answers with SETACK, and both drop it long before X's next GC
+/// attempt.
+#[test]
+fn d2_an_acked_local_record_wins_over_yourjobs_after_a_restart() {
+    let mut cfg = NetConfig::new(3, 42);
+    cfg.enqueue_jobs_once = true;
+    let mut net = Net::cluster(cfg);
+    let id = job_id(&net.call(0, &["ADDJOB", "d2q", "b", "0", "REPLICATE", "2"]));
+    let x = holders(&net, &id)
+        .into_iter()
+        .find(|&i| i != 0)
+        .expect("a second holder");
+    net.crash(0, Crash::Process);
+    assert_eq!(int(&net.cmd(x, &["ACKJOB", &s(&id)])), 1);
+    let acked_at = net.now;
+    assert_eq!(state(&net, x, &id), Some(JobState::Acked));
+    // X retries its GC about 1 s after the ack, then about 5 s after it; N1
+    // comes back between the two so that the job reaches X through
+    // federation before X's own SETACK reaches N1.
+    net.advance(1_500);
+    net.restart(0);
+    assert_eq!(state(&net, 0, &id), Some(JobState::Queued));
+    // NEEDJOBS goes over X's link to N1, YOURJOBS over N1's link to X: both
+    // must be up.
+    eventually(&mut net, 3_000, "X and N1 linked both ways", |net| {
+        net.converged()
+    });
+    assert_eq!(
+        net.cmd(x, &["GETJOB", "NOHANG", "FROM", "d2q"]),
+        Reply::NullArray
+    );
+    eventually(
+        &mut net,
+        1_000,
+        "N1 handed the job over (jobs-out 1)",
+        |net| {
+            let Reply::Array(q) = net.cmd(0, &["QSTAT", "d2q"]) else {
+                return false;
+            };
+            let pos = q
+                .iter()
+                .position(|r| matches!(r, Reply::Bulk(b) if &b[..] == b"jobs-out"));
+            pos.is_some_and(|p| q[p + 1] == Reply::Integer(1))
+        },
+    );
+    // X answered with SETACK: N1 acks and collects the job at once.
+    eventually(&mut net, 1_000, "the job is gone from N1 and X", |net| {
+        net.node(0).job(&id).is_none() && net.node(x).job(&id).is_none()
+    });
+    assert!(
+        net.now - acked_at < 4_500,
+        "too late to tell D2 from X's GC retry: {} ms",
+        net.now - acked_at
+    );
+    assert_eq!(int(&net.cmd(x, &["QLEN", "d2q"])), 0);
+    assert_eq!(
+        net.cmd(x, &["GETJOB", "NOHANG", "FROM", "d2q"]),
+        Reply::NullArray
+    );
 }
 
 /// Decision D9: a node that got NEEDJOBS recently pushes a newly queued job of

@@ -190,7 +190,7 @@ fn willqueue_or_queued_to_an_acked_holder_gets_setack() {
     assert!(net
         .node(2)
         .job(&id)
-        .is_none_or(|j| j.state == JobState::Acked));
+        .is_none_or(|j| j.state() == JobState::Acked));
     net.advance(5_000);
     assert!(
         holders(&net, &id).is_empty(),

@@ -407,7 +407,7 @@ fn new_copies_keep_the_job_and_are_active() {
     net.run_until_idle();
     let h = holders(&net, &id);
     let original = net.node(lowest).job(&id).unwrap().clone();
-    assert!(original.nacks >= 1 && original.additional_deliveries >= 1);
+    assert!(original.nacks() >= 1 && original.additional_deliveries() >= 1);
     let victim = *h
         .iter()
         .find(|i| **i != lowest && state(&net, **i, &id) == Some(JobState::Active))
@@ -420,20 +420,20 @@ fn new_copies_keep_the_job_and_are_active() {
     net.run_until_idle();
     let actor = net.node(lowest).job(&id).unwrap().clone();
     let copy = net.node(outsider).job(&id).unwrap().clone();
-    assert_eq!(copy.state, JobState::Active);
+    assert_eq!(copy.state(), JobState::Active);
     assert_eq!(queued_on(&net, &id).len(), 1);
     assert_eq!(
-        (copy.nacks, copy.additional_deliveries),
-        (actor.nacks, actor.additional_deliveries)
+        (copy.nacks(), copy.additional_deliveries()),
+        (actor.nacks(), actor.additional_deliveries())
     );
-    assert!(copy.nacks >= 1 && copy.additional_deliveries >= 1);
+    assert!(copy.nacks() >= 1 && copy.additional_deliveries() >= 1);
     assert_eq!(
-        (copy.retry, copy.delay, copy.ctime, copy.repl),
-        (1, 0, original.ctime, 3)
+        (copy.retry(), copy.delay(), copy.ctime(), copy.repl()),
+        (1, 0, original.ctime(), 3)
     );
-    assert!(copy.etime.abs_diff(original.etime) <= 1, "TTL kept");
-    assert_eq!(copy.body, original.body);
-    assert_eq!(copy.queue, original.queue);
+    assert!(copy.etime().abs_diff(original.etime()) <= 1, "TTL kept");
+    assert_eq!(copy.body(), original.body());
+    assert_eq!(copy.queue(), original.queue());
     let expected: Vec<usize> = {
         let mut v: Vec<usize> = h.iter().copied().chain([outsider]).collect();
         v.sort();

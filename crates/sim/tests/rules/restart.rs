@@ -202,7 +202,7 @@ fn reload_with_enqueue_once_broadcasts_queued() {
         net.node(1)
             .job(&id)
             .expect("n1 holds it")
-            .additional_deliveries,
+            .additional_deliveries(),
         1
     );
 }
