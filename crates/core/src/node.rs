@@ -592,12 +592,15 @@ impl Node {
 
     /// True when [`Node::enqueue`] would queue the job.
     pub(crate) fn can_enqueue(&self, id: &JobId) -> bool {
-        self.jobs.get(id).is_some_and(|job| {
-            job.state() != JobState::Queued
-                && job.qtime() != 0
-                && !(job.retry() == 0 && job.has(FLAG_DELIVERED))
-                && job.queue().is_some()
-        })
+        self.jobs.get(id).is_some_and(Self::may_enter_queue)
+    }
+
+    /// The rule of [`Node::can_enqueue`] for a job at hand.
+    fn may_enter_queue(job: &Job) -> bool {
+        job.state() != JobState::Queued
+            && job.qtime() != 0
+            && !(job.retry() == 0 && job.has(FLAG_DELIVERED))
+            && job.queue().is_some()
     }
 
     /// [`Node::enqueue`] counting the queueing as `count`; `dead_lettered`
@@ -610,11 +613,27 @@ impl Node {
         dead_lettered: bool,
         fx: &mut Effects,
     ) -> bool {
-        if !self.can_enqueue(id) {
+        self.jobs
+            .job_ref(id)
+            .is_some_and(|entry| self.enqueue_entry(env, entry, count, dead_lettered, fx))
+    }
+
+    /// [`Node::enqueue_as`] for the job a handle names (the id is looked up
+    /// once, by the caller).
+    pub(crate) fn enqueue_entry(
+        &mut self,
+        env: &Env,
+        entry: JobRef,
+        count: Count,
+        dead_lettered: bool,
+        fx: &mut Effects,
+    ) -> bool {
+        if !self.jobs.resolve(entry).is_some_and(Self::may_enter_queue) {
             return false;
         }
         let jitter = self.jitter();
-        let job = self.jobs.get_mut(id).expect("checked");
+        let job = self.jobs.resolve_mut(entry).expect("checked");
+        let id = job.id();
         let nack = count == Count::Nack;
         let broadcast = job.enter_queue(env.now_ms, jitter, count);
         let (ctime, priority) = (job.ctime(), job.priority());
@@ -622,9 +641,9 @@ impl Node {
         let has_entry = job.set_in_queue_order(true);
         if broadcast || dead_lettered {
             self.send_to_holders(
-                id,
+                &id,
                 Message::Queued {
-                    id: *id,
+                    id,
                     nack,
                     count: count != Count::Counted,
                     dead_letter: dead_lettered,
@@ -632,8 +651,7 @@ impl Node {
                 fx,
             );
         }
-        self.reschedule(env, id);
-        let entry = self.jobs.job_ref(id).expect("present");
+        self.reschedule_ref(env, entry);
         let queue = self.queue_or_create(&name, env.now_s());
         queue.push(ctime, priority, entry, has_entry);
         queue.note_enqueue(env.now_s());

@@ -4,7 +4,7 @@ use crate::args::{integer, is, timeout_deadline};
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::JobId;
 use crate::job::{Body, DeadLetter, Holders, Job, JobSpec, JobState, DEFAULT_PRIORITY};
-use crate::node::Node;
+use crate::node::{Count, Node};
 use bytes::Bytes;
 use disque_proto::Reply;
 
@@ -225,8 +225,8 @@ impl Node {
         let queue_now = delay == 0 && !synchronous && !external;
         if queue_now {
             // Queueing schedules it (a first schedule would be stale at once).
-            self.register_unscheduled(job);
-            if !self.enqueue(env, &id, false, fx) {
+            let entry = self.register_unscheduled(job);
+            if !self.enqueue_entry(env, entry, Count::Delivery, false, fx) {
                 self.reschedule(env, &id);
             }
         } else {
