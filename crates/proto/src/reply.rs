@@ -94,46 +94,16 @@ fn line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `<prefix><n>\r\n` (a RESP header line) without allocating.
+/// Appends `<prefix><n>\r\n` (a RESP header line) without allocating:
+/// the line is built on the stack and appended at once.
 pub(crate) fn header(out: &mut BytesMut, prefix: u8, n: i64) {
-    let buf = itoa_buf(n);
-    out.put_u8(prefix);
-    out.extend_from_slice(buf.as_slice());
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Formats an integer without allocating.
-fn itoa_buf(n: i64) -> DecimalBuf {
-    let mut buf = DecimalBuf {
-        bytes: [0; 20],
-        start: 20,
-    };
-    let negative = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        buf.start -= 1;
-        buf.bytes[buf.start] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if negative {
-        buf.start -= 1;
-        buf.bytes[buf.start] = b'-';
-    }
-    buf
-}
-
-struct DecimalBuf {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl DecimalBuf {
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n).as_bytes();
+    let mut line = [0u8; 24];
+    line[0] = prefix;
+    line[1..=digits.len()].copy_from_slice(digits);
+    line[digits.len() + 1..digits.len() + 3].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&line[..digits.len() + 3]);
 }
 
 #[cfg(test)]

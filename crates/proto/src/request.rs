@@ -37,6 +37,12 @@ const MAX_RESERVE_AHEAD: usize = 64 * 1024;
 const MAX_ARGS_PREALLOC: usize = 1024;
 /// The largest argument vector a parser keeps for reuse (16 slots, 512 bytes).
 const SPARE_ARGS: usize = 16;
+/// Requests of at most this many arguments, already complete in the buffer,
+/// take the one-pass path ([`RequestParser::whole_request`]).
+const WHOLE_ARGS: usize = 16;
+/// The longest header line (`*`/`$`, a sign and 19 digits, CR) the one-pass
+/// path looks for; anything longer goes the incremental way, which reports it.
+const WHOLE_HEADER: usize = 24;
 
 /// A malformed request. The server replies `-ERR <message>` and closes the
 /// connection once the reply is written.
@@ -188,6 +194,9 @@ impl RequestParser {
                 match buf.first() {
                     None => return Ok(None),
                     Some(b'*') => {
+                        if let Some(args) = self.whole_request(buf) {
+                            return Ok(Some(args));
+                        }
                         let Some(count) = self.header_line(buf, Header::Count)? else {
                             return Ok(None);
                         };
@@ -214,6 +223,41 @@ impl RequestParser {
             }
             return self.multibulk_args(buf);
         }
+    }
+
+    /// The usual case in one pass: a multi-bulk request of 1 to
+    /// [`WHOLE_ARGS`] arguments that has fully arrived, split off the buffer
+    /// at once and its arguments sliced from it. `None` (nothing consumed)
+    /// for anything else, incomplete, malformed or unusual, which the
+    /// incremental path then reads and reports exactly as before; that path
+    /// keeps what it consumed, so no request is scanned this way twice
+    /// beyond its first header line.
+    fn whole_request(&mut self, buf: &mut BytesMut) -> Option<Vec<Bytes>> {
+        let data = &buf[..];
+        let (count, mut at) = header_at(data, 0, b'*')?;
+        if !(1..=WHOLE_ARGS as i64).contains(&count) {
+            return None;
+        }
+        let count = count as usize;
+        let mut spans = [(0usize, 0usize); WHOLE_ARGS];
+        for span in &mut spans[..count] {
+            let (len, start) = header_at(data, at, b'$')?;
+            if !(0..=MAX_BULK_LENGTH).contains(&len) {
+                return None;
+            }
+            let end = start + len as usize;
+            // The two bytes after the payload are skipped unchecked, as below.
+            if end + 2 > data.len() {
+                return None;
+            }
+            *span = (start, end);
+            at = end + 2;
+        }
+        let request = buf.split_to(at).freeze();
+        self.scanned = 0;
+        let mut args = self.take_spare(count);
+        args.extend(spans[..count].iter().map(|&(a, b)| request.slice(a..b)));
+        Some(args)
     }
 
     /// Reads arguments of the current multi-bulk request.
@@ -348,6 +392,21 @@ impl Header {
             Header::Bulk => ProtocolError::InvalidBulkLength,
         }
     }
+}
+
+/// The header line `<prefix><number>\r` at `at` of `data`, with the byte
+/// after its CR present: the number (strictly parsed) and where the next
+/// line starts. `None` when it is not there, too long or not a number.
+fn header_at(data: &[u8], at: usize, prefix: u8) -> Option<(i64, usize)> {
+    if data.get(at) != Some(&prefix) {
+        return None;
+    }
+    let line = data.get(at + 1..)?;
+    let cr = find(&line[..line.len().min(WHOLE_HEADER)], b'\r')?;
+    if cr + 1 >= line.len() {
+        return None;
+    }
+    Some((strict_integer(&line[..cr])?, at + cr + 3))
 }
 
 fn find(haystack: &[u8], needle: u8) -> Option<usize> {

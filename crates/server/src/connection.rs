@@ -22,8 +22,10 @@ const QUERY_BUFFER_LIMIT: usize = 1 << 30;
 const BUFFER_KEEP: usize = 1 << 20;
 
 /// Serves one client until it quits, is killed, times out or disconnects.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S, peer: Peer) {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, mut stream: S, peer: Peer) {
+    // One stream for both directions, never split: a connection reads or
+    // writes, never both at once (and a split stream takes a lock on each).
+    let writer = &mut stream;
     if refused_by_protected_mode(&shared, &peer) {
         let _ = writer.write_all(crate::security::DENIED.as_bytes()).await;
         let _ = writer.shutdown().await;
@@ -46,7 +48,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Shared, stream: S,
         closing: false,
         soft_limit_since: None,
     };
-    let _ = conn.run(&mut reader, &mut writer, &mut inbox).await;
+    let _ = conn.run(&mut stream, &mut inbox).await;
     let mut state = shared.borrow_mut();
     state.run_core(|node, env, fx| node.client_gone(env, id, fx));
     state.flush_point(&shared);
@@ -100,10 +102,9 @@ enum Limit {
 }
 
 impl Connection {
-    async fn run<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
-        reader: &mut R,
-        writer: &mut W,
+        stream: &mut S,
         inbox: &mut mpsc::UnboundedReceiver<Outbound>,
     ) -> std::io::Result<()> {
         // Two timers reused across iterations (reset, not re-created, per read).
@@ -122,12 +123,12 @@ impl Connection {
             if let Some(target) = unsynced {
                 crate::group_commit::wait_durable(&self.shared, target).await;
             }
-            if !self.output.is_empty() && !self.write_output(writer, inbox).await? {
+            if !self.output.is_empty() && !self.write_output(stream, inbox).await? {
                 return Ok(());
             }
             self.shrink_buffers();
             if self.closing {
-                return writer.shutdown().await;
+                return stream.shutdown().await;
             }
             let idle_deadline = self.idle_deadline();
             if let Some(d) = idle_deadline {
@@ -150,7 +151,7 @@ impl Connection {
             }
             tokio::select! {
                 biased;
-                read = reader.read_buf(&mut self.input) => {
+                read = stream.read_buf(&mut self.input) => {
                     let n = read?;
                     if n == 0 {
                         return Ok(());

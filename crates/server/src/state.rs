@@ -384,6 +384,9 @@ impl State {
 
     /// Carries out the core's bus actions (see [`crate::bus::Bus::execute`]).
     fn execute_bus(&mut self, actions: Vec<BusAction>) {
+        if actions.is_empty() {
+            return;
+        }
         #[cfg(feature = "fault-injection")]
         let actions = self.bus.without_blocked(actions, &self.node);
         for link in self.bus.execute(actions) {
@@ -414,6 +417,9 @@ impl State {
     /// Sends the held bus actions whose records are durable; asks the group
     /// commit for an fsync when the rest wait for one.
     fn send_durable(&mut self) {
+        if !self.bus.has_held() {
+            return;
+        }
         let ready = self.bus.take_ready(self.aof.durable_position());
         self.execute_bus(ready);
         if self.bus.has_held() && self.aof.unsynced_target().is_some() {

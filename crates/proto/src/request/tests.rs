@@ -479,3 +479,35 @@ fn strict_integer_bounds() {
     assert_eq!(strict_integer(b"0"), Some(0));
     assert_eq!(strict_integer(b"-12"), Some(-12));
 }
+
+#[test]
+fn one_pass_and_incremental_paths_agree() {
+    let seventeen = format!("*17\r\n{}", "$1\r\nx\r\n".repeat(17));
+    let long_header = format!("*1\r\n${}1\r\nx\r\n", "0".repeat(30));
+    let inputs: Vec<Vec<u8>> = [
+        &b"*3\r\n$6\r\nADDJOB\r\n$1\r\nq\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\n"[..],
+        b"*2\r\n$4\r\nQLEN\r\n+1\r\nq\r\n",
+        b"*2\r\n$4\r\nQLEN\r\n$-1\r\n",
+        b"*1\r\n$01\r\nx\r\n",
+        b"*01\r\n$1\r\nx\r\n",
+        b"*1\r\n$536870913\r\n",
+        b"*1\r\n$3\r\nabcXY*1\r\n$1\r\nz\r\n",
+        b"*2\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n",
+        seventeen.as_bytes(),
+        long_header.as_bytes(),
+    ]
+    .iter()
+    .map(|i| i.to_vec())
+    .collect();
+    for input in &inputs {
+        let whole = parse_all(input);
+        for chunk in [1, 2, 3, 7] {
+            assert_eq!(
+                parse_chunked(input, chunk),
+                whole,
+                "{:?} in chunks of {chunk}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
