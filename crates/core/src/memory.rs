@@ -29,6 +29,13 @@ impl Node {
         }
     }
 
+    /// True when [`Node::evict_for_memory`] has work to do (used memory at
+    /// the eviction level of a set `maxmemory`): a read the shell makes
+    /// before every command, cheaper than the event.
+    pub fn memory_pressed(&self, env: &Env) -> bool {
+        self.config().maxmemory != 0 && self.memory_warning_level(env) >= 2
+    }
+
     /// The eviction attempt run before every command (docs/commands.md §1.2 step 5).
     /// Returns false when memory is above 95% and not enough could be freed, in
     /// which case deny-oom commands get `-OOM`.
@@ -37,7 +44,7 @@ impl Node {
     /// the estimate is back under the mark or none are left; the original gave up
     /// after one job when the latency monitor was off.
     pub fn evict_for_memory(&mut self, env: &Env, fx: &mut Effects) -> bool {
-        if self.config().maxmemory == 0 || self.memory_warning_level(env) < 2 {
+        if !self.memory_pressed(env) {
             return true;
         }
         if self.config().maxmemory_policy == MaxmemoryPolicy::NoEviction {

@@ -48,7 +48,11 @@ impl Node {
         let client = self.blocked.first_deadline().map(|d| d.0);
         let repl = self.repl.next_retry();
         let rerepl = self.next_rereplication();
-        [job, client, repl, rerepl].into_iter().flatten().min()
+        let earliest = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        earliest(earliest(job, client), earliest(repl, rerepl))
     }
 
     /// One job's scheduled check, steps in the order of the spec.

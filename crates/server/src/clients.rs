@@ -10,7 +10,7 @@
 //! | [`Clients::register`], [`Clients::remove`] | `connection` |
 //! | [`Clients::note_input`], [`Clients::set_query_buffer`] | `connection` |
 //! | [`Clients::block`], [`Clients::unblock`] | `connection` (the shell's only copy of "blocked") |
-//! | [`Clients::set_last_command`], [`Clients::reply_allowed`], [`Clients::set_monitor`] | `dispatch` |
+//! | [`Clients::command_ran`], [`Clients::set_monitor`] | `dispatch` |
 //! | [`Clients::authenticate`] | `commands` (AUTH) |
 //! | [`Clients::set_name`], [`Clients::set_reply_mode`] | `commands::client` (CLIENT SETNAME, CLIENT REPLY) |
 
@@ -244,19 +244,20 @@ impl Clients {
         });
     }
 
-    /// The client ran command `name`.
-    pub fn set_last_command(&mut self, id: u64, name: &'static str) {
-        self.change(id, |c| c.last_command = name);
-    }
-
-    /// Whether the reply of the command the client just ran is sent, by
-    /// CLIENT REPLY (errors included, like Redis): ON sends, OFF does not,
-    /// SKIP drops this one reply and turns replies back on. True for an
-    /// unknown client.
-    pub fn reply_allowed(&mut self, id: u64) -> bool {
+    /// The client ran `name` (its last command, for CLIENT LIST). When the
+    /// command `replies` now, returns whether that reply is sent, by CLIENT
+    /// REPLY (errors included, like Redis): ON sends, OFF does not, SKIP
+    /// drops this one reply and turns replies back on. True for an unknown
+    /// client, or a command that does not reply now. One lookup for both,
+    /// on every command's path.
+    pub fn command_ran(&mut self, id: u64, name: &'static str, replies: bool) -> bool {
         let Some(c) = self.clients.get_mut(&id) else {
             return true;
         };
+        c.last_command = name;
+        if !replies {
+            return true;
+        }
         match c.reply_mode {
             ReplyMode::On => true,
             ReplyMode::Off => false,

@@ -54,7 +54,7 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
     {
         return Action::Reply(Reply::error("NOAUTH Authentication required."));
     }
-    if state.config.maxmemory != 0 {
+    if state.node().memory_pressed(&state.env()) {
         let ok = state.run_core(|node, env, fx| node.evict_for_memory(env, fx));
         if !ok && spec.has(FLAG_DENYOOM) {
             return Action::Reply(Reply::error(
@@ -82,8 +82,8 @@ pub fn execute(state: &mut State, client: u64, args: &[Bytes]) -> Action {
     let started = Instant::now();
     let action = run(state, client, spec, args);
     let usec = started.elapsed().as_micros() as u64;
-    record_call(state, client, spec, args, usec);
-    apply_reply_mode(state, client, action)
+    record_call(state, spec, args, usec);
+    apply_reply_mode(state, client, spec, action)
 }
 
 /// A local client (decision D14).
@@ -141,16 +141,9 @@ fn run(state: &mut State, client: u64, spec: &'static CommandSpec, args: &[Bytes
     }
 }
 
-fn record_call(
-    state: &mut State,
-    client: u64,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-    usec: u64,
-) {
+fn record_call(state: &mut State, spec: &'static CommandSpec, args: &[Bytes], usec: u64) {
     state.stats.count_command(spec, usec);
     crate::http::recorder::command(spec.id, usec);
-    state.clients.set_last_command(client, spec.name);
     let now_s = (state.clock_ms() / 1000) as i64;
     let (threshold, max_len) = (
         state.config.slowlog_log_slower_than,
@@ -170,11 +163,19 @@ fn record_call(
         .add_sample_if_needed(event, now_s, usec / 1000, latency_threshold);
 }
 
-/// CLIENT REPLY OFF/SKIP suppress replies (errors included, like Redis).
-fn apply_reply_mode(state: &mut State, client: u64, action: Action) -> Action {
-    match action {
-        Action::Reply(_) if !state.clients.reply_allowed(client) => Action::NoReply,
-        action => action,
+/// Notes the client's last command and applies CLIENT REPLY OFF/SKIP,
+/// which suppress replies (errors included, like Redis).
+fn apply_reply_mode(
+    state: &mut State,
+    client: u64,
+    spec: &'static CommandSpec,
+    action: Action,
+) -> Action {
+    let replies = matches!(action, Action::Reply(_));
+    if state.clients.command_ran(client, spec.name, replies) {
+        action
+    } else {
+        Action::NoReply
     }
 }
 

@@ -162,9 +162,11 @@ pub const COMMANDS: [CommandSpec; 32] = [
 
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    // The first letter rules out most names before the whole is compared.
+    let first = name.first()?.to_ascii_lowercase();
     COMMANDS
         .iter()
-        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+        .find(|c| c.name.as_bytes()[0] == first && c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 impl Node {
