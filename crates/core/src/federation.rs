@@ -199,7 +199,9 @@ impl Node {
         fx: &mut Effects,
     ) {
         for payload in payloads {
-            let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
+            let Ok(decoded) = job_codec::decode_named(payload, Form::Message, env.now_ms, |name| {
+                self.queue_name(name)
+            }) else {
                 return;
             };
             let id = decoded.job.id();

@@ -642,6 +642,13 @@ impl Job {
         }
     }
 
+    /// Replaces nodes-delivered by `holders`, a list with more nodes (the
+    /// job table shares equal lists between records).
+    pub(crate) fn replace_holders(&mut self, holders: Holders) {
+        debug_assert!(self.nodes_delivered.iter().all(|n| holders.contains(n)));
+        self.nodes_delivered = holders;
+    }
+
     /// Removes `node` from nodes-delivered (it came back without the job).
     pub(crate) fn drop_holder(&mut self, node: &NodeId) {
         self.nodes_delivered.retain(|n| n != node);

@@ -117,9 +117,21 @@ pub fn encode(job: &Job, form: Form, now_ms: u64, out: &mut BytesMut) {
 #[derive(Debug, PartialEq, Eq)]
 pub struct CorruptJob;
 
-/// Decodes one serialized job that fills `data` exactly. Zero-copy for queue.
-/// Unknown extension fields are skipped; a known one with a bad value is corrupt.
+/// Decodes one serialized job that fills `data` exactly, its queue name a
+/// copy of its own. Unknown extension fields are skipped; a known one with a
+/// bad value is corrupt.
 pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJob> {
+    decode_named(data, form, now_ms, QueueName::new)
+}
+
+/// [`decode`] with the job's queue name given by `queue_name` (a node shares
+/// the name it already holds, allocating nothing).
+pub fn decode_named(
+    data: &Bytes,
+    form: Form,
+    now_ms: u64,
+    queue_name: impl FnOnce(&[u8]) -> QueueName,
+) -> Result<Decoded, CorruptJob> {
     let now_s = now_ms / 1000;
     let mut r = Reader { data, pos: 0 };
     let len = r.u32()? as usize;
@@ -194,7 +206,7 @@ pub fn decode(data: &Bytes, form: Form, now_ms: u64) -> Result<Decoded, CorruptJ
         priority,
         nacks,
         additional_deliveries,
-        queue: Some(QueueName::new(&queue)),
+        queue: Some(queue_name(&queue)),
         body: Some(Body::new(&body)),
         nodes_delivered: Default::default(),
         dead_letter,

@@ -38,6 +38,7 @@ use crate::ids::{JobId, NodeId};
 use crate::job::{Holders, Job, JobState, QueueName};
 use crate::scan::ScanLimits;
 use hashbrown::HashTable;
+use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -324,6 +325,30 @@ impl JobTable {
     pub(crate) fn holders(&mut self, nodes: &[NodeId]) -> Holders {
         self.recent_holders
             .share(nodes, |n| Holders::from(n.to_vec()))
+    }
+
+    /// Adds `nodes` (those not there yet) to the holders of job `id`, the
+    /// new list shared with records holding an equal one (no allocation in
+    /// the usual case). Returns how many were added.
+    pub(crate) fn add_holders(&mut self, id: &JobId, nodes: &[NodeId]) -> usize {
+        let Some(job) = self.get(id) else {
+            return 0;
+        };
+        let mut list: SmallVec<[NodeId; 8]> = job.nodes_delivered().iter().copied().collect();
+        let before = list.len();
+        for node in nodes {
+            if !list.contains(node) {
+                list.push(*node);
+            }
+        }
+        let added = list.len() - before;
+        if added > 0 {
+            let holders = self.holders(&list);
+            self.get_mut(id)
+                .expect("found above")
+                .replace_holders(holders);
+        }
+        added
     }
 
     /// A queue name for a new job whose queue object does not exist here:

@@ -42,7 +42,7 @@ pub struct HeldBus {
 impl HeldBus {
     /// Queues `actions` to go out once the AOF is durable up to `needs` (as
     /// soon as the actions before them when `None`).
-    pub fn send_after(&mut self, needs: Option<u64>, actions: Vec<BusAction>) {
+    pub fn send_after(&mut self, needs: Option<u64>, actions: impl IntoIterator<Item = BusAction>) {
         let needs = needs.unwrap_or(0);
         self.held.extend(actions.into_iter().map(|a| (needs, a)));
     }
@@ -192,7 +192,9 @@ impl Node {
         mode: LoadMode,
         fx: &mut Effects,
     ) -> Result<(), CorruptJob> {
-        let decoded = job_codec::decode(payload, Form::Storage, env.now_ms)?;
+        let decoded = job_codec::decode_named(payload, Form::Storage, env.now_ms, |name| {
+            self.queue_name(name)
+        })?;
         let mut job = decoded.job;
         if job.etime() <= env.now_s() || self.jobs.contains_key(&job.id()) {
             return Ok(());

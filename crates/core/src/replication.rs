@@ -11,6 +11,7 @@ use crate::repl_waiters::ReplWait;
 use bytes::{Bytes, BytesMut};
 use disque_proto::Reply;
 use rand::seq::SliceRandom;
+use smallvec::SmallVec;
 
 /// `-NOREPL job removed (expired?) ...`
 pub(crate) fn job_removed() -> Reply {
@@ -37,22 +38,23 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) -> usize {
-        let mut candidates = self.cluster.reachable().to_vec();
+        let mut candidates: SmallVec<[NodeId; 16]> =
+            self.cluster.reachable().iter().copied().collect();
         candidates.shuffle(&mut self.rng);
-        let Some(job) = self.jobs.get_mut(id) else {
+        let Some(job) = self.jobs.get(id) else {
             return 0;
         };
-        let mut added = 0;
+        let mut chosen: SmallVec<[NodeId; 8]> = SmallVec::new();
         for node in candidates {
-            if added == n {
+            if chosen.len() == n {
                 break;
             }
             let linked = self.cluster.peer(&node).is_some_and(|p| p.link.is_some());
             if linked && !job.nodes_delivered().contains(&node) {
-                job.add_delivered(node);
-                added += 1;
+                chosen.push(node);
             }
         }
+        let added = self.jobs.add_holders(id, &chosen);
         let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
         self.send_repljob(id, payload, added > 0, no_reply, fx);
         added
@@ -68,15 +70,13 @@ impl Node {
     ) {
         let job = &self.jobs[id];
         let confirmed = job.nodes_confirmed().unwrap_or_default();
-        let targets: Vec<NodeId> = job
+        // Nodes that confirmed only learn the new holder list, without replying.
+        let (done, pending): (SmallVec<[NodeId; 8]>, SmallVec<[NodeId; 8]>) = job
             .nodes_delivered()
             .iter()
             .filter(|n| **n != self.id())
             .copied()
-            .collect();
-        // Nodes that confirmed only learn the new holder list, without replying.
-        let (done, pending): (Vec<NodeId>, Vec<NodeId>) =
-            targets.into_iter().partition(|n| confirmed.contains(n));
+            .partition(|n| confirmed.contains(n));
         if include_confirmed {
             let message = Message::ReplJob {
                 job: payload.clone(),
@@ -240,7 +240,9 @@ impl Node {
         no_reply: bool,
         fx: &mut Effects,
     ) {
-        let Ok(decoded) = job_codec::decode(payload, Form::Message, env.now_ms) else {
+        let Ok(decoded) = job_codec::decode_named(payload, Form::Message, env.now_ms, |name| {
+            self.queue_name(name)
+        }) else {
             return;
         };
         let (nodes, doubted) =

@@ -121,7 +121,7 @@ impl Bus {
     /// A link is dropped when more than [`MAX_QUEUED_BYTES`] were waiting for
     /// it before these actions: their frames are queued together, so a
     /// YOURJOBS split into several frames of up to 516 MiB goes out whole.
-    pub(crate) fn execute(&mut self, actions: Vec<BusAction>) -> Vec<LinkId> {
+    pub(crate) fn execute(&mut self, actions: impl IntoIterator<Item = BusAction>) -> Vec<LinkId> {
         let mut dropped = Vec::new();
         self.batches += 1;
         let batch = self.batches;
@@ -196,7 +196,11 @@ impl Bus {
 
     /// Holds `actions` until the AOF is durable up to `position` (`None`:
     /// only behind the actions already held), in order.
-    pub(crate) fn hold(&mut self, position: Option<u64>, actions: Vec<BusAction>) {
+    pub(crate) fn hold(
+        &mut self,
+        position: Option<u64>,
+        actions: impl IntoIterator<Item = BusAction>,
+    ) {
         self.held.send_after(position, actions);
     }
 

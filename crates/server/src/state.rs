@@ -51,6 +51,12 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 
+/// Above these capacities the buffers of a core event are dropped after it
+/// rather than kept for the next ([`State::run_core`]).
+const SPARE_EFFECTS_BYTES: usize = 64 * 1024;
+/// See [`SPARE_EFFECTS_BYTES`]: replies and bus actions.
+const SPARE_EFFECTS_ITEMS: usize = 1024;
+
 /// The server state shared by every task.
 pub type Shared = Rc<RefCell<State>>;
 
@@ -90,6 +96,9 @@ pub struct State {
     pub(crate) latency: LatencyMonitor,
     /// Work waiting for the shared handle, done at the next flush point.
     spawns: Vec<Spawn>,
+    /// The effects of the last core event, emptied, kept for the next so
+    /// that an event allocates no new buffers ([`State::run_core`]).
+    spare_effects: Effects,
     /// The locked `nodes.conf`.
     nodes_conf: NodesConf,
     /// Incremented when `requirepass` changes: older authentications stop counting.
@@ -162,6 +171,7 @@ impl State {
             slowlog: Default::default(),
             latency: Default::default(),
             spawns: Vec::new(),
+            spare_effects: Effects::default(),
             nodes_conf,
             auth_epoch: 0,
             started: Instant::now(),
@@ -383,12 +393,12 @@ impl State {
     }
 
     /// Carries out the core's bus actions (see [`crate::bus::Bus::execute`]).
-    fn execute_bus(&mut self, actions: Vec<BusAction>) {
-        if actions.is_empty() {
+    fn execute_bus(&mut self, actions: impl ExactSizeIterator<Item = BusAction>) {
+        if actions.len() == 0 {
             return;
         }
         #[cfg(feature = "fault-injection")]
-        let actions = self.bus.without_blocked(actions, &self.node);
+        let actions = self.bus.without_blocked(actions.collect(), &self.node);
         for link in self.bus.execute(actions) {
             self.link_down_reported(link);
         }
@@ -421,7 +431,7 @@ impl State {
             return;
         }
         let ready = self.bus.take_ready(self.aof.durable_position());
-        self.execute_bus(ready);
+        self.execute_bus(ready.into_iter());
         if self.bus.has_held() && self.aof.unsynced_target().is_some() {
             self.group_commit.kick();
         }
@@ -450,9 +460,16 @@ impl State {
     /// (`State::apply`). Returns what `event` returned.
     pub fn run_core<R>(&mut self, event: impl FnOnce(&mut Node, &Env, &mut Effects) -> R) -> R {
         let env = self.env();
-        let mut fx = Effects::default();
+        let mut fx = std::mem::take(&mut self.spare_effects);
         let result = event(&mut self.node, &env, &mut fx);
-        self.apply(fx);
+        self.apply(&mut fx);
+        // Emptied by `apply`; kept unless an event made it large.
+        if fx.aof.capacity() <= SPARE_EFFECTS_BYTES
+            && fx.bus.capacity() <= SPARE_EFFECTS_ITEMS
+            && fx.replies.capacity() <= SPARE_EFFECTS_ITEMS
+        {
+            self.spare_effects = fx;
+        }
         result
     }
 
@@ -460,9 +477,9 @@ impl State {
     /// replies of this turn leave), `nodes.conf` is saved, bus actions go to the
     /// transport once the records of the same event are durable (see
     /// [`State::flush_point`]), deferred replies to their clients.
-    fn apply(&mut self, mut fx: Effects) {
+    fn apply(&mut self, fx: &mut Effects) {
         self.aof.append(&fx.aof);
-        if fx.save_cluster_config {
+        if std::mem::take(&mut fx.save_cluster_config) {
             // A failure is logged; the next change saves again.
             let _ = self.save_nodes_conf();
         }
@@ -471,15 +488,15 @@ impl State {
         } else {
             self.aof.appended_position()
         };
-        let actions = std::mem::take(&mut fx.bus);
+        fx.aof.clear();
         if needs.is_none() && !self.bus.has_held() {
             // Nothing to wait for: straight to the transport.
-            self.execute_bus(actions);
+            self.execute_bus(fx.bus.drain(..));
         } else {
-            self.bus.hold(needs, actions);
+            self.bus.hold(needs, fx.bus.drain(..));
             self.send_durable();
         }
-        for (client, reply) in fx.replies {
+        for (client, reply) in fx.replies.drain(..) {
             self.clients.send(client, Outbound::Reply(reply));
         }
         if let Some(next) = self.node.next_wakeup() {

@@ -361,9 +361,29 @@ impl Frame {
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     }
 
+    /// About the length of the encoded frame (exact for the frames of
+    /// replication and acks), so that encoding allocates once.
+    fn encoded_len_hint(&self) -> usize {
+        4 + HEADER_LEN
+            + match &self.message {
+                Message::Ping(g) | Message::Pong(g) | Message::Meet(g) => {
+                    2 + g.iter().map(|e| ID_LEN + 4 + e.ip.len() + 4).sum::<usize>()
+                }
+                Message::ReplJob { job, .. } => 1 + 4 + job.len(),
+                Message::SetAck { holders: nodes, .. }
+                | Message::DelJob { holders: nodes, .. }
+                | Message::Holders { nodes, .. } => ID_LEN + 4 + ID_LEN * nodes.len(),
+                Message::YourJobs(jobs) => 4 + jobs.iter().map(|j| 4 + j.len()).sum::<usize>(),
+                Message::NeedJobs { queue, .. }
+                | Message::Pause { queue, .. }
+                | Message::Waiting { queue, .. } => 4 + queue.len() + 4,
+                _ => ID_LEN + 8,
+            }
+    }
+
     /// The encoded frame as a shareable buffer.
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(self.encoded_len_hint());
         self.encode(&mut out);
         out.freeze()
     }
@@ -647,6 +667,10 @@ mod tests {
             assert_eq!(Frame::decode(&mut stream).unwrap().as_ref(), Some(f));
         }
         assert!(stream.is_empty());
+        for f in &frames {
+            // The hint is what encoding allocates: never short by much.
+            assert!(f.to_bytes().len() <= f.encoded_len_hint() + 8, "{f:?}");
+        }
         let first_len = frames[0].to_bytes().len();
         for cut in 0..first_len {
             let mut partial = BytesMut::from(&whole[..cut]);
