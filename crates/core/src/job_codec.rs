@@ -169,7 +169,7 @@ pub fn decode_named(
                 // ADDJOB's rules: a positive count, a queue other than the
                 // job's own (a peer or a damaged file could send what ADDJOB
                 // refuses).
-                if max_deliveries == 0 || value[4..] == queue[..] {
+                if max_deliveries == 0 || value[4..] == *queue {
                     return Err(CorruptJob);
                 }
                 // A copy: the name must not keep a bus frame or AOF buffer alive.
@@ -206,8 +206,8 @@ pub fn decode_named(
         priority,
         nacks,
         additional_deliveries,
-        queue: Some(queue_name(&queue)),
-        body: Some(Body::new(&body)),
+        queue: Some(queue_name(queue)),
+        body: Some(Body::new(body)),
         nodes_delivered: Default::default(),
         dead_letter,
         qtime: 0,
@@ -224,8 +224,8 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], CorruptJob> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CorruptJob> {
         let end = self
             .pos
             .checked_add(n)
@@ -253,11 +253,11 @@ impl Reader<'_> {
             self.take(8)?.try_into().map_err(|_| CorruptJob)?,
         ))
     }
-    fn bytes(&mut self) -> Result<Bytes, CorruptJob> {
+    /// A u32 length, then that many bytes, borrowed (every field the
+    /// decoder keeps is copied into the job's own allocations).
+    fn bytes(&mut self) -> Result<&'a [u8], CorruptJob> {
         let n = self.u32()? as usize;
-        let start = self.pos;
-        self.take(n)?;
-        Ok(self.data.slice(start..start + n))
+        self.take(n)
     }
 }
 

@@ -327,11 +327,11 @@ impl JobTable {
             .share(nodes, |n| Holders::from(n.to_vec()))
     }
 
-    /// Adds `nodes` (those not there yet) to the holders of job `id`, the
-    /// new list shared with records holding an equal one (no allocation in
-    /// the usual case). Returns how many were added.
-    pub(crate) fn add_holders(&mut self, id: &JobId, nodes: &[NodeId]) -> usize {
-        let Some(job) = self.get(id) else {
+    /// Adds `nodes` (those not there yet) to the holders of the job `r`
+    /// names, the new list shared with records holding an equal one (no
+    /// allocation in the usual case). Returns how many were added.
+    pub(crate) fn add_holders(&mut self, r: JobRef, nodes: &[NodeId]) -> usize {
+        let Some(job) = self.resolve(r) else {
             return 0;
         };
         let mut list: SmallVec<[NodeId; 8]> = job.nodes_delivered().iter().copied().collect();
@@ -344,7 +344,7 @@ impl JobTable {
         let added = list.len() - before;
         if added > 0 {
             let holders = self.holders(&list);
-            self.get_mut(id)
+            self.resolve_mut(r)
                 .expect("found above")
                 .replace_holders(holders);
         }

@@ -6,6 +6,7 @@ use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId};
 use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
+use crate::job_table::JobRef;
 use crate::node::Node;
 use crate::repl_waiters::ReplWait;
 use bytes::{Bytes, BytesMut};
@@ -41,9 +42,11 @@ impl Node {
         let mut candidates: SmallVec<[NodeId; 16]> =
             self.cluster.reachable().iter().copied().collect();
         candidates.shuffle(&mut self.rng);
-        let Some(job) = self.jobs.get(id) else {
+        // One lookup: the rest works by handle.
+        let Some(entry) = self.jobs.job_ref(id) else {
             return 0;
         };
+        let job = self.jobs.resolve(entry).expect("just found");
         let mut chosen: SmallVec<[NodeId; 8]> = SmallVec::new();
         for node in candidates {
             if chosen.len() == n {
@@ -54,21 +57,24 @@ impl Node {
                 chosen.push(node);
             }
         }
-        let added = self.jobs.add_holders(id, &chosen);
-        let payload = self.serialize_for_bus(&self.jobs[id], env.now_ms);
-        self.send_repljob(id, payload, added > 0, no_reply, fx);
+        let added = self.jobs.add_holders(entry, &chosen);
+        let job = self.jobs.resolve(entry).expect("just found");
+        let payload = self.serialize_for_bus(job, env.now_ms);
+        self.send_repljob(entry, payload, added > 0, no_reply, fx);
         added
     }
 
     fn send_repljob(
         &mut self,
-        id: &JobId,
+        entry: JobRef,
         payload: Bytes,
         include_confirmed: bool,
         no_reply: bool,
         fx: &mut Effects,
     ) {
-        let job = &self.jobs[id];
+        let Some(job) = self.jobs.resolve(entry) else {
+            return;
+        };
         let confirmed = job.nodes_confirmed().unwrap_or_default();
         // Nodes that confirmed only learn the new holder list, without replying.
         let (done, pending): (SmallVec<[NodeId; 8]>, SmallVec<[NodeId; 8]>) = job

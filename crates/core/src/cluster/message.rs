@@ -535,15 +535,22 @@ struct Reader {
 }
 
 impl Reader {
-    fn take(&mut self, n: usize) -> Result<Bytes, BadFrame> {
-        let end = self
-            .pos
+    /// The next `n` bytes, borrowed (fixed-size fields: no reference count
+    /// taken on the frame's buffer).
+    fn field(&mut self, n: usize) -> Result<&[u8], BadFrame> {
+        let start = self.pos;
+        let end = start
             .checked_add(n)
             .filter(|e| *e <= self.data.len())
             .ok_or(BadFrame("truncated frame"))?;
-        let out = self.data.slice(self.pos..end);
         self.pos = end;
-        Ok(out)
+        Ok(&self.data[start..end])
+    }
+    /// The next `n` bytes, sharing the frame's buffer (payloads).
+    fn take(&mut self, n: usize) -> Result<Bytes, BadFrame> {
+        let start = self.pos;
+        self.field(n)?;
+        Ok(self.data.slice(start..self.pos))
     }
     /// A u32 count, then that many node ids.
     fn nodes(&mut self) -> Result<Vec<NodeId>, BadFrame> {
@@ -555,20 +562,20 @@ impl Reader {
         Ok(nodes)
     }
     fn u8(&mut self) -> Result<u8, BadFrame> {
-        Ok(self.take(1)?[0])
+        Ok(self.field(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, BadFrame> {
-        let b = self.take(2)?;
+        let b = self.field(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Result<u32, BadFrame> {
-        let b = self.take(4)?;
+        let b = self.field(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn u64(&mut self) -> Result<u64, BadFrame> {
-        let b = self.take(8)?;
+        let b = self.field(8)?;
         Ok(u64::from_be_bytes(
-            b[..].try_into().map_err(|_| BadFrame("truncated frame"))?,
+            b.try_into().map_err(|_| BadFrame("truncated frame"))?,
         ))
     }
     fn bytes(&mut self) -> Result<Bytes, BadFrame> {
@@ -576,10 +583,10 @@ impl Reader {
         self.take(n)
     }
     fn node(&mut self) -> Result<NodeId, BadFrame> {
-        NodeId::parse(&self.take(ID_LEN)?).ok_or(BadFrame("bad node id"))
+        NodeId::parse(self.field(ID_LEN)?).ok_or(BadFrame("bad node id"))
     }
     fn job(&mut self) -> Result<JobId, BadFrame> {
-        JobId::parse(&self.take(ID_LEN)?).ok_or(BadFrame("bad job id"))
+        JobId::parse(self.field(ID_LEN)?).ok_or(BadFrame("bad job id"))
     }
 }
 
