@@ -8,6 +8,7 @@ use crate::ids::JobId;
 use crate::job::Job;
 use crate::job_table::JobRef;
 use crate::node::Node;
+use crate::reply_bytes::ReplyBytes;
 use bytes::Bytes;
 use disque_proto::Reply;
 
@@ -186,27 +187,27 @@ impl Node {
     }
 
     /// `[queue, id, body]` or, with counters, `[..., "nacks", n, "additional-deliveries", n]`.
-    pub(crate) fn job_entry(&self, id: &JobId, with_counters: bool) -> Reply {
+    pub(crate) fn job_entry(&mut self, id: &JobId, with_counters: bool) -> Reply {
         self.jobs
-            .get(id)
-            .map_or(Reply::Nil, |job| Self::entry_of(job, with_counters))
+            .job_ref(id)
+            .map_or(Reply::Nil, |r| self.job_entry_at(r, with_counters))
     }
 
     /// [`Node::job_entry`] for the job a handle names.
-    pub(crate) fn job_entry_at(&self, r: JobRef, with_counters: bool) -> Reply {
-        self.jobs
-            .resolve(r)
-            .map_or(Reply::Nil, |job| Self::entry_of(job, with_counters))
+    pub(crate) fn job_entry_at(&mut self, r: JobRef, with_counters: bool) -> Reply {
+        self.jobs.resolve(r).map_or(Reply::Nil, |job| {
+            Self::entry_of(&mut self.replies, job, with_counters)
+        })
     }
 
-    fn entry_of(job: &Job, with_counters: bool) -> Reply {
+    fn entry_of(replies: &mut ReplyBytes, job: &Job, with_counters: bool) -> Reply {
         let mut entry = vec![
             job.queue_bytes()
                 .map_or(Reply::Nil, |q| Reply::Bulk(q.clone())),
-            Reply::bulk_from(job.id().as_bytes()),
+            Reply::Bulk(replies.copy(job.id().as_bytes())),
             job.body()
                 .as_ref()
-                .map_or(Reply::Nil, |b| Reply::Bulk(b.to_bytes())),
+                .map_or(Reply::Nil, |b| Reply::Bulk(replies.copy(b))),
         ];
         if with_counters {
             entry.extend([

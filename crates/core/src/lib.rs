@@ -46,6 +46,7 @@ pub mod queue;
 mod queue_table;
 mod repl_waiters;
 mod replication;
+mod reply_bytes;
 mod requeue;
 mod rereplication;
 pub mod scan;

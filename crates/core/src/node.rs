@@ -17,6 +17,7 @@
 //! | `last_ctime` | `node` (`next_ctime`: ADDJOB) |
 //! | `last_cron_ms` | `node` (`cron_due`: the tick) |
 //! | `rng` | nobody: every module draws from it, none replaces it |
+//! | `replies` | `reply_bytes` (`ReplyBytes`: the chunk small reply payloads are copied into); the commands and `blocking` cut replies from it |
 //! | `jobs` | `job_table` (`JobTable`: slots, id index, timers, eviction order) |
 //! | `queues` | `queue_table` (`QueueTable`: queues by name, QSCAN index, idle-sweep cursor) |
 //! | `blocked` | `blocked_clients` (`BlockedClients`: blocked clients, deadlines, ready queues) |
@@ -54,6 +55,7 @@ use crate::job_table::{JobRef, JobTable};
 use crate::queue::Queue;
 use crate::queue_table::QueueTable;
 use crate::repl_waiters::ReplWaiters;
+use crate::reply_bytes::ReplyBytes;
 use crate::rereplication::Rereplication;
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -154,6 +156,8 @@ pub struct Node {
     pub(crate) fed: FederationState,
     /// Jobs whose copies are being topped up (decision D8).
     pub(crate) rerepl: Rereplication,
+    /// Where small reply payloads (ids, short bodies) are copied.
+    pub(crate) replies: ReplyBytes,
     /// The last ctime assigned by ADDJOB (ctimes strictly increase).
     last_ctime: u64,
     /// When the 100 ms duties last ran.
@@ -184,6 +188,7 @@ impl Node {
             repl,
             fed: FederationState::default(),
             rerepl: Rereplication::default(),
+            replies: ReplyBytes::default(),
             last_ctime: 0,
             last_cron_ms: 0,
             #[cfg(debug_assertions)]

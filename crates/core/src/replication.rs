@@ -168,7 +168,7 @@ impl Node {
         let Some(wait) = self.repl.remove(id) else {
             return;
         };
-        let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
+        let reply = Reply::Status(self.replies.copy(id.as_bytes()));
         self.unblock_with(env, wait.client, reply, fx);
         if wait.external {
             let delay = self.jobs[id].delay();

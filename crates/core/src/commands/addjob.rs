@@ -232,7 +232,7 @@ impl Node {
         } else {
             self.register(env, job);
         }
-        let reply = Reply::Status(Bytes::copy_from_slice(id.as_bytes()));
+        let reply = Reply::Status(self.replies.copy(id.as_bytes()));
         if synchronous {
             self.start_sync_replication(env, client, id, external, deadline, fx);
             return Ok(None);

@@ -85,7 +85,7 @@ impl Node {
     }
 
     /// `QPEEK queue count`: positive from the oldest, negative from the newest.
-    pub(crate) fn cmd_qpeek(&self, args: &[Bytes]) -> Reply {
+    pub(crate) fn cmd_qpeek(&mut self, args: &[Bytes]) -> Reply {
         let count = match integer(&args[2]) {
             Ok(n) => n,
             Err(reply) => return reply,

@@ -3,8 +3,10 @@
 //! module per subject, so the tests are compiled and linked once.
 
 mod common;
+mod counting;
 
 mod admin;
+mod allocations;
 mod bus_auth;
 mod cli;
 mod client_library;
