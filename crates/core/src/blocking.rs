@@ -201,14 +201,15 @@ impl Node {
     }
 
     fn entry_of(replies: &mut ReplyBytes, job: &Job, with_counters: bool) -> Reply {
-        let mut entry = vec![
+        let mut entry = replies.array();
+        entry.extend([
             job.queue_bytes()
                 .map_or(Reply::Nil, |q| Reply::Bulk(q.clone())),
             Reply::Bulk(replies.copy(job.id().as_bytes())),
             job.body()
                 .as_ref()
                 .map_or(Reply::Nil, |b| Reply::Bulk(replies.copy(b))),
-        ];
+        ]);
         if with_counters {
             entry.extend([
                 Reply::Bulk(Bytes::from_static(b"nacks")),

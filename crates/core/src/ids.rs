@@ -32,11 +32,6 @@ impl JobId {
         Some(JobId(id))
     }
 
-    /// Parses every id of a multi-id command, or none of them (`-BADID`).
-    pub fn parse_all<T: AsRef<[u8]>>(args: &[T]) -> Option<Vec<JobId>> {
-        args.iter().map(|a| JobId::parse(a.as_ref())).collect()
-    }
-
     /// Creates a new id for a job made on `node`.
     pub fn generate(node: &NodeId, rng: &mut impl Rng, ttl_secs: u64, retry_secs: u32) -> JobId {
         let mut id = [0u8; ID_LEN];

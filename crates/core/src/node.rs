@@ -58,6 +58,7 @@ use crate::repl_waiters::ReplWaiters;
 use crate::reply_bytes::ReplyBytes;
 use crate::rereplication::Rereplication;
 use bytes::Bytes;
+use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::HashMap;
@@ -194,6 +195,12 @@ impl Node {
             #[cfg(debug_assertions)]
             debug_credit: Default::default(),
         }
+    }
+
+    /// Gives back a reply the shell has encoded and no longer needs: its
+    /// arrays serve the next replies (no allocation per GETJOB).
+    pub fn recycle_reply(&mut self, reply: Reply) {
+        self.replies.recycle(reply);
     }
 
     /// This node's id.

@@ -1,5 +1,7 @@
 //! Small reply payloads (job ids, short bodies) copied into shared chunks
-//! instead of an allocation each.
+//! instead of an allocation each, and the arrays of replies given back by
+//! the shell once encoded ([`ReplyBytes::recycle`]) reused by the next
+//! replies.
 //!
 //! A reply leaves the core as [`Bytes`] that the shell encodes and drops.
 //! [`ReplyBytes::copy`] appends the payload to a chunk of [`CHUNK`] bytes
@@ -11,20 +13,46 @@
 //! allocation, so a large body never pins a chunk nor a chunk a large body.
 
 use bytes::{Bytes, BytesMut};
+use disque_proto::Reply;
 
 /// Size of one chunk.
 const CHUNK: usize = 4096;
 /// Largest payload copied into a chunk.
 const LARGEST: usize = 256;
+/// Arrays kept for reuse at most.
+const ARRAYS_KEPT: usize = 64;
+/// Largest array (in slots) kept for reuse.
+const ARRAY_SLOTS: usize = 16;
 
-/// The chunk replies are cut from (owned by the node; used by the commands
-/// and the blocking module, which build replies).
+/// The chunk replies are cut from, and the arrays kept for reuse (owned by
+/// the node; used by the commands and the blocking module, which build
+/// replies).
 #[derive(Debug, Default)]
 pub(crate) struct ReplyBytes {
     chunk: BytesMut,
+    arrays: Vec<Vec<Reply>>,
 }
 
 impl ReplyBytes {
+    /// An empty array for a reply: one given back earlier if any.
+    pub(crate) fn array(&mut self) -> Vec<Reply> {
+        self.arrays.pop().unwrap_or_default()
+    }
+
+    /// Takes back a reply the shell has encoded: its arrays (nested ones
+    /// too), emptied, serve the next replies.
+    pub(crate) fn recycle(&mut self, reply: Reply) {
+        let Reply::Array(mut items) = reply else {
+            return;
+        };
+        for item in items.drain(..) {
+            self.recycle(item);
+        }
+        if items.capacity() <= ARRAY_SLOTS && self.arrays.len() < ARRAYS_KEPT {
+            self.arrays.push(items);
+        }
+    }
+
     /// `data` as reply bytes of its own (a copy).
     pub(crate) fn copy(&mut self, data: &[u8]) -> Bytes {
         if data.len() > LARGEST {
@@ -54,6 +82,23 @@ mod tests {
         let big = vec![7u8; LARGEST + 1];
         assert_eq!(&replies.copy(&big)[..], &big[..]);
         assert!(replies.copy(b"").is_empty());
+    }
+
+    #[test]
+    fn arrays_given_back_are_reused_empty() {
+        let mut replies = ReplyBytes::default();
+        let mut inner = replies.array();
+        inner.push(Reply::Integer(1));
+        let mut outer = replies.array();
+        outer.push(Reply::Array(inner));
+        let outer_at = outer.as_ptr();
+        replies.recycle(Reply::Array(outer));
+        assert_eq!(replies.arrays.len(), 2);
+        let again = replies.array();
+        assert!(again.is_empty());
+        assert_eq!(again.as_ptr(), outer_at);
+        replies.recycle(Reply::Array(Vec::with_capacity(ARRAY_SLOTS + 1)));
+        assert_eq!(replies.arrays.len(), 1);
     }
 
     #[test]

@@ -354,7 +354,10 @@ impl Connection {
             let action = execute(&mut self.shared.borrow_mut(), self.id, &args);
             self.parser.recycle(args);
             match action {
-                Action::Reply(reply) => reply.encode(&mut self.output),
+                Action::Reply(reply) => {
+                    reply.encode(&mut self.output);
+                    self.shared.borrow_mut().recycle_reply(reply);
+                }
                 Action::NoReply => {}
                 Action::Blocked => {
                     self.set_blocked();

@@ -9,7 +9,7 @@
 //!
 //! | Field | Owner | Changed through, by |
 //! |---|---|---|
-//! | `node` | `state` | [`State::run_core`] for every core event (commands and evictions from `dispatch`, `http` and `config_glue`, frames and links from `bus`, ticks from `server`, a client gone from `connection`, AOF records and the end of loading from `aof_load`, DEBUG FLUSHALL from `commands`), [`State::link_down`] (`bus`), [`State::configure_core`] (`config_glue`, and the AOF methods here): the core's settings in one place |
+//! | `node` | `state` | [`State::run_core`] for every core event (commands and evictions from `dispatch`, `http` and `config_glue`, frames and links from `bus`, ticks from `server`, a client gone from `connection`, AOF records and the end of loading from `aof_load`, DEBUG FLUSHALL from `commands`), [`State::link_down`] (`bus`), [`State::configure_core`] (`config_glue`, and the AOF methods here): the core's settings in one place; [`State::recycle_reply`] (`connection`) gives encoded replies back |
 //! | `aof` | `state` | the [`Aof`] type's methods, called only here: `State::apply` buffers, [`State::flush_point`] writes; [`State::open_aof`] (`aof_load`, `config_glue`), [`State::close_aof`], [`State::set_aof_fsync`] (`config_glue`), [`State::start_aof_rewrite`] (`dispatch`, `config_glue`), [`State::aof_cron`] (`server`), [`State::write_aof`] (`aof_load`), [`State::sync_aof`] (`shutdown`, `group_commit`), [`State::aof_synced_to`] (`group_commit`), [`State::rewrite_aof_for_shutdown`] (`shutdown`) |
 //! | `group_commit` | `group_commit` | its [`crate::group_commit::Signals`]; `state` only `kick`s the syncer |
 //! | `loading` | `aof_load` | set while the AOF loads at startup |
@@ -45,6 +45,7 @@ use crate::nodes_conf::NodesConf;
 use crate::slowlog::SlowLog;
 use disque_core::cluster::{BusAction, LinkId};
 use disque_core::{Effects, Env, Node};
+use disque_proto::Reply;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -256,6 +257,12 @@ impl State {
     /// [`State::configure_core`]).
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// Gives a reply encoded to a client back to the core, whose arrays
+    /// serve the next replies ([`Node::recycle_reply`]).
+    pub fn recycle_reply(&mut self, reply: Reply) {
+        self.node.recycle_reply(reply);
     }
 
     /// Gives the core the settings it keeps a copy of, from the

@@ -6,15 +6,23 @@ use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::node::Node;
 use bytes::Bytes;
 use disque_proto::Reply;
+use smallvec::SmallVec;
 
 /// `-BADID Invalid Job ID format.`
 pub(crate) fn bad_id() -> Reply {
     Reply::error("BADID Invalid Job ID format.")
 }
 
+/// The ids of a multi-id command, on the stack for the usual few.
+pub(crate) type Ids = SmallVec<[JobId; 4]>;
+
 /// Parses every id argument of a multi-id command, or none (`-BADID`).
-pub(crate) fn parse_ids(args: &[Bytes]) -> Result<Vec<JobId>, Reply> {
-    JobId::parse_all(&args[1..]).ok_or_else(bad_id)
+pub(crate) fn parse_ids(args: &[Bytes]) -> Result<Ids, Reply> {
+    args[1..]
+        .iter()
+        .map(|a| JobId::parse(a))
+        .collect::<Option<Ids>>()
+        .ok_or_else(bad_id)
 }
 
 impl Node {

@@ -68,7 +68,7 @@ impl Node {
             Ok(o) => o,
             Err(reply) => return Some(reply),
         };
-        let mut taken = Vec::with_capacity(o.count.min(16));
+        let mut taken = self.replies.array();
         'passes: loop {
             let mut took_any = false;
             for name in o.queues {
@@ -95,6 +95,7 @@ impl Node {
         if !taken.is_empty() {
             return Some(Reply::Array(taken));
         }
+        self.replies.recycle(Reply::Array(taken));
         if o.nohang {
             return Some(Reply::NullArray);
         }
