@@ -1,9 +1,9 @@
 //! Job replication (docs/cluster.md §6): synchronous ADDJOB, REPLJOB/GOTJOB,
 //! external replication and the ENQUEUE message.
 
-use crate::cluster::message::Message;
+use crate::cluster::message::{Frame, Message};
 use crate::effects::{ClientId, Effects, Env};
-use crate::ids::{JobId, NodeId};
+use crate::ids::{JobId, NodeId, ID_LEN};
 use crate::job::{Job, JobState, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::job_table::JobRef;
@@ -58,16 +58,27 @@ impl Node {
             }
         }
         let added = self.jobs.add_holders(entry, &chosen);
-        let job = self.jobs.resolve(entry).expect("just found");
-        let payload = self.serialize_for_bus(job, env.now_ms);
-        self.send_repljob(entry, payload, added > 0, no_reply, fx);
+        self.send_repljob(entry, env.now_ms, added > 0, no_reply, fx);
         added
+    }
+
+    /// The REPLJOB frame of the job `entry` names, the job serialized
+    /// straight into it.
+    fn repljob_frame(&self, entry: JobRef, no_reply: bool, now_ms: u64) -> Bytes {
+        let job = self.jobs.resolve(entry).expect("the job being replicated");
+        let size = job.body().map_or(0, |b| b.len())
+            + job.queue_bytes().map_or(0, |q| q.len())
+            + ID_LEN * job.nodes_delivered().len()
+            + 128;
+        Frame::repljob(self.sender_header(), no_reply, size, |out| {
+            job_codec::encode(job, Form::Message, now_ms, out)
+        })
     }
 
     fn send_repljob(
         &mut self,
         entry: JobRef,
-        payload: Bytes,
+        now_ms: u64,
         include_confirmed: bool,
         no_reply: bool,
         fx: &mut Effects,
@@ -84,19 +95,12 @@ impl Node {
             .copied()
             .partition(|n| confirmed.contains(n));
         if include_confirmed {
-            let message = Message::ReplJob {
-                job: payload.clone(),
-                no_reply: true,
-            };
-            self.send_many(&done, message, fx);
+            self.send_frame_many(&done, |node| node.repljob_frame(entry, true, now_ms), fx);
         }
         // One encoded frame shared by every target: the body is never copied per replica.
-        self.send_many(
+        self.send_frame_many(
             &pending,
-            Message::ReplJob {
-                job: payload,
-                no_reply,
-            },
+            |node| node.repljob_frame(entry, no_reply, now_ms),
             fx,
         );
     }

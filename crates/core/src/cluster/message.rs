@@ -278,16 +278,55 @@ fn put_bytes(out: &mut BytesMut, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// Appends a frame's length placeholder and header.
+fn put_header(out: &mut BytesMut, sender: &NodeId, port: u16, flags: u16, type_code: u8) {
+    out.put_u32(0);
+    out.put_u8(VERSION);
+    out.put_u8(type_code);
+    out.extend_from_slice(sender.as_bytes());
+    out.put_u16(port);
+    out.put_u16(flags);
+}
+
 impl Frame {
+    /// A REPLJOB frame from `sender` whose serialized job `write_job`
+    /// appends in place: the job is encoded once, straight into the frame
+    /// (about `job_len` bytes), never copied. Byte for byte what
+    /// [`Frame::to_bytes`] makes of a [`Message::ReplJob`] holding that job.
+    pub fn repljob(
+        (sender, port, flags): (NodeId, u16, u16),
+        no_reply: bool,
+        job_len: usize,
+        write_job: impl FnOnce(&mut BytesMut),
+    ) -> Bytes {
+        let code = Message::ReplJob {
+            job: Bytes::new(),
+            no_reply,
+        }
+        .type_code();
+        let mut out = BytesMut::with_capacity(4 + HEADER_LEN + 1 + 4 + job_len);
+        put_header(&mut out, &sender, port, flags, code);
+        out.put_u8(no_reply as u8);
+        let job_at = out.len();
+        out.put_u32(0);
+        write_job(&mut out);
+        let job_len = (out.len() - job_at - 4) as u32;
+        out[job_at..job_at + 4].copy_from_slice(&job_len.to_be_bytes());
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        out.freeze()
+    }
+
     /// Appends the encoded frame (length prefix included) to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         let start = out.len();
-        out.put_u32(0);
-        out.put_u8(VERSION);
-        out.put_u8(self.message.type_code());
-        out.extend_from_slice(self.sender.as_bytes());
-        out.put_u16(self.port);
-        out.put_u16(self.flags);
+        put_header(
+            out,
+            &self.sender,
+            self.port,
+            self.flags,
+            self.message.type_code(),
+        );
         match &self.message {
             Message::Ping(g) | Message::Pong(g) | Message::Meet(g) => {
                 out.put_u16(g.len() as u16);
@@ -682,6 +721,29 @@ mod tests {
         for cut in 0..first_len {
             let mut partial = BytesMut::from(&whole[..cut]);
             assert_eq!(Frame::decode(&mut partial), Ok(None));
+        }
+    }
+
+    #[test]
+    fn a_repljob_written_in_place_is_the_encoded_message() {
+        let job = Bytes::from_static(b"a serialized job, any bytes");
+        for no_reply in [false, true] {
+            let frame = Frame {
+                sender: NodeId([b'c'; 40]),
+                port: 7713,
+                flags: SENDER_LEAVING,
+                message: Message::ReplJob {
+                    job: job.clone(),
+                    no_reply,
+                },
+            };
+            let in_place = Frame::repljob(
+                (frame.sender, frame.port, frame.flags),
+                no_reply,
+                4,
+                |out| out.extend_from_slice(&job),
+            );
+            assert_eq!(in_place, frame.to_bytes());
         }
     }
 

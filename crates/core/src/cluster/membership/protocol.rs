@@ -53,12 +53,18 @@ impl Node {
             .collect()
     }
 
+    /// The header fields of this node's frames: id, port, flags.
+    pub(crate) fn sender_header(&self) -> (NodeId, u16, u16) {
+        let flags = if self.is_leaving() { SENDER_LEAVING } else { 0 };
+        (self.id(), self.config().port, flags)
+    }
+
     /// Encodes `message` with this node's header.
     pub(crate) fn frame(&self, message: Message) -> Bytes {
-        let flags = if self.is_leaving() { SENDER_LEAVING } else { 0 };
+        let (sender, port, flags) = self.sender_header();
         Frame {
-            sender: self.id(),
-            port: self.config().port,
+            sender,
+            port,
             flags,
             message,
         }
@@ -78,12 +84,28 @@ impl Node {
 
     /// Sends one message to several nodes, encoding it once.
     pub(crate) fn send_many(&mut self, to: &[NodeId], message: Message, fx: &mut Effects) {
-        let mut frame = None;
+        self.send_frame_many(to, |node| node.frame(message), fx);
+    }
+
+    /// Sends one frame, made by `encode` only if some node has a link, to
+    /// several nodes.
+    pub(crate) fn send_frame_many(
+        &mut self,
+        to: &[NodeId],
+        encode: impl FnOnce(&Node) -> Bytes,
+        fx: &mut Effects,
+    ) {
+        let mut encode = Some(encode);
+        let mut frame: Option<Bytes> = None;
         for node in to {
             if let Some(link) = self.cluster.peers.get(node).and_then(|p| p.link) {
-                let frame = frame
-                    .get_or_insert_with(|| self.frame(message.clone()))
-                    .clone();
+                let frame = match &frame {
+                    Some(frame) => frame.clone(),
+                    None => {
+                        let made = (encode.take().expect("encoded once"))(self);
+                        frame.insert(made).clone()
+                    }
+                };
                 self.cluster.messages_sent += 1;
                 fx.bus.push(BusAction::Send { link, frame });
             }
