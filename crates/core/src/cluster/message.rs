@@ -273,6 +273,12 @@ impl Message {
     }
 }
 
+/// Fills the u32 length placeholder at `at` with the length of what follows it.
+fn fill_len(out: &mut BytesMut, at: usize) {
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
 fn put_bytes(out: &mut BytesMut, data: &[u8]) {
     out.put_u32(data.len() as u32);
     out.extend_from_slice(data);
@@ -310,10 +316,8 @@ impl Frame {
         let job_at = out.len();
         out.put_u32(0);
         write_job(&mut out);
-        let job_len = (out.len() - job_at - 4) as u32;
-        out[job_at..job_at + 4].copy_from_slice(&job_len.to_be_bytes());
-        let len = (out.len() - 4) as u32;
-        out[..4].copy_from_slice(&len.to_be_bytes());
+        fill_len(&mut out, job_at);
+        fill_len(&mut out, 0);
         out.freeze()
     }
 
@@ -396,8 +400,7 @@ impl Frame {
             }
             Message::Emptied => {}
         }
-        let len = (out.len() - start - 4) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+        fill_len(out, start);
     }
 
     /// About the length of the encoded frame (exact for the frames of
