@@ -83,6 +83,9 @@ pub struct Aof {
     written: u64,
     /// Position known to be on disk.
     synced: u64,
+    /// A group-commit fsync is running (`always`): records of new batches stay
+    /// buffered until it ends, then go to the file in one write.
+    sync_running: bool,
 }
 
 impl Aof {
@@ -105,6 +108,7 @@ impl Aof {
             delayed_fsync: 0,
             written: 0,
             synced: 0,
+            sync_running: false,
         }
     }
 
@@ -214,6 +218,16 @@ impl Aof {
         }
     }
 
+    /// Writes the records of a batch before its replies leave. With `always`,
+    /// while a group-commit fsync runs, they stay buffered: the replies wait for
+    /// the next fsync anyway, and [`Aof::begin_sync`] writes the records of every
+    /// batch in between with one call where each batch would make its own.
+    pub fn write_batch(&mut self) {
+        if !(self.sync_running && self.fsync == AppendFsync::Always) {
+            self.flush();
+        }
+    }
+
     /// Writes buffered records to the file (before the replies of this turn leave);
     /// with `everysec` starts a background fsync when one is due. With `always` a
     /// write failure is fatal.
@@ -274,11 +288,12 @@ impl Aof {
         }
     }
 
-    /// With `always`: the write position that replies of this turn must wait for,
-    /// when it is not on disk yet.
+    /// With `always`: the position that replies of this turn must wait for (the
+    /// end of the records taken so far), when it is not on disk yet.
     pub fn unsynced_target(&self) -> Option<u64> {
-        (self.fsync == AppendFsync::Always && self.file.is_some() && self.synced < self.written)
-            .then_some(self.written)
+        let end = self.written + self.buffer.len() as u64;
+        (self.fsync == AppendFsync::Always && self.file.is_some() && self.synced < end)
+            .then_some(end)
     }
 
     /// True when everything written up to `target` is durable, or durability is
@@ -287,14 +302,19 @@ impl Aof {
         self.synced >= target || self.fsync != AppendFsync::Always || self.file.is_none()
     }
 
-    /// A handle to fsync off the event loop and the position it will cover.
-    pub fn sync_job(&self) -> Option<(File, u64)> {
+    /// Starts a group-commit fsync: writes the buffered records and returns a
+    /// handle to fsync off the event loop and the position it will cover (none
+    /// when the file cannot be shared with another thread).
+    pub fn begin_sync(&mut self) -> Option<(File, u64)> {
+        self.flush();
         let file = self.file.as_ref()?.try_clone().ok()?;
+        self.sync_running = true;
         Some((file, self.written))
     }
 
-    /// Records that everything up to `target` was fsynced.
-    pub fn mark_synced(&mut self, target: u64) {
+    /// Ends a group-commit fsync that covered everything up to `target`.
+    pub fn end_sync(&mut self, target: u64) {
+        self.sync_running = false;
         self.synced = self.synced.max(target);
     }
 
@@ -464,5 +484,50 @@ pub fn sync_dir(path: &Path) {
         .unwrap_or(Path::new("."));
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_len(aof: &Aof) -> u64 {
+        std::fs::metadata(aof.path()).unwrap().len()
+    }
+
+    /// With `always`, batches that end while a group-commit fsync runs are
+    /// written by the next fsync, in one write, and their replies wait for it.
+    #[test]
+    fn batches_during_a_group_commit_fsync_wait_for_the_next_one() {
+        let dir = std::env::temp_dir().join(format!("aof-batch-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut aof = Aof::new(dir.join("appendonly.aof"), AppendFsync::Always);
+        aof.open(AofState::On).unwrap();
+
+        aof.append(b"first\n");
+        aof.write_batch();
+        assert_eq!(file_len(&aof), 6, "no fsync running: written at once");
+        assert_eq!(aof.unsynced_target(), Some(6));
+        let (_, covered) = aof.begin_sync().unwrap();
+        assert_eq!(covered, 6);
+
+        aof.append(b"second\n");
+        aof.write_batch();
+        assert_eq!(file_len(&aof), 6, "held while the fsync runs");
+        assert_eq!(aof.unsynced_target(), Some(13));
+        aof.end_sync(covered);
+        assert!(aof.is_synced(6) && !aof.is_synced(13));
+
+        let (_, covered) = aof.begin_sync().unwrap();
+        assert_eq!((covered, file_len(&aof)), (13, 13));
+        aof.end_sync(covered);
+        assert_eq!(aof.unsynced_target(), None);
+
+        aof.set_fsync(AppendFsync::EverySec);
+        aof.begin_sync().unwrap();
+        aof.append(b"third\n");
+        aof.write_batch();
+        assert_eq!(file_len(&aof), 19, "only `always` holds records back");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

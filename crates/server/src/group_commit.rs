@@ -1,12 +1,13 @@
 //! Group commit for `appendfsync always`: a connection whose batch wrote AOF
 //! records holds its replies until an fsync covers them. One fsync, run off the
 //! event loop, covers every connection that wrote meanwhile, so durability does
-//! not cost one fsync per command (DESIGN.md §5).
+//! not cost one fsync per command (DESIGN.md §5). While it runs, the records of
+//! new batches wait in the AOF's buffer; the next fsync writes them all at once.
 //!
 //! This module owns the two signals of the group commit ([`Signals`], the
 //! state's `group_commit` field); other modules only [`Signals::kick`] the
 //! syncer. What an fsync changes in the AOF goes through the state
-//! ([`State::aof_synced_to`], [`State::sync_aof`]).
+//! ([`State::begin_aof_sync`], [`State::aof_synced_to`], [`State::sync_aof`]).
 
 use crate::state::{Shared, State};
 use std::rc::Rc;
@@ -62,11 +63,11 @@ pub async fn syncer(shared: Shared) {
         kick.notified().await;
         loop {
             let job = {
-                let state = shared.borrow();
+                let mut state = shared.borrow_mut();
                 if state.aof().unsynced_target().is_none() {
                     break;
                 }
-                state.aof().sync_job()
+                state.begin_aof_sync()
             };
             let Some((file, target)) = job else {
                 // The file cannot be handed to another thread: fsync it here.
@@ -80,9 +81,13 @@ pub async fn syncer(shared: Shared) {
                 synced(&mut state, &shared);
                 break;
             };
-            let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || file.sync_data()).await;
-            crate::http::recorder::fsync(started.elapsed());
+            let result = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let result = file.sync_data();
+                crate::http::recorder::fsync(started.elapsed());
+                result
+            })
+            .await;
             if !matches!(result, Ok(Ok(()))) {
                 crate::log::warning("Can't fsync the AOF with policy 'always'. Exiting...");
                 std::process::exit(1);
