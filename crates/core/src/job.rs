@@ -16,6 +16,7 @@
 //! | | `start_as_replica`, `next_queueing_is_first` | `replication`, `federation` |
 //! | | `schedule_requeue`, `announce_requeue`, `willqueue_sent`, `postpone_requeue`, `delay_for_nack`, `honour_nack_delay` (the WILLQUEUE and NACK DELAY bits, with `qtime`) | `replication`, `persistence`, `timers`, `requeue`, `commands::requeue` |
 //! | | `mark_rereplicated` | `replication`, `federation`, `rereplication::protocol` |
+//! | | `move_to_dead_letter` (D17) | `requeue` |
 //! | `nacks`, `additional_deliveries` | `enter_queue`; `count_nack`, `count_delivery` | `node`; `requeue`, `commands::requeue` |
 //! | `queue` | `share_queue_name` (registering); `move_to_dead_letter` (D17) | `node`; `requeue` |
 //! | `nodes_delivered` | `become_copy`, `add_delivered`, `drop_holder` (EMPTIED); `share_holders` | `replication`, `federation`, `persistence`, `requeue`, `acks`, `rereplication::protocol`; `job_table` |
@@ -96,6 +97,12 @@ pub const FLAG_REREPLICATED: u8 = 8;
 /// WORKING does not bring it closer. Travels in the serialization's extension
 /// section, never in the header's flags byte.
 pub const FLAG_NACK_DELAY: u8 = 16;
+/// The job moved to its dead-letter queue on this node (decision D17), by
+/// its own requeue or on a holder's word: every QUEUED this node sends about
+/// it says so (the answer to WILLQUEUE included), and a QUEUED without the
+/// bit, from a holder that missed the move, is answered with one. Travels
+/// with the job (bus and AOF) in the header's flags byte.
+pub const FLAG_DEAD_LETTERED: u8 = 32;
 
 /// The default priority (decision D18): jobs added without PRIORITY.
 pub const DEFAULT_PRIORITY: u8 = 5;
@@ -663,8 +670,8 @@ impl Job {
     // ----- queue and dead letter (`node`, `requeue`) ---------------------------
 
     /// Moves the job to `dead_letter_queue`, the name of its DEADLETTER queue
-    /// (D17), clearing the option so that it cannot move again. Returns the
-    /// queue it leaves.
+    /// (D17), clearing the option so that it cannot move again and marking
+    /// it [`FLAG_DEAD_LETTERED`]. Returns the queue it leaves.
     pub(crate) fn move_to_dead_letter(
         &mut self,
         dead_letter_queue: QueueName,
@@ -674,6 +681,7 @@ impl Job {
             .as_ref()
             .is_some_and(|d| *dead_letter_queue == d.queue));
         self.dead_letter = None;
+        self.flags |= FLAG_DEAD_LETTERED;
         self.queue.replace(dead_letter_queue)
     }
 

@@ -50,7 +50,10 @@ use crate::effects::{Effects, Env};
 use crate::federation_state::FederationState;
 use crate::hashing::{seeded_hasher, Map};
 use crate::ids::{JobId, NodeId};
-use crate::job::{Job, JobState, QueueName, FLAG_BCAST_WILLQUEUE, FLAG_DELIVERED, FLAG_NACK_DELAY};
+use crate::job::{
+    Job, JobState, QueueName, FLAG_BCAST_WILLQUEUE, FLAG_DEAD_LETTERED, FLAG_DELIVERED,
+    FLAG_NACK_DELAY,
+};
 use crate::job_table::{JobRef, JobTable};
 use crate::queue::Queue;
 use crate::queue_table::QueueTable;
@@ -61,7 +64,7 @@ use bytes::Bytes;
 use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub(crate) use crate::job::Count;
 
@@ -159,6 +162,9 @@ pub struct Node {
     pub(crate) rerepl: Rereplication,
     /// Where small reply payloads (ids, short bodies) are copied.
     pub(crate) replies: ReplyBytes,
+    /// Jobs moved to their dead-letter queue here (D17) whose news a holder
+    /// had no link up to hear, by holder: told when its link comes up.
+    pub(crate) untold_moves: BTreeMap<NodeId, Vec<JobId>>,
     /// The last ctime assigned by ADDJOB (ctimes strictly increase).
     last_ctime: u64,
     /// When the 100 ms duties last ran.
@@ -190,6 +196,7 @@ impl Node {
             fed: FederationState::default(),
             rerepl: Rereplication::default(),
             replies: ReplyBytes::default(),
+            untold_moves: BTreeMap::new(),
             last_ctime: 0,
             last_cron_ms: 0,
             #[cfg(debug_assertions)]
@@ -599,7 +606,7 @@ impl Node {
     /// queued again (qtime 0), or an at-most-once job already delivered.
     pub(crate) fn enqueue(&mut self, env: &Env, id: &JobId, nack: bool, fx: &mut Effects) -> bool {
         let count = if nack { Count::Nack } else { Count::Delivery };
-        self.enqueue_as(env, id, count, false, fx)
+        self.enqueue_as(env, id, count, fx)
     }
 
     /// True when [`Node::enqueue`] would queue the job.
@@ -615,19 +622,19 @@ impl Node {
             && job.queue().is_some()
     }
 
-    /// [`Node::enqueue`] counting the queueing as `count`; `dead_lettered`
-    /// marks the QUEUED sent to the other holders as a dead-letter move (D17).
+    /// [`Node::enqueue`] counting the queueing as `count`. The QUEUED sent to
+    /// the other holders says so when the job moved to its dead-letter queue
+    /// ([`FLAG_DEAD_LETTERED`], D17).
     pub(crate) fn enqueue_as(
         &mut self,
         env: &Env,
         id: &JobId,
         count: Count,
-        dead_lettered: bool,
         fx: &mut Effects,
     ) -> bool {
         self.jobs
             .job_ref(id)
-            .is_some_and(|entry| self.enqueue_entry(env, entry, count, dead_lettered, fx))
+            .is_some_and(|entry| self.enqueue_entry(env, entry, count, fx))
     }
 
     /// [`Node::enqueue_as`] for the job a handle names (the id is looked up
@@ -637,7 +644,6 @@ impl Node {
         env: &Env,
         entry: JobRef,
         count: Count,
-        dead_lettered: bool,
         fx: &mut Effects,
     ) -> bool {
         if !self.jobs.resolve(entry).is_some_and(Self::may_enter_queue) {
@@ -651,7 +657,8 @@ impl Node {
         let (ctime, priority) = (job.ctime(), job.priority());
         let name = job.queue_bytes().cloned().expect("checked above");
         let has_entry = job.set_in_queue_order(true);
-        if broadcast || dead_lettered {
+        let dead_lettered = job.has(FLAG_DEAD_LETTERED);
+        if broadcast {
             self.send_to_holders(
                 &id,
                 Message::Queued {

@@ -5,7 +5,7 @@
 use crate::cluster::message::Message;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_REREPLICATED};
+use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_DEAD_LETTERED, FLAG_REREPLICATED};
 use crate::node::{Count, Node};
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
@@ -21,8 +21,21 @@ pub fn sender_wins(sender: &NodeId, receiver: &NodeId, job: &JobId) -> bool {
     mix(sender) > mix(receiver)
 }
 
+/// A QUEUED that counts nothing: the answer to WILLQUEUE, or news of a
+/// dead-letter move (`dead_letter`, D17) for a holder that may not have it.
+fn queued_answer(id: &JobId, dead_letter: bool) -> Message {
+    Message::Queued {
+        id: *id,
+        nack: false,
+        count: false,
+        dead_letter,
+    }
+}
+
 impl Node {
-    /// WILLQUEUE: "I am about to requeue it".
+    /// WILLQUEUE: "I am about to requeue it". A copy queued here answers
+    /// every holder with QUEUED, which says so when it moved to its
+    /// dead-letter queue (D17): the sender may have missed the move.
     pub(crate) fn on_willqueue(&mut self, from: NodeId, id: &JobId, fx: &mut Effects) {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
@@ -31,16 +44,8 @@ impl Node {
             JobState::Active | JobState::Queued => {
                 job.add_delivered(from);
                 if job.state() == JobState::Queued {
-                    self.send_to_holders(
-                        id,
-                        Message::Queued {
-                            id: *id,
-                            nack: false,
-                            count: false,
-                            dead_letter: false,
-                        },
-                        fx,
-                    );
+                    let answer = queued_answer(id, job.has(FLAG_DEAD_LETTERED));
+                    self.send_to_holders(id, answer, fx);
                 }
             }
             JobState::Acked => {
@@ -55,6 +60,9 @@ impl Node {
     /// it): drop ours from the queue if it loses, and postpone our own requeue.
     /// A QUEUED that says the job moved to its dead-letter queue moves ours
     /// first (D17), so both copies meet in the same queue and one is kept.
+    /// A QUEUED that does not say so while ours moved comes from a holder
+    /// that missed the move, its copy in the old queue: it is told, and ours
+    /// stays queued (the sender's leaves the old queue on our word).
     /// Neither brings the end of a NACK DELAY closer (D16).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_queued_or_working(
@@ -74,12 +82,16 @@ impl Node {
             self.send(&from, message, fx);
             return;
         }
+        let sender_missed_move = !working && !dead_lettered && job.has(FLAG_DEAD_LETTERED);
         if dead_lettered && self.move_to_dead_letter(id) {
             self.log_changed(id, fx);
             self.forward_dead_letter_move(from, id, fx);
         }
-        let state = self.jobs[id].state();
-        if state == JobState::Queued && (working || sender_wins(&from, &self.id(), id)) {
+        if sender_missed_move {
+            self.send(&from, queued_answer(id, true), fx);
+        } else if self.jobs[id].state() == JobState::Queued
+            && (working || sender_wins(&from, &self.id(), id))
+        {
             self.dequeue(id);
         }
         let next = self.jittered(env.now_ms, retry);
@@ -154,11 +166,13 @@ impl Node {
                     })
             });
         if !due {
-            return self.enqueue_as(env, id, count, false, fx);
+            return self.enqueue_as(env, id, count, fx);
         }
         self.move_to_dead_letter(id);
-        let queued = self.enqueue_as(env, id, count, true, fx);
+        let queued = self.enqueue_as(env, id, count, fx);
         self.log_changed(id, fx);
+        let holders = self.jobs[id].nodes_delivered().to_vec();
+        self.note_untold_move(id, &holders);
         queued
     }
 
@@ -199,13 +213,33 @@ impl Node {
             .filter(|n| **n != from && **n != self.id())
             .copied()
             .collect();
-        let message = Message::Queued {
-            id: *id,
-            nack: false,
-            count: false,
-            dead_letter: true,
-        };
-        self.send_many(&others, message, fx);
+        self.send_many(&others, queued_answer(id, true), fx);
+        self.note_untold_move(id, &others);
+    }
+
+    /// The news of a dead-letter move sent to `told` may miss the holders
+    /// with no link up (a frame for a link still connecting may be lost with
+    /// it): each is told again when its link comes up.
+    fn note_untold_move(&mut self, id: &JobId, told: &[NodeId]) {
+        for node in told {
+            if self.cluster.peer(node).is_some_and(|p| !p.link_up) {
+                self.untold_moves.entry(*node).or_default().push(*id);
+            }
+        }
+    }
+
+    /// A link to `node` came up: the dead-letter moves it may not have heard
+    /// of (see [`Node::note_untold_move`]) are sent, for the jobs still held.
+    pub(crate) fn tell_untold_moves(&mut self, node: &NodeId, fx: &mut Effects) {
+        for id in self.untold_moves.remove(node).unwrap_or_default() {
+            let held = self.jobs.get(&id).is_some_and(|j| {
+                matches!(j.state(), JobState::Active | JobState::Queued)
+                    && j.nodes_delivered().contains(node)
+            });
+            if held {
+                self.send(node, queued_answer(&id, true), fx);
+            }
+        }
     }
 
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`

@@ -107,6 +107,8 @@ fn seeds_that_found_bugs_pass() {
     // delivered the job before the delay ended.
     // 4491: a copy made by re-replication, unknown to the node that moved
     // the job to its dead-letter queue, stayed in the old queue.
+    // 40469: a holder the node moving the job had no link to never heard of
+    // the move, and the answer to its WILLQUEUE did not say it.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
@@ -114,6 +116,7 @@ fn seeds_that_found_bugs_pass() {
         (5408, Profile::Chaos),
         (7565, Profile::Chaos),
         (4491, Profile::Chaos),
+        (40469, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);

@@ -226,7 +226,7 @@ impl Node {
         if queue_now {
             // Queueing schedules it (a first schedule would be stale at once).
             let entry = self.register_unscheduled(job);
-            if !self.enqueue_entry(env, entry, Count::Delivery, false, fx) {
+            if !self.enqueue_entry(env, entry, Count::Delivery, fx) {
                 self.reschedule(env, &id);
             }
         } else {

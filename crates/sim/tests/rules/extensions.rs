@@ -139,15 +139,36 @@ fn a_poison_job_reaches_the_dead_letter_queue_once_while_two_nodes_race() {
     assert_eq!(got, 1);
 }
 
+/// A job of `q` added on n0 of a two-node `net` with REPLICATE 2, RETRY 30
+/// and `DEADLETTER dlq <max>`.
+fn add_poison(net: &mut disque_sim::Net, max: &str) -> disque_core::ids::JobId {
+    add(
+        net,
+        0,
+        "q",
+        &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", max],
+    )
+}
+
+/// True when a QUEUED telling of a dead-letter move reached node `to` from
+/// node `from` since trace position `mark`.
+fn move_told(net: &disque_sim::Net, mark: usize, from: usize, to: usize) -> bool {
+    delivered(net, mark, "QUEUED").iter().any(|(f, t, m)| {
+        (*f, *t) == (from, to)
+            && matches!(
+                m,
+                Message::Queued {
+                    dead_letter: true,
+                    ..
+                }
+            )
+    })
+}
+
 /// Two nodes holding a job of `q` with `DEADLETTER dlq 1`, delivered once on n0.
 fn poison_delivered_on_n0() -> (disque_sim::Net, disque_core::ids::JobId) {
     let mut net = cluster(2);
-    let id = add(
-        &mut net,
-        0,
-        "q",
-        &["REPLICATE", "2", "RETRY", "30", "DEADLETTER", "dlq", "1"],
-    );
+    let id = add_poison(&mut net, "1");
     net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
     (net, id)
 }
@@ -165,17 +186,7 @@ fn a_dead_letter_move_takes_a_copy_queued_elsewhere_out_of_the_original_queue() 
     let mark = net.trace.len();
     assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
     net.run_until_idle();
-    assert!(delivered(&net, mark, "QUEUED")
-        .iter()
-        .any(|(f, t, m)| *f == 0
-            && *t == 1
-            && matches!(
-                m,
-                Message::Queued {
-                    dead_letter: true,
-                    ..
-                }
-            )));
+    assert!(move_told(&net, mark, 0, 1));
     assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
     assert_eq!(queue_of(&net, 1, &id), b"dlq");
     assert_eq!(queued_on(&net, &id).len(), 1);
@@ -243,4 +254,88 @@ fn a_copy_imported_from_the_dead_letter_queue_moves_the_local_copy() {
     assert_eq!(entry[0], Reply::Bulk(bytes::Bytes::from_static(b"dlq")));
     assert_eq!(queue_of(&net, 1, &id), b"dlq");
     assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
+}
+
+/// Two nodes holding a job of `q` with `DEADLETTER dlq 2` that n0 delivered
+/// twice and moved to `dlq` at its second NACK, while every QUEUED to n1 was
+/// lost: n1 missed both NACKs (its count is short of the maximum, so its own
+/// requeue would not move it) and the move. Its copy is still active in `q`.
+fn move_missed_by_n1() -> (disque_sim::Net, disque_core::ids::JobId) {
+    let mut net = cluster(2);
+    let id = add_poison(&mut net, "2");
+    net.set_filter(Some(drop_to("QUEUED", 1)));
+    for _ in 0..2 {
+        net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+        assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+        net.run_until_idle();
+    }
+    net.set_filter(None);
+    assert_eq!(queue_of(&net, 0, &id), b"dlq", "n0 moved it");
+    assert_eq!(queue_of(&net, 1, &id), b"q", "n1 missed the move");
+    (net, id)
+}
+
+/// A holder that missed the dead-letter move learns it from the next
+/// requeue exchange (seed 40469): the QUEUED that answers its WILLQUEUE,
+/// from the holder that has the job queued in the dead-letter queue, says so,
+/// and its copy moves before its own requeue.
+#[test]
+fn the_answer_to_willqueue_carries_a_missed_dead_letter_move() {
+    let (mut net, id) = move_missed_by_n1();
+    let mark = net.trace.len();
+    // Past n1's requeue time (RETRY 30 after its copy arrived).
+    for _ in 0..3_200 {
+        net.advance(10);
+        assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0, "queued in q on n1");
+    }
+    net.run_until_idle();
+    assert!(move_told(&net, mark, 0, 1), "n0's answer says it moved");
+    assert_eq!(queue_of(&net, 1, &id), b"dlq", "n1 moved its copy");
+    assert_eq!(queued_on(&net, &id), vec![0]);
+}
+
+/// A holder that missed the dead-letter move and requeues the job in the
+/// original queue (the moved copy, delivered, does not answer its WILLQUEUE)
+/// is told by the QUEUED it gets back: its copy leaves the original queue.
+#[test]
+fn a_requeue_in_the_original_queue_is_answered_with_the_dead_letter_move() {
+    let (mut net, id) = move_missed_by_n1();
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "dlq"]);
+    let mark = net.trace.len();
+    net.advance(32_000);
+    net.run_until_idle();
+    assert!(
+        sent(&net, mark, "QUEUED").iter().any(|(f, _, m)| *f == 1
+            && matches!(
+                m,
+                Message::Queued {
+                    dead_letter: false,
+                    ..
+                }
+            )),
+        "n1 requeued it in q"
+    );
+    assert_eq!(queue_of(&net, 1, &id), b"dlq", "n1 moved its copy");
+    assert_eq!(int(&net.cmd(1, &["QLEN", "q"])), 0);
+    assert!(queued_on(&net, &id).is_empty(), "n0's consumer has it");
+}
+
+/// A holder that n0 has no link to when it moves the job to its dead-letter
+/// queue (partitioned long enough for the link to go) is told as soon as
+/// the link is back, long before its own requeue would tell it.
+#[test]
+fn a_holder_out_of_reach_at_the_dead_letter_move_is_told_when_its_link_is_back() {
+    let mut net = cluster_with_timeout(2, 1_000);
+    let id = add_poison(&mut net, "1");
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.partition(&[&[0], &[1]]);
+    net.advance(3_000);
+    assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+    assert_eq!(queue_of(&net, 0, &id), b"dlq", "n0 moved it");
+    net.advance(1_000);
+    net.heal();
+    net.advance(5_000);
+    net.run_until_idle();
+    assert_eq!(queue_of(&net, 1, &id), b"dlq", "n1 moved its copy");
+    assert_eq!(queued_on(&net, &id), vec![0]);
 }
