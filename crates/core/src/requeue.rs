@@ -242,6 +242,11 @@ impl Node {
         }
     }
 
+    /// `node` was forgotten: the moves it was still to be told are dropped.
+    pub(crate) fn forget_untold_moves(&mut self, node: &NodeId) {
+        self.untold_moves.remove(node);
+    }
+
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`
     /// then `LOADJOB`: an older loader replays both as it always did.
     pub(crate) fn log_changed(&self, id: &JobId, fx: &mut Effects) {

@@ -248,7 +248,7 @@ impl Node {
         let Some(peer) = self.cluster.peers.remove(id) else {
             return false;
         };
-        self.untold_moves.remove(id);
+        self.forget_untold_moves(id);
         if let Some(link) = peer.link {
             self.cluster.links.remove(&link);
             fx.bus.push(BusAction::Close(link));
