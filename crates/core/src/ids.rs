@@ -183,5 +183,14 @@ mod tests {
         assert!(NodeId::parse(&[b'A'; 40]).is_none());
         assert!(NodeId::parse(b"0123456789abcdef0123456789abcdef0123 x\n").is_none());
         assert!(NodeId::parse(&[b'a'; 39]).is_none());
+        // Every byte counts, whatever its place, and the ranges end where they should.
+        for place in [0, 7, 8, 31, 32, 39] {
+            for c in 0..=255u8 {
+                let mut id = [b'0'; 40];
+                id[place] = c;
+                let hex = c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                assert_eq!(NodeId::parse(&id).is_some(), hex, "{c} at {place}");
+            }
+        }
     }
 }
