@@ -88,12 +88,13 @@ impl Node {
         };
         let confirmed = job.nodes_confirmed().unwrap_or_default();
         // Nodes that confirmed only learn the new holder list, without replying.
-        let (done, pending): (SmallVec<[NodeId; 8]>, SmallVec<[NodeId; 8]>) = job
-            .nodes_delivered()
-            .iter()
-            .filter(|n| **n != self.id())
-            .copied()
-            .partition(|n| confirmed.contains(n));
+        let others = job.nodes_delivered().iter().filter(|n| **n != self.id());
+        let (done, pending): (SmallVec<[NodeId; 8]>, SmallVec<[NodeId; 8]>) =
+            if confirmed.is_empty() {
+                (SmallVec::new(), others.copied().collect())
+            } else {
+                others.copied().partition(|n| confirmed.contains(n))
+            };
         if include_confirmed {
             self.send_frame_many(&done, |node| node.repljob_frame(entry, true, now_ms), fx);
         }

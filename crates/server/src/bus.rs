@@ -93,11 +93,13 @@ impl Writer {
 /// The transport's state: open links and inbound connections.
 #[derive(Default)]
 pub struct Bus {
-    /// Outbound links: the queue, and the task once started.
-    links: HashMap<LinkId, (Writer, Option<tokio::task::AbortHandle>)>,
+    /// Outbound links: the queue, and the task once started. Looked up for
+    /// every frame sent, so hashed with aHash (the ids are ours, not a peer's).
+    links: HashMap<LinkId, (Writer, Option<tokio::task::AbortHandle>), ahash::RandomState>,
     /// Links whose task starts at the next [`Bus::start_links`].
     to_start: Vec<LinkStart>,
-    inbound: HashMap<ConnId, Writer>,
+    /// Inbound connections: the queue of their replies.
+    inbound: HashMap<ConnId, Writer, ahash::RandomState>,
     next_conn: ConnId,
     /// Batches of actions carried out so far (see [`Writer::behind_at`]).
     batches: u64,
