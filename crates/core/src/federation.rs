@@ -227,7 +227,7 @@ impl Node {
                     let (nodes, doubted) =
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
                     let mut job = decoded.job;
-                    job.become_copy(nodes.into());
+                    job.become_copy(self.jobs.holders(&nodes));
                     if doubted {
                         job.mark_rereplicated();
                         // An empty list would mark a dummy ACK: the sender

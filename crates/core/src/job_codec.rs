@@ -9,6 +9,7 @@ use crate::job::{
     FLAG_NACK_DELAY,
 };
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 const HEADER_LEN: usize = 68;
 
@@ -36,8 +37,9 @@ pub enum Form {
 pub struct Decoded {
     /// The job; `qtime` and `awake` are 0, `gc_retry` 0.
     pub job: Job,
-    /// Node ids listed in the record (the caller keeps the ones it knows).
-    pub nodes: Vec<NodeId>,
+    /// Node ids listed in the record (the caller keeps the ones it knows);
+    /// on the stack for the usual few.
+    pub nodes: SmallVec<[NodeId; 8]>,
     /// End of a NACK DELAY in this node's ms clock (D16), 0 when none.
     pub nack_delay_until: u64,
 }
@@ -154,7 +156,7 @@ pub fn decode_named(
     if count > (data.len() - r.pos) / ID_LEN {
         return Err(CorruptJob);
     }
-    let mut nodes = Vec::with_capacity(count);
+    let mut nodes = SmallVec::with_capacity(count);
     for _ in 0..count {
         nodes.push(NodeId::parse(r.take(ID_LEN)?).ok_or(CorruptJob)?);
     }
@@ -315,7 +317,7 @@ mod tests {
         assert_eq!(d.job.etime(), 1000);
         assert_eq!(d.job.flags(), job.flags());
         assert_eq!(d.job.body().map(|b| &b[..]), Some(&b"body"[..]));
-        assert_eq!(*job.nodes_delivered(), d.nodes);
+        assert_eq!(job.nodes_delivered()[..], d.nodes[..]);
 
         let mut out = BytesMut::new();
         encode(&job, Form::Message, 990_000, &mut out);

@@ -7,11 +7,12 @@
 use crate::cluster::BusAction;
 use crate::effects::{Effects, Env};
 use crate::files::{Identity, Next};
-use crate::ids::JobId;
+use crate::ids::{JobId, NodeId};
 use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_DELIVERED};
 use crate::job_codec::{self, CorruptJob, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 
 /// How a `LOADJOB` record is replayed.
@@ -204,14 +205,15 @@ impl Node {
             return Err(CorruptJob);
         }
         // Holders still known keep receiving acks and requeue notices.
-        job.become_copy(
-            decoded
-                .nodes
-                .into_iter()
-                .filter(|n| self.is_known_node(n))
-                .collect(),
-        );
-        job.add_delivered(self.id());
+        let mut holders: SmallVec<[NodeId; 8]> = decoded
+            .nodes
+            .into_iter()
+            .filter(|n| self.is_known_node(n))
+            .collect();
+        if !holders.contains(&self.id()) {
+            holders.push(self.id());
+        }
+        job.become_copy(self.jobs.holders(&holders));
         let exact = mode == LoadMode::ExactState;
         // Never queued yet and still within its DELAY (D5: restored exactly).
         let awaiting_delay = exact

@@ -256,7 +256,7 @@ impl Node {
         }) else {
             return;
         };
-        let (nodes, doubted) =
+        let (mut nodes, doubted) =
             self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
         let mut job = decoded.job;
         let id = job.id();
@@ -285,9 +285,11 @@ impl Node {
             {
                 return;
             }
-            job.become_copy(nodes.into());
+            if !nodes.contains(&self.id()) {
+                nodes.push(self.id());
+            }
+            job.become_copy(self.jobs.holders(&nodes));
             job.start_as_replica();
-            job.add_delivered(self.id());
             let rereplicated = job.has(FLAG_REREPLICATED);
             if doubted {
                 job.mark_rereplicated();

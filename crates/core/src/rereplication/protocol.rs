@@ -10,6 +10,7 @@ use crate::job::{Job, JobState};
 use crate::node::Node;
 use crate::scan::ScanLimits;
 use rand::seq::SliceRandom;
+use smallvec::SmallVec;
 
 /// What a job needs from this node.
 struct Need {
@@ -414,7 +415,7 @@ impl Node {
         from: &NodeId,
         ctime_ms: u64,
         nodes: &[NodeId],
-    ) -> (Vec<NodeId>, bool) {
+    ) -> (SmallVec<[NodeId; 8]>, bool) {
         let mut doubted = false;
         let credible = nodes
             .iter()
