@@ -214,15 +214,8 @@ impl Node {
                     self.send(&from, message, fx);
                     continue;
                 }
-                Some(_) => {
-                    // The sender moved it to its dead-letter queue (D17): so do we.
-                    let moved_there = self.jobs.get(&id).is_some_and(|j| {
-                        j.dead_letter().as_ref().is_some_and(|d| d.queue == *queue)
-                    });
-                    if moved_there && self.move_to_dead_letter(&id) {
-                        self.log_changed(&id, fx);
-                    }
-                }
+                // The sender may have moved it to its dead-letter queue (D17).
+                Some(_) => self.follow_dead_letter_move(&id, &queue, fx),
                 None => {
                     let (nodes, doubted) =
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);

@@ -24,7 +24,7 @@
 //! | `repl` | `repl_waiters` (`ReplWaiters`: waiting synchronous ADDJOBs, next retry) |
 //! | `fed` | `federation_state` (`FederationState`: askers, push candidates, waiting queues, queues that reached zero) |
 //! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
-//! | `untold_moves` | `requeue` (`note_untold_move` at a dead-letter move, `tell_untold_moves` when a link comes up, `forget_untold_moves` when a peer is forgotten) |
+//! | `untold_news` | `requeue` (`note_untold_news` at a dead-letter move and, from `commands::requeue`, at a NACK DELAY; `tell_untold_news` when a link comes up, `forget_untold_news` when a peer is forgotten) |
 //! | `rerepl` | `rereplication::state` (`Rereplication`: under-replicated jobs, rounds, sweep, announcements; fields private to it), driven through its API by `rereplication::protocol`; others call `job_acked`, `job_deleted`, `clear` |
 //!
 //! The records the parts hold have their own owners: every field of a
@@ -60,6 +60,7 @@ use crate::queue::Queue;
 use crate::queue_table::QueueTable;
 use crate::repl_waiters::ReplWaiters;
 use crate::reply_bytes::ReplyBytes;
+use crate::requeue::Untold;
 use crate::rereplication::Rereplication;
 use bytes::Bytes;
 use disque_proto::Reply;
@@ -163,9 +164,10 @@ pub struct Node {
     pub(crate) rerepl: Rereplication,
     /// Where small reply payloads (ids, short bodies) are copied.
     pub(crate) replies: ReplyBytes,
-    /// Jobs moved to their dead-letter queue here (D17) whose news a holder
-    /// had no link up to hear, by holder: told when its link comes up.
-    pub(crate) untold_moves: BTreeMap<NodeId, Vec<JobId>>,
+    /// News every holder must hear (dead-letter moves, D17; NACK DELAYs,
+    /// D16) sent while a holder had no link up, by holder: told when its
+    /// link comes up, if still current.
+    pub(crate) untold_news: BTreeMap<NodeId, Vec<Untold>>,
     /// The last ctime assigned by ADDJOB (ctimes strictly increase).
     last_ctime: u64,
     /// When the 100 ms duties last ran.
@@ -197,7 +199,7 @@ impl Node {
             fed: FederationState::default(),
             rerepl: Rereplication::default(),
             replies: ReplyBytes::default(),
-            untold_moves: BTreeMap::new(),
+            untold_news: BTreeMap::new(),
             last_ctime: 0,
             last_cron_ms: 0,
             #[cfg(debug_assertions)]

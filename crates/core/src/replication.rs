@@ -242,7 +242,9 @@ impl Node {
     // ----- receiving ---------------------------------------------------------
 
     /// REPLJOB: store a copy (unless under memory pressure, leaving, or the queue
-    /// is paused in input) and confirm with GOTJOB.
+    /// is paused in input) and confirm with GOTJOB. For a copy held here,
+    /// learn the holders, and follow a move to the dead-letter queue (D17)
+    /// that the sender made and this node missed, as YOURJOBS does.
     pub(crate) fn on_repljob(
         &mut self,
         env: &Env,
@@ -272,6 +274,10 @@ impl Node {
             }
             if doubted {
                 existing.mark_rereplicated();
+            }
+            // The sender may have moved it to its dead-letter queue (D17).
+            if let Some(queue) = job.queue_bytes() {
+                self.follow_dead_letter_move(&id, queue, fx);
             }
         } else {
             let paused = job

@@ -3,10 +3,36 @@
 //! which node keeps a job queued twice.
 
 use crate::cluster::message::Message;
+use crate::cluster::LinkId;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_DEAD_LETTERED, FLAG_REREPLICATED};
+use crate::job::{
+    JobState, FLAG_BCAST_QUEUED, FLAG_DEAD_LETTERED, FLAG_NACK_DELAY, FLAG_REREPLICATED,
+};
 use crate::node::{Count, Node};
+
+/// News about a job that every holder must hear, and that a holder with no
+/// link up when it was sent is told again when its link comes up
+/// ([`Node::note_untold_news`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum News {
+    /// The job moved to its dead-letter queue here (D17).
+    DeadLetterMove,
+    /// A consumer NACKed the job here with a delay (D16).
+    NackDelay,
+}
+
+/// News a holder may have missed (`Node::untold_news`, by holder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Untold {
+    /// The job it is about.
+    job: JobId,
+    /// What happened to it.
+    news: News,
+    /// The link, still connecting, that the news waits on, if any: when that
+    /// link comes up the news leaves on it and is not told again.
+    waiting_on: Option<LinkId>,
+}
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
 /// after mixing each byte with the job id's random part, so the winner varies per job.
@@ -172,7 +198,7 @@ impl Node {
         let queued = self.enqueue_as(env, id, count, fx);
         self.log_changed(id, fx);
         let holders = self.jobs[id].nodes_delivered().to_vec();
-        self.note_untold_move(id, &holders);
+        self.note_untold_news(id, News::DeadLetterMove, &holders);
         queued
     }
 
@@ -214,37 +240,89 @@ impl Node {
             .copied()
             .collect();
         self.send_many(&others, queued_answer(id, true), fx);
-        self.note_untold_move(id, &others);
+        self.note_untold_news(id, News::DeadLetterMove, &others);
     }
 
-    /// The news of a dead-letter move sent to `told` may miss the holders
-    /// with no link up (a frame for a link still connecting may be lost with
-    /// it): each is told again when its link comes up.
-    fn note_untold_move(&mut self, id: &JobId, told: &[NodeId]) {
+    /// `news` of job `id` was sent to `told`: the nodes among them with no
+    /// link up may miss it (no link: nothing was sent; a link still
+    /// connecting: the frame waits on it and is lost if it never comes up).
+    /// Each is told when a link to it comes up (see
+    /// [`Node::tell_untold_news`]).
+    pub(crate) fn note_untold_news(&mut self, id: &JobId, news: News, told: &[NodeId]) {
         for node in told {
-            if self.cluster.peer(node).is_some_and(|p| !p.link_up) {
-                self.untold_moves.entry(*node).or_default().push(*id);
+            let Some(peer) = self.cluster.peer(node).filter(|p| !p.link_up) else {
+                continue;
+            };
+            let untold = Untold {
+                job: *id,
+                news,
+                waiting_on: peer.link,
+            };
+            self.untold_news.entry(*node).or_default().push(untold);
+        }
+    }
+
+    /// The link `link` to `node` came up: the news it may have missed (see
+    /// [`Node::note_untold_news`]) is sent, when still current. News sent
+    /// while this very link was connecting is not: its frames left when the
+    /// link came up (a NACKDELAY told twice would count its NACK twice).
+    pub(crate) fn tell_untold_news(
+        &mut self,
+        env: &Env,
+        node: &NodeId,
+        link: LinkId,
+        fx: &mut Effects,
+    ) {
+        for untold in self.untold_news.remove(node).unwrap_or_default() {
+            if untold.waiting_on == Some(link) {
+                continue;
+            }
+            if let Some(message) = self.news_to_tell(env, node, &untold) {
+                self.send(node, message, fx);
             }
         }
     }
 
-    /// A link to `node` came up: the dead-letter moves it may not have heard
-    /// of (see [`Node::note_untold_move`]) are sent, for the jobs still held.
-    pub(crate) fn tell_untold_moves(&mut self, node: &NodeId, fx: &mut Effects) {
-        for id in self.untold_moves.remove(node).unwrap_or_default() {
-            let held = self.jobs.get(&id).is_some_and(|j| {
-                matches!(j.state(), JobState::Active | JobState::Queued)
-                    && j.nodes_delivered().contains(node)
-            });
-            if held {
-                self.send(node, queued_answer(&id, true), fx);
-            }
+    /// The message that tells `node` the news `untold`, if still current: the
+    /// job is held here (active or queued) and `node` may hold it; a
+    /// dead-letter move, told by a QUEUED with the `DEAD_LETTER` bit (D17);
+    /// a NACK DELAY that has not ended, told by a NACKDELAY for the time
+    /// left (D16).
+    fn news_to_tell(&self, env: &Env, node: &NodeId, untold: &Untold) -> Option<Message> {
+        let id = &untold.job;
+        let job = self
+            .jobs
+            .get(id)
+            .filter(|j| matches!(j.state(), JobState::Active | JobState::Queued))?;
+        match untold.news {
+            News::DeadLetterMove => (job.has(FLAG_DEAD_LETTERED)
+                && job.nodes_delivered().contains(node))
+            .then(|| queued_answer(id, true)),
+            News::NackDelay => (job.has(FLAG_NACK_DELAY)
+                && job.qtime() > env.now_ms
+                && self.possible_holders(job).contains(node))
+            .then(|| Message::NackDelay {
+                id: *id,
+                delay_ms: job.qtime() - env.now_ms,
+            }),
         }
     }
 
-    /// `node` was forgotten: the moves it was still to be told are dropped.
-    pub(crate) fn forget_untold_moves(&mut self, node: &NodeId) {
-        self.untold_moves.remove(node);
+    /// `node` was forgotten: the news it was still to be told is dropped.
+    pub(crate) fn forget_untold_news(&mut self, node: &NodeId) {
+        self.untold_news.remove(node);
+    }
+
+    /// A copy of a job held here came from another holder (REPLJOB,
+    /// YOURJOBS) in `queue`, the dead-letter queue of ours: the sender moved
+    /// it (D17), so ours moves too (logged). Nothing for an acked copy.
+    pub(crate) fn follow_dead_letter_move(&mut self, id: &JobId, queue: &[u8], fx: &mut Effects) {
+        let moved_there = self.jobs.get(id).is_some_and(|j| {
+            j.state() != JobState::Acked && j.dead_letter().is_some_and(|d| d.queue == queue)
+        });
+        if moved_there && self.move_to_dead_letter(id) {
+            self.log_changed(id, fx);
+        }
     }
 
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`

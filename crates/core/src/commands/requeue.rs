@@ -7,6 +7,7 @@ use crate::effects::{Effects, Env};
 use crate::ids::JobId;
 use crate::job::JobState;
 use crate::node::{Count, Node};
+use crate::requeue::News;
 use bytes::Bytes;
 use disque_proto::Reply;
 
@@ -92,6 +93,8 @@ impl Node {
         // node is told; nodes without the job ignore it.
         let targets = self.possible_holders(&self.jobs[id]);
         self.send_many(&targets, Message::NackDelay { id: *id, delay_ms }, fx);
+        // A holder with no link up now is told when its link comes up.
+        self.note_untold_news(id, News::NackDelay, &targets);
         self.log_changed(id, fx);
         true
     }

@@ -1,7 +1,8 @@
 //! Decisions D16 (NACK DELAY), D17 (DEADLETTER) and D18 (PRIORITY) across
 //! holders: NACKDELAY postpones every holder, a dead-letter move travels as
-//! a QUEUED that moves the receiver's copy, federation hands over the
-//! highest priorities first.
+//! a QUEUED that moves the receiver's copy (and a copy received by YOURJOBS
+//! or REPLJOB), a holder out of reach hears both when its link is back,
+//! federation hands over the highest priorities first.
 
 use crate::common::*;
 use disque_core::cluster::message::Message;
@@ -338,4 +339,144 @@ fn a_holder_out_of_reach_at_the_dead_letter_move_is_told_when_its_link_is_back()
     net.run_until_idle();
     assert_eq!(queue_of(&net, 1, &id), b"dlq", "n1 moved its copy");
     assert_eq!(queued_on(&net, &id), vec![0]);
+}
+
+/// A NACK DELAY on n0 while n0 has no link to the other holder (partitioned
+/// long enough for the link to go): n1 is told (NACKDELAY) as soon as the
+/// link is back, and waits for the end of the delay instead of requeueing
+/// the job at its own RETRY time.
+#[test]
+fn a_holder_out_of_reach_at_the_nack_delay_is_told_when_its_link_is_back() {
+    let mut net = cluster_with_timeout(2, 1_000);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "10"]);
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.partition(&[&[0], &[1]]);
+    net.advance(3_000);
+    assert_eq!(int(&net.cmd(0, &["NACK", "DELAY", "30", &s(&id)])), 1);
+    let end = net.now + 30_000;
+    net.advance(1_000);
+    net.heal();
+    while net.now < end {
+        net.advance(10);
+        assert!(
+            net.now >= end || queued_on(&net, &id).is_empty(),
+            "queued on {:?} before the delay ended",
+            queued_on(&net, &id)
+        );
+    }
+    net.advance(600);
+    assert_eq!(
+        queued_on(&net, &id),
+        vec![0],
+        "the NACKing node requeues it"
+    );
+    assert_eq!(show_field(&mut net, 1, &id, "nacks"), Reply::Integer(1));
+}
+
+/// The ids of `from`'s outbound links to `to` (connecting or up).
+fn links_to(net: &disque_sim::Net, from: usize, to: usize) -> Vec<u64> {
+    (0..10_000)
+        .filter(|l| net.node(from).link_peer(*l) == Some(net.id(to)))
+        .collect()
+}
+
+/// True while `from`'s outbound link to `to` is connecting (it exists but is
+/// not up), on a link id not in `old`.
+fn connecting(net: &disque_sim::Net, from: usize, to: usize, old: &[u64]) -> bool {
+    let peer = net.id(to);
+    let down = net
+        .node(from)
+        .nodes_description()
+        .lines()
+        .any(|l| l.starts_with(peer.as_str()) && l.ends_with(" disconnected"));
+    down && links_to(net, from, to).iter().any(|l| !old.contains(l))
+}
+
+/// A NACK DELAY sent while the link to the other holder is connecting waits
+/// on that link and arrives when it is up: told once, so the NACK is counted
+/// once there.
+#[test]
+fn a_nack_delay_sent_on_a_connecting_link_is_counted_once() {
+    let mut net = cluster_with_timeout(2, 1_000);
+    let id = add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "10"]);
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.partition(&[&[0], &[1]]);
+    net.advance(3_000);
+    net.heal();
+    // Links take 5 ms to connect (and frames 5 ms to arrive).
+    net.faults.min_delay_ms = 5;
+    net.faults.max_delay_ms = 5;
+    // Links opened during the partition fail; the next one connects.
+    let old = links_to(&net, 0, 1);
+    let mut tries = 0;
+    while !connecting(&net, 0, 1, &old) {
+        net.advance(1);
+        tries += 1;
+        assert!(tries < 5_000, "no new link from n0 to n1");
+    }
+    let mark = net.trace.len();
+    assert_eq!(int(&net.cmd(0, &["NACK", "DELAY", "30", &s(&id)])), 1);
+    net.advance(2_000);
+    assert_eq!(delivered(&net, mark, "NACKDELAY").len(), 1);
+    assert_eq!(show_field(&mut net, 1, &id, "nacks"), Reply::Integer(1));
+}
+
+/// A REPLJOB (here: re-replication after a holder failed) for a copy the
+/// receiver holds, from a holder whose copy moved to the dead-letter queue,
+/// moves the receiver's copy too, as YOURJOBS does: n0 moved the job, the
+/// lower of the other two holders heard of it, the higher missed it, and
+/// the REPLJOB the lower one sends when n0 fails tells it.
+#[test]
+fn a_repljob_from_a_holder_that_moved_the_job_moves_the_held_copy() {
+    let mut net = cluster_with_timeout(4, 1_000);
+    let id = add(
+        &mut net,
+        0,
+        "q",
+        &["REPLICATE", "3", "RETRY", "60", "DEADLETTER", "dlq", "1"],
+    );
+    let mut others: Vec<usize> = holders(&net, &id).into_iter().filter(|n| *n != 0).collect();
+    others.sort_by_key(|n| net.id(*n));
+    let (actor, missed) = (others[0], others[1]);
+    net.cmd(0, &["GETJOB", "NOHANG", "FROM", "q"]);
+    net.set_filter(Some(drop_to("QUEUED", missed)));
+    assert_eq!(int(&net.cmd(0, &["NACK", &s(&id)])), 1);
+    net.run_until_idle();
+    net.set_filter(None);
+    assert_eq!(
+        queue_of(&net, actor, &id),
+        b"dlq",
+        "n{actor} moved its copy"
+    );
+    assert_eq!(
+        queue_of(&net, missed, &id),
+        b"q",
+        "n{missed} missed the move"
+    );
+    let mark = net.trace.len();
+    net.crash(0, Crash::Disk);
+    // The check that n{missed} holds a copy gets no answer: the retry round
+    // sends it the job (REPLJOB).
+    net.set_filter(Some(drop_to("HASJOB", missed)));
+    let sent_copy = |net: &disque_sim::Net| {
+        delivered(net, mark, "REPLJOB")
+            .iter()
+            .any(|(f, t, _)| (*f, *t) == (actor, missed))
+    };
+    for _ in 0..2_000 {
+        if sent_copy(&net) {
+            break;
+        }
+        net.advance(10);
+    }
+    assert!(
+        sent_copy(&net),
+        "n{actor} re-replicated the job, and sent it to n{missed}"
+    );
+    assert_eq!(
+        queue_of(&net, missed, &id),
+        b"dlq",
+        "n{missed} moved its copy"
+    );
+    assert_eq!(int(&net.cmd(missed, &["QLEN", "q"])), 0);
 }

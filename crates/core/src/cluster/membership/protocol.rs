@@ -248,7 +248,7 @@ impl Node {
         let Some(peer) = self.cluster.peers.remove(id) else {
             return false;
         };
-        self.forget_untold_moves(id);
+        self.forget_untold_news(id);
         if let Some(link) = peer.link {
             self.cluster.links.remove(&link);
             fx.bus.push(BusAction::Close(link));
@@ -291,7 +291,7 @@ impl Node {
             },
             fx,
         );
-        self.tell_untold_moves(&id, fx);
+        self.tell_untold_news(env, &id, link, fx);
         // Consumers waiting here are announced again: the node may have missed it.
         if !self.is_leaving() {
             for queue in self.fed.waiting_queues() {
