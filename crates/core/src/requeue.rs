@@ -22,6 +22,10 @@ pub(crate) enum News {
     NackDelay,
 }
 
+/// The size from which a holder's untold news is pruned (see
+/// [`Node::note_untold_news`]).
+const UNTOLD_PRUNE_AT: usize = 1024;
+
 /// News a holder may have missed (`Node::untold_news`, by holder).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Untold {
@@ -248,6 +252,11 @@ impl Node {
     /// connecting: the frame waits on it and is lost if it never comes up).
     /// Each is told when a link to it comes up (see
     /// [`Node::tell_untold_news`]).
+    ///
+    /// News about jobs no longer held here is dropped from a holder's list
+    /// each time the list reaches a power of two from this size on, so a
+    /// holder that stays away without being forgotten costs memory only for
+    /// the jobs still held.
     pub(crate) fn note_untold_news(&mut self, id: &JobId, news: News, told: &[NodeId]) {
         for node in told {
             let Some(peer) = self.cluster.peer(node).filter(|p| !p.link_up) else {
@@ -258,8 +267,21 @@ impl Node {
                 news,
                 waiting_on: peer.link,
             };
-            self.untold_news.entry(*node).or_default().push(untold);
+            let list = self.untold_news.entry(*node).or_default();
+            list.push(untold);
+            if list.len() >= UNTOLD_PRUNE_AT && list.len().is_power_of_two() {
+                let jobs = &self.jobs;
+                list.retain(|u| {
+                    jobs.get(&u.job)
+                        .is_some_and(|j| matches!(j.state(), JobState::Active | JobState::Queued))
+                });
+            }
         }
+    }
+
+    /// How many news items wait for holders with no link up.
+    pub fn untold_news_count(&self) -> usize {
+        self.untold_news.values().map(Vec::len).sum()
     }
 
     /// The link `link` to `node` came up: the news it may have missed (see

@@ -480,3 +480,26 @@ fn a_repljob_from_a_holder_that_moved_the_job_moves_the_held_copy() {
     );
     assert_eq!(int(&net.cmd(missed, &["QLEN", "q"])), 0);
 }
+
+/// News for a holder that stays away, and is never forgotten, is kept only
+/// for jobs still held: NACK DELAYs of jobs deleted since do not pile up.
+#[test]
+fn news_for_a_holder_that_stays_away_is_kept_only_for_jobs_still_held() {
+    let mut net = cluster_with_timeout(2, 1_000);
+    let mut ids: Vec<_> = (0..3_001)
+        .map(|_| add(&mut net, 0, "q", &["REPLICATE", "2", "RETRY", "100"]))
+        .collect();
+    let held = ids.pop().expect("added");
+    net.cmd(0, &["GETJOB", "NOHANG", "COUNT", "3001", "FROM", "q"]);
+    net.partition(&[&[0], &[1]]);
+    net.advance(3_000);
+    for id in &ids {
+        assert_eq!(int(&net.cmd(0, &["NACK", "DELAY", "30", &s(id)])), 1);
+        assert_eq!(int(&net.cmd(0, &["DELJOB", &s(id)])), 1);
+    }
+    let kept = net.node(0).untold_news_count();
+    assert!(kept < 1_024, "{kept} news items kept for deleted jobs");
+    // News for a job still held is kept.
+    assert_eq!(int(&net.cmd(0, &["NACK", "DELAY", "30", &s(&held)])), 1);
+    assert_eq!(net.node(0).untold_news_count(), kept + 1);
+}
