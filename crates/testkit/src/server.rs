@@ -95,11 +95,13 @@ fn pseudo_random() -> u64 {
     x
 }
 
-/// A port in 20000..45000 whose client port and bus port (+10000) are both
-/// free on 127.0.0.1 right now. (The server refuses ports above 55535.)
+/// A port in 10000..22700 whose client port and bus port (+10000) are both
+/// free on 127.0.0.1 right now. Both stay below Linux's ephemeral range
+/// (32768 and up), where an outbound connection of another test could take
+/// a port while its server restarts.
 pub fn free_port() -> u16 {
     for _ in 0..1000 {
-        let port = 20000 + (pseudo_random() % 25000) as u16;
+        let port = 10000 + (pseudo_random() % 12700) as u16;
         let a = TcpListener::bind(("127.0.0.1", port));
         let b = TcpListener::bind(("127.0.0.1", port + 10000));
         if a.is_ok() && b.is_ok() {
@@ -361,14 +363,25 @@ impl Server {
     /// start only (e.g. `[("aof-enqueue-jobs-once", "yes")]`).
     pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
         self.kill();
-        self.respawn(extra);
         let password = self.opts.password.clone();
-        if let Err(e) = self.wait_ready(password.as_deref()).await {
-            panic!(
-                "restart on port {} failed: {e}\n--- log ---\n{}",
-                self.port,
-                self.log_text()
-            );
+        // Another process may hold one of the two ports for a moment: try
+        // again while the start fails for that reason, for a bounded time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.respawn(extra);
+            let Err(e) = self.wait_ready(password.as_deref()).await else {
+                return;
+            };
+            let log = self.log_text();
+            let last_start = log.rsplit("--- restart ---").next().unwrap_or_default();
+            if !last_start.contains("Address already in use") || Instant::now() > deadline {
+                panic!(
+                    "restart on port {} failed: {e}\n--- log ---\n{log}",
+                    self.port
+                );
+            }
+            self.kill();
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
