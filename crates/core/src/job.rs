@@ -43,6 +43,12 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Active or queued: a copy held for delivery (not replicating yet, not
+    /// acknowledged).
+    pub fn is_held(self) -> bool {
+        matches!(self, JobState::Active | JobState::Queued)
+    }
+
     /// The name used in replies (`wait-repl`, `active`, `queued`, `acked`).
     pub fn name(self) -> &'static str {
         match self {

@@ -297,6 +297,11 @@ impl JobTable {
         self.find(id).and_then(|s| self.slot(s).job())
     }
 
+    /// The job with this id if it is held for delivery (active or queued).
+    pub(crate) fn held(&self, id: &JobId) -> Option<&Job> {
+        self.get(id).filter(|j| j.state().is_held())
+    }
+
     /// The job with this id, to change it.
     pub(crate) fn get_mut(&mut self, id: &JobId) -> Option<&mut Job> {
         let slot = self.find(id)?;

@@ -52,7 +52,7 @@ use crate::federation_state::FederationState;
 use crate::hashing::{seeded_hasher, Map};
 use crate::ids::{JobId, NodeId};
 use crate::job::{
-    Job, JobState, QueueName, FLAG_BCAST_WILLQUEUE, FLAG_DEAD_LETTERED, FLAG_DELIVERED,
+    Holders, Job, JobState, QueueName, FLAG_BCAST_WILLQUEUE, FLAG_DEAD_LETTERED, FLAG_DELIVERED,
     FLAG_NACK_DELAY,
 };
 use crate::job_table::{JobRef, JobTable};
@@ -60,12 +60,13 @@ use crate::queue::Queue;
 use crate::queue_table::QueueTable;
 use crate::repl_waiters::ReplWaiters;
 use crate::reply_bytes::ReplyBytes;
-use crate::requeue::Untold;
+use crate::requeue::UntoldList;
 use crate::rereplication::Rereplication;
 use bytes::Bytes;
 use disque_proto::Reply;
 use rand::rngs::StdRng;
 use rand::Rng;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 
 pub(crate) use crate::job::Count;
@@ -167,7 +168,7 @@ pub struct Node {
     /// News every holder must hear (dead-letter moves, D17; NACK DELAYs,
     /// D16) sent while a holder had no link up, by holder: told when its
     /// link comes up, if still current.
-    pub(crate) untold_news: BTreeMap<NodeId, Vec<Untold>>,
+    pub(crate) untold_news: BTreeMap<NodeId, UntoldList>,
     /// The last ctime assigned by ADDJOB (ctimes strictly increase).
     last_ctime: u64,
     /// When the 100 ms duties last ran.
@@ -505,6 +506,15 @@ impl Node {
 
     // ----- job table and timers -----------------------------------------------
 
+    /// The shared holder list of a copy held here: `nodes` and this node.
+    pub(crate) fn holders_with_me(&mut self, mut nodes: SmallVec<[NodeId; 8]>) -> Holders {
+        let me = self.id();
+        if !nodes.contains(&me) {
+            nodes.push(me);
+        }
+        self.jobs.holders(&nodes)
+    }
+
     /// Adds a job to the table and schedules its first check. The job keeps
     /// neither a client's read buffer nor a bus frame alive: its body is its
     /// own ([`crate::job::Body`]) and its queue name is the queue's.
@@ -548,7 +558,7 @@ impl Node {
         let mut awake = job.etime().saturating_mul(1000).saturating_add(1000);
         if let Some(gc_at) = gc_at {
             awake = awake.min(gc_at);
-        } else if matches!(job.state(), JobState::Active | JobState::Queued) && job.qtime() != 0 {
+        } else if job.state().is_held() && job.qtime() != 0 {
             let lead = if job.has(FLAG_BCAST_WILLQUEUE) {
                 500
             } else {
@@ -571,7 +581,7 @@ impl Node {
             return;
         };
         self.rerepl.job_deleted(id);
-        if matches!(job.state(), JobState::Active | JobState::Queued) {
+        if job.state().is_held() {
             self.log_deljob(id, fx);
         }
         if job.state() == JobState::Queued {

@@ -7,12 +7,11 @@
 use crate::cluster::BusAction;
 use crate::effects::{Effects, Env};
 use crate::files::{Identity, Next};
-use crate::ids::{JobId, NodeId};
+use crate::ids::JobId;
 use crate::job::{JobState, FLAG_BCAST_QUEUED, FLAG_DELIVERED};
 use crate::job_codec::{self, CorruptJob, Form};
 use crate::node::Node;
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 
 /// How a `LOADJOB` record is replayed.
@@ -205,15 +204,12 @@ impl Node {
             return Err(CorruptJob);
         }
         // Holders still known keep receiving acks and requeue notices.
-        let mut holders: SmallVec<[NodeId; 8]> = decoded
+        let known = decoded
             .nodes
             .into_iter()
             .filter(|n| self.is_known_node(n))
             .collect();
-        if !holders.contains(&self.id()) {
-            holders.push(self.id());
-        }
-        job.become_copy(self.jobs.holders(&holders));
+        job.become_copy(self.holders_with_me(known));
         let exact = mode == LoadMode::ExactState;
         // Never queued yet and still within its DELAY (D5: restored exactly).
         let awaiting_delay = exact
@@ -251,11 +247,7 @@ impl Node {
     /// per active or queued job.
     pub fn aof_snapshot(&self, out: &mut BytesMut) {
         let mut payload = BytesMut::new();
-        for job in self
-            .jobs
-            .values()
-            .filter(|j| matches!(j.state(), JobState::Active | JobState::Queued))
-        {
+        for job in self.jobs.values().filter(|j| j.state().is_held()) {
             payload.clear();
             job_codec::encode(job, Form::Storage, 0, &mut payload);
             disque_proto::encode_request(&[&b"LOADJOB"[..], &payload], out);

@@ -258,7 +258,7 @@ impl Node {
         }) else {
             return;
         };
-        let (mut nodes, doubted) =
+        let (nodes, doubted) =
             self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);
         let mut job = decoded.job;
         let id = job.id();
@@ -291,10 +291,7 @@ impl Node {
             {
                 return;
             }
-            if !nodes.contains(&self.id()) {
-                nodes.push(self.id());
-            }
-            job.become_copy(self.jobs.holders(&nodes));
+            job.become_copy(self.holders_with_me(nodes));
             job.start_as_replica();
             let rereplicated = job.has(FLAG_REREPLICATED);
             if doubted {

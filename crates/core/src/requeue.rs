@@ -22,9 +22,20 @@ pub(crate) enum News {
     NackDelay,
 }
 
-/// The size from which a holder's untold news is pruned (see
-/// [`Node::note_untold_news`]).
+/// The size from which a holder's untold news is pruned (see [`UntoldList`]).
 const UNTOLD_PRUNE_AT: usize = 1024;
+
+/// The news one holder may have missed, oldest first. News about jobs no
+/// longer held here is dropped whenever the list has doubled since the last
+/// pruning (from [`UNTOLD_PRUNE_AT`] items on), so a holder that stays away
+/// without being forgotten costs memory only for the jobs still held, and
+/// pruning costs O(1) per item added.
+#[derive(Debug, Default)]
+pub(crate) struct UntoldList {
+    items: Vec<Untold>,
+    /// The length at which the next pruning happens.
+    prune_at: usize,
+}
 
 /// News a holder may have missed (`Node::untold_news`, by holder).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,7 +212,7 @@ impl Node {
         self.move_to_dead_letter(id);
         let queued = self.enqueue_as(env, id, count, fx);
         self.log_changed(id, fx);
-        let holders = self.jobs[id].nodes_delivered().to_vec();
+        let holders = self.jobs[id].nodes_delivered().clone();
         self.note_untold_news(id, News::DeadLetterMove, &holders);
         queued
     }
@@ -252,11 +263,7 @@ impl Node {
     /// connecting: the frame waits on it and is lost if it never comes up).
     /// Each is told when a link to it comes up (see
     /// [`Node::tell_untold_news`]).
-    ///
-    /// News about jobs no longer held here is dropped from a holder's list
-    /// each time the list reaches a power of two from this size on, so a
-    /// holder that stays away without being forgotten costs memory only for
-    /// the jobs still held.
+    /// The list is pruned as [`UntoldList`] says.
     pub(crate) fn note_untold_news(&mut self, id: &JobId, news: News, told: &[NodeId]) {
         for node in told {
             let Some(peer) = self.cluster.peer(node).filter(|p| !p.link_up) else {
@@ -268,20 +275,18 @@ impl Node {
                 waiting_on: peer.link,
             };
             let list = self.untold_news.entry(*node).or_default();
-            list.push(untold);
-            if list.len() >= UNTOLD_PRUNE_AT && list.len().is_power_of_two() {
+            list.items.push(untold);
+            if list.items.len() >= list.prune_at.max(UNTOLD_PRUNE_AT) {
                 let jobs = &self.jobs;
-                list.retain(|u| {
-                    jobs.get(&u.job)
-                        .is_some_and(|j| matches!(j.state(), JobState::Active | JobState::Queued))
-                });
+                list.items.retain(|u| jobs.held(&u.job).is_some());
+                list.prune_at = 2 * list.items.len();
             }
         }
     }
 
     /// How many news items wait for holders with no link up.
     pub fn untold_news_count(&self) -> usize {
-        self.untold_news.values().map(Vec::len).sum()
+        self.untold_news.values().map(|l| l.items.len()).sum()
     }
 
     /// The link `link` to `node` came up: the news it may have missed (see
@@ -295,7 +300,8 @@ impl Node {
         link: LinkId,
         fx: &mut Effects,
     ) {
-        for untold in self.untold_news.remove(node).unwrap_or_default() {
+        let list = self.untold_news.remove(node).unwrap_or_default();
+        for untold in list.items {
             if untold.waiting_on == Some(link) {
                 continue;
             }
@@ -312,10 +318,7 @@ impl Node {
     /// left (D16).
     fn news_to_tell(&self, env: &Env, node: &NodeId, untold: &Untold) -> Option<Message> {
         let id = &untold.job;
-        let job = self
-            .jobs
-            .get(id)
-            .filter(|j| matches!(j.state(), JobState::Active | JobState::Queued))?;
+        let job = self.jobs.held(id)?;
         match untold.news {
             News::DeadLetterMove => (job.has(FLAG_DEAD_LETTERED)
                 && job.nodes_delivered().contains(node))
@@ -350,11 +353,7 @@ impl Node {
     /// Logs a job whose record changed (queue, NACK DELAY) as `DELJOB`
     /// then `LOADJOB`: an older loader replays both as it always did.
     pub(crate) fn log_changed(&self, id: &JobId, fx: &mut Effects) {
-        if self
-            .jobs
-            .get(id)
-            .is_some_and(|j| matches!(j.state(), JobState::Active | JobState::Queued))
-        {
+        if self.jobs.held(id).is_some() {
             self.log_deljob(id, fx);
             self.log_loadjob(id, fx);
         }

@@ -64,7 +64,7 @@ impl Node {
             return;
         }
         let (state, retry, qtime) = (job.state(), job.retry(), job.qtime());
-        let live = matches!(state, JobState::Active | JobState::Queued);
+        let live = state.is_held();
         // 2. WILLQUEUE lead: tell the other holders we are about to requeue.
         if live && job.has(FLAG_BCAST_WILLQUEUE) && qtime.saturating_sub(500) <= env.now_ms {
             if state == JobState::Active {

@@ -64,7 +64,7 @@ impl Node {
     /// True for jobs that may be re-replicated: held (active or queued), not
     /// at-most-once, not a dummy ACK, not expired.
     fn rereplication_eligible(&self, env: &Env, job: &Job) -> bool {
-        matches!(job.state(), JobState::Active | JobState::Queued)
+        job.state().is_held()
             && job.retry() > 0
             && !job.is_dummy_ack()
             && job.queue().is_some()
