@@ -83,9 +83,10 @@ pub struct Aof {
     written: u64,
     /// Position known to be on disk.
     synced: u64,
-    /// A group-commit fsync is running (`always`): records of new batches stay
-    /// buffered until it ends, then go to the file in one write.
-    sync_running: bool,
+    /// A group commit is under way (`always`): an fsync runs, or the next one
+    /// gathers its batch. Records of new batches stay buffered until the next
+    /// fsync starts, then go to the file in one write.
+    group_commit: bool,
 }
 
 impl Aof {
@@ -108,7 +109,7 @@ impl Aof {
             delayed_fsync: 0,
             written: 0,
             synced: 0,
-            sync_running: false,
+            group_commit: false,
         }
     }
 
@@ -219,11 +220,11 @@ impl Aof {
     }
 
     /// Writes the records of a batch before its replies leave. With `always`,
-    /// while a group-commit fsync runs, they stay buffered: the replies wait for
-    /// the next fsync anyway, and [`Aof::begin_sync`] writes the records of every
-    /// batch in between with one call where each batch would make its own.
+    /// while a group commit is under way, they stay buffered: the replies wait
+    /// for the next fsync anyway, and [`Aof::begin_sync`] writes the records of
+    /// every batch in between with one call where each batch would make its own.
     pub fn write_batch(&mut self) {
-        if !(self.sync_running && self.fsync == AppendFsync::Always) {
+        if !(self.group_commit && self.fsync == AppendFsync::Always) {
             self.flush();
         }
     }
@@ -308,14 +309,20 @@ impl Aof {
     pub fn begin_sync(&mut self) -> Option<(File, u64)> {
         self.flush();
         let file = self.file.as_ref()?.try_clone().ok()?;
-        self.sync_running = true;
+        self.group_commit = true;
         Some((file, self.written))
     }
 
-    /// Ends a group-commit fsync that covered everything up to `target`.
+    /// Ends a group-commit fsync that covered everything up to `target`; the
+    /// group commit goes on (records stay buffered) until [`Aof::end_group_commit`].
     pub fn end_sync(&mut self, target: u64) {
-        self.sync_running = false;
         self.synced = self.synced.max(target);
+    }
+
+    /// The group commit has nothing left to fsync: batches write their records
+    /// at once again.
+    pub fn end_group_commit(&mut self) {
+        self.group_commit = false;
     }
 
     /// With `everysec`: fsync in a background thread at most once per second.
@@ -495,8 +502,9 @@ mod tests {
         std::fs::metadata(aof.path()).unwrap().len()
     }
 
-    /// With `always`, batches that end while a group-commit fsync runs are
-    /// written by the next fsync, in one write, and their replies wait for it.
+    /// With `always`, batches that end while a group commit is under way (an
+    /// fsync runs or the next one gathers) are written by the next fsync, in
+    /// one write, and their replies wait for it.
     #[test]
     fn batches_during_a_group_commit_fsync_wait_for_the_next_one() {
         let dir = std::env::temp_dir().join(format!("aof-batch-test-{}", std::process::id()));
@@ -517,17 +525,26 @@ mod tests {
         assert_eq!(aof.unsynced_target(), Some(13));
         aof.end_sync(covered);
         assert!(aof.is_synced(6) && !aof.is_synced(13));
+        aof.append(b"third\n");
+        aof.write_batch();
+        assert_eq!(file_len(&aof), 6, "held while the next fsync gathers");
 
         let (_, covered) = aof.begin_sync().unwrap();
-        assert_eq!((covered, file_len(&aof)), (13, 13));
+        assert_eq!((covered, file_len(&aof)), (19, 19));
         aof.end_sync(covered);
         assert_eq!(aof.unsynced_target(), None);
+        aof.end_group_commit();
+        aof.append(b"fourth\n");
+        aof.write_batch();
+        assert_eq!(file_len(&aof), 26, "no group commit: written at once");
+        let (_, covered) = aof.begin_sync().unwrap();
+        aof.end_sync(covered);
 
         aof.set_fsync(AppendFsync::EverySec);
         aof.begin_sync().unwrap();
-        aof.append(b"third\n");
+        aof.append(b"fifth\n");
         aof.write_batch();
-        assert_eq!(file_len(&aof), 19, "only `always` holds records back");
+        assert_eq!(file_len(&aof), 32, "only `always` holds records back");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@
 //! | Field | Owner | Changed through, by |
 //! |---|---|---|
 //! | `node` | `state` | [`State::run_core`] for every core event (commands and evictions from `dispatch`, `http` and `config_glue`, frames and links from `bus`, ticks from `server`, a client gone from `connection`, AOF records and the end of loading from `aof_load`, DEBUG FLUSHALL from `commands`), [`State::link_down`] (`bus`), [`State::configure_core`] (`config_glue`, and the AOF methods here): the core's settings in one place; [`State::recycle_reply`] (`connection`) gives encoded replies back |
-//! | `aof` | `state` | the [`Aof`] type's methods, called only here: `State::apply` buffers, [`State::flush_point`] writes; [`State::open_aof`] (`aof_load`, `config_glue`), [`State::close_aof`], [`State::set_aof_fsync`] (`config_glue`), [`State::start_aof_rewrite`] (`dispatch`, `config_glue`), [`State::aof_cron`] (`server`), [`State::write_aof`] (`aof_load`), [`State::sync_aof`] (`shutdown`, `group_commit`), [`State::begin_aof_sync`], [`State::aof_synced_to`] (`group_commit`), [`State::rewrite_aof_for_shutdown`] (`shutdown`) |
+//! | `aof` | `state` | the [`Aof`] type's methods, called only here: `State::apply` buffers, [`State::flush_point`] writes; [`State::open_aof`] (`aof_load`, `config_glue`), [`State::close_aof`], [`State::set_aof_fsync`] (`config_glue`), [`State::start_aof_rewrite`] (`dispatch`, `config_glue`), [`State::aof_cron`] (`server`), [`State::write_aof`] (`aof_load`), [`State::sync_aof`] (`shutdown`, `group_commit`), [`State::begin_aof_sync`], [`State::aof_synced_to`], [`State::end_aof_group_commit`] (`group_commit`), [`State::rewrite_aof_for_shutdown`] (`shutdown`) |
 //! | `group_commit` | `group_commit` | its [`crate::group_commit::Signals`]; `state` only `kick`s the syncer |
 //! | `loading` | `aof_load` | set while the AOF loads at startup |
 //! | `bus` | `bus` | the [`crate::bus::Bus`] type's methods: `state` carries out the core's actions (`execute`, `hold`, `take_ready`, `start_links`, `forget_link`), `bus`'s tasks track inbound connections, `commands` (DEBUG BUS-BLOCK) calls `block_node` |
@@ -354,6 +354,11 @@ impl State {
     /// (`group_commit`).
     pub fn aof_synced_to(&mut self, target: u64) {
         self.aof.end_sync(target);
+    }
+
+    /// The group commit has nothing left to fsync (`group_commit`).
+    pub fn end_aof_group_commit(&mut self) {
+        self.aof.end_group_commit();
     }
 
     /// `SHUTDOWN REWRITE-AOF`: writes the current jobs as the whole AOF,
