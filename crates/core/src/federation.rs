@@ -214,8 +214,11 @@ impl Node {
                     self.send(&from, message, fx);
                     continue;
                 }
-                // The sender may have moved it to its dead-letter queue (D17).
-                Some(_) => self.follow_dead_letter_move(&id, &queue, fx),
+                Some(_) => {
+                    self.stop_waiting_for_copies(&id, fx);
+                    // The sender may have moved it to its dead-letter queue (D17).
+                    self.follow_dead_letter_move(&id, &queue, fx);
+                }
                 None => {
                     let (nodes, doubted) =
                         self.credible_holders(env, &from, decoded.job.ctime_ms(), &decoded.nodes);

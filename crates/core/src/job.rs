@@ -20,7 +20,7 @@
 //! | `nacks`, `additional_deliveries` | `enter_queue`; `count_nack`, `count_delivery` | `node`; `requeue`, `commands::requeue` |
 //! | `queue` | `share_queue_name` (registering); `move_to_dead_letter` (D17) | `node`; `requeue` |
 //! | `nodes_delivered` | `become_copy`, `add_delivered`, `drop_holder` (EMPTIED); `share_holders` | `replication`, `federation`, `persistence`, `requeue`, `acks`, `rereplication::protocol`; `job_table` |
-//! | `nodes_confirmed` | `wait_for_copies`, `copies_achieved`, `confirm` (GOTJOB); `start_ack_collection`, `confirm` (GOTACK, SETACK) | `replication`; `acks` |
+//! | `nodes_confirmed` | `wait_for_copies`, `copies_achieved`, `confirm` (GOTJOB); `start_ack_collection`, `confirm` (GOTACK, SETACK); `restart_ack_collection` (ACKJOB of a dummy ACK) | `replication`; `acks`; `commands::ack` |
 //! | `dead_letter` | `move_to_dead_letter` | `requeue` |
 //! | `qtime` | `enter_queue`; `schedule_queueing`, `schedule_requeue`, `postpone_requeue`, `delay_for_nack`, `honour_nack_delay` | `node`; as the `flags` row above, and `federation` |
 //! | `local` | `clear_local`, `mark_delivered`, `set_in_queue_order` (queue order marks); `set_slot_gen`, `set_awake`, `set_in_evictable`, `set_in_queue_order` (table indexes) | `node`, `requeue`; `job_table` |
@@ -474,7 +474,8 @@ impl Job {
         self.nodes_confirmed = None;
     }
 
-    /// ENQUEUE ends a wait for copies: the job is active (if it was waiting).
+    /// ENQUEUE or YOURJOBS ends a wait for copies: the job is active (if it
+    /// was waiting).
     pub(crate) fn end_wait_for_copies(&mut self) {
         if self.state == JobState::WaitRepl {
             self.state = JobState::Active;
@@ -516,6 +517,12 @@ impl Job {
     pub(crate) fn start_ack_collection(&mut self, myself: NodeId) {
         self.nodes_confirmed
             .get_or_insert_with(|| Box::new(vec![myself]));
+    }
+
+    /// A dummy ACK acked again: the answers collected so far are forgotten,
+    /// so that every node is asked again.
+    pub(crate) fn restart_ack_collection(&mut self) {
+        self.nodes_confirmed = None;
     }
 
     // ----- state: queueing (`node`) ------------------------------------------------

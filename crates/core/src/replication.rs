@@ -348,6 +348,21 @@ impl Node {
         }
     }
 
+    /// A job whose ADDJOB still waits here for its copies becomes an ordinary
+    /// copy another way (ENQUEUE, or YOURJOBS from a holder that queued it):
+    /// it is logged now, as [`Node::replication_achieved`] would have done, so
+    /// that what this node confirms of it (GOTJOB, QUEUED) survives a crash.
+    pub(crate) fn stop_waiting_for_copies(&mut self, id: &JobId, fx: &mut Effects) {
+        if let Some(job) = self
+            .jobs
+            .get_mut(id)
+            .filter(|j| j.state() == JobState::WaitRepl)
+        {
+            job.end_wait_for_copies();
+            self.log_loadjob(id, fx);
+        }
+    }
+
     /// ENQUEUE: queue our copy (after `delay`), this queueing counting as the first.
     ///
     /// Decision D3: an at-most-once job is queued on its first ENQUEUE (the original
@@ -371,9 +386,9 @@ impl Node {
         {
             return;
         }
+        self.stop_waiting_for_copies(id, fx);
         let job = self.jobs.get_mut(id).expect("checked");
         job.next_queueing_is_first();
-        job.end_wait_for_copies();
         if job.retry() == 0 {
             job.schedule_queueing(env.now_ms + delay as u64 * 1000);
         }

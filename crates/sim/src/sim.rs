@@ -1160,8 +1160,9 @@ impl Sim {
                     "a confirmed copy survives its holder's crash",
                     job,
                     format!(
-                        "n{i} had announced its copy (GOTJOB or ADDJOB reply), crashed ({how:?}, \
-                         fsync {:?}) and restarted without it",
+                        "n{i} had announced its copy of {} (GOTJOB or ADDJOB reply), crashed \
+                         ({how:?}, fsync {:?}) and restarted without it",
+                        String::from_utf8_lossy(copy.id.as_bytes()),
                         self.net.config().fsync
                     ),
                 );

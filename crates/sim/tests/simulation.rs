@@ -109,6 +109,12 @@ fn seeds_that_found_bugs_pass() {
     // the job to its dead-letter queue, stayed in the old queue.
     // 40469: a holder the node moving the job had no link to never heard of
     // the move, and the answer to its WILLQUEUE did not say it.
+    // 103209: a dummy ACK kept the GOTACK(0) of nodes that received their
+    // copy later (a REPLJOB still on its way); an ACKJOB asking again never
+    // told them, and one delivered the acknowledged job.
+    // 106531: a copy waiting for its ADDJOB's replication was queued through
+    // YOURJOBS without being logged, confirmed to a re-replication round, and
+    // lost in a power cut.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
@@ -117,6 +123,8 @@ fn seeds_that_found_bugs_pass() {
         (7565, Profile::Chaos),
         (4491, Profile::Chaos),
         (40469, Profile::Chaos),
+        (103_209, Profile::Chaos),
+        (106_531, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);

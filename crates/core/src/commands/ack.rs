@@ -27,7 +27,8 @@ pub(crate) fn parse_ids(args: &[Bytes]) -> Result<Ids, Reply> {
 
 impl Node {
     /// `ACKJOB id...`: acknowledge, create dummy ACKs for unknown at-least-once ids
-    /// in a cluster, and run a GC attempt for every id that has a record.
+    /// in a cluster (or restart the collection of an existing one), and run a
+    /// GC attempt for every id that has a record.
     pub(crate) fn cmd_ackjob(&mut self, env: &Env, args: &[Bytes], fx: &mut Effects) -> Reply {
         let ids = match parse_ids(args) {
             Ok(ids) => ids,
@@ -35,8 +36,16 @@ impl Node {
         };
         let mut acked = 0;
         for id in &ids {
-            match self.jobs.get(id).map(|j| j.state()) {
-                Some(JobState::Acked) => {}
+            match self.jobs.get(id).map(|j| (j.state(), j.is_dummy_ack())) {
+                // Asking again: a node that answered "unknown" may hold a copy
+                // since (a REPLJOB that was still on its way), so every node
+                // is asked again.
+                Some((JobState::Acked, true)) => {
+                    if let Some(job) = self.jobs.get_mut(id) {
+                        job.restart_ack_collection();
+                    }
+                }
+                Some((JobState::Acked, false)) => {}
                 Some(_) => {
                     self.acknowledge(env, id, fx);
                     acked += 1;
