@@ -7,14 +7,15 @@
 //! Layout, chosen for memory and for latency that does not grow with the
 //! number of jobs held (measured with `scripts/bench`, see the README):
 //!
-//! * **Slots.** Jobs live in chunks of [`CHUNK`] slots. A chunk, once full,
-//!   never moves: growth copies at most one chunk's jobs (the last one grows
-//!   like a vector, so a small node stays small), never all of them, and a
-//!   job costs its record and nothing else (no per-job allocation for the
-//!   record, no allocator header, the slot's generation kept in the record's
-//!   padding). A freed slot is reused; its generation counter is bumped so
-//!   that stale handles (queue and evictable entries left behind, see below)
-//!   no longer match.
+//! * **Slots.** Jobs live in chunks of 1,024 slots (see [`slots`]). A
+//!   chunk never moves: growth copies at most one chunk's jobs (the first
+//!   one grows like a vector, so a small node stays small), never all of
+//!   them, and a job costs its record and nothing else (no per-job
+//!   allocation for the record, no allocator header, the slot's generation
+//!   kept in the record's padding). A new job takes the lowest vacant slot,
+//!   so jobs stay packed and the chunks a drain empties are given back. A
+//!   vacated slot's generation is bumped so that stale handles (queue and
+//!   evictable entries left behind, see below) no longer match.
 //! * **Id index.** One hash table per shard of 8-byte entries: the slot
 //!   number and 32 bits of the id's hash, keyed with a secret (clients cannot
 //!   aim at collisions). The id itself is read from the slot only when the
@@ -34,6 +35,15 @@
 //! * **Evictable jobs.** A FIFO of handles of acked and delivered at-most-once
 //!   jobs; each job is listed once (a mark in its record) and deleted jobs'
 //!   entries are dropped lazily.
+//! * **Shrinking.** The indexes give memory back as jobs leave: a shard of
+//!   the id index, the evictable list and a queue's order shrink to twice
+//!   their entries once those fall below a quarter of their room, the timer
+//!   heap when stale entries are dropped, and the timer heap and the
+//!   evictable list are emptied at once when the last job leaves (every entry
+//!   left is stale then), so a node drained of a burst returns to about its
+//!   idle size without a pause to rebuild anything.
+
+mod slots;
 
 use crate::ids::{JobId, NodeId};
 use crate::job::{Holders, Job, JobState, QueueName};
@@ -43,10 +53,7 @@ use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-/// Slots per chunk (a power of two).
-const CHUNK_BITS: u32 = 10;
-/// Slots per chunk.
-pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
+use slots::Slots;
 /// Shards of the id index.
 const SHARDS: usize = 64;
 /// The top bits of a hash that choose its shard (buckets use the low ones).
@@ -96,14 +103,20 @@ fn table_hash(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// The slot numbered `slot` of `chunks`.
-fn slot_at(chunks: &[Vec<Slot>], slot: u32) -> &Slot {
-    &chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+/// True when index entry `e` is the one of the job `id` whose hash is `hash`.
+fn entry_is(slots: &Slots, e: &IndexEntry, hash: u32, id: &JobId) -> bool {
+    e.hash == hash
+        && slots
+            .get(e.slot)
+            .and_then(Slot::job)
+            .is_some_and(|j| j.id() == *id)
 }
 
-/// True when index entry `e` is the one of the job `id` whose hash is `hash`.
-fn entry_is(chunks: &[Vec<Slot>], e: &IndexEntry, hash: u32, id: &JobId) -> bool {
-    e.hash == hash && slot_at(chunks, e.slot).job().is_some_and(|j| j.id() == *id)
+/// True when a container's entries have fallen below a quarter of its room,
+/// which is above `floor` entries (below, it is not worth giving back):
+/// callers shrink it to twice its entries.
+pub(crate) fn worth_shrinking(len: usize, capacity: usize, floor: usize) -> bool {
+    capacity > floor && len < capacity / 4
 }
 
 /// One slot: a job, or nothing and how many jobs it has held (a job keeps
@@ -165,17 +178,12 @@ impl Timer {
 
 /// Every job on this node, with its indexes.
 pub(crate) struct JobTable {
-    /// Full chunks of [`CHUNK`] slots, the last one growing.
-    chunks: Vec<Vec<Slot>>,
-    /// Free slots below `used`, reused last-freed first.
-    free: Vec<u32>,
-    /// Slots handed out at least once: `[0, used)`.
-    used: u32,
+    /// Where the jobs are.
+    slots: Slots,
     index: Vec<HashTable<IndexEntry>>,
     /// The shard of each hash prefix (see [`shard_map`]).
     shard_of: Box<[u8; 1 << SHARD_MAP_BITS]>,
     hasher: ahash::RandomState,
-    len: usize,
     timers: BinaryHeap<Reverse<Timer>>,
     evictable: VecDeque<JobRef>,
     /// Jobs marked as listed in `evictable` (entries may be more).
@@ -230,13 +238,10 @@ impl JobTable {
     /// An empty table whose id hasher is keyed by `hasher`.
     pub(crate) fn new(hasher: ahash::RandomState) -> JobTable {
         JobTable {
-            chunks: Vec::new(),
-            free: Vec::new(),
-            used: 0,
+            slots: Slots::default(),
             index: (0..SHARDS).map(|_| HashTable::new()).collect(),
             shard_of: shard_map(),
             hasher,
-            len: 0,
             timers: BinaryHeap::new(),
             evictable: VecDeque::new(),
             evictable_live: 0,
@@ -245,12 +250,14 @@ impl JobTable {
         }
     }
 
-    fn slot(&self, slot: u32) -> &Slot {
-        slot_at(&self.chunks, slot)
+    /// The job in slot `slot`, if any.
+    fn job_at(&self, slot: u32) -> Option<&Job> {
+        self.slots.get(slot).and_then(Slot::job)
     }
 
-    fn slot_mut(&mut self, slot: u32) -> &mut Slot {
-        &mut self.chunks[(slot >> CHUNK_BITS) as usize][slot as usize & (CHUNK - 1)]
+    /// The job in slot `slot`, to change it.
+    fn job_at_mut(&mut self, slot: u32) -> Option<&mut Job> {
+        self.slots.get_mut(slot).and_then(Slot::job_mut)
     }
 
     fn hash(&self, id: &JobId) -> u32 {
@@ -266,7 +273,7 @@ impl JobTable {
     fn find(&self, id: &JobId) -> Option<u32> {
         let hash = self.hash(id);
         self.index[self.shard(hash)]
-            .find(table_hash(hash), |e| entry_is(&self.chunks, e, hash, id))
+            .find(table_hash(hash), |e| entry_is(&self.slots, e, hash, id))
             .map(|e| e.slot)
     }
 
@@ -274,27 +281,23 @@ impl JobTable {
     pub(crate) fn job_ref(&self, id: &JobId) -> Option<JobRef> {
         self.find(id).map(|slot| JobRef {
             slot,
-            gen: self.slot(slot).gen(),
+            gen: self.slots.gen(slot),
         })
     }
 
     /// The job a handle names, if it is still there.
     pub(crate) fn resolve(&self, r: JobRef) -> Option<&Job> {
-        let chunk = self.chunks.get((r.slot >> CHUNK_BITS) as usize)?;
-        let slot = chunk.get(r.slot as usize & (CHUNK - 1))?;
-        slot.job().filter(|j| j.local().gen == r.gen)
+        self.job_at(r.slot).filter(|j| j.local().gen == r.gen)
     }
 
     /// The job a handle names, to change it.
     pub(crate) fn resolve_mut(&mut self, r: JobRef) -> Option<&mut Job> {
-        let chunk = self.chunks.get_mut((r.slot >> CHUNK_BITS) as usize)?;
-        let slot = chunk.get_mut(r.slot as usize & (CHUNK - 1))?;
-        slot.job_mut().filter(|j| j.local().gen == r.gen)
+        self.job_at_mut(r.slot).filter(|j| j.local().gen == r.gen)
     }
 
     /// The job with this id.
     pub(crate) fn get(&self, id: &JobId) -> Option<&Job> {
-        self.find(id).and_then(|s| self.slot(s).job())
+        self.find(id).and_then(|s| self.job_at(s))
     }
 
     /// The job with this id if it is held for delivery (active or queued).
@@ -305,7 +308,7 @@ impl JobTable {
     /// The job with this id, to change it.
     pub(crate) fn get_mut(&mut self, id: &JobId) -> Option<&mut Job> {
         let slot = self.find(id)?;
-        self.slot_mut(slot).job_mut()
+        self.job_at_mut(slot)
     }
 
     /// True when a job has this id.
@@ -320,12 +323,11 @@ impl JobTable {
         job.share_holders(|given| recent.share(&**given, |_| given.clone()));
         let hash = self.hash(&job.id());
         let shard = self.shard(hash);
-        // The slot the job will take: the last freed one, or a new one.
-        let slot = self.free.last().copied().unwrap_or(self.used);
-        let chunks = &self.chunks;
+        let slot = self.slots.lowest_vacant();
+        let slots = &self.slots;
         match self.index[shard].entry(
             table_hash(hash),
-            |e| entry_is(chunks, e, hash, &job.id()),
+            |e| entry_is(slots, e, hash, &job.id()),
             |e| table_hash(e.hash),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => {
@@ -336,22 +338,7 @@ impl JobTable {
                 entry.insert(IndexEntry { slot, hash });
             }
         }
-        if self.free.pop().is_none() {
-            if self.used as usize == self.chunks.len() * CHUNK {
-                // The first chunk grows as a vector does; later ones are
-                // allocated whole, so filling them copies nothing.
-                let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
-                self.chunks.push(Vec::with_capacity(capacity));
-            }
-            let chunk = self.chunks.last_mut().expect("just ensured");
-            chunk.push(Slot::Vacant { gen: 0 });
-            self.used += 1;
-        }
-        self.len += 1;
-        let entry = self.slot_mut(slot);
-        let gen = entry.gen();
-        job.set_slot_gen(gen);
-        *entry = Slot::Full(job);
+        let gen = self.slots.fill(slot, job);
         JobRef { slot, gen }
     }
 
@@ -400,20 +387,23 @@ impl JobTable {
     pub(crate) fn remove(&mut self, id: &JobId) -> Option<Job> {
         let hash = self.hash(id);
         let shard = self.shard(hash);
-        let chunks = &self.chunks;
+        let slots = &self.slots;
         let entry = self.index[shard]
-            .find_entry(table_hash(hash), |e| entry_is(chunks, e, hash, id))
+            .find_entry(table_hash(hash), |e| entry_is(slots, e, hash, id))
             .ok()?;
         let (IndexEntry { slot, .. }, _) = entry.remove();
-        let entry = self.slot_mut(slot);
-        let gen = entry.gen().wrapping_add(1);
-        let Slot::Full(job) = std::mem::replace(entry, Slot::Vacant { gen }) else {
-            unreachable!("indexed slots hold jobs")
-        };
-        self.free.push(slot);
-        self.len -= 1;
+        let table = &mut self.index[shard];
+        if worth_shrinking(table.len(), table.capacity(), 64) {
+            table.shrink_to(2 * table.len(), |e| table_hash(e.hash));
+        }
+        let job = self.slots.vacate(slot);
         if job.local().in_evictable {
             self.evictable_live -= 1;
+        }
+        if self.is_empty() {
+            // Every entry left is stale: dropped at once, without a rebuild.
+            self.timers = BinaryHeap::new();
+            self.evictable = VecDeque::new();
         }
         Some(job)
     }
@@ -427,26 +417,22 @@ impl JobTable {
 
     /// Number of jobs.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.slots.len()
     }
 
     /// True when there is no job.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Every job, in slot order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &Job> {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.iter().filter_map(Slot::job))
+        self.slots.jobs().map(|(_, job)| job)
     }
 
     /// Every job, to change them.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Job> {
-        self.chunks
-            .iter_mut()
-            .flat_map(|c| c.iter_mut().filter_map(Slot::job_mut))
+        self.slots.jobs_mut()
     }
 
     /// Every id.
@@ -494,20 +480,24 @@ impl JobTable {
         job.set_awake(awake);
         if awake != 0 {
             self.timers.push(Reverse(Timer::new(awake, r.slot)));
-            if self.timers.len() > 2 * self.len + 1024 {
+            if self.timers.len() > 2 * self.len() + 1024 {
                 self.drop_stale_timers();
             }
         }
         true
     }
 
+    /// Rebuilds the timer heap of its live entries only, in memory sized to
+    /// them (stale entries have come to outnumber the jobs).
     fn drop_stale_timers(&mut self) {
         let mut entries = std::mem::take(&mut self.timers).into_vec();
         entries.retain(|Reverse(t)| {
-            self.slot(t.slot)
-                .job()
+            self.job_at(t.slot)
                 .is_some_and(|j| j.local().awake == t.awake())
         });
+        if worth_shrinking(entries.len(), entries.capacity(), 1024) {
+            entries.shrink_to(2 * entries.len());
+        }
         self.timers = BinaryHeap::from(entries);
     }
 
@@ -527,7 +517,7 @@ impl JobTable {
             return None;
         }
         self.timers.pop();
-        Some(match self.slot_mut(timer.slot).job_mut() {
+        Some(match self.job_at_mut(timer.slot) {
             Some(job) if job.local().awake == awake => {
                 job.set_awake(0);
                 Some(job.id())
@@ -559,12 +549,18 @@ impl JobTable {
         if self.evictable.len() > 2 * self.evictable_live + 1024 {
             let mut list = std::mem::take(&mut self.evictable);
             list.retain(|r| self.resolve(*r).is_some_and(|j| j.local().in_evictable));
+            if worth_shrinking(list.len(), list.capacity(), 1024) {
+                list.shrink_to(2 * list.len());
+            }
             self.evictable = list;
         }
     }
 
     /// Takes the evictable job listed first (it stays in the table).
     pub(crate) fn pop_evictable(&mut self) -> Option<JobId> {
+        if worth_shrinking(self.evictable.len(), self.evictable.capacity(), 1024) {
+            self.evictable.shrink_to(2 * self.evictable.len());
+        }
         while let Some(r) = self.evictable.pop_front() {
             if let Some(job) = self.resolve_mut(r).filter(|j| j.local().in_evictable) {
                 job.set_in_evictable(false);
@@ -593,56 +589,46 @@ impl JobTable {
         let wanted = (limits.count.max(0) as u64).max(1);
         let max_steps = wanted.saturating_mul(10);
         let (mut matched, mut steps) = (0u64, 0u64);
-        let start = cursor.min(self.used as u64) as u32;
-        for slot in start..self.used {
+        let end = self.slots.end();
+        let mut slot = cursor.min(u64::from(end)) as u32;
+        while slot < end {
             if !unlimited && (matched >= wanted || steps >= max_steps) {
                 return slot as u64;
             }
             steps += 1;
-            if let Some(job) = self.slot(slot).job() {
+            if let Some(job) = self.job_at(slot) {
                 if visit(job) {
                     matched += 1;
                 }
             }
+            slot = self.slots.next_in_scan(slot);
         }
         0
     }
 
     // ----- checks -----------------------------------------------------------------
 
-    /// Panics unless the indexes agree with the records: every job is indexed
-    /// under its id in its own slot, the free list names exactly the empty
-    /// slots, every job due for a check has a heap entry at that time, and
-    /// every job marked evictable is evictable and listed.
+    /// Panics unless the indexes agree with the records: the slots' counts
+    /// and maps are right, every job is indexed under its id in its own slot,
+    /// every job due for a check has a heap entry at that time, and every job
+    /// marked evictable is evictable and listed.
     pub(crate) fn check_invariants(&self) {
-        let mut jobs = 0;
-        for slot in 0..self.used {
-            if let Some(job) = self.slot(slot).job() {
-                jobs += 1;
-                assert_eq!(
-                    self.find(&job.id()),
-                    Some(slot),
-                    "job {:?} indexed",
-                    job.id()
-                );
-            }
+        self.slots.check();
+        for (slot, job) in self.slots.jobs() {
+            assert_eq!(
+                self.find(&job.id()),
+                Some(slot),
+                "job {:?} indexed",
+                job.id()
+            );
         }
-        assert_eq!(jobs, self.len, "job count");
         let indexed: usize = self.index.iter().map(|t| t.len()).sum();
-        assert_eq!(indexed, self.len, "index size");
-        assert_eq!(self.free.len() + self.len, self.used as usize, "free slots");
-        assert!(
-            self.free.iter().all(|&s| self.slot(s).job().is_none()),
-            "free slots are empty"
-        );
+        assert_eq!(indexed, self.len(), "index size");
         let timers: std::collections::HashSet<Timer> =
             self.timers.iter().map(|Reverse(t)| *t).collect();
         let listed: std::collections::HashSet<JobRef> = self.evictable.iter().copied().collect();
         let mut marked = 0;
-        for slot in 0..self.used {
-            let Some(job) = self.slot(slot).job() else {
-                continue;
-            };
+        for (slot, job) in self.slots.jobs() {
             let r = JobRef {
                 slot,
                 gen: job.local().gen,

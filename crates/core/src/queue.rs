@@ -424,6 +424,9 @@ impl QueueOrder {
     }
 
     fn pop_first(&mut self, jobs: &JobTable) -> Option<JobRef> {
+        if crate::job_table::worth_shrinking(self.run.len(), self.run.capacity(), 1024) {
+            self.run.shrink_to(2 * self.run.len());
+        }
         match (self.run.front(), self.late.first()) {
             (Some(&a), Some(b)) if Self::late_first(jobs, a, b) => {
                 self.late.pop_first().map(|(_, job)| job)

@@ -163,3 +163,48 @@ async fn bus_connections_from_strangers_are_capped() {
         assert_eq!(cmd(&mut c, "PING").await, status("PONG"));
     }
 }
+
+async fn used_memory(c: &mut Client) -> u64 {
+    info_value(c, "used_memory").await.parse().unwrap()
+}
+
+/// A node drained of a burst of jobs gives the memory back: `used_memory`
+/// returns to near where it started (the job table's chunks, its id index,
+/// the timer heap and the queue order all shrink).
+#[tokio::test]
+async fn memory_goes_back_after_a_burst_is_drained() {
+    const JOBS: usize = 40_000;
+    let s = Server::start().await;
+    let mut c = s.client().await;
+    let before = used_memory(&mut c).await;
+    let mut raw = Raw::connect(s.port).await;
+    for _ in 0..JOBS {
+        raw.cmd(&["ADDJOB", "burst", "0123456789abcdef", "0"]).await;
+    }
+    for _ in 0..JOBS {
+        raw.frame().await;
+    }
+    let full = used_memory(&mut c).await;
+    assert!(
+        full > before + 4_000_000,
+        "{JOBS} jobs take {}",
+        full - before
+    );
+    loop {
+        let batch = cmd(&mut c, "GETJOB NOHANG COUNT 1000 FROM burst").await;
+        let ids: Vec<String> = match &batch {
+            Reply::Array(jobs) if !jobs.is_empty() => {
+                jobs.iter().map(|j| text(&items(j)[1])).collect()
+            }
+            _ => break,
+        };
+        let line = format!("DELJOB {}", ids.join(" "));
+        assert_eq!(cmd(&mut c, &line).await, int(ids.len() as i64));
+    }
+    assert_eq!(info_value(&mut c, "registered_jobs").await, "0");
+    let after = used_memory(&mut c).await;
+    assert!(
+        after < before + (full - before) / 10,
+        "used_memory {before} empty, {full} with {JOBS} jobs, {after} after deleting them"
+    );
+}
