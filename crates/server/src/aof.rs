@@ -128,8 +128,14 @@ impl Aof {
         self.state != AofState::Off
     }
 
-    /// Changes the fsync policy (CONFIG SET appendfsync).
+    /// Changes the fsync policy (CONFIG SET appendfsync). Records a group
+    /// commit held back are written first: under the other policies a reply
+    /// waits only for its records to be written.
     pub fn set_fsync(&mut self, fsync: AppendFsync) {
+        if self.fsync == AppendFsync::Always && fsync != AppendFsync::Always {
+            self.group_commit = false;
+            self.flush();
+        }
         self.fsync = fsync;
     }
 

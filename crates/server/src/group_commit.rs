@@ -141,6 +141,7 @@ pub async fn syncer(shared: Shared) {
                     std::process::exit(1);
                 }
                 synced(&mut state, &shared);
+                state.end_aof_group_commit();
                 break;
             };
             let result = tokio::task::spawn_blocking(move || {

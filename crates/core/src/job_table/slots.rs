@@ -66,8 +66,9 @@ pub(super) struct Slots {
     room_hint: usize,
     /// The generation of every virtual slot.
     gen_floor: u32,
-    /// Allocated empty chunks other than chunk 0 (at most one is kept).
-    spares: usize,
+    /// The allocated empty chunk kept (never chunk 0): the lowest empty one,
+    /// so that it is the next to fill.
+    spare: Option<usize>,
     /// Jobs held.
     len: usize,
 }
@@ -153,17 +154,22 @@ impl Slots {
             }
             self.set_room(c, true);
         }
+        if self.spare == Some(c) {
+            self.spare = None;
+        }
+        if c > 0 && !self.chunks[c].is_allocated() {
+            // Chunks past the first are allocated whole, so filling them
+            // copies nothing: the spare's memory if there is one (a spare
+            // lies above, or it would be the lowest chunk with room).
+            self.chunks[c].slots = match self.spare.take() {
+                Some(spare) => self.take_memory(spare),
+                None => Vec::with_capacity(CHUNK),
+            };
+            self.drop_released_tail();
+        }
         let gen_floor = self.gen_floor;
         let chunk = &mut self.chunks[c];
-        if chunk.live == 0 && c > 0 && chunk.is_allocated() {
-            self.spares -= 1;
-        }
         if i == chunk.slots.len() {
-            if c > 0 && !chunk.is_allocated() {
-                // Chunks past the first are allocated whole: filling them
-                // copies nothing.
-                chunk.slots.reserve_exact(CHUNK);
-            }
             chunk.slots.push(Slot::Vacant { gen: gen_floor });
         } else {
             chunk.set_vacant(i, false);
@@ -197,20 +203,42 @@ impl Slots {
         self.room_hint = self.room_hint.min(c);
         self.len -= 1;
         if emptied {
-            if self.spares == 0 {
-                self.spares = 1;
-            } else {
-                self.release(c);
+            // The lower of the two empty chunks is kept: it fills first.
+            match self.spare {
+                Some(spare) if spare < c => self.release(c),
+                Some(spare) => {
+                    self.spare = Some(c);
+                    self.release(spare);
+                }
+                None => self.spare = Some(c),
             }
         }
         job
     }
 
-    /// Gives an empty chunk's memory back; its slots become virtual.
+    /// Empties chunk `c` of its memory, which is returned (cleared); its
+    /// slots become virtual, and the generation floor passes theirs.
+    fn take_memory(&mut self, c: usize) -> Vec<Slot> {
+        let mut slots = std::mem::take(&mut self.chunks[c]).slots;
+        for slot in &slots {
+            // Generations wrap: the floor moves to a generation ahead of it.
+            let gen = slot.gen();
+            if gen.wrapping_sub(self.gen_floor) < u32::MAX / 2 {
+                self.gen_floor = gen;
+            }
+        }
+        slots.clear();
+        slots
+    }
+
+    /// Gives an empty chunk's memory back (see [`Slots::take_memory`]).
     fn release(&mut self, c: usize) {
-        let chunk = std::mem::take(&mut self.chunks[c]);
-        let top = chunk.slots.iter().map(Slot::gen).max().unwrap_or(0);
-        self.gen_floor = self.gen_floor.max(top);
+        drop(self.take_memory(c));
+        self.drop_released_tail();
+    }
+
+    /// Drops the released chunks at the end (chunk 0 stays).
+    fn drop_released_tail(&mut self) {
         while self.chunks.len() > 1 && self.chunks.last().is_some_and(|c| !c.is_allocated()) {
             self.chunks.pop();
             self.set_room(self.chunks.len(), false);
@@ -254,7 +282,6 @@ impl Slots {
 
     /// Panics unless the counts and bitmaps agree with the slots.
     pub(super) fn check(&self) {
-        let mut spares = 0;
         for (c, chunk) in self.chunks.iter().enumerate() {
             let live = chunk.slots.iter().filter(|s| s.job().is_some()).count();
             assert_eq!(live, chunk.live, "chunk {c} count");
@@ -265,15 +292,12 @@ impl Slots {
             let room = self.room[c / 64] >> (c % 64) & 1 == 1;
             assert_eq!(room, chunk.live < CHUNK, "chunk {c} room");
             assert!(!room || c >= self.room_hint, "no room below the hint");
-            if c > 0 && live == 0 && chunk.is_allocated() {
-                spares += 1;
-            }
+            let empty = c > 0 && live == 0 && chunk.is_allocated();
+            assert_eq!(empty, self.spare == Some(c), "chunk {c}: the spare");
             if !chunk.is_allocated() {
                 assert!(chunk.slots.is_empty() && chunk.vacant == [0; WORDS]);
             }
         }
-        assert_eq!(spares, self.spares, "spare chunks");
-        assert!(self.spares <= 1, "at most one spare chunk");
         assert!(
             self.chunks.len() <= 1 || self.chunks.last().is_some_and(Chunk::is_allocated),
             "no released chunk at the end"
@@ -351,6 +375,58 @@ mod tests {
             slots.vacate(slot);
             assert_eq!(slots.allocated_slots(), 2 * CHUNK, "the spare is kept");
         }
+        slots.check();
+    }
+
+    #[test]
+    fn the_spare_is_the_lowest_empty_chunk_and_lends_its_memory() {
+        let mut slots = Slots::default();
+        let chunk = |c: u32| c * CHUNK as u32..(c + 1) * CHUNK as u32;
+        let mut n = 0;
+        for slot in chunk(0).start..chunk(6).start {
+            slots.fill(slot, job(slot));
+        }
+        // Chunk 1 is the spare; chunk 4 is released (the spare is lower).
+        for c in [1, 4] {
+            chunk(c).for_each(|s| drop(slots.vacate(s)));
+        }
+        assert_eq!(slots.spare, Some(1));
+        // Chunk 1 fills again; then chunk 5, at the end, becomes the spare.
+        for slot in chunk(1) {
+            assert_eq!(slots.lowest_vacant(), slot);
+            slots.fill(slot, job(n));
+            n += 1;
+        }
+        chunk(5).for_each(|s| drop(slots.vacate(s)));
+        assert_eq!(slots.spare, Some(5));
+        slots.check();
+        // Chunk 4 fills with the spare's memory; chunk 5 leaves the table.
+        let first = slots.lowest_vacant();
+        assert_eq!(first, chunk(4).start);
+        slots.fill(first, job(n));
+        assert_eq!(slots.spare, None);
+        assert_eq!(slots.end(), chunk(5).start);
+        assert_eq!(slots.allocated_slots(), 5 * CHUNK);
+        slots.check();
+    }
+
+    #[test]
+    fn the_generation_floor_follows_generations_that_wrapped() {
+        let mut slots = Slots::default();
+        let one = CHUNK as u32;
+        for slot in 0..2 * one {
+            slots.fill(slot, job(slot));
+        }
+        for slot in one..2 * one {
+            slots.vacate(slot);
+        }
+        slots.gen_floor = u32::MAX - 1;
+        slots.chunks[1].slots[0] = Slot::Vacant { gen: u32::MAX };
+        slots.chunks[1].slots[1] = Slot::Vacant { gen: 3 };
+        slots.spare = None;
+        slots.release(1);
+        assert_eq!(slots.gen_floor, 3, "past u32::MAX, not stuck there");
+        assert_eq!(slots.gen(one + 1), 3, "a released slot's generation");
         slots.check();
     }
 }
