@@ -56,6 +56,24 @@ pub fn peak_memory() -> u64 {
     PEAK.load(Ordering::Relaxed)
 }
 
+/// Gives freed memory back to the system once `used_memory` has fallen to
+/// half of what it was at the last return (or the highest since), by at
+/// least 8 MiB: after a drain the allocator keeps freed pages in the middle
+/// of its heap, which only `malloc_trim` returns. Called from the server's
+/// 100 ms duties; `high` is the caller's record of that mark.
+pub fn return_freed_memory(high: &mut u64) {
+    let used = used_memory();
+    *high = (*high).max(used);
+    if used < *high / 2 && *high - used >= 8 << 20 {
+        // SAFETY: glibc's malloc_trim only releases free pages of its heaps.
+        #[cfg(target_env = "gnu")]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        *high = used;
+    }
+}
+
 /// Resident set size of the process in bytes, from /proc (0 where unavailable).
 pub fn rss_bytes() -> u64 {
     let pages = std::fs::read_to_string("/proc/self/statm")

@@ -287,6 +287,7 @@ async fn signals(shared: Shared) {
 async fn ticker(shared: Shared) {
     let notify = shared.borrow().ticker_signal();
     let mut last_sample = 0;
+    let mut memory_mark = 0;
     loop {
         let wake_at = {
             let mut state = shared.borrow_mut();
@@ -313,6 +314,7 @@ async fn ticker(shared: Shared) {
             last_sample = now;
             state.stats.sample(now);
             state.aof_cron();
+            crate::alloc::return_freed_memory(&mut memory_mark);
         }
         state.flush_point(&shared);
     }
