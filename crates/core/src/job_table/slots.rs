@@ -38,6 +38,9 @@ struct Chunk {
 impl Chunk {
     /// The lowest vacant slot: a materialized one, else the first virtual one.
     fn lowest_vacant(&self) -> usize {
+        if self.live == self.slots.len() {
+            return self.live; // none vacated: the first virtual one
+        }
         self.vacant
             .iter()
             .position(|&w| w != 0)
