@@ -24,7 +24,7 @@
 //! | `repl` | `repl_waiters` (`ReplWaiters`: waiting synchronous ADDJOBs, next retry) |
 //! | `fed` | `federation_state` (`FederationState`: askers, push candidates, waiting queues, queues that reached zero) |
 //! | `cluster` | `cluster::membership` (`Membership`: peers, links, blacklist, reachable set, counters), with its child `protocol` (MEET, gossip, failure detection); others read it through accessors |
-//! | `untold_news` | `requeue` (`note_untold_news` at a dead-letter move and, from `commands::requeue`, at a NACK DELAY; `tell_untold_news` when a link comes up, `forget_untold_news` when a peer is forgotten) |
+//! | `untold_news` | `requeue` (`note_untold_news` at a dead-letter move and, from `commands::requeue`, at a NACK DELAY, from `replication` when an ADDJOB that kept no copy here ends; `tell_untold_news` when a link comes up, `forget_untold_news` when a peer is forgotten) |
 //! | `rerepl` | `rereplication::state` (`Rereplication`: under-replicated jobs, rounds, sweep, announcements; fields private to it), driven through its API by `rereplication::protocol`; others call `job_acked`, `job_deleted`, `clear` |
 //!
 //! The records the parts hold have their own owners: every field of a

@@ -9,6 +9,7 @@ use crate::job_codec::{self, Form};
 use crate::job_table::JobRef;
 use crate::node::Node;
 use crate::repl_waiters::ReplWait;
+use crate::requeue::News;
 use bytes::{Bytes, BytesMut};
 use disque_proto::Reply;
 use rand::seq::SliceRandom;
@@ -180,9 +181,19 @@ impl Node {
             // Nodes that confirmed early may know fewer holders than were asked
             // since; this node forgets the job now, so it tells them the whole
             // list first (an ack on any holder must reach every copy).
-            let nodes = self.jobs[id].nodes_delivered().to_vec();
-            let message = Message::Holders { id: *id, nodes };
+            let holders = self.jobs[id].nodes_delivered().clone();
+            let message = Message::Holders {
+                id: *id,
+                nodes: holders.to_vec(),
+            };
             self.send_to_holders(id, message, fx);
+            // A holder with no link up now is told when its link comes up.
+            let others: Vec<NodeId> = holders
+                .iter()
+                .filter(|n| **n != self.id())
+                .copied()
+                .collect();
+            self.note_untold_news(id, News::Holders(holders), &others);
             self.enqueue_elsewhere(id, delay, fx);
             self.unregister(id, fx);
             return;

@@ -7,19 +7,24 @@ use crate::cluster::LinkId;
 use crate::effects::{Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
 use crate::job::{
-    JobState, FLAG_BCAST_QUEUED, FLAG_DEAD_LETTERED, FLAG_NACK_DELAY, FLAG_REREPLICATED,
+    Holders, JobState, FLAG_BCAST_QUEUED, FLAG_DEAD_LETTERED, FLAG_NACK_DELAY, FLAG_REREPLICATED,
 };
 use crate::node::{Count, Node};
 
 /// News about a job that every holder must hear, and that a holder with no
 /// link up when it was sent is told again when its link comes up
 /// ([`Node::note_untold_news`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum News {
     /// The job moved to its dead-letter queue here (D17).
     DeadLetterMove,
     /// A consumer NACKed the job here with a delay (D16).
     NackDelay,
+    /// The job's holder list, sent by the node that ran its ADDJOB and kept
+    /// no copy: a holder that confirmed early knows fewer holders, and an
+    /// ack there must reach every copy. Told even though this node no
+    /// longer has the job; at most [`UNTOLD_PRUNE_AT`] are kept per holder.
+    Holders(Holders),
 }
 
 /// The size from which a holder's untold news is pruned (see [`UntoldList`]).
@@ -38,7 +43,7 @@ pub(crate) struct UntoldList {
 }
 
 /// News a holder may have missed (`Node::untold_news`, by holder).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Untold {
     /// The job it is about.
     job: JobId,
@@ -47,6 +52,13 @@ pub(crate) struct Untold {
     /// The link, still connecting, that the news waits on, if any: when that
     /// link comes up the news leaves on it and is not told again.
     waiting_on: Option<LinkId>,
+}
+
+impl Untold {
+    /// True for a holder list (see [`News::Holders`]).
+    fn is_holders(&self) -> bool {
+        matches!(self.news, News::Holders(_))
+    }
 }
 
 /// True when `sender` keeps the job rather than `receiver`: node ids are compared
@@ -271,14 +283,25 @@ impl Node {
             };
             let untold = Untold {
                 job: *id,
-                news,
+                news: news.clone(),
                 waiting_on: peer.link,
             };
             let list = self.untold_news.entry(*node).or_default();
             list.items.push(untold);
             if list.items.len() >= list.prune_at.max(UNTOLD_PRUNE_AT) {
                 let jobs = &self.jobs;
-                list.items.retain(|u| jobs.held(&u.job).is_some());
+                // Holder lists are about jobs not held here: the oldest go
+                // beyond the limit.
+                let lists = list.items.iter().filter(|u| u.is_holders()).count();
+                let mut excess = lists.saturating_sub(UNTOLD_PRUNE_AT);
+                list.items.retain(|u| {
+                    if !u.is_holders() {
+                        return jobs.held(&u.job).is_some();
+                    }
+                    let keep = excess == 0;
+                    excess = excess.saturating_sub(1);
+                    keep
+                });
                 list.prune_at = 2 * list.items.len();
             }
         }
@@ -318,18 +341,26 @@ impl Node {
     /// left (D16).
     fn news_to_tell(&self, env: &Env, node: &NodeId, untold: &Untold) -> Option<Message> {
         let id = &untold.job;
-        let job = self.jobs.held(id)?;
-        match untold.news {
-            News::DeadLetterMove => (job.has(FLAG_DEAD_LETTERED)
-                && job.nodes_delivered().contains(node))
-            .then(|| queued_answer(id, true)),
-            News::NackDelay => (job.has(FLAG_NACK_DELAY)
-                && job.qtime() > env.now_ms
-                && self.possible_holders(job).contains(node))
-            .then(|| Message::NackDelay {
+        match &untold.news {
+            News::Holders(nodes) => Some(Message::Holders {
                 id: *id,
-                delay_ms: job.qtime() - env.now_ms,
+                nodes: nodes.to_vec(),
             }),
+            News::DeadLetterMove => {
+                let job = self.jobs.held(id)?;
+                (job.has(FLAG_DEAD_LETTERED) && job.nodes_delivered().contains(node))
+                    .then(|| queued_answer(id, true))
+            }
+            News::NackDelay => {
+                let job = self.jobs.held(id)?;
+                (job.has(FLAG_NACK_DELAY)
+                    && job.qtime() > env.now_ms
+                    && self.possible_holders(job).contains(node))
+                .then(|| Message::NackDelay {
+                    id: *id,
+                    delay_ms: job.qtime() - env.now_ms,
+                })
+            }
         }
     }
 

@@ -115,6 +115,9 @@ fn seeds_that_found_bugs_pass() {
     // 106531: a copy waiting for its ADDJOB's replication was queued through
     // YOURJOBS without being logged, confirmed to a re-replication round, and
     // lost in a power cut.
+    // 120452: the holder list an external replication sends at its end never
+    // reached a holder with no link up then; an ACKJOB there did not reach
+    // the other copy, which was delivered again.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
@@ -125,6 +128,7 @@ fn seeds_that_found_bugs_pass() {
         (40469, Profile::Chaos),
         (103_209, Profile::Chaos),
         (106_531, Profile::Chaos),
+        (120_452, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);

@@ -432,3 +432,58 @@ fn enqueue_goes_to_a_node_that_confirmed() {
     }
     assert!(tried_n1_first, "some seed tried n1 first");
 }
+
+/// An external replication whose first copy's GOTJOB was lost takes a
+/// second node; the first holder, out of reach when the origin sends the
+/// holder list and forgets the job, is told it when its link is back, so an
+/// ACKJOB there reaches the other copy (simulator seed 120452).
+#[test]
+fn a_holder_out_of_reach_of_the_external_holder_list_is_told_when_its_link_is_back() {
+    let mut net = cluster_with_timeout(3, 1_000);
+    net.set_used_memory(0, (1 << 30) / 100 * 80);
+    // n2 out of reach: the first copy goes to n1, whose GOTJOB is lost.
+    net.partition(&[&[0, 1], &[2]]);
+    net.advance(3_000);
+    net.set_filter(Some(drop_from("GOTJOB", 1)));
+    let client = net.client();
+    let words = ["ADDJOB", "q", "b", "20000", "REPLICATE", "1", "RETRY", "30"];
+    assert!(net.cmd_as(0, client, &words).is_none(), "ADDJOB waits");
+    net.advance(100);
+    let id = job_in_flight(&mut net, 1);
+    assert_eq!(
+        holders(&net, &id),
+        vec![0, 1],
+        "n0's copy waits for its copies"
+    );
+    // Then n1 is out of reach long enough for n0's link to it to go, and
+    // n2 back: n2 takes the second copy.
+    net.set_filter(None);
+    net.partition(&[&[0], &[1], &[2]]);
+    net.advance(3_000);
+    assert!(net.take_reply(0, client).is_none(), "ADDJOB still waits");
+    net.partition(&[&[0, 2], &[1]]);
+    let reply = net.wait_reply(0, client, 10_000).expect("ADDJOB answered");
+    assert_eq!(job_id(&reply), id);
+    assert!(net.node(0).job(&id).is_none(), "the origin keeps no copy");
+    net.heal();
+    net.advance(3_000);
+    net.run_until_idle();
+    let listed: Vec<_> = net
+        .node(1)
+        .job(&id)
+        .expect("n1's copy")
+        .nodes_delivered()
+        .to_vec();
+    assert!(listed.contains(&net.id(2)), "n1 learned of n2's copy");
+    assert_eq!(int(&net.cmd(1, &["ACKJOB", &s(&id)])), 1);
+    net.advance(3_000);
+    net.run_until_idle();
+    assert!(holders(&net, &id).is_empty(), "both copies collected");
+}
+
+/// The one job node `i` holds.
+fn job_in_flight(net: &mut disque_sim::Net, i: usize) -> disque_core::ids::JobId {
+    let ids = net.job_ids(i);
+    assert_eq!(ids.len(), 1, "n{i} holds {ids:?}");
+    ids[0]
+}
