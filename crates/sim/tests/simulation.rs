@@ -118,6 +118,9 @@ fn seeds_that_found_bugs_pass() {
     // 120452: the holder list an external replication sends at its end never
     // reached a holder with no link up then; an ACKJOB there did not reach
     // the other copy, which was delivered again.
+    // 131354 (sequential failures): a copy imported through YOURJOBS whose
+    // only listed holder came back empty kept listing it, counted it as a
+    // live holder and never made the copy it lacked.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
@@ -129,6 +132,7 @@ fn seeds_that_found_bugs_pass() {
         (103_209, Profile::Chaos),
         (106_531, Profile::Chaos),
         (120_452, Profile::Chaos),
+        (131_354, Profile::Sequential),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);

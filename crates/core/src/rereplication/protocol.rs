@@ -490,12 +490,16 @@ impl Node {
             return;
         }
         self.rerepl.note_emptied(from, env.now_ms);
+        let myself = self.id();
         for job in self.jobs.values_mut() {
-            // An empty list would mark a dummy ACK.
-            if job.state() != JobState::WaitRepl
-                && job.nodes_delivered().len() > 1
-                && job.nodes_delivered().contains(&from)
-            {
+            if job.state() != JobState::WaitRepl && job.nodes_delivered().contains(&from) {
+                // An empty list would mark a dummy ACK: a copy imported here
+                // (YOURJOBS) whose only listed holder came back empty is
+                // listed as held here instead (seed 131354: it counted the
+                // empty node as a live holder and never made a copy).
+                if job.nodes_delivered().len() == 1 {
+                    job.add_delivered(myself);
+                }
                 job.drop_holder(&from);
                 job.mark_rereplicated();
             }
