@@ -115,8 +115,33 @@ fn entry_is(slots: &Slots, e: &IndexEntry, hash: u32, id: &JobId) -> bool {
 /// True when a container's entries have fallen below a quarter of its room,
 /// which is above `floor` entries (below, it is not worth giving back):
 /// callers shrink it to twice its entries.
-pub(crate) fn worth_shrinking(len: usize, capacity: usize, floor: usize) -> bool {
+fn worth_shrinking(len: usize, capacity: usize, floor: usize) -> bool {
     capacity > floor && len < capacity / 4
+}
+
+/// A container that gives memory back once mostly empty (see
+/// [`worth_shrinking`]); room for up to `floor` entries is always kept, so a
+/// small one never reallocates.
+pub(crate) trait ShrinkWhenSparse {
+    /// Shrinks to twice the entries when they fill less than a quarter of
+    /// a room above `floor`.
+    fn shrink_when_sparse(&mut self, floor: usize);
+}
+
+impl<T> ShrinkWhenSparse for Vec<T> {
+    fn shrink_when_sparse(&mut self, floor: usize) {
+        if worth_shrinking(self.len(), self.capacity(), floor) {
+            self.shrink_to(2 * self.len());
+        }
+    }
+}
+
+impl<T> ShrinkWhenSparse for VecDeque<T> {
+    fn shrink_when_sparse(&mut self, floor: usize) {
+        if worth_shrinking(self.len(), self.capacity(), floor) {
+            self.shrink_to(2 * self.len());
+        }
+    }
 }
 
 /// One slot: a job, or nothing and how many jobs it has held (a job keeps
@@ -401,9 +426,15 @@ impl JobTable {
             self.evictable_live -= 1;
         }
         if self.is_empty() {
-            // Every entry left is stale: dropped at once, without a rebuild.
-            self.timers = BinaryHeap::new();
-            self.evictable = VecDeque::new();
+            // Every entry left is stale: dropped at once, without a rebuild
+            // (a small heap keeps its room: no allocation per job for a node
+            // that holds one job at a time).
+            let mut timers = std::mem::take(&mut self.timers).into_vec();
+            timers.clear();
+            timers.shrink_when_sparse(1024);
+            self.timers = BinaryHeap::from(timers);
+            self.evictable.clear();
+            self.evictable.shrink_when_sparse(1024);
         }
         Some(job)
     }
@@ -495,9 +526,7 @@ impl JobTable {
             self.job_at(t.slot)
                 .is_some_and(|j| j.local().awake == t.awake())
         });
-        if worth_shrinking(entries.len(), entries.capacity(), 1024) {
-            entries.shrink_to(2 * entries.len());
-        }
+        entries.shrink_when_sparse(1024);
         self.timers = BinaryHeap::from(entries);
     }
 
@@ -549,18 +578,14 @@ impl JobTable {
         if self.evictable.len() > 2 * self.evictable_live + 1024 {
             let mut list = std::mem::take(&mut self.evictable);
             list.retain(|r| self.resolve(*r).is_some_and(|j| j.local().in_evictable));
-            if worth_shrinking(list.len(), list.capacity(), 1024) {
-                list.shrink_to(2 * list.len());
-            }
+            list.shrink_when_sparse(1024);
             self.evictable = list;
         }
     }
 
     /// Takes the evictable job listed first (it stays in the table).
     pub(crate) fn pop_evictable(&mut self) -> Option<JobId> {
-        if worth_shrinking(self.evictable.len(), self.evictable.capacity(), 1024) {
-            self.evictable.shrink_to(2 * self.evictable.len());
-        }
+        self.evictable.shrink_when_sparse(1024);
         while let Some(r) = self.evictable.pop_front() {
             if let Some(job) = self.resolve_mut(r).filter(|j| j.local().in_evictable) {
                 job.set_in_evictable(false);

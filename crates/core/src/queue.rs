@@ -3,7 +3,7 @@
 
 use crate::ids::JobId;
 use crate::job::QueueName;
-use crate::job_table::{JobRef, JobTable};
+use crate::job_table::{JobRef, JobTable, ShrinkWhenSparse};
 use crate::ClientId;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -424,9 +424,7 @@ impl QueueOrder {
     }
 
     fn pop_first(&mut self, jobs: &JobTable) -> Option<JobRef> {
-        if crate::job_table::worth_shrinking(self.run.len(), self.run.capacity(), 1024) {
-            self.run.shrink_to(2 * self.run.len());
-        }
+        self.run.shrink_when_sparse(1024);
         match (self.run.front(), self.late.first()) {
             (Some(&a), Some(b)) if Self::late_first(jobs, a, b) => {
                 self.late.pop_first().map(|(_, job)| job)

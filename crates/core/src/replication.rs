@@ -182,17 +182,17 @@ impl Node {
             // since; this node forgets the job now, so it tells them the whole
             // list first (an ack on any holder must reach every copy).
             let holders = self.jobs[id].nodes_delivered().clone();
-            let message = Message::Holders {
-                id: *id,
-                nodes: holders.to_vec(),
-            };
-            self.send_to_holders(id, message, fx);
-            // A holder with no link up now is told when its link comes up.
             let others: Vec<NodeId> = holders
                 .iter()
                 .filter(|n| **n != self.id())
                 .copied()
                 .collect();
+            let message = Message::Holders {
+                id: *id,
+                nodes: holders.to_vec(),
+            };
+            self.send_many(&others, message, fx);
+            // A holder with no link up now is told when its link comes up.
             self.note_untold_news(id, News::Holders(holders), &others);
             self.enqueue_elsewhere(id, delay, fx);
             self.unregister(id, fx);

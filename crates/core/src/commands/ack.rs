@@ -36,16 +36,15 @@ impl Node {
         };
         let mut acked = 0;
         for id in &ids {
-            match self.jobs.get(id).map(|j| (j.state(), j.is_dummy_ack())) {
-                // Asking again: a node that answered "unknown" may hold a copy
-                // since (a REPLJOB that was still on its way), so every node
-                // is asked again.
-                Some((JobState::Acked, true)) => {
-                    if let Some(job) = self.jobs.get_mut(id) {
+            match self.jobs.get_mut(id) {
+                Some(job) if job.state() == JobState::Acked => {
+                    // Asking again: a node that answered "unknown" to a dummy
+                    // ACK may hold a copy since (a REPLJOB that was still on
+                    // its way), so every node is asked again.
+                    if job.is_dummy_ack() {
                         job.restart_ack_collection();
                     }
                 }
-                Some((JobState::Acked, false)) => {}
                 Some(_) => {
                     self.acknowledge(env, id, fx);
                     acked += 1;

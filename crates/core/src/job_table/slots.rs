@@ -277,7 +277,7 @@ impl Slots {
         }
     }
 
-    /// Memory held by the slots themselves, in bytes (their capacity).
+    /// Slots allocated (materialized or not), over every chunk.
     #[cfg(test)]
     fn allocated_slots(&self) -> usize {
         self.chunks.iter().map(|c| c.slots.capacity()).sum()
