@@ -412,8 +412,9 @@ impl Node {
             }
             if job.has(FLAG_NACK_DELAY) {
                 assert!(
-                    job.state() == JobState::Active && job.qtime() != 0,
-                    "a NACK DELAY of {:?} holds an active job with a requeue time",
+                    matches!(job.state(), JobState::Active | JobState::WaitRepl)
+                        && job.qtime() != 0,
+                    "a NACK DELAY of {:?} holds an unqueued job with a requeue time",
                     job.id()
                 );
             }

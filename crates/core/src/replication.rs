@@ -4,7 +4,7 @@
 use crate::cluster::message::{Frame, Message};
 use crate::effects::{ClientId, Effects, Env};
 use crate::ids::{JobId, NodeId, ID_LEN};
-use crate::job::{Job, JobState, FLAG_REREPLICATED};
+use crate::job::{Job, JobState, FLAG_NACK_DELAY, FLAG_REREPLICATED};
 use crate::job_codec::{self, Form};
 use crate::job_table::JobRef;
 use crate::node::Node;
@@ -203,6 +203,10 @@ impl Node {
         let delay = job.delay();
         if delay > 0 {
             job.schedule_queueing(job.ctime_ms() + delay as u64 * 1000);
+            self.reschedule(env, id);
+        } else if job.has(FLAG_NACK_DELAY) && job.qtime() > env.now_ms {
+            // Another holder queued it meanwhile and a consumer NACKed it with
+            // a delay (D16): it is requeued when the delay ends, not now.
             self.reschedule(env, id);
         } else {
             self.enqueue(env, id, false, fx);

@@ -182,8 +182,9 @@ impl Node {
                 self.send(&from, message, fx);
                 return;
             }
-            JobState::WaitRepl => return,
-            JobState::Active | JobState::Queued => {}
+            // Still replicating here: the delay is noted, and the end of the
+            // replication queues it only when the delay ends.
+            JobState::WaitRepl | JobState::Active | JobState::Queued => {}
         }
         self.dequeue(id);
         let end = self.jobs[id].clamp_to_life(env.now_ms.saturating_add(delay_ms));

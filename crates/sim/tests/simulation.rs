@@ -121,6 +121,9 @@ fn seeds_that_found_bugs_pass() {
     // 131354 (sequential failures): a copy imported through YOURJOBS whose
     // only listed holder came back empty kept listing it, counted it as a
     // live holder and never made the copy it lacked.
+    // 142969: a NACKDELAY reached the origin while its ADDJOB was still
+    // replicating; it was ignored, and the end of the replication queued the
+    // job at once, delivering it before the delay ended.
     const SEEDS: &[(u64, Profile)] = &[
         (1_004_823, Profile::Chaos),
         (7853, Profile::Sequential),
@@ -133,6 +136,7 @@ fn seeds_that_found_bugs_pass() {
         (106_531, Profile::Chaos),
         (120_452, Profile::Chaos),
         (131_354, Profile::Sequential),
+        (142_969, Profile::Chaos),
     ];
     for &(seed, profile) in SEEDS {
         let mut cfg = SimConfig::new(seed);
